@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/ingest"
+	"github.com/crier-hub/crier/internal/publish"
+	"github.com/crier-hub/crier/internal/schedule"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// app wires crier's parts for one command.
+type app struct {
+	configPath     string
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+func (a *app) load() (*config.Config, error) {
+	return config.Load(a.configPath)
+}
+
+func (a *app) open(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	if cfg.Storage.Driver != "sqlite" {
+		return nil, fmt.Errorf("storage driver %q is not available in this build of crier; use \"sqlite\"", cfg.Storage.Driver)
+	}
+	return store.Open(ctx, cfg.Storage.DSN)
+}
+
+func (a *app) check() error {
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: ok (%d sources, %d topics, %d subscribers)\n", a.configPath, len(cfg.Sources), len(cfg.Topics), len(cfg.Subscribers))
+	return nil
+}
+
+func (a *app) fetch(ctx context.Context, only string) error {
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	var sources []config.Source
+	for _, s := range cfg.Sources {
+		if only == "" || s.ID == only {
+			sources = append(sources, s)
+		}
+	}
+	if only != "" && len(sources) == 0 {
+		return fmt.Errorf("%w: crier fetch: no source %q in %s", errUsage, only, a.configPath)
+	}
+	st, err := a.open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	in := ingest.New(cfg, st, a.log)
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tDOCS\tADDED\tUPDATED\tMERGED\tUNCHANGED\tSKIPPED\tTOOK\tERROR")
+	failed := 0
+	for _, src := range sources {
+		r := in.Run(ctx, src)
+		errText := "-"
+		if r.Err != nil {
+			failed++
+			errText = r.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Source, r.Documents, r.Added, r.Updated, r.Merged, r.Unchanged,
+			len(r.Problems), r.Took.Round(time.Millisecond), errText)
+	}
+	tw.Flush()
+	if failed > 0 {
+		return fmt.Errorf("crier fetch: %d of %d sources failed", failed, len(sources))
+	}
+	return nil
+}
+
+func (a *app) push(ctx context.Context, only string) error {
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Subscribers) == 0 {
+		fmt.Fprintln(a.stdout, "no subscribers configured: nothing to deliver")
+		return nil
+	}
+	return errors.New("crier push: webhook delivery is not built yet (see the open issue on webhooks)")
+}
+
+func (a *app) serve(ctx context.Context) error {
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	st, err := a.open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	in := ingest.New(cfg, st, a.log)
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           publish.New(cfg, st, a.log).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	sched := schedule.New(a.log)
+	for _, src := range cfg.Sources {
+		src := src
+		job := func(ctx context.Context) {
+			r := in.Run(ctx, src)
+			if r.Err != nil {
+				a.log.Warn("source failed", "component", "ingest", "source", src.ID, "error", r.Err)
+				return
+			}
+			a.log.Info("source fetched", "component", "ingest", "source", src.ID, "added", r.Added, "updated", r.Updated,
+				"merged", r.Merged, "unchanged", r.Unchanged, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
+		}
+		if err := sched.Add(src.ID, src.Schedule, job); err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sched.Run(ctx) // runs every job once at start, then on schedule
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("serving", "component", "http", "listen", ln.Addr().String(), "feeds", cfg.Server.BaseURL+"/feeds/all.atom")
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		a.log.Info("shutting down", "component", "http")
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,108 @@
+// Command crier gathers press releases from many sources, normalizes them
+// into one clean item per release, and republishes them as feeds.
+//
+// Usage: crier <serve|fetch|check|push|version> [--config PATH] [flags]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `usage: crier <command> [--config PATH] [flags]
+
+commands:
+  serve     run the daemon: HTTP feeds and source schedules, until SIGINT/SIGTERM
+  fetch     fetch every source (or --source ID) once, store, print a summary
+  check     validate the config and exit
+  push      run webhook deliveries now (or --subscriber ID)
+  version   print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks bad usage: exit status 2.
+var errUsage = errors.New("usage")
+
+// run executes one command and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("crier "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "./config.toml", "path of the config file")
+	verbose := fs.Bool("verbose", false, "log debug messages")
+	var sourceID, subscriberID *string
+	switch cmd {
+	case "fetch":
+		sourceID = fs.String("source", "", "fetch only the source with this id")
+	case "push":
+		subscriberID = fs.String("subscriber", "", "deliver only to the subscriber with this id")
+	case "serve", "check", "version":
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "crier: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "crier %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log}
+
+	var err error
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "crier", version)
+		return 0
+	case "check":
+		err = a.check()
+	case "serve":
+		err = a.serve(ctx)
+	case "fetch":
+		err = a.fetch(ctx, *sourceID)
+	case "push":
+		err = a.push(ctx, *subscriberID)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+}

@@ -1,0 +1,128 @@
+package feeds
+
+import (
+	"encoding/xml"
+	"io"
+	"time"
+
+	gf "github.com/gorilla/feeds"
+)
+
+const atomNS = "http://www.w3.org/2005/Atom"
+
+type atomCategory struct {
+	XMLName xml.Name `xml:"category"`
+	Term    string   `xml:"term,attr"`
+	Scheme  string   `xml:"scheme,attr,omitempty"`
+	Label   string   `xml:"label,attr,omitempty"`
+}
+
+type atomGenerator struct {
+	XMLName xml.Name `xml:"generator"`
+	Name    string   `xml:",chardata"`
+}
+
+// atomEntry extends gorilla's entry with xml:lang, several authors and
+// categories that carry a term.
+type atomEntry struct {
+	gf.AtomEntry
+	Lang       string `xml:"xml:lang,attr,omitempty"`
+	Authors    []gf.AtomAuthor
+	Categories []atomCategory
+}
+
+// atomFeed extends gorilla's feed with xml:lang, several links (self,
+// alternate, hub, archives) and the extended entries.
+type atomFeed struct {
+	gf.AtomFeed
+	Lang      string `xml:"xml:lang,attr,omitempty"`
+	Links     []gf.AtomLink
+	Generator *atomGenerator
+	Entries   []*atomEntry `xml:"entry"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// WriteAtom writes f as an Atom 1.0 document (RFC 4287).
+func (f *Feed) WriteAtom(w io.Writer) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	out := atomFeed{
+		AtomFeed: gf.AtomFeed{
+			Xmlns:    atomNS,
+			Title:    f.Title,
+			Id:       f.ID,
+			Updated:  rfc3339(f.updated()),
+			Subtitle: f.Description,
+		},
+		Lang:  f.Language,
+		Links: []gf.AtomLink{{Href: f.SelfURL, Rel: "self", Type: "application/atom+xml"}},
+	}
+	if f.HomeURL != "" {
+		out.Links = append(out.Links, gf.AtomLink{Href: f.HomeURL, Rel: "alternate", Type: "text/html"})
+	}
+	if f.HubURL != "" {
+		out.Links = append(out.Links, gf.AtomLink{Href: f.HubURL, Rel: "hub"})
+	}
+	for _, l := range f.Links {
+		out.Links = append(out.Links, gf.AtomLink{Href: l.Href, Rel: l.Rel, Type: l.Type})
+	}
+	if f.Generator != "" {
+		out.Generator = &atomGenerator{Name: f.Generator}
+	}
+	// RFC 4287 wants an author on the feed unless every entry has one.
+	if f.Author != "" {
+		out.Author = &gf.AtomAuthor{AtomPerson: gf.AtomPerson{Name: f.Author}}
+	}
+	for i := range f.Items {
+		it := &f.Items[i]
+		e := &atomEntry{
+			AtomEntry: gf.AtomEntry{
+				Title:   it.title(),
+				Id:      it.ID,
+				Updated: rfc3339(it.updated()),
+			},
+			Lang: it.Language,
+		}
+		if !it.Published.IsZero() {
+			e.Published = rfc3339(it.Published)
+		}
+		if it.URL != "" {
+			e.Links = []gf.AtomLink{{Href: it.URL, Rel: "alternate", Type: "text/html"}}
+		}
+		if it.Summary != "" {
+			e.Summary = &gf.AtomSummary{Content: it.Summary, Type: "text"}
+		}
+		switch {
+		case it.ContentHTML != "":
+			e.Content = &gf.AtomContent{Content: it.ContentHTML, Type: "html"}
+		case it.ContentText != "":
+			e.Content = &gf.AtomContent{Content: it.ContentText, Type: "text"}
+		case it.URL == "":
+			// An entry needs content or an alternate link.
+			e.Content = &gf.AtomContent{Content: "", Type: "text"}
+		}
+		authors := it.Authors
+		if len(authors) == 0 && f.Author == "" {
+			authors = []string{"unknown"}
+		}
+		for _, a := range authors {
+			e.Authors = append(e.Authors, gf.AtomAuthor{AtomPerson: gf.AtomPerson{Name: a}})
+		}
+		for _, c := range it.Categories {
+			e.Categories = append(e.Categories, atomCategory{Term: c.Term, Scheme: c.Scheme, Label: c.Label})
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

@@ -1,0 +1,117 @@
+// Package ingest runs one source through the pipeline: gather its
+// documents, normalize each, store the items.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/gather"
+	"github.com/crier-hub/crier/internal/normalize"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// Ingester runs sources into the store.
+type Ingester struct {
+	Store      *store.Store
+	Normalizer *normalize.Normalizer
+	Fetch      config.Fetch
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// New returns an Ingester for cfg's taxonomy and fetch settings.
+func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
+	topics := make([]normalize.Topic, len(cfg.Topics))
+	for i, t := range cfg.Topics {
+		topics[i] = normalize.Topic{Slug: t.Slug, Keywords: t.Keywords}
+	}
+	return &Ingester{Store: st, Normalizer: normalize.New(topics), Fetch: cfg.Fetch, Log: log.With("component", "ingest"), Now: time.Now}
+}
+
+// Report is the outcome of one run of a source.
+type Report struct {
+	Source    string
+	Documents int
+	Added     int
+	Updated   int
+	Merged    int
+	Unchanged int
+	Problems  []error // documents that were skipped; the run still succeeded
+	Err       error   // what stopped the run, if anything
+	Took      time.Duration
+}
+
+// Run gathers, normalizes and stores one source, and records the run in the
+// source's health.
+func (in *Ingester) Run(ctx context.Context, src config.Source) Report {
+	start := in.Now()
+	r := Report{Source: src.ID}
+	var docs []gather.Doc
+	switch src.Kind {
+	case "dir":
+		docs, r.Problems, r.Err = gather.Dir(ctx, src.Path, in.Fetch.MaxBody)
+	default:
+		r.Err = fmt.Errorf("source kind %q is not supported yet", src.Kind)
+	}
+	for _, p := range r.Problems {
+		in.Log.Warn("document skipped", "source", src.ID, "error", p)
+	}
+	if r.Err == nil {
+		r.Err = in.store(ctx, src, docs, &r)
+	}
+	r.Took = in.Now().Sub(start)
+	if err := in.Store.RecordRun(context.WithoutCancel(ctx), src.ID, start, r.Added, r.Err); err != nil {
+		r.Err = errors.Join(r.Err, err)
+	}
+	return r
+}
+
+func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
+	for _, d := range docs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.Documents++
+		// Skip the work of normalizing documents that have not changed.
+		if h, ok, err := in.Store.DocumentHash(ctx, src.ID, d.Key); err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		} else if ok && h == store.ContentHash(d.Raw) {
+			r.Unchanged++
+			continue
+		}
+		format := normalize.Text
+		if d.HTML {
+			format = normalize.HTML
+		}
+		rec := in.Normalizer.Normalize(normalize.Input{
+			Raw: d.Raw, Format: format, Title: d.Title, Date: d.Date,
+			Language: src.Language, Country: src.Country,
+		})
+		item := store.Item{
+			Title: rec.Title, Summary: rec.Summary, ContentText: rec.Text, ContentHTML: rec.HTML, URL: d.URL,
+			Language: rec.Language, Country: rec.Country, City: rec.City, Topics: rec.Topics,
+			Published: rec.Published, DateKnown: rec.DateKnown, Fingerprint: rec.Fingerprint,
+		}
+		uid, status, err := in.Store.SaveDocument(ctx, store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item})
+		if err != nil {
+			return fmt.Errorf("source %s: store %s: %w", src.ID, d.Key, err)
+		}
+		in.Log.Debug("document stored", "source", src.ID, "key", d.Key, "item", uid, "status", status)
+		switch status {
+		case store.Added:
+			r.Added++
+		case store.Updated:
+			r.Updated++
+		case store.Merged:
+			r.Merged++
+		case store.Unchanged:
+			r.Unchanged++
+		}
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package normalize
+
+import (
+	"html"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// blockKind tells how a block was marked up in its document.
+type blockKind int
+
+const (
+	para blockKind = iota
+	heading
+	listItem
+)
+
+// block is one paragraph, heading or list item of a document, as plain text
+// and as inline HTML (escaped text, with safe links).
+type block struct {
+	kind  blockKind
+	level int // heading level, 1 for the most important
+	text  string
+	html  string
+	emph  bool // the whole block was emphasised (a subtitle, a kicker)
+}
+
+func (b block) words() int { return len(strings.Fields(b.text)) }
+
+var (
+	mdHeading  = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
+	mdList     = regexp.MustCompile(`^\s*(?:[-*+•]|\d{1,3}[.)])\s+`)
+	mdLink     = regexp.MustCompile(`!?\[((?:[^\[\]\\]|\\.)*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)`)
+	mdAutoLink = regexp.MustCompile(`<((?:https?://|mailto:)[^>\s]+)>`)
+	mdEmph     = regexp.MustCompile(`(\*\*\*|\*\*|__|\*|_)([^*_\s](?:.*?[^*_\s])?)(\*\*\*|\*\*|__|\*|_)`)
+	tagRE      = regexp.MustCompile(`</?[a-zA-Z][^>]*>`)
+	escRE      = regexp.MustCompile(`\\([\\` + "`" + `*_{}\[\]()#+\-.!|>~])`)
+	onlyMarks  = regexp.MustCompile(`^[\s\-–—_*=#|•·.]*$`)
+)
+
+// textBlocks splits a plain-text or Markdown document into blocks. Each
+// line is a block unless the document is hard-wrapped, in which case lines
+// of one paragraph (between blank lines) are joined.
+func textBlocks(s string) []block {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	var out []block
+	for _, group := range strings.Split(s, "\n\n") {
+		lines := strings.Split(group, "\n")
+		if hardWrapped(lines) {
+			lines = []string{strings.Join(lines, " ")}
+		}
+		for _, line := range lines {
+			if b, ok := lineBlock(line); ok {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+// hardWrapped reports whether lines look like one paragraph wrapped at a
+// fixed width: several lines, each but the last of similar, long length,
+// none a heading or list item.
+func hardWrapped(lines []string) bool {
+	if len(lines) < 2 {
+		return false
+	}
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if mdHeading.MatchString(t) || mdList.MatchString(l) || t == "" {
+			return false
+		}
+		n := utf8.RuneCountInString(t)
+		if i < len(lines)-1 && (n < 50 || n > 100 || strings.HasSuffix(l, "  ")) {
+			return false
+		}
+	}
+	return true
+}
+
+func lineBlock(line string) (block, bool) {
+	t := strings.TrimSpace(line)
+	if onlyMarks.MatchString(t) {
+		return block{}, false
+	}
+	b := block{kind: para}
+	if m := mdHeading.FindStringSubmatch(t); m != nil {
+		b.kind, b.level, t = heading, len(m[1]), m[2]
+	} else if loc := mdList.FindStringIndex(t); loc != nil {
+		b.kind, t = listItem, t[loc[1]:]
+	}
+	b.text, b.html, b.emph = inline(t)
+	if strings.TrimSpace(b.text) == "" {
+		return block{}, false
+	}
+	return b, true
+}
+
+// inline turns a line of Markdown (with stray inline HTML) into plain text
+// and escaped HTML that keeps http(s) and mailto links. emph reports
+// whether the whole line was emphasised.
+func inline(s string) (text, htm string, emph bool) {
+	trimmed := strings.TrimSpace(s)
+	if m := mdEmph.FindStringSubmatch(trimmed); m != nil && m[0] == trimmed && m[1] == m[3] {
+		emph = true
+	}
+	s = mdAutoLink.ReplaceAllString(s, "[$1]($1)")
+	type link struct{ text, href string }
+	var links []link
+	// Replace links with placeholders so the rest can be escaped safely.
+	s = mdLink.ReplaceAllStringFunc(s, func(m string) string {
+		sub := mdLink.FindStringSubmatch(m)
+		if strings.HasPrefix(m, "!") {
+			return ""
+		}
+		links = append(links, link{sub[1], sub[2]})
+		return "\x00" + string(rune('a'+len(links)-1)) + "\x00"
+	})
+	s = tagRE.ReplaceAllString(s, "")
+	s = html.UnescapeString(s)
+	for i := 0; i < 3; i++ { // nested emphasis
+		s = mdEmph.ReplaceAllStringFunc(s, func(m string) string {
+			sub := mdEmph.FindStringSubmatch(m)
+			if sub[1] != sub[3] {
+				return m
+			}
+			return sub[2]
+		})
+	}
+	s = escRE.ReplaceAllString(s, "$1")
+	s = collapseSpace(s)
+	var tb, hb strings.Builder
+	for {
+		i := strings.IndexByte(s, 0)
+		if i < 0 || i+2 >= len(s) || s[i+2] != 0 {
+			tb.WriteString(s)
+			hb.WriteString(html.EscapeString(s))
+			break
+		}
+		tb.WriteString(s[:i])
+		hb.WriteString(html.EscapeString(s[:i]))
+		l := links[s[i+1]-'a']
+		lt := collapseSpace(escRE.ReplaceAllString(tagRE.ReplaceAllString(l.text, ""), "$1"))
+		lt = strings.NewReplacer("**", "", "__", "").Replace(lt)
+		tb.WriteString(lt)
+		if safeHref(l.href) {
+			hb.WriteString(`<a href="` + html.EscapeString(l.href) + `">` + html.EscapeString(lt) + `</a>`)
+		} else {
+			hb.WriteString(html.EscapeString(lt))
+		}
+		s = s[i+3:]
+	}
+	return strings.TrimSpace(tb.String()), strings.TrimSpace(hb.String()), emph
+}
+
+func safeHref(h string) bool {
+	l := strings.ToLower(h)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "mailto:")
+}
+
+var spaceRE = regexp.MustCompile(`[\s\x{00a0}\x{202f}\x{2007}]+`)
+
+func collapseSpace(s string) string {
+	return strings.TrimSpace(spaceRE.ReplaceAllString(s, " "))
+}

@@ -1,0 +1,151 @@
+package normalize
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// months maps month names and abbreviations in English, French and Spanish,
+// accent-folded and lower case, to their number.
+var months = map[string]time.Month{}
+
+func init() {
+	names := [][]string{
+		{"january", "jan", "janvier", "janv", "enero", "ene"},
+		{"february", "feb", "fevrier", "fevr", "fev", "febrero"},
+		{"march", "mar", "mars", "marzo"},
+		{"april", "apr", "avril", "avr", "abril", "abr"},
+		{"may", "mai", "mayo"},
+		{"june", "jun", "juin", "junio"},
+		{"july", "jul", "juillet", "juil", "julio"},
+		{"august", "aug", "aout", "agosto", "ago"},
+		{"september", "sep", "sept", "septembre", "septiembre", "setiembre", "set"},
+		{"october", "oct", "octobre", "octubre"},
+		{"november", "nov", "novembre", "noviembre"},
+		{"december", "dec", "decembre", "diciembre", "dic"},
+	}
+	for i, ns := range names {
+		for _, n := range ns {
+			months[n] = time.Month(i + 1)
+		}
+	}
+}
+
+const monthAlt = `january|february|march|april|may|june|july|august|september|october|november|december|` +
+	`janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|` +
+	`enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|` +
+	`janv|fevr|fev|avr|juil|sept|jan|feb|mar|apr|jun|jul|aug|sep|oct|nov|dec|ene|abr|ago|dic`
+
+// The patterns run on accent-folded, lower-case text.
+var (
+	// 26 mai 2017, 1er juillet 2019, 21 de septiembre de 2022, 5th november 2018
+	dayMonthYear = regexp.MustCompile(`\b(\d{1,2})(?:er|re|st|nd|rd|th|º|°|o)?\.?\s+(?:de\s+)?(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})\b`)
+	// Nov 5, 2018, November 5th 2018
+	monthDayYear = regexp.MustCompile(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b`)
+	isoDate      = regexp.MustCompile(`\b(\d{4})-(\d{2})-(\d{2})\b`)
+	numericDate  = regexp.MustCompile(`\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b`)
+	// (12/04), (11/12): a day and month, the year left to the context
+	dayMonthFrag = regexp.MustCompile(`\((\d{1,2})[/.](\d{1,2})\)`)
+	relative     = regexp.MustCompile(`\b(avant-hier|avant hier|anteayer|antier|day before yesterday|aujourd'hui|aujourd’hui|today|hoy|hier|yesterday|ayer)\b`)
+)
+
+func mkDate(y int, m time.Month, d int) (time.Time, bool) {
+	if m < 1 || m > 12 || d < 1 || d > 31 || y < 1900 || y > 2200 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d { // 31 February
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// fullDate finds the first complete date written in s (folded text).
+func fullDate(s string) (time.Time, int, bool) {
+	type cand struct {
+		t   time.Time
+		pos int
+	}
+	var best *cand
+	try := func(t time.Time, ok bool, pos int) {
+		if ok && (best == nil || pos < best.pos) {
+			best = &cand{t, pos}
+		}
+	}
+	if m := dayMonthYear.FindStringSubmatchIndex(s); m != nil {
+		d, _ := strconv.Atoi(s[m[2]:m[3]])
+		y, _ := strconv.Atoi(s[m[6]:m[7]])
+		t, ok := mkDate(y, months[s[m[4]:m[5]]], d)
+		try(t, ok, m[0])
+	}
+	if m := monthDayYear.FindStringSubmatchIndex(s); m != nil {
+		d, _ := strconv.Atoi(s[m[4]:m[5]])
+		y, _ := strconv.Atoi(s[m[6]:m[7]])
+		t, ok := mkDate(y, months[s[m[2]:m[3]]], d)
+		try(t, ok, m[0])
+	}
+	if m := isoDate.FindStringSubmatchIndex(s); m != nil {
+		y, _ := strconv.Atoi(s[m[2]:m[3]])
+		mo, _ := strconv.Atoi(s[m[4]:m[5]])
+		d, _ := strconv.Atoi(s[m[6]:m[7]])
+		t, ok := mkDate(y, time.Month(mo), d)
+		try(t, ok, m[0])
+	}
+	if m := numericDate.FindStringSubmatchIndex(s); m != nil {
+		a, _ := strconv.Atoi(s[m[2]:m[3]])
+		b, _ := strconv.Atoi(s[m[4]:m[5]])
+		y, _ := strconv.Atoi(s[m[6]:m[7]])
+		// Day first, as French and Spanish write it, unless that is impossible.
+		t, ok := mkDate(y, time.Month(b), a)
+		if !ok {
+			t, ok = mkDate(y, time.Month(a), b)
+		}
+		try(t, ok, m[0])
+	}
+	if best == nil {
+		return time.Time{}, 0, false
+	}
+	return best.t, best.pos, true
+}
+
+// partialDate resolves a day/month fragment or a relative word in s against
+// ref, the document's own date: the latest matching day not after ref.
+func partialDate(s string, ref time.Time) (time.Time, bool) {
+	if ref.IsZero() {
+		return time.Time{}, false
+	}
+	ref = time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
+	if m := dayMonthFrag.FindStringSubmatch(s); m != nil {
+		d, _ := strconv.Atoi(m[1])
+		mo, _ := strconv.Atoi(m[2])
+		for y := ref.Year(); y >= ref.Year()-1; y-- {
+			if t, ok := mkDate(y, time.Month(mo), d); ok && !t.After(ref) {
+				return t, true
+			}
+		}
+	}
+	if m := relative.FindString(s); m != "" {
+		switch m {
+		case "aujourd'hui", "aujourd’hui", "today", "hoy":
+			return ref, true
+		case "hier", "yesterday", "ayer":
+			return ref.AddDate(0, 0, -1), true
+		default:
+			return ref.AddDate(0, 0, -2), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseISO reads the date-times found in page metadata.
+func parseISO(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,177 @@
+package normalize
+
+import (
+	"html"
+	"strings"
+	"time"
+
+	xhtml "golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// htmlDoc is what the HTML path gets out of a page besides its blocks.
+type htmlDoc struct {
+	blocks []block
+	title  string    // <title> or og:title, a fallback for the title
+	date   time.Time // article:published_time, <time datetime>
+	lang   string    // <html lang>
+}
+
+// skipped are elements whose content is never part of a release: code,
+// embedded objects, forms and the page's frame.
+var skipped = map[atom.Atom]bool{
+	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
+	atom.Iframe: true, atom.Svg: true, atom.Math: true, atom.Form: true, atom.Button: true,
+	atom.Select: true, atom.Nav: true, atom.Header: true, atom.Footer: true, atom.Aside: true,
+	atom.Object: true, atom.Embed: true, atom.Canvas: true, atom.Dialog: true, atom.Menu: true,
+}
+
+var frameRoles = map[string]bool{"navigation": true, "banner": true, "contentinfo": true, "complementary": true, "search": true, "menu": true, "menubar": true, "dialog": true}
+
+func attr(n *xhtml.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func isFrame(n *xhtml.Node) bool {
+	if skipped[n.DataAtom] {
+		return true
+	}
+	if frameRoles[strings.ToLower(attr(n, "role"))] || attr(n, "hidden") != "" || strings.EqualFold(attr(n, "aria-hidden"), "true") {
+		return true
+	}
+	return false
+}
+
+// parseHTML extracts the blocks of a page's main content.
+func parseHTML(src string) htmlDoc {
+	var d htmlDoc
+	root, err := xhtml.Parse(strings.NewReader(src))
+	if err != nil {
+		return d
+	}
+	var body, main *xhtml.Node
+	var walk func(*xhtml.Node)
+	walk = func(n *xhtml.Node) {
+		if n.Type == xhtml.ElementNode {
+			switch n.DataAtom {
+			case atom.Html:
+				d.lang = attr(n, "lang")
+			case atom.Title:
+				if d.title == "" && n.FirstChild != nil {
+					d.title = collapseSpace(n.FirstChild.Data)
+				}
+			case atom.Meta:
+				p := attr(n, "property") + attr(n, "name")
+				switch p {
+				case "og:title":
+					d.title = collapseSpace(attr(n, "content"))
+				case "article:published_time", "date", "DC.date", "dcterms.date", "pubdate":
+					if t, ok := parseISO(attr(n, "content")); ok && d.date.IsZero() {
+						d.date = t
+					}
+				}
+			case atom.Time:
+				if t, ok := parseISO(attr(n, "datetime")); ok && d.date.IsZero() {
+					d.date = t
+				}
+			case atom.Body:
+				body = n
+			case atom.Article, atom.Main:
+				if main == nil {
+					main = n
+				}
+			}
+			if strings.EqualFold(attr(n, "role"), "main") && main == nil {
+				main = n
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(root)
+	content := main
+	if content == nil {
+		content = body
+	}
+	if content == nil {
+		content = root
+	}
+	var bw blockWriter
+	bw.walk(content)
+	bw.flush()
+	d.blocks = bw.out
+	return d
+}
+
+// blockWriter turns a DOM subtree into blocks, breaking at block elements.
+type blockWriter struct {
+	out       []block
+	text, htm strings.Builder
+	kind      blockKind
+	level     int
+}
+
+func (w *blockWriter) flush() {
+	t := collapseSpace(w.text.String())
+	h := collapseSpace(w.htm.String())
+	if t != "" && !onlyMarks.MatchString(t) {
+		w.out = append(w.out, block{kind: w.kind, level: w.level, text: t, html: h})
+	}
+	w.text.Reset()
+	w.htm.Reset()
+	w.kind, w.level = para, 0
+}
+
+var blockAtoms = map[atom.Atom]bool{
+	atom.P: true, atom.Div: true, atom.Section: true, atom.Article: true, atom.Main: true, atom.Blockquote: true,
+	atom.Pre: true, atom.Ul: true, atom.Ol: true, atom.Li: true, atom.Dl: true, atom.Dt: true, atom.Dd: true,
+	atom.Table: true, atom.Tr: true, atom.Td: true, atom.Th: true, atom.H1: true, atom.H2: true, atom.H3: true,
+	atom.H4: true, atom.H5: true, atom.H6: true, atom.Br: true, atom.Hr: true, atom.Figure: true, atom.Figcaption: true,
+	atom.Address: true,
+}
+
+func (w *blockWriter) walk(n *xhtml.Node) {
+	switch n.Type {
+	case xhtml.TextNode:
+		w.text.WriteString(n.Data)
+		w.htm.WriteString(html.EscapeString(n.Data))
+		return
+	case xhtml.ElementNode:
+		if isFrame(n) {
+			return
+		}
+	case xhtml.DocumentNode:
+	default:
+		return
+	}
+	isBlock := blockAtoms[n.DataAtom]
+	if isBlock {
+		w.flush()
+		switch n.DataAtom {
+		case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+			w.kind, w.level = heading, int(n.Data[1]-'0')
+		case atom.Li:
+			w.kind = listItem
+		}
+	}
+	var closeTag string
+	if n.DataAtom == atom.A {
+		if href := strings.TrimSpace(attr(n, "href")); safeHref(href) {
+			w.htm.WriteString(`<a href="` + html.EscapeString(href) + `">`)
+			closeTag = "</a>"
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		w.walk(c)
+	}
+	w.htm.WriteString(closeTag)
+	if isBlock {
+		w.flush()
+	}
+}

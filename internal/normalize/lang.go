@@ -1,0 +1,62 @@
+package normalize
+
+import "sort"
+
+// stopwords are frequent function words, accent-folded. A press release has
+// hundreds of them, which makes counting them a reliable language test
+// without a statistical model. The lists avoid words two languages share.
+var stopwords = map[string][]string{
+	"en": {"the", "and", "of", "to", "is", "was", "for", "that", "with", "which", "this", "have", "has", "from", "by", "are", "were", "their", "its", "will", "would", "been", "who", "said", "also", "they", "not", "but", "more", "than"},
+	"fr": {"le", "les", "des", "du", "et", "est", "une", "dans", "pour", "qui", "sur", "avec", "aux", "au", "ont", "sont", "ce", "cette", "il", "elle", "nous", "pas", "plus", "leur", "leurs", "par", "mais", "ou", "ses", "ete"},
+	"es": {"el", "los", "las", "del", "y", "es", "una", "por", "para", "con", "que", "su", "sus", "al", "lo", "como", "mas", "pero", "fue", "ha", "han", "este", "esta", "entre", "sobre", "tambien", "segun", "muy", "sin", "hay"},
+	"de": {"der", "die", "und", "das", "ist", "nicht", "mit", "auf", "den", "dem", "sich", "ein", "eine", "auch", "wurde", "zu", "von", "im", "fur", "werden"},
+	"it": {"il", "della", "di", "che", "non", "per", "sono", "nel", "gli", "alla", "questo", "anche", "delle", "degli", "ha", "e", "piu", "suo", "dei", "stato"},
+	"pt": {"o", "os", "da", "do", "das", "dos", "em", "um", "uma", "nao", "com", "para", "que", "foi", "sao", "pelo", "pela", "mais", "tambem", "seu"},
+	"nl": {"het", "een", "van", "en", "de", "niet", "zijn", "op", "dat", "voor", "met", "ook", "wordt", "werd", "aan", "bij", "naar", "heeft", "om", "deze"},
+}
+
+var stopSets = func() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for lang, ws := range stopwords {
+		out[lang] = map[string]bool{}
+		for _, w := range ws {
+			out[lang][w] = true
+		}
+	}
+	return out
+}()
+
+// detectLanguage returns the language whose function words dominate the
+// folded words, or "" when the text is too short or too mixed to tell.
+func detectLanguage(ws []string) string {
+	scores := map[string]int{}
+	for _, w := range ws {
+		for lang, set := range stopSets {
+			if set[w] {
+				scores[lang]++
+			}
+		}
+	}
+	type ls struct {
+		lang  string
+		score int
+	}
+	var ranked []ls
+	for l, s := range scores {
+		ranked = append(ranked, ls{l, s})
+	}
+	sort.Slice(ranked, func(i, j int) bool {
+		if ranked[i].score != ranked[j].score {
+			return ranked[i].score > ranked[j].score
+		}
+		return ranked[i].lang < ranked[j].lang
+	})
+	if len(ranked) == 0 || ranked[0].score < 5 {
+		return ""
+	}
+	// The winner must clearly lead: 1.5 times the runner-up.
+	if len(ranked) > 1 && ranked[0].score*2 < ranked[1].score*3 {
+		return ""
+	}
+	return ranked[0].lang
+}

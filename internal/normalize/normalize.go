@@ -1,0 +1,318 @@
+// Package normalize turns one document of a source (a text or Markdown file,
+// an HTML page, a feed entry) into a clean release: title, body as text and
+// sanitized HTML, summary, date, dateline place, language and topics.
+package normalize
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+)
+
+// Format says how a document is written.
+type Format int
+
+// The formats the normalizer reads.
+const (
+	Text Format = iota // plain text, possibly Markdown-ish
+	HTML
+)
+
+// Input is one document and what its source knows about it.
+type Input struct {
+	Raw      []byte
+	Format   Format
+	Title    string    // a title the source gave (a feed entry's), if any
+	Date     time.Time // the document's own date: feed date, file time
+	Language string    // the source's language, used when detection is unsure
+	Country  string    // the source's country, used when no place is named
+}
+
+// Record is a normalized release.
+type Record struct {
+	Title       string
+	Summary     string
+	Text        string // body as plain text, paragraphs separated by blank lines
+	HTML        string // body as sanitized HTML
+	Published   time.Time
+	DateKnown   bool   // Published was written in the release (not the document's date)
+	Place       string // the dateline's place as written, if any
+	Language    string
+	Country     string
+	City        string
+	Topics      []string
+	Fingerprint string // identifies the release's body, whatever its frame
+}
+
+// Normalizer normalizes documents against a taxonomy. It is safe for
+// concurrent use.
+type Normalizer struct {
+	topics []topicMatcher
+	policy *bluemonday.Policy
+}
+
+// New returns a Normalizer for the given taxonomy.
+func New(topics []Topic) *Normalizer {
+	p := bluemonday.UGCPolicy()
+	p.RequireNoFollowOnLinks(false)
+	p.AllowURLSchemes("http", "https", "mailto")
+	return &Normalizer{topics: compileTopics(topics), policy: p}
+}
+
+// datelineRE matches the place that opens a release's lead: "(Bruxelles) –",
+// "GENEVA, 14 March 2021 –", "NAIROBI, Kenya –", "Ciudad de Guatemala –".
+var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\([\p{Lu}]{2,10}\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
+
+// dateline returns the place that opens a lead paragraph and the date text
+// written beside it.
+func dateline(s string) (place, date string, ok bool) {
+	m := datelineRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	place = strings.TrimRight(strings.TrimSpace(m[1]), ",")
+	if utf8.RuneCountInString(place) > 50 {
+		return "", "", false
+	}
+	return place, m[2], true
+}
+
+// Normalize turns one document into a record. It never fails: what cannot
+// be known is left empty (a zero date is replaced by in.Date with DateKnown
+// false).
+func (n *Normalizer) Normalize(in Input) Record {
+	src := decode(in.Raw)
+	var blocks []block
+	var metaTitle string
+	var metaDate time.Time
+	if in.Format == HTML || looksLikeHTML(src) {
+		d := parseHTML(src)
+		blocks, metaTitle, metaDate = d.blocks, d.title, d.date
+	} else {
+		blocks = textBlocks(src)
+	}
+
+	var r Record
+	lead := findLead(blocks)
+	ti := -1
+	if t := strings.TrimSpace(in.Title); t != "" {
+		r.Title, _, _ = inline(t)
+		// Drop the title where the body repeats it.
+		for i := 0; i < len(blocks) && i < 5; i++ {
+			if fold(blocks[i].text) == fold(r.Title) {
+				ti = i
+			}
+		}
+	} else {
+		ti = findTitle(blocks, lead)
+		if ti >= 0 {
+			r.Title = blocks[ti].text
+		} else if metaTitle != "" {
+			r.Title = metaTitle
+		}
+	}
+	start := ti + 1
+	if ti < 0 && lead >= 0 && in.Title == "" {
+		start = lead
+	}
+	if start < 0 {
+		start = 0
+	}
+	body := blocks[min(start, len(blocks)):]
+	header := blocks[:min(max(ti, 0), len(blocks))]
+	if lead > ti {
+		header = append(header[:len(header):len(header)], blocks[ti+1:lead]...)
+	}
+
+	// Dateline and date.
+	var leadText string
+	if lead >= 0 {
+		leadText = blocks[lead].text
+		place, dateText, _ := dateline(leadText)
+		r.Place = place
+		if dateText != "" {
+			if t, _, ok := fullDate(fold(dateText)); ok {
+				r.Published, r.DateKnown = t, true
+			}
+		}
+	}
+	head := fold(firstRunes(leadText, 240))
+	if !r.DateKnown {
+		if t, _, ok := fullDate(head); ok {
+			r.Published, r.DateKnown = t, true
+		}
+	}
+	if !r.DateKnown {
+		for _, b := range header {
+			if t, _, ok := fullDate(fold(b.text)); ok {
+				r.Published, r.DateKnown = t, true
+				break
+			}
+		}
+	}
+	if !r.DateKnown && !metaDate.IsZero() {
+		r.Published, r.DateKnown = metaDate, true
+	}
+	if !r.DateKnown {
+		if t, ok := partialDate(head, in.Date); ok {
+			r.Published, r.DateKnown = t, true
+		}
+	}
+	if !r.DateKnown {
+		r.Published = in.Date.UTC()
+	}
+
+	// Body, summary, language, topics.
+	var text, htm []string
+	for i, b := range body {
+		text = append(text, b.text)
+		switch {
+		case b.kind == heading:
+			htm = append(htm, "<h3>"+b.html+"</h3>")
+		case b.kind == listItem:
+			item := "<li>" + b.html + "</li>"
+			if i > 0 && body[i-1].kind == listItem {
+				htm[len(htm)-1] = strings.TrimSuffix(htm[len(htm)-1], "</ul>") + item + "</ul>"
+			} else {
+				htm = append(htm, "<ul>"+item+"</ul>")
+			}
+		default:
+			htm = append(htm, "<p>"+b.html+"</p>")
+		}
+		if r.Summary == "" && b.kind == para && !b.emph && b.words() >= 8 {
+			r.Summary = b.text
+		}
+	}
+	if lead >= 0 {
+		r.Summary = leadText
+	}
+	r.Text = strings.Join(text, "\n\n")
+	r.HTML = n.policy.Sanitize(strings.Join(htm, "\n"))
+	if r.Title == "" && r.Summary != "" {
+		r.Title = firstWords(r.Summary, 12)
+	}
+	folded := fold(r.Title + "\n" + r.Text)
+	ws := words(folded)
+	r.Language = detectLanguage(ws)
+	if r.Language == "" {
+		r.Language = in.Language
+	}
+	r.Topics = matchTopics(n.topics, strings.Join(ws, " "), r.Language)
+	r.Country = in.Country
+	r.Fingerprint = fingerprint(ws)
+	return r
+}
+
+// findLead returns the index of the first block that opens with a
+// dateline and reads as a paragraph, or -1.
+func findLead(blocks []block) int {
+	for i, b := range blocks {
+		if i > 80 {
+			break
+		}
+		if b.kind != heading && b.words() >= 12 {
+			if _, _, ok := dateline(b.text); ok {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// findTitle picks the block that is the release's title: the most
+// substantial heading before the lead, else the nearest line above the
+// lead that reads as a headline, else the first heading or short line that
+// a paragraph follows.
+func findTitle(blocks []block, lead int) int {
+	limit := lead
+	if limit < 0 {
+		limit = len(blocks)
+	}
+	best := -1
+	for i := 0; i < limit; i++ {
+		b := blocks[i]
+		if b.kind == heading && headline(b) && (best < 0 || b.words() > blocks[best].words()) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	if lead >= 0 {
+		for i := lead - 1; i >= 0 && i >= lead-4; i-- {
+			if b := blocks[i]; b.kind != listItem && headline(b) && !b.emph {
+				return i
+			}
+		}
+		for i := lead - 1; i >= 0 && i >= lead-4; i-- {
+			if b := blocks[i]; b.kind != listItem && headline(b) {
+				return i
+			}
+		}
+		return -1
+	}
+	// No dateline: the first headline-like block followed by a paragraph.
+	for i := 0; i+1 < len(blocks) && i < 80; i++ {
+		b := blocks[i]
+		if b.kind != listItem && headline(b) && blocks[i+1].words() > b.words() && blocks[i+1].words() >= 12 {
+			return i
+		}
+	}
+	return -1
+}
+
+// headline reports whether b reads like a headline: a few words, not a
+// sentence that runs on, not a label ending in a colon.
+func headline(b block) bool {
+	w := b.words()
+	t := strings.TrimSpace(b.text)
+	return w >= 4 && w <= 40 && !strings.HasSuffix(t, ":") && !strings.Contains(t, "@")
+}
+
+func fingerprint(ws []string) string {
+	h := sha256.Sum256([]byte(strings.Join(ws, " ")))
+	return hex.EncodeToString(h[:16])
+}
+
+func firstRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) <= n {
+		return s
+	}
+	return strings.Join(f[:n], " ") + "…"
+}
+
+func looksLikeHTML(s string) bool {
+	head := strings.ToLower(firstRunes(strings.TrimSpace(s), 512))
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") ||
+		(strings.Contains(head, "<body") || strings.Contains(head, "<head"))
+}
+
+// decode returns the document as valid UTF-8: UTF-16 and UTF-8 byte order
+// marks are honoured, and bytes that are not UTF-8 are read as
+// Windows-1252, the usual encoding of such files.
+func decode(raw []byte) string {
+	switch {
+	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}):
+		raw = raw[3:]
+	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}), bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
+		return utf16Decode(raw)
+	}
+	if utf8.Valid(raw) {
+		return stripControls(string(raw))
+	}
+	return stripControls(windows1252(raw))
+}

@@ -1,0 +1,138 @@
+// Package publish serves crier's items over HTTP: the feeds in three
+// formats, the index page with autodiscovery links, an HTML page per item.
+package publish
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crier-hub/crier/feeds"
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// Version is reported in the feeds' generator; cmd/crier sets it.
+var Version = "dev"
+
+// Server serves feeds from a store.
+type Server struct {
+	cfg     *config.Config
+	store   *store.Store
+	log     *slog.Logger
+	sources map[string]config.Source
+	topics  map[string]config.Topic
+}
+
+// New returns a Server for cfg over st.
+func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, store: st, log: log.With("component", "http"),
+		sources: map[string]config.Source{}, topics: map[string]config.Topic{}}
+	for _, src := range cfg.Sources {
+		s.sources[src.ID] = src
+	}
+	for _, t := range cfg.Topics {
+		s.topics[t.Slug] = t
+	}
+	return s
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /feeds/{file}", s.feed)
+	mux.HandleFunc("GET /feeds/{kind}/{file}", s.feed)
+	mux.HandleFunc("GET /items/{uid}", s.item)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	return s.logged(mux)
+}
+
+// logged logs each request once, where it ends.
+func (s *Server) logged(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "took", time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// httpError is an error with the status and the one-line reason a client
+// gets.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func notFound(format string, args ...any) error {
+	return &httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// fail answers a request with err: its own status and reason for an
+// httpError, 500 (logged, reason withheld) for anything else.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if !errors.As(err, &he) {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		s.log.Error("request failed", "path", r.URL.Path, "error", err)
+		he = &httpError{http.StatusInternalServerError, "internal error; see the server log"}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(he.status)
+	fmt.Fprintln(w, he.msg)
+}
+
+// serveBytes answers with body, honouring conditional requests: the ETag
+// is a hash of the bytes, so it is the same on every replica and restart.
+func serveBytes(w http.ResponseWriter, r *http.Request, contentType string, modified time.Time, maxAge time.Duration, body []byte) {
+	sum := sha256.Sum256(body)
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", modified.Truncate(time.Second), bytes.NewReader(body))
+}
+
+// splitFile splits "all.rss" into "all" and "rss".
+func splitFile(file string) (name, ext string, err error) {
+	i := strings.LastIndexByte(file, '.')
+	if i <= 0 {
+		return "", "", notFound("no such feed %q: feeds end in .rss, .atom or .json", file)
+	}
+	name, ext = file[:i], file[i+1:]
+	if feeds.MediaType(ext) == "" {
+		return "", "", notFound("unknown feed format %q: use rss, atom or json", ext)
+	}
+	return name, ext, nil
+}

@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Contact is a press contact of a release.
+type Contact struct {
+	Name   string `json:"name,omitempty"`
+	Office string `json:"office,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Phone  string `json:"phone,omitempty"`
+}
+
+// Item is one release as crier republishes it.
+type Item struct {
+	Seq         int64 // arrival order
+	UID         string
+	Title       string
+	Summary     string
+	ContentText string
+	ContentHTML string
+	URL         string
+	Language    string
+	Country     string
+	City        string
+	Topics      []string
+	Contacts    []Contact
+	Published   time.Time
+	DateKnown   bool // Published was stated by the release, not guessed
+	Updated     time.Time
+	Created     time.Time
+	Fingerprint string
+	Sources     []string
+}
+
+// Document is one copy of a release as a source delivered it, with the item
+// crier made of it.
+type Document struct {
+	SourceID string
+	Key      string // unique within the source: a path, a guid, a URL
+	URL      string
+	Raw      []byte
+	Item     Item // the normalized release; UID, Seq and Sources are set by the store
+}
+
+// SaveStatus says what SaveDocument did.
+type SaveStatus int
+
+// The outcomes of SaveDocument.
+const (
+	Unchanged SaveStatus = iota // the same bytes were stored already
+	Added                       // a new item
+	Updated                     // the document changed; its item was updated
+	Merged                      // a copy of an item another document made
+)
+
+func (s SaveStatus) String() string {
+	return [...]string{"unchanged", "added", "updated", "merged"}[s]
+}
+
+// ContentHash is the hash by which unchanged documents are recognised.
+func ContentHash(raw []byte) string {
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(h[:])
+}
+
+// uidFor derives an item's public id from the document that first made it,
+// so the id survives restarts, re-renders and edits of the document.
+func uidFor(sourceID, key string) string {
+	h := sha256.Sum256([]byte(sourceID + "\x00" + key))
+	return hex.EncodeToString(h[:16])
+}
+
+// DocumentHash returns the content hash stored for a document, and whether
+// the document is known.
+func (s *Store) DocumentHash(ctx context.Context, sourceID, key string) (string, bool, error) {
+	var h string
+	err := s.r.QueryRowContext(ctx, `SELECT content_hash FROM documents WHERE source_id = ? AND key = ?`, sourceID, key).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return h, err == nil, err
+}
+
+// SaveDocument stores a document and the item made of it, in one
+// transaction. A document whose bytes are unchanged is left alone; a changed
+// one updates its item (same uid, later updated time); a new document whose
+// fingerprint matches an existing item joins that item.
+func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatus, error) {
+	hash := ContentHash(d.Raw)
+	now := formatTime(s.Now())
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	defer tx.Rollback()
+
+	var itemID int64
+	var oldHash, uid string
+	err = tx.QueryRowContext(ctx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
+		WHERE d.source_id = ? AND d.key = ?`, d.SourceID, d.Key).Scan(&itemID, &oldHash, &uid)
+	status := Added
+	switch {
+	case err == nil && oldHash == hash:
+		return uid, Unchanged, nil
+	case err == nil:
+		status = Updated
+		if err := updateItem(ctx, tx, itemID, d.Item, now); err != nil {
+			return "", 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE documents SET content_hash = ?, raw = ?, url = ?, fetched = ? WHERE source_id = ? AND key = ?`,
+			hash, d.Raw, d.URL, now, d.SourceID, d.Key); err != nil {
+			return "", 0, err
+		}
+	case errors.Is(err, sql.ErrNoRows):
+		err = tx.QueryRowContext(ctx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`, d.Item.Fingerprint).Scan(&itemID, &uid)
+		switch {
+		case err == nil:
+			status = Merged
+		case errors.Is(err, sql.ErrNoRows):
+			uid = uidFor(d.SourceID, d.Key)
+			if itemID, err = insertItem(ctx, tx, uid, d.Item, now); err != nil {
+				return "", 0, err
+			}
+		default:
+			return "", 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now); err != nil {
+			return "", 0, err
+		}
+	default:
+		return "", 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", 0, err
+	}
+	return uid, status, nil
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string) (int64, error) {
+	if it.Topics == nil {
+		it.Topics = []string{}
+	}
+	if it.Contacts == nil {
+		it.Contacts = []Contact{}
+	}
+	updated := it.Published
+	res, err := tx.ExecContext(ctx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
+		topics, contacts, published, date_known, updated, created, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, formatTime(updated), now, it.Fingerprint)
+	if err != nil {
+		return 0, fmt.Errorf("insert item: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	return id, setTopics(ctx, tx, id, it.Topics)
+}
+
+func updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, now string) error {
+	if it.Topics == nil {
+		it.Topics = []string{}
+	}
+	if it.Contacts == nil {
+		it.Contacts = []Contact{}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
+		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ? WHERE id = ?`,
+		it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, now, it.Fingerprint, id)
+	if err != nil {
+		return fmt.Errorf("update item: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM item_topics WHERE item_id = ?`, id); err != nil {
+		return err
+	}
+	return setTopics(ctx, tx, id, it.Topics)
+}
+
+func setTopics(ctx context.Context, tx *sql.Tx, id int64, topics []string) error {
+	for _, t := range topics {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO item_topics (item_id, topic) VALUES (?, ?)`, id, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Query selects items. Within one field values are alternatives (OR);
+// fields combine with AND; empty fields select everything.
+type Query struct {
+	Countries []string
+	Topics    []string
+	Languages []string
+	Sources   []string
+	Limit     int // 0 = no limit
+}
+
+const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
+	i.topics, i.contacts, i.published, i.date_known, i.updated, i.created, i.fingerprint,
+	(SELECT group_concat(source_id, char(31)) FROM (SELECT DISTINCT source_id FROM documents WHERE item_id = i.id ORDER BY source_id))`
+
+func in(col string, vals []string, args *[]any) string {
+	marks := make([]string, len(vals))
+	for i, v := range vals {
+		marks[i] = "?"
+		*args = append(*args, v)
+	}
+	return col + " IN (" + strings.Join(marks, ",") + ")"
+}
+
+// Items returns the items q selects, newest first.
+func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
+	var where []string
+	var args []any
+	if len(q.Countries) > 0 {
+		where = append(where, in("i.country", q.Countries, &args))
+	}
+	if len(q.Languages) > 0 {
+		where = append(where, in("i.language", q.Languages, &args))
+	}
+	if len(q.Topics) > 0 {
+		where = append(where, "EXISTS (SELECT 1 FROM item_topics t WHERE t.item_id = i.id AND "+in("t.topic", q.Topics, &args)+")")
+	}
+	if len(q.Sources) > 0 {
+		where = append(where, "EXISTS (SELECT 1 FROM documents d WHERE d.item_id = i.id AND "+in("d.source_id", q.Sources, &args)+")")
+	}
+	query := "SELECT " + itemColumns + " FROM items i"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY i.published DESC, i.id DESC"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query items: %w", err)
+	}
+	defer rows.Close()
+	var items []Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// Item returns the item with the public id uid.
+func (s *Store) Item(ctx context.Context, uid string) (Item, error) {
+	row := s.r.QueryRowContext(ctx, "SELECT "+itemColumns+" FROM items i WHERE i.uid = ?", uid)
+	it, err := scanItem(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, ErrNotFound
+	}
+	return it, err
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanItem(r scanner) (Item, error) {
+	var it Item
+	var topics, contacts, published, updated, created string
+	var sources sql.NullString
+	err := r.Scan(&it.Seq, &it.UID, &it.Title, &it.Summary, &it.ContentText, &it.ContentHTML, &it.URL, &it.Language,
+		&it.Country, &it.City, &topics, &contacts, &published, &it.DateKnown, &updated, &created, &it.Fingerprint, &sources)
+	if err != nil {
+		return it, err
+	}
+	it.Published, it.Updated, it.Created = parseTime(published), parseTime(updated), parseTime(created)
+	if err := json.Unmarshal([]byte(topics), &it.Topics); err != nil {
+		return it, fmt.Errorf("item %s topics: %w", it.UID, err)
+	}
+	if err := json.Unmarshal([]byte(contacts), &it.Contacts); err != nil {
+		return it, fmt.Errorf("item %s contacts: %w", it.UID, err)
+	}
+	if sources.Valid && sources.String != "" {
+		it.Sources = strings.Split(sources.String, "\x1f")
+	}
+	return it, nil
+}
