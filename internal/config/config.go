@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -177,6 +178,10 @@ func Parse(path string, data []byte) (*Config, error) {
 	c.Dir = filepath.Dir(abs)
 	v := validator{cfg: &c, pos: positions(data), err: cerr}
 	v.run()
+	sort.SliceStable(cerr.Problems, func(i, j int) bool {
+		a, b := cerr.Problems[i], cerr.Problems[j]
+		return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+	})
 	if len(cerr.Problems) > 0 {
 		return nil, cerr
 	}

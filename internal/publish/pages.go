@@ -18,8 +18,12 @@ type feedLink struct {
 }
 
 var pageTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
-	"mediaType": feeds.MediaType,
-	"formats":   func() []string { return feeds.Formats },
+	// typeAttr writes the media type unescaped: autodiscovery clients
+	// that match type="application/atom+xml" literally do not decode &#43;.
+	"typeAttr": func(ext string) template.HTMLAttr {
+		return template.HTMLAttr(`type="` + feeds.MediaType(ext) + `"`)
+	},
+	"formats": func() []string { return feeds.Formats },
 }).Parse(`<!doctype html>
 <html lang="en">
 <head>
@@ -27,7 +31,7 @@ var pageTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>crier: press release feeds</title>
 {{- range .Feeds}}{{$f := .}}{{range formats}}
-<link rel="alternate" type="{{mediaType .}}" title="{{$f.Title}} ({{.}})" href="{{$.Base}}{{$f.Path}}.{{.}}">
+<link rel="alternate" {{typeAttr .}} title="{{$f.Title}} ({{.}})" href="{{$.Base}}{{$f.Path}}.{{.}}">
 {{- end}}{{end}}
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}h2{margin-top:2rem}li{margin:.2rem 0}a{margin-right:.4rem}.t{display:inline-block;min-width:22rem}</style>
 </head>

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runCmd(ctx context.Context, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, doc string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestBadConfigRefusedByEveryVerb(t *testing.T) {
+	path := writeConfig(t, "[server]\nlisten = \"127.0.0.1:0\"\nlisen = \"typo\"\n\n[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \".\"\nschedule = \"every 5 minutes\"\n")
+	for _, verb := range []string{"check", "serve", "fetch"} {
+		code, _, stderr := runCmd(context.Background(), verb, "--config", path)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", verb, code)
+		}
+		if !strings.Contains(stderr, path+":3:1: unknown key \"server.lisen\"") {
+			t.Errorf("%s: stderr lacks the unknown key with line and column:\n%s", verb, stderr)
+		}
+	}
+	// Wrong type and bad cron together (strict decoding stops at the type).
+	path = writeConfig(t, "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \".\"\nschedule = \"every 5 minutes\"\n")
+	code, _, stderr := runCmd(context.Background(), "check", "--config", path)
+	if code != 1 || !strings.Contains(stderr, path+":5:1: bad cron expression") {
+		t.Errorf("bad cron: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, _ := runCmd(context.Background()); code != 2 {
+		t.Errorf("no command: exit %d, want 2", code)
+	}
+	if code, _, _ := runCmd(context.Background(), "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if code, _, _ := runCmd(context.Background(), "fetch", "--bogus"); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	code, out, _ := runCmd(context.Background(), "version")
+	if code != 0 || !strings.HasPrefix(out, "crier ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func sampleConfig(t *testing.T, addr string) string {
+	wd, _ := os.Getwd()
+	releases := filepath.Join(wd, "..", "..", "testdata", "releases")
+	return writeConfig(t, fmt.Sprintf(`[server]
+listen = %q
+base_url = "http://%s"
+[[sources]]
+id = "samples"
+kind = "dir"
+path = %q
+language = "fr"
+country = "BE"
+`, addr, addr, releases))
+}
+
+func TestFetchPrintsSummary(t *testing.T) {
+	path := sampleConfig(t, freePort(t))
+	code, out, stderr := runCmd(context.Background(), "fetch", "--config", path)
+	if code != 0 {
+		t.Fatalf("fetch: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "samples") || !strings.Contains(out, "ADDED") {
+		t.Errorf("summary: %q", out)
+	}
+	fields := strings.Fields(strings.Split(out, "\n")[1])
+	if fields[2] != "5" {
+		t.Errorf("first fetch added %s, want 5:\n%s", fields[2], out)
+	}
+	_, out, _ = runCmd(context.Background(), "fetch", "--config", path)
+	if fields = strings.Fields(strings.Split(out, "\n")[1]); fields[2] != "0" || fields[5] != "5" {
+		t.Errorf("second fetch should add nothing:\n%s", out)
+	}
+	if code, _, _ := runCmd(context.Background(), "fetch", "--config", path, "--source", "nope"); code != 2 {
+		t.Errorf("unknown --source: exit %d, want 2", code)
+	}
+}
+
+func TestServeAndStopGracefully(t *testing.T) {
+	addr := freePort(t)
+	path := sampleConfig(t, addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runCmd(ctx, "serve", "--config", path)
+		done <- code
+	}()
+	var body []byte
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/feeds/all.atom")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Count(string(body), "<entry") == 5 {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := strings.Count(string(body), "<entry"); n != 5 {
+		t.Fatalf("serve: the Atom feed has %d entries, want 5", n)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d after a graceful stop, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}

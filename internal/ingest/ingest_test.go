@@ -1,0 +1,140 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+func copySamples(t *testing.T, dst string) {
+	t.Helper()
+	files, err := filepath.Glob("../../testdata/releases/*.txt")
+	if err != nil || len(files) != 5 {
+		t.Fatalf("want the 5 sample releases in testdata/releases, got %d (%v)", len(files), err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func setup(t *testing.T) (*Ingester, config.Source, string) {
+	t.Helper()
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "releases")
+	os.Mkdir(rel, 0o755)
+	copySamples(t, rel)
+	doc := "[[sources]]\nid = \"samples\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n" +
+		"[[topics]]\nslug = \"refugees\"\n[topics.keywords]\nfr = [\"réfugié\"]\n"
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil))), cfg.Sources[0], rel
+}
+
+func TestDirRefetch(t *testing.T) {
+	ctx := context.Background()
+	in, src, rel := setup(t)
+	r := in.Run(ctx, src)
+	if r.Err != nil || r.Added != 5 {
+		t.Fatalf("first run: added %d, err %v; want 5 added", r.Added, r.Err)
+	}
+	r = in.Run(ctx, src)
+	if r.Err != nil || r.Added != 0 || r.Updated != 0 || r.Unchanged != 5 {
+		t.Fatalf("unchanged folder: %+v; want 5 unchanged, nothing added", r)
+	}
+	items, _ := in.Store.Items(ctx, store.Query{})
+	if len(items) != 5 {
+		t.Fatalf("items: got %d, want 5", len(items))
+	}
+
+	// Edit one release: its item is updated in place.
+	target := filepath.Join(rel, "002_5a2f6f364a3714b2.txt")
+	before := itemFor(t, in, items, "L’OIM et la Belgique signent")
+	b, _ := os.ReadFile(target)
+	os.WriteFile(target, append(b, []byte("\n\nUn paragraphe ajouté après coup pour corriger le communiqué.\n")...), 0o644)
+	in.Store.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	r = in.Run(ctx, src)
+	if r.Updated != 1 || r.Added != 0 || r.Unchanged != 4 {
+		t.Fatalf("after an edit: %+v; want 1 updated, 4 unchanged", r)
+	}
+	items, _ = in.Store.Items(ctx, store.Query{})
+	after := itemFor(t, in, items, "L’OIM et la Belgique signent")
+	if after.UID != before.UID {
+		t.Errorf("an edit changed the item's id: %s -> %s", before.UID, after.UID)
+	}
+	if !after.Updated.After(before.Updated) {
+		t.Errorf("updated did not move: %v -> %v", before.Updated, after.Updated)
+	}
+	if len(items) != 5 {
+		t.Errorf("items after edit: got %d, want 5", len(items))
+	}
+}
+
+func itemFor(t *testing.T, in *Ingester, items []store.Item, prefix string) store.Item {
+	t.Helper()
+	for _, it := range items {
+		if len(it.Title) >= len(prefix) && it.Title[:len(prefix)] == prefix {
+			return it
+		}
+	}
+	t.Fatalf("no item titled %q…", prefix)
+	return store.Item{}
+}
+
+func TestDirUnreadableFileSkipped(t *testing.T) {
+	ctx := context.Background()
+	in, src, rel := setup(t)
+	// A dangling symlink cannot be opened, whoever runs the test.
+	if err := os.Symlink(filepath.Join(rel, "missing-target"), filepath.Join(rel, "broken.txt")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(rel, "notes.pdf"), []byte("%PDF"), 0o644) // not a release type
+	r := in.Run(ctx, src)
+	if r.Err != nil {
+		t.Fatalf("one bad file failed the run: %v", r.Err)
+	}
+	if r.Added != 5 {
+		t.Errorf("added %d, want the 5 good files", r.Added)
+	}
+	if len(r.Problems) != 1 || !contains(r.Problems[0].Error(), "broken.txt") {
+		t.Errorf("problems: got %v, want one naming broken.txt", r.Problems)
+	}
+}
+
+func TestDirMissingFolder(t *testing.T) {
+	in, src, _ := setup(t)
+	src.Path = filepath.Join(t.TempDir(), "nowhere")
+	r := in.Run(context.Background(), src)
+	if r.Err == nil {
+		t.Fatal("a missing folder did not fail the run")
+	}
+	states, err := in.Store.SourceStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := states[src.ID]; st.Failures != 1 || st.LastError == "" {
+		t.Errorf("health not recorded: %+v", st)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

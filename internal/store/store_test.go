@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "crier.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func latestMigration(t *testing.T) int {
+	names, err := migrations.ReadDir("migrations")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no embedded migrations: %v", err)
+	}
+	return len(names)
+}
+
+func TestMigrateFreshDatabase(t *testing.T) {
+	s, _ := openTemp(t)
+	v, err := s.SchemaVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := latestMigration(t); v != want {
+		t.Errorf("schema version: got %d, want %d", v, want)
+	}
+	var fk, timeout int
+	var mode string
+	s.r.QueryRow("PRAGMA foreign_keys").Scan(&fk)
+	s.r.QueryRow("PRAGMA busy_timeout").Scan(&timeout)
+	s.r.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	if fk != 1 || timeout == 0 || mode != "wal" {
+		t.Errorf("pragmas on a reader: foreign_keys=%d busy_timeout=%d journal_mode=%s", fk, timeout, mode)
+	}
+}
+
+func TestMigrateExistingDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	doc := testDoc("a.txt", "Body one", "fp1")
+	uid, _, err := s.SaveDocument(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// Reopening applies nothing twice and keeps the data.
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	it, err := s2.Item(ctx, uid)
+	if err != nil {
+		t.Fatalf("item lost across reopen: %v", err)
+	}
+	if it.Title != doc.Item.Title {
+		t.Errorf("title: got %q, want %q", it.Title, doc.Item.Title)
+	}
+
+	// A database left at an older version is brought up to date.
+	oldPath := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", dsn(oldPath, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE keep (x INTEGER); INSERT INTO keep VALUES (7); PRAGMA user_version = 0"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s3, err := Open(ctx, oldPath)
+	if err != nil {
+		t.Fatalf("migrate an existing database: %v", err)
+	}
+	defer s3.Close()
+	var x int
+	if err := s3.r.QueryRow("SELECT x FROM keep").Scan(&x); err != nil || x != 7 {
+		t.Errorf("existing data: got %d, %v; want 7", x, err)
+	}
+	if v, _ := s3.SchemaVersion(ctx); v != latestMigration(t) {
+		t.Errorf("schema version after migrating: got %d, want %d", v, latestMigration(t))
+	}
+}
+
+func TestMigrationFailureRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	err := s.apply(ctx, 99, "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;")
+	if err == nil {
+		t.Fatal("a broken migration applied without error")
+	}
+	var n int
+	s.w.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 'half'").Scan(&n)
+	if n != 0 {
+		t.Error("a failed migration left its table behind: not run in a transaction")
+	}
+	if v, _ := s.SchemaVersion(ctx); v == 99 {
+		t.Error("a failed migration moved the schema version")
+	}
+}
+
+func testDoc(key, body, fp string) Document {
+	return Document{SourceID: "src", Key: key, Raw: []byte(body), Item: Item{
+		Title: "Title of " + key, ContentText: body, Language: "fr", Country: "BE",
+		Topics: []string{"refugees"}, Published: time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC), Fingerprint: fp,
+	}}
+}
+
+func TestSaveDocument(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return clock }
+
+	uid, st, err := s.SaveDocument(ctx, testDoc("a.txt", "one", "fp1"))
+	if err != nil || st != Added {
+		t.Fatalf("first save: %v %v", st, err)
+	}
+	if _, st, _ = s.SaveDocument(ctx, testDoc("a.txt", "one", "fp1")); st != Unchanged {
+		t.Errorf("same bytes again: got %v, want unchanged", st)
+	}
+	clock = clock.Add(time.Hour)
+	changed := testDoc("a.txt", "one, edited", "fp1b")
+	uid2, st, err := s.SaveDocument(ctx, changed)
+	if err != nil || st != Updated || uid2 != uid {
+		t.Fatalf("changed file: got %v %q %v, want updated with uid %q", st, uid2, err, uid)
+	}
+	it, _ := s.Item(ctx, uid)
+	if !it.Updated.Equal(clock) {
+		t.Errorf("updated: got %v, want %v", it.Updated, clock)
+	}
+	if it.ContentText != "one, edited" {
+		t.Errorf("content not updated: %q", it.ContentText)
+	}
+	// Another source's copy with the same fingerprint joins the item.
+	copyDoc := testDoc("b.html", "<p>one, edited</p>", "fp1b")
+	copyDoc.SourceID = "other"
+	uid3, st, err := s.SaveDocument(ctx, copyDoc)
+	if err != nil || st != Merged || uid3 != uid {
+		t.Fatalf("copy: got %v %q %v, want merged into %q", st, uid3, err, uid)
+	}
+	it, _ = s.Item(ctx, uid)
+	if len(it.Sources) != 2 || it.Sources[0] != "other" || it.Sources[1] != "src" {
+		t.Errorf("sources: got %v, want [other src]", it.Sources)
+	}
+}
+
+func TestItemsQuery(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	mk := func(key, country, lang string, topics []string, day int) {
+		d := testDoc(key, key, key)
+		d.Item.Country, d.Item.Language, d.Item.Topics = country, lang, topics
+		d.Item.Published = time.Date(2020, 1, day, 0, 0, 0, 0, time.UTC)
+		if _, _, err := s.SaveDocument(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("be-fr", "BE", "fr", []string{"refugees"}, 1)
+	mk("lu-fr", "LU", "fr", []string{"health"}, 2)
+	mk("es-es", "ES", "es", []string{"refugees", "health"}, 3)
+	tests := []struct {
+		name string
+		q    Query
+		want []string
+	}{
+		{"all, newest first", Query{}, []string{"es-es", "lu-fr", "be-fr"}},
+		{"countries OR", Query{Countries: []string{"BE", "LU"}}, []string{"lu-fr", "be-fr"}},
+		{"topic AND language", Query{Topics: []string{"refugees"}, Languages: []string{"fr"}}, []string{"be-fr"}},
+		{"source", Query{Sources: []string{"nope"}}, nil},
+		{"limit", Query{Limit: 1}, []string{"es-es"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items, err := s.Items(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range items {
+				got = append(got, it.ContentText)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+// Package webhooks signs and verifies crier's webhook deliveries as the
+// Standard Webhooks specification (standardwebhooks.com) describes, and
+// defines their payload. Partners can import it to verify what they get:
+//
+//	err := webhooks.Verify(secrets, r.Header, body, time.Now())
+//
+// It imports nothing from crier's internals.
+package webhooks
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crier-hub/crier/feeds"
+)
+
+// The headers of a signed delivery.
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+)
+
+// Tolerance is how far a delivery's timestamp may be from the verifier's
+// clock; older or newer deliveries are refused as replays.
+const Tolerance = 5 * time.Minute
+
+// EventItemsPublished is the type of a delivery of new items.
+const EventItemsPublished = "items.published"
+
+// Payload is the body of a delivery.
+type Payload struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      Data      `json:"data"`
+}
+
+// Data is what a delivery carries: JSON Feed 1.1 items with _crier.
+type Data struct {
+	Subscriber string            `json:"subscriber"`
+	Items      []*feeds.JSONItem `json:"items"`
+}
+
+// Errors of Verify.
+var (
+	ErrBadSecret    = errors.New("webhooks: secret is not whsec_ followed by base64")
+	ErrMissing      = errors.New("webhooks: webhook-id, webhook-timestamp or webhook-signature header missing")
+	ErrStale        = errors.New("webhooks: timestamp outside the tolerance")
+	ErrNoValidMatch = errors.New("webhooks: no signature matches")
+)
+
+// Key decodes a whsec_ secret into its HMAC key.
+func Key(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, "whsec_")
+	if !ok {
+		return nil, ErrBadSecret
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) == 0 {
+		return nil, ErrBadSecret
+	}
+	return key, nil
+}
+
+func sign(key []byte, id string, ts int64, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s.%d.", id, ts)
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Sign returns the webhook-signature header value for a delivery: one
+// signature per secret, space-separated, so that a partner can rotate
+// secrets without missing a delivery.
+func Sign(secrets []string, id string, ts time.Time, body []byte) (string, error) {
+	var sigs []string
+	for _, s := range secrets {
+		key, err := Key(s)
+		if err != nil {
+			return "", err
+		}
+		sigs = append(sigs, sign(key, id, ts.Unix(), body))
+	}
+	return strings.Join(sigs, " "), nil
+}
+
+// SetHeaders signs body and sets the three headers on h.
+func SetHeaders(h http.Header, secrets []string, id string, ts time.Time, body []byte) error {
+	sig, err := Sign(secrets, id, ts, body)
+	if err != nil {
+		return err
+	}
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(HeaderSignature, sig)
+	return nil
+}
+
+// Verify checks a delivery's headers against body with any of secrets, and
+// that its timestamp is within Tolerance of now.
+func Verify(secrets []string, h http.Header, body []byte, now time.Time) error {
+	id, tsText, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
+	if id == "" || tsText == "" || sigs == "" {
+		return ErrMissing
+	}
+	ts, err := strconv.ParseInt(tsText, 10, 64)
+	if err != nil {
+		return ErrStale
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > Tolerance || d < -Tolerance {
+		return ErrStale
+	}
+	for _, s := range secrets {
+		key, err := Key(s)
+		if err != nil {
+			return err
+		}
+		want := sign(key, id, ts, body)
+		for _, got := range strings.Fields(sigs) {
+			if hmac.Equal([]byte(got), []byte(want)) {
+				return nil
+			}
+		}
+	}
+	return ErrNoValidMatch
+}

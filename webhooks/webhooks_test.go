@@ -1,0 +1,62 @@
+package webhooks
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// The example of the Standard Webhooks specification's reference
+// implementations: this secret, id, timestamp and body sign to this value.
+const (
+	specSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	specID     = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	specTS     = 1614265330
+	specBody   = `{"test": 2432232314}`
+	specSig    = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+)
+
+func TestSignMatchesSpecification(t *testing.T) {
+	got, err := Sign([]string{specSecret}, specID, time.Unix(specTS, 0), []byte(specBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != specSig {
+		t.Errorf("got %s, want %s", got, specSig)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Unix(specTS, 0)
+	h := http.Header{}
+	other := "whsec_" + "c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24="
+	if err := SetHeaders(h, []string{other, specSecret}, specID, now, []byte(specBody)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		secrets []string
+		body    string
+		now     time.Time
+		want    error
+	}{
+		{"valid", []string{specSecret}, specBody, now, nil},
+		{"rotated secret", []string{other}, specBody, now, nil},
+		{"flipped byte", []string{specSecret}, `{"test": 2432232315}`, now, ErrNoValidMatch},
+		{"stale", []string{specSecret}, specBody, now.Add(10 * time.Minute), ErrStale},
+		{"future", []string{specSecret}, specBody, now.Add(-10 * time.Minute), ErrStale},
+		{"wrong secret", []string{"whsec_d3Jvbmc="}, specBody, now, ErrNoValidMatch},
+		{"bad secret", []string{"plain"}, specBody, now, ErrBadSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := Verify(tt.secrets, h, []byte(tt.body), tt.now); !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if err := Verify([]string{specSecret}, http.Header{}, []byte(specBody), now); !errors.Is(err, ErrMissing) {
+		t.Errorf("no headers: got %v, want ErrMissing", err)
+	}
+}
