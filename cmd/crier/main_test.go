@@ -40,12 +40,15 @@ func TestBadConfigRefusedByEveryVerb(t *testing.T) {
 		if !strings.Contains(stderr, path+":3:1: unknown key \"server.lisen\"") {
 			t.Errorf("%s: stderr lacks the unknown key with line and column:\n%s", verb, stderr)
 		}
+		if !strings.Contains(stderr, path+":9:1: bad cron expression \"every 5 minutes\"") {
+			t.Errorf("%s: stderr lacks the bad cron with line and column:\n%s", verb, stderr)
+		}
 	}
-	// Wrong type and bad cron together (strict decoding stops at the type).
-	path = writeConfig(t, "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \".\"\nschedule = \"every 5 minutes\"\n")
+	// A wrong type stops decoding: it alone is reported.
+	path = writeConfig(t, "[feeds]\npage_size = \"many\"\n")
 	code, _, stderr := runCmd(context.Background(), "check", "--config", path)
-	if code != 1 || !strings.Contains(stderr, path+":5:1: bad cron expression") {
-		t.Errorf("bad cron: exit %d, stderr %q", code, stderr)
+	if code != 1 || !strings.Contains(stderr, path+":2:13: ") {
+		t.Errorf("wrong type: exit %d, stderr %q", code, stderr)
 	}
 }
 

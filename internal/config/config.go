@@ -158,6 +158,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		var derr *toml.DecodeError
 		switch {
 		case errors.As(err, &strict):
+			// The rest of the document was decoded: go on and report the
+			// other problems too.
 			for _, e := range strict.Errors {
 				line, col := e.Position()
 				cerr.Problems = append(cerr.Problems, Problem{line, col, fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
@@ -165,10 +167,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		case errors.As(err, &derr):
 			line, col := derr.Position()
 			cerr.Problems = append(cerr.Problems, Problem{line, col, strings.TrimPrefix(derr.Error(), "toml: ")})
+			return nil, cerr
 		default:
 			cerr.Problems = append(cerr.Problems, Problem{1, 1, err.Error()})
+			return nil, cerr
 		}
-		return nil, cerr
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
