@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/crier-hub/crier/internal/gazetteer"
 )
 
 // Format says how a document is written.
@@ -205,6 +207,11 @@ func (n *Normalizer) Normalize(in Input) Record {
 	}
 	r.Topics = matchTopics(n.topics, strings.Join(ws, " "), r.Language)
 	r.Country = in.Country
+	if r.Place != "" {
+		if city, cc, ok := gazetteer.Default().Resolve(r.Place, r.Language); ok {
+			r.City, r.Country = city, cc
+		}
+	}
 	r.Fingerprint = fingerprint(ws)
 	return r
 }
