@@ -71,7 +71,44 @@ func (in *Ingester) Run(ctx context.Context, src config.Source) Report {
 	return r
 }
 
+// frameDocs is how many of a source's documents its frame is learnt from.
+const frameDocs = 60
+
+// learnFrame learns the source's frame from this run's documents and its
+// most recent stored ones.
+func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []gather.Doc) (*normalize.Frame, error) {
+	var inputs []normalize.Input
+	seen := map[string]bool{}
+	for _, d := range docs {
+		if len(inputs) == frameDocs {
+			break
+		}
+		seen[d.Key] = true
+		inputs = append(inputs, normalize.Input{Raw: d.Raw, Format: format(d)})
+	}
+	if len(inputs) < frameDocs {
+		stored, err := in.Store.RecentDocuments(ctx, src.ID, frameDocs)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range stored {
+			if !seen[d.Key] && len(inputs) < frameDocs {
+				inputs = append(inputs, normalize.Input{Raw: d.Raw})
+			}
+		}
+	}
+	return normalize.LearnFrame(inputs), nil
+}
+
+func format(d gather.Doc) normalize.Format {
+	if d.HTML {
+		return normalize.HTML
+	}
+	return normalize.Text
+}
+
 func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
+	var frame *normalize.Frame
 	for _, d := range docs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -84,18 +121,23 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 			r.Unchanged++
 			continue
 		}
-		format := normalize.Text
-		if d.HTML {
-			format = normalize.HTML
+		if frame == nil { // learnt once per run, and only when something changed
+			var err error
+			if frame, err = in.learnFrame(ctx, src, docs); err != nil {
+				return fmt.Errorf("source %s: %w", src.ID, err)
+			}
 		}
 		rec := in.Normalizer.Normalize(normalize.Input{
-			Raw: d.Raw, Format: format, Title: d.Title, Date: d.Date,
-			Language: src.Language, Country: src.Country,
+			Raw: d.Raw, Format: format(d), Title: d.Title, Date: d.Date,
+			Language: src.Language, Country: src.Country, Frame: frame,
 		})
 		item := store.Item{
 			Title: rec.Title, Summary: rec.Summary, ContentText: rec.Text, ContentHTML: rec.HTML, URL: d.URL,
 			Language: rec.Language, Country: rec.Country, City: rec.City, Topics: rec.Topics,
-			Published: rec.Published, DateKnown: rec.DateKnown, Fingerprint: rec.Fingerprint,
+			Published: rec.Published, DateKnown: rec.DateKnown, Fingerprint: rec.Fingerprint, Signature: rec.Signature,
+		}
+		for _, c := range rec.Contacts {
+			item.Contacts = append(item.Contacts, store.Contact(c))
 		}
 		uid, status, err := in.Store.SaveDocument(ctx, store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item})
 		if err != nil {

@@ -22,7 +22,7 @@ type htmlDoc struct {
 var skipped = map[atom.Atom]bool{
 	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
 	atom.Iframe: true, atom.Svg: true, atom.Math: true, atom.Form: true, atom.Button: true,
-	atom.Select: true, atom.Nav: true, atom.Header: true, atom.Footer: true, atom.Aside: true,
+	atom.Select: true, atom.Nav: true, atom.Footer: true, atom.Aside: true,
 	atom.Object: true, atom.Embed: true, atom.Canvas: true, atom.Dialog: true, atom.Menu: true,
 }
 
@@ -44,7 +44,24 @@ func isFrame(n *xhtml.Node) bool {
 	if frameRoles[strings.ToLower(attr(n, "role"))] || attr(n, "hidden") != "" || strings.EqualFold(attr(n, "aria-hidden"), "true") {
 		return true
 	}
+	for _, tok := range strings.FieldsFunc(strings.ToLower(attr(n, "class")+" "+attr(n, "id")), func(r rune) bool {
+		return r == ' ' || r == '-' || r == '_'
+	}) {
+		if frameTokens[tok] {
+			return true
+		}
+	}
 	return false
+}
+
+// frameTokens are class and id words that web pages give to their frame,
+// whatever the site: menus, breadcrumbs, sharing, cookie banners.
+var frameTokens = map[string]bool{
+	"nav": true, "navbar": true, "navigation": true, "menu": true, "breadcrumb": true, "breadcrumbs": true,
+	"footer": true, "masthead": true, "sidebar": true, "share": true, "sharing": true,
+	"social": true, "cookie": true, "cookies": true, "consent": true, "gdpr": true, "related": true,
+	"newsletter": true, "subscribe": true, "skip": true, "pagination": true, "pager": true, "toolbar": true,
+	"advert": true, "ads": true, "promo": true, "comments": true,
 }
 
 // parseHTML extracts the blocks of a page's main content.
@@ -102,7 +119,7 @@ func parseHTML(src string) htmlDoc {
 	if content == nil {
 		content = root
 	}
-	var bw blockWriter
+	bw := blockWriter{inArticle: content == main && main != nil}
 	bw.walk(content)
 	bw.flush()
 	d.blocks = bw.out
@@ -111,6 +128,7 @@ func parseHTML(src string) htmlDoc {
 
 // blockWriter turns a DOM subtree into blocks, breaking at block elements.
 type blockWriter struct {
+	inArticle bool // inside article or main, where a header holds the title
 	out       []block
 	text, htm strings.Builder
 	kind      blockKind
@@ -143,8 +161,12 @@ func (w *blockWriter) walk(n *xhtml.Node) {
 		w.htm.WriteString(html.EscapeString(n.Data))
 		return
 	case xhtml.ElementNode:
-		if isFrame(n) {
+		if isFrame(n) || (n.DataAtom == atom.Header && !w.inArticle) {
 			return
+		}
+		if n.DataAtom == atom.Article || n.DataAtom == atom.Main {
+			defer func(was bool) { w.inArticle = was }(w.inArticle)
+			w.inArticle = true
 		}
 	case xhtml.DocumentNode:
 	default:

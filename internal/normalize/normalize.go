@@ -15,6 +15,7 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/crier-hub/crier/internal/gazetteer"
+	"github.com/crier-hub/crier/internal/minhash"
 )
 
 // Format says how a document is written.
@@ -34,6 +35,7 @@ type Input struct {
 	Date     time.Time // the document's own date: feed date, file time
 	Language string    // the source's language, used when detection is unsure
 	Country  string    // the source's country, used when no place is named
+	Frame    *Frame    // the source's frame, learnt by LearnFrame; may be nil
 }
 
 // Record is a normalized release.
@@ -49,7 +51,9 @@ type Record struct {
 	Country     string
 	City        string
 	Topics      []string
-	Fingerprint string // identifies the release's body, whatever its frame
+	Contacts    []Contact
+	Fingerprint string            // identifies the release's body, whatever its frame
+	Signature   minhash.Signature // finds copies of the release that differ a little
 }
 
 // Normalizer normalizes documents against a taxonomy. It is safe for
@@ -99,6 +103,7 @@ func (n *Normalizer) Normalize(in Input) Record {
 	} else {
 		blocks = textBlocks(src)
 	}
+	blocks = dropFrame(blocks, in.Frame)
 
 	var r Record
 	lead := findLead(blocks)
@@ -171,6 +176,9 @@ func (n *Normalizer) Normalize(in Input) Record {
 	}
 
 	// Body, summary, language, topics.
+	body, contacts := splitContacts(body)
+	r.Contacts = contacts
+	body = trimTrailing(body)
 	var text, htm []string
 	for i, b := range body {
 		text = append(text, b.text)
@@ -199,8 +207,8 @@ func (n *Normalizer) Normalize(in Input) Record {
 	if r.Title == "" && r.Summary != "" {
 		r.Title = firstWords(r.Summary, 12)
 	}
-	folded := fold(r.Title + "\n" + r.Text)
-	ws := words(folded)
+	bodyWords := words(fold(r.Text))
+	ws := append(words(fold(r.Title)), bodyWords...)
 	r.Language = detectLanguage(ws)
 	if r.Language == "" {
 		r.Language = in.Language
@@ -212,8 +220,27 @@ func (n *Normalizer) Normalize(in Input) Record {
 			r.City, r.Country = city, cc
 		}
 	}
-	r.Fingerprint = fingerprint(ws)
+	if len(bodyWords) == 0 {
+		bodyWords = ws
+	}
+	r.Fingerprint = fingerprint(bodyWords)
+	r.Signature = minhash.Of(bodyWords)
 	return r
+}
+
+// trimTrailing drops the short lines that end a page after its text:
+// "Share", "Back to top", tags. A line of a few words without a full stop
+// at the very end of a release is never its text.
+func trimTrailing(body []block) []block {
+	for len(body) > 1 {
+		b := body[len(body)-1]
+		t := strings.TrimSpace(b.text)
+		if b.words() > 4 || strings.HasSuffix(t, ".") || strings.HasSuffix(t, "»") || strings.HasSuffix(t, "\"") {
+			break
+		}
+		body = body[:len(body)-1]
+	}
+	return body
 }
 
 // findLead returns the index of the first block that opens with a

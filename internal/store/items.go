@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/crier-hub/crier/internal/minhash"
 )
 
 // Contact is a press contact of a release.
@@ -39,6 +41,7 @@ type Item struct {
 	Updated     time.Time
 	Created     time.Time
 	Fingerprint string
+	Signature   minhash.Signature // for near-duplicates; nil for short bodies
 	Sources     []string
 }
 
@@ -123,6 +126,9 @@ func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatu
 		}
 	case errors.Is(err, sql.ErrNoRows):
 		err = tx.QueryRowContext(ctx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`, d.Item.Fingerprint).Scan(&itemID, &uid)
+		if errors.Is(err, sql.ErrNoRows) {
+			itemID, uid, err = nearDuplicate(ctx, tx, d.Item.Signature)
+		}
 		switch {
 		case err == nil:
 			status = Merged
@@ -147,6 +153,67 @@ func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatu
 	return uid, status, nil
 }
 
+// nearDuplicate finds the item whose body is most like sig's, above
+// minhash.Threshold, among the items sharing one of its bands.
+func nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signature) (int64, string, error) {
+	keys := sig.BandKeys()
+	if keys == nil {
+		return 0, "", sql.ErrNoRows
+	}
+	var conds []string
+	var args []any
+	for b, k := range keys {
+		conds = append(conds, "(b.band = ? AND b.key = ?)")
+		args = append(args, b, k)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT i.id, i.uid, i.signature FROM item_bands b JOIN items i ON i.id = b.item_id
+		WHERE `+strings.Join(conds, " OR "), args...)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close()
+	var bestID int64
+	var bestUID string
+	best := minhash.Threshold
+	for rows.Next() {
+		var id int64
+		var uid string
+		var raw []byte
+		if err := rows.Scan(&id, &uid, &raw); err != nil {
+			return 0, "", err
+		}
+		if sim := minhash.Similarity(sig, minhash.FromBytes(raw)); sim >= best && (bestID == 0 || sim > best || id < bestID) {
+			best, bestID, bestUID = sim, id, uid
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, "", err
+	}
+	if bestID == 0 {
+		return 0, "", sql.ErrNoRows
+	}
+	return bestID, bestUID, nil
+}
+
+func setBands(ctx context.Context, tx *sql.Tx, id int64, sig minhash.Signature) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM item_bands WHERE item_id = ?`, id); err != nil {
+		return err
+	}
+	for b, k := range sig.BandKeys() {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO item_bands (band, key, item_id) VALUES (?, ?, ?)`, b, k, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sigBytes(s minhash.Signature) []byte {
+	if s == nil {
+		return nil
+	}
+	return s.Bytes()
+}
+
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -161,14 +228,17 @@ func insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string
 	}
 	updated := it.Published
 	res, err := tx.ExecContext(ctx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
-		topics, contacts, published, date_known, updated, created, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		topics, contacts, published, date_known, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, formatTime(updated), now, it.Fingerprint)
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature))
 	if err != nil {
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
+		return 0, err
+	}
+	if err := setBands(ctx, tx, id, it.Signature); err != nil {
 		return 0, err
 	}
 	return id, setTopics(ctx, tx, id, it.Topics)
@@ -182,11 +252,14 @@ func updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, now string) 
 		it.Contacts = []Contact{}
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
-		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ? WHERE id = ?`,
+		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ? WHERE id = ?`,
 		it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, now, it.Fingerprint, id)
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, now, it.Fingerprint, sigBytes(it.Signature), id)
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
+	}
+	if err := setBands(ctx, tx, id, it.Signature); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM item_topics WHERE item_id = ?`, id); err != nil {
 		return err
@@ -299,4 +372,29 @@ func scanItem(r scanner) (Item, error) {
 		it.Sources = strings.Split(sources.String, "\x1f")
 	}
 	return it, nil
+}
+
+// StoredDocument is a document as stored, for relearning a source's frame.
+type StoredDocument struct {
+	Key string
+	Raw []byte
+}
+
+// RecentDocuments returns up to limit of a source's most recently fetched
+// documents.
+func (s *Store) RecentDocuments(ctx context.Context, sourceID string, limit int) ([]StoredDocument, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, raw FROM documents WHERE source_id = ? ORDER BY fetched DESC, key LIMIT ?`, sourceID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StoredDocument
+	for rows.Next() {
+		var d StoredDocument
+		if err := rows.Scan(&d.Key, &d.Raw); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

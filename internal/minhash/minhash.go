@@ -1,0 +1,128 @@
+// Package minhash finds near-duplicate texts: MinHash signatures of word
+// shingles, and locality-sensitive hashing bands to find candidates.
+package minhash
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+)
+
+// Signature is a MinHash signature of a release's body: the estimated
+// Jaccard similarity of two bodies' word shingles is the share of equal
+// positions. Copies of one release under different frames, with a line
+// added or a typo mended, come out close; different releases far apart.
+type Signature []uint32
+
+// SignatureSize is the number of hashes; Bands*Rows must equal it.
+const (
+	SignatureSize = 64
+	Bands         = 16
+	Rows          = 4
+	shingleWords  = 4
+	minShingles   = 20 // shorter bodies get no signature: too little to judge
+)
+
+// Of computes the MinHash of the 4-word shingles of ws, or nil when ws is
+// too short to judge.
+func Of(ws []string) Signature {
+	if len(ws) < shingleWords+minShingles {
+		return nil
+	}
+	sig := make(Signature, SignatureSize)
+	for i := range sig {
+		sig[i] = math.MaxUint32
+	}
+	for i := 0; i+shingleWords <= len(ws); i++ {
+		h := fnv64(strings.Join(ws[i:i+shingleWords], " "))
+		for j := range sig {
+			// Universal hashing family: a different odd multiplier per slot.
+			v := uint32((h*mult[j] + add[j]) >> 32)
+			if v < sig[j] {
+				sig[j] = v
+			}
+		}
+	}
+	return sig
+}
+
+var mult, add = func() (m, a [SignatureSize]uint64) {
+	x := uint64(0x9E3779B97F4A7C15)
+	for i := range m {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		m[i] = x | 1
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		a[i] = x
+	}
+	return
+}()
+
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Similarity estimates the Jaccard similarity of the bodies two signatures
+// were made of; 0 if either is missing.
+func Similarity(a, b Signature) float64 {
+	if len(a) != SignatureSize || len(b) != SignatureSize {
+		return 0
+	}
+	eq := 0
+	for i := range a {
+		if a[i] == b[i] {
+			eq++
+		}
+	}
+	return float64(eq) / SignatureSize
+}
+
+// BandKeys returns the locality-sensitive hashing keys of a signature:
+// documents that share a key are candidates for comparison.
+func (s Signature) BandKeys() []int64 {
+	if len(s) != SignatureSize {
+		return nil
+	}
+	keys := make([]int64, Bands)
+	for b := 0; b < Bands; b++ {
+		h := uint64(14695981039346656037) ^ uint64(b)
+		for _, v := range s[b*Rows : (b+1)*Rows] {
+			h ^= uint64(v)
+			h *= 1099511628211
+		}
+		keys[b] = int64(h >> 1)
+	}
+	return keys
+}
+
+// Bytes encodes s for storage.
+func (s Signature) Bytes() []byte {
+	b := make([]byte, 4*len(s))
+	for i, v := range s {
+		binary.LittleEndian.PutUint32(b[4*i:], v)
+	}
+	return b
+}
+
+// FromBytes decodes a stored signature.
+func FromBytes(b []byte) Signature {
+	if len(b) != 4*SignatureSize {
+		return nil
+	}
+	s := make(Signature, SignatureSize)
+	for i := range s {
+		s[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return s
+}
+
+// Threshold is the similarity above which two bodies are one release.
+const Threshold = 0.7

@@ -1,0 +1,188 @@
+package normalize
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Contact is a press contact found at the end of a release.
+type Contact struct {
+	Name   string
+	Office string
+	Email  string
+	Phone  string
+}
+
+var (
+	emailRE = regexp.MustCompile(`[\p{L}0-9._%+\-]+@[\p{L}0-9.\-]+\.\p{L}{2,}`)
+	phoneRE = regexp.MustCompile(`(?:\+|00|\()?\d[\d\s().\-/]{6,}\d`)
+	// contactIntro matches the sentence that opens a contact section, in
+	// English, French and Spanish: "For more information, please contact:",
+	// "Pour plus d'informations, veuillez contacter :", "Para más
+	// información, contacte a:", "Press contacts:", "Contacto:".
+	contactIntro = regexp.MustCompile(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|contacts? (?:presse|médias|de prensa)|contactos? de prensa|contacto|contact)\s*:)\s*`)
+	labelRE      = regexp.MustCompile(`(?i)^(?:tel|tél|tél\.|tel\.|téléphone|telephone|teléfono|phone|mobile|mob|portable|cell|móvil|celular|email|e-mail|courriel|correo(?: electrónico)?|fax|ext)\b\.?\s*:?\s*`)
+	honorific    = regexp.MustCompile(`^(?:Mme|Mlle|M|Mr|Mrs|Ms|Dr|Sr|Sra|Srta|Prof)\.?\s+`)
+	urlRE        = regexp.MustCompile(`(?i)\b(?:https?://|www\.)\S+`)
+)
+
+// hasContactData reports whether a block carries an email address or a
+// phone number.
+func hasContactData(s string) bool {
+	return emailRE.MatchString(s) || (phoneRE.MatchString(s) && labelled(s))
+}
+
+// labelled reports whether s names a phone as such, so that dates and
+// figures are not taken for phone numbers.
+func labelled(s string) bool {
+	l := strings.ToLower(s)
+	return strings.Contains(l, "tel") || strings.Contains(l, "tél") || strings.Contains(l, "phone") ||
+		strings.Contains(l, "mobile") || strings.Contains(l, "móvil") || strings.Contains(l, "+")
+}
+
+// splitContacts finds the contact section at the end of body and returns
+// the body without it and the contacts it lists. The section starts at a
+// contact introduction in the last part of the body, or at the first of
+// the trailing blocks that carry an email or a phone.
+func splitContacts(body []block) ([]block, []Contact) {
+	start := -1
+	minStart := len(body) / 2
+	for i := len(body) - 1; i >= minStart && i >= 0; i-- {
+		b := body[i]
+		if contactIntro.MatchString(b.text) {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		for i := len(body) - 1; i >= minStart && i >= 0; i-- {
+			if hasContactData(body[i].text) && body[i].words() < 80 {
+				start = i
+				continue
+			}
+			if start >= 0 {
+				break
+			}
+		}
+	}
+	if start < 0 {
+		return body, nil
+	}
+	var contacts []Contact
+	for _, b := range body[start:] {
+		contacts = append(contacts, parseContacts(b.text)...)
+	}
+	if len(contacts) == 0 && !contactIntro.MatchString(body[start].text) {
+		return body, nil
+	}
+	return body[:start], contacts
+}
+
+// parseContacts reads the contacts of one block: each ends at its email
+// address (or, with none, the block is one contact).
+func parseContacts(s string) []Contact {
+	s = contactIntro.ReplaceAllString(strings.TrimSpace(s), "")
+	s = urlRE.ReplaceAllString(s, "")
+	var segments []string
+	locs := emailRE.FindAllStringIndex(s, -1)
+	if len(locs) <= 1 {
+		segments = []string{s}
+	} else {
+		prev := 0
+		for _, l := range locs {
+			segments = append(segments, s[prev:l[1]])
+			prev = l[1]
+		}
+		// What follows the last email belongs to the last contact.
+		segments[len(segments)-1] += s[prev:]
+	}
+	var out []Contact
+	for _, seg := range segments {
+		if c, ok := parseContact(seg); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+var (
+	extRE      = regexp.MustCompile(`(?i)\b(?:ext|extension|poste)\.?\s*\d{1,6}`)
+	joinerWord = map[string]bool{"or": true, "ou": true, "o": true, "and": true, "et": true, "y": true}
+)
+
+var joiner = regexp.MustCompile(`(?i)^\s*(?:[,;]\s*)?(?:or|ou|o|and|et|y)\s+`)
+
+func parseContact(seg string) (Contact, bool) {
+	var c Contact
+	seg = joiner.ReplaceAllString(strings.Trim(seg, " ,;.:"), "")
+	c.Email = emailRE.FindString(seg)
+	var phones []string
+	rest := seg
+	if c.Email != "" {
+		rest = strings.Replace(rest, c.Email, "", 1)
+	}
+	for _, p := range phoneRE.FindAllString(rest, -1) {
+		digits := 0
+		for _, r := range p {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits >= 7 {
+			phones = append(phones, strings.TrimSpace(p))
+			rest = strings.Replace(rest, p, "", 1)
+		}
+	}
+	if m := extRE.FindString(rest); m != "" && len(phones) > 0 {
+		phones[len(phones)-1] += " " + strings.TrimSpace(m)
+		rest = strings.Replace(rest, m, "", 1)
+	}
+	c.Phone = strings.Join(phones, ", ")
+	var office []string
+	for i, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ';' }) {
+		part = strings.TrimSpace(labelRE.ReplaceAllString(strings.TrimSpace(part), ""))
+		part = strings.Trim(part, " .:-–")
+		for _, w := range []string{" ou", " or", " o", " y", " et", " and"} {
+			part = strings.TrimSuffix(part, w)
+		}
+		if part == "" || joinerWord[strings.ToLower(part)] || labelRE.MatchString(part+" ") && len(strings.Fields(part)) == 1 {
+			continue
+		}
+		if i == 0 && c.Name == "" && nameLike(part) {
+			c.Name = honorific.ReplaceAllString(part, "")
+			continue
+		}
+		office = append(office, part)
+	}
+	c.Office = strings.Join(office, ", ")
+	if c.Email == "" && c.Phone == "" {
+		return c, false
+	}
+	return c, true
+}
+
+// nameLike reports whether s reads as a person's name: two to five words,
+// each capitalised or a particle (de, van, d').
+func nameLike(s string) bool {
+	s = honorific.ReplaceAllString(s, "")
+	ws := strings.Fields(s)
+	if len(ws) < 2 || len(ws) > 5 {
+		return false
+	}
+	caps := 0
+	for _, w := range ws {
+		r := []rune(w)
+		switch {
+		case r[0] >= 'A' && r[0] <= 'Z' || (r[0] > 127 && strings.ToUpper(string(r[0])) == string(r[0])):
+			caps++
+		case strings.HasPrefix(w, "d'") || strings.HasPrefix(w, "d’"):
+			if rest := []rune(strings.TrimLeft(w[1:], "'’")); len(rest) > 0 && strings.ToUpper(string(rest[0])) == string(rest[0]) {
+				caps++
+			}
+		case w == "de" || w == "van" || w == "von" || w == "del" || w == "da" || w == "der" || w == "la" || w == "y":
+		default:
+			return false
+		}
+	}
+	return caps >= 2
+}

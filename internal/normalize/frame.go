@@ -1,0 +1,116 @@
+package normalize
+
+import "strings"
+
+// Frame is what a source's pages share: navigation, headers, footers, share
+// and cookie lines. It is learnt from the source's own documents (a line
+// that recurs in different releases of one source is that site's frame),
+// so a new office's frame is recognised without code changes.
+type Frame struct {
+	lines map[string]bool
+}
+
+// Len returns the number of frame lines.
+func (f *Frame) Len() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.lines)
+}
+
+// Has reports whether a block's text is frame.
+func (f *Frame) Has(text string) bool {
+	return f != nil && f.lines[lineKey(text)]
+}
+
+func lineKey(s string) string { return strings.Join(words(fold(s)), " ") }
+
+// docBlocks splits a document the way Normalize does.
+func docBlocks(in Input) []block {
+	src := decode(in.Raw)
+	if in.Format == HTML || looksLikeHTML(src) {
+		return parseHTML(src).blocks
+	}
+	return textBlocks(src)
+}
+
+// LearnFrame learns a source's frame from its documents. Copies of one
+// release (documents sharing most of their lines) count once, so that a
+// release published twice does not turn its own text into frame. A line is
+// frame when it occurs in at least two different releases.
+func LearnFrame(docs []Input) *Frame {
+	sets := make([]map[string]bool, len(docs))
+	for i, d := range docs {
+		set := map[string]bool{}
+		for _, b := range docBlocks(d) {
+			if k := lineKey(b.text); k != "" && !hasContactData(b.text) {
+				set[k] = true
+			}
+		}
+		sets[i] = set
+	}
+	// Group near-identical documents (Jaccard of their lines >= 0.5).
+	group := make([]int, len(sets))
+	for i := range group {
+		group[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for group[i] != i {
+			group[i] = group[group[i]]
+			i = group[i]
+		}
+		return i
+	}
+	for i := range sets {
+		for j := i + 1; j < len(sets); j++ {
+			if jaccard(sets[i], sets[j]) >= 0.5 {
+				group[find(i)] = find(j)
+			}
+		}
+	}
+	groupsOf := map[string]map[int]bool{}
+	for i, set := range sets {
+		g := find(i)
+		for k := range set {
+			if groupsOf[k] == nil {
+				groupsOf[k] = map[int]bool{}
+			}
+			groupsOf[k][g] = true
+		}
+	}
+	f := &Frame{lines: map[string]bool{}}
+	for k, gs := range groupsOf {
+		if len(gs) >= 2 {
+			f.lines[k] = true
+		}
+	}
+	return f
+}
+
+func jaccard(a, b map[string]bool) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	inter := 0
+	for k := range a {
+		if b[k] {
+			inter++
+		}
+	}
+	return float64(inter) / float64(len(a)+len(b)-inter)
+}
+
+// dropFrame removes frame blocks, keeping those that carry contact data.
+func dropFrame(blocks []block, f *Frame) []block {
+	if f.Len() == 0 {
+		return blocks
+	}
+	out := blocks[:0:0]
+	for _, b := range blocks {
+		if !f.Has(b.text) || hasContactData(b.text) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
