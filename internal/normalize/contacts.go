@@ -7,10 +7,10 @@ import (
 
 // Contact is a press contact found at the end of a release.
 type Contact struct {
-	Name   string
-	Office string
-	Email  string
-	Phone  string
+	Name   string `json:"name,omitempty"`
+	Office string `json:"office,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Phone  string `json:"phone,omitempty"`
 }
 
 var (
@@ -20,7 +20,7 @@ var (
 	// English, French and Spanish: "For more information, please contact:",
 	// "Pour plus d'informations, veuillez contacter :", "Para más
 	// información, contacte a:", "Press contacts:", "Contacto:".
-	contactIntro = regexp.MustCompile(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|contacts? (?:presse|médias|de prensa)|contactos? de prensa|contacto|contact)\s*:)\s*`)
+	contactIntro = regexp.MustCompile(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s*:|\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|contacts? (?:presse|médias|de prensa)|contactos? de prensa|contacto|contact)\s*:)\s*`)
 	labelRE      = regexp.MustCompile(`(?i)^(?:tel|tél|tél\.|tel\.|téléphone|telephone|teléfono|phone|mobile|mob|portable|cell|móvil|celular|email|e-mail|courriel|correo(?: electrónico)?|fax|ext)\b\.?\s*:?\s*`)
 	honorific    = regexp.MustCompile(`^(?:Mme|Mlle|M|Mr|Mrs|Ms|Dr|Sr|Sra|Srta|Prof)\.?\s+`)
 	urlRE        = regexp.MustCompile(`(?i)\b(?:https?://|www\.)\S+`)
