@@ -106,21 +106,32 @@ func inline(s string) (text, htm string, emph bool) {
 	if m := mdEmph.FindStringSubmatch(trimmed); m != nil && m[0] == trimmed && m[1] == m[3] {
 		emph = true
 	}
-	s = mdAutoLink.ReplaceAllString(s, "[$1]($1)")
+	if strings.Contains(s, "<") {
+		s = mdAutoLink.ReplaceAllString(s, "[$1]($1)")
+	}
 	type link struct{ text, href string }
 	var links []link
 	// Replace links with placeholders so the rest can be escaped safely.
-	s = mdLink.ReplaceAllStringFunc(s, func(m string) string {
-		sub := mdLink.FindStringSubmatch(m)
-		if strings.HasPrefix(m, "!") {
-			return ""
-		}
-		links = append(links, link{sub[1], sub[2]})
-		return "\x00" + string(rune('a'+len(links)-1)) + "\x00"
-	})
-	s = tagRE.ReplaceAllString(s, "")
-	s = html.UnescapeString(s)
-	for i := 0; i < 3; i++ { // nested emphasis
+	if strings.Contains(s, "](") {
+		s = mdLink.ReplaceAllStringFunc(s, func(m string) string {
+			sub := mdLink.FindStringSubmatch(m)
+			if strings.HasPrefix(m, "!") {
+				return ""
+			}
+			if len(links) >= 26 { // placeholders run out: keep the text only
+				return sub[1]
+			}
+			links = append(links, link{sub[1], sub[2]})
+			return "\x00" + string(rune('a'+len(links)-1)) + "\x00"
+		})
+	}
+	if strings.Contains(s, "<") {
+		s = tagRE.ReplaceAllString(s, "")
+	}
+	if strings.Contains(s, "&") {
+		s = html.UnescapeString(s)
+	}
+	for i := 0; i < 3 && strings.ContainsAny(s, "*_"); i++ { // nested emphasis
 		s = mdEmph.ReplaceAllStringFunc(s, func(m string) string {
 			sub := mdEmph.FindStringSubmatch(m)
 			if sub[1] != sub[3] {
@@ -129,7 +140,9 @@ func inline(s string) (text, htm string, emph bool) {
 			return sub[2]
 		})
 	}
-	s = escRE.ReplaceAllString(s, "$1")
+	if strings.Contains(s, "\\") {
+		s = escRE.ReplaceAllString(s, "$1")
+	}
 	s = collapseSpace(s)
 	var tb, hb strings.Builder
 	for {
@@ -160,8 +173,9 @@ func safeHref(h string) bool {
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "mailto:")
 }
 
-var spaceRE = regexp.MustCompile(`[\s\x{00a0}\x{202f}\x{2007}]+`)
-
+// collapseSpace joins the words of s with single spaces; no-break spaces
+// count as spaces.
 func collapseSpace(s string) string {
-	return strings.TrimSpace(spaceRE.ReplaceAllString(s, " "))
+	return strings.Join(strings.Fields(s), " ")
 }
+

@@ -51,6 +51,10 @@ var goldenSources = []struct {
 var goldenRef = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 
 func readSource(t *testing.T, dir string) (names []string, inputs []Input) {
+	return readSourceB(t, dir)
+}
+
+func readSourceB(t testing.TB, dir string) (names []string, inputs []Input) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {

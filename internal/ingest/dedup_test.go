@@ -1,0 +1,114 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// The release of the golden HTML page, as another office republishes it:
+// plain text inside that office's own frame, with a line saying where it
+// first appeared. Another release of that office shares its frame and its
+// press contact, and must stay a separate item.
+const republished = `Home
+Our offices
+Media centre
+Careers
+New Data Shows Record Displacement in the Sahel
+GENEVA, 14 March 2021 – The number of people forced from their homes across the central Sahel reached a record high last year, according to new data released today by the International Organization for Migration (IOM), as violence, drought and the COVID-19 pandemic pushed millions of families into precarious situations.
+The Displacement Tracking Matrix recorded more than two million internally displaced persons in Burkina Faso, Mali and Niger, an increase of more than a third compared with the previous year. Many of them have been displaced several times and now live in overcrowded sites where access to water, shelter and health care is limited.
+“Behind every figure is a family that has lost everything,” said the IOM Regional Director. “Humanitarian partners need sustained funding to reach people before the lean season begins, and governments need support to find durable solutions for displaced communities and the communities hosting them.”
+The report also notes that the number of refugees and asylum seekers crossing into neighbouring coastal countries has grown, while border closures linked to the pandemic have left thousands of migrants stranded. IOM has scaled up its response, providing emergency shelter, cash assistance and psychosocial support in the three countries.
+The full dataset is available on the DTM portal.
+This press release was first published by IOM Switzerland.
+For more information, please contact Amy Pope, IOM West Africa, Tel: +221 33 869 6200, Email: apope@iom.int
+Follow us
+Privacy policy
+`
+
+const otherRelease = `Home
+Our offices
+Media centre
+Careers
+IOM Opens Migrant Resource Centre in Dakar
+DAKAR, 2 May 2021 – The International Organization for Migration (IOM) today opened a migrant resource centre in Dakar that will give young people reliable information on safe migration, jobs and training, as part of a regional effort to counter the misinformation spread by smugglers along the routes to North Africa.
+The centre will be run with the national employment agency and will offer career counselling, referrals to vocational courses and small grants for young entrepreneurs who want to start a business at home.
+“Young people deserve facts, not rumours, when they decide about their future,” said the IOM Chief of Mission in Senegal, adding that the centre will also welcome returning migrants who need support to rebuild their lives.
+For more information, please contact Amy Pope, IOM West Africa, Tel: +221 33 869 6200, Email: apope@iom.int
+Follow us
+Privacy policy
+`
+
+func TestRepublishedReleaseIsOneItem(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ch, wa := filepath.Join(dir, "ch"), filepath.Join(dir, "wa")
+	os.Mkdir(ch, 0o755)
+	os.Mkdir(wa, 0o755)
+	page, err := os.ReadFile("../normalize/testdata/golden/iom-ch/2021-03-14-flows.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ch, "flows.html"), page, 0o644)
+	os.WriteFile(filepath.Join(wa, "sahel-displacement.txt"), []byte(republished), 0o644)
+	os.WriteFile(filepath.Join(wa, "dakar-centre.txt"), []byte(otherRelease), 0o644)
+	doc := "[[sources]]\nid = \"iom-ch\"\nkind = \"dir\"\npath = \"ch\"\nlanguage = \"en\"\n" +
+		"[[sources]]\nid = \"iom-wa\"\nkind = \"dir\"\npath = \"wa\"\nlanguage = \"en\"\ncountry = \"SN\"\n"
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(dir, "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	in := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, src := range cfg.Sources {
+		if r := in.Run(ctx, src); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	items, err := st.Items(ctx, store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 {
+		for _, it := range items {
+			t.Logf("item %q sources %v", it.Title, it.Sources)
+		}
+		t.Fatalf("got %d items, want 2: the Sahel release once, the Dakar release once", len(items))
+	}
+	for _, it := range items {
+		switch {
+		case strings.Contains(it.Title, "Sahel"):
+			if strings.Join(it.Sources, ",") != "iom-ch,iom-wa" {
+				t.Errorf("Sahel release sources: got %v, want [iom-ch iom-wa]", it.Sources)
+			}
+		case strings.Contains(it.Title, "Dakar"):
+			if strings.Join(it.Sources, ",") != "iom-wa" {
+				t.Errorf("Dakar release sources: got %v, want [iom-wa]", it.Sources)
+			}
+			if it.City != "Dakar" || it.Country != "SN" {
+				t.Errorf("Dakar release place: %q %q", it.City, it.Country)
+			}
+			if len(it.Contacts) != 1 || it.Contacts[0].Email != "apope@iom.int" {
+				t.Errorf("Dakar contacts: %+v", it.Contacts)
+			}
+			for _, frame := range []string{"Our offices", "Follow us", "Privacy policy"} {
+				if strings.Contains(it.ContentText, frame) {
+					t.Errorf("frame %q left in the Dakar body", frame)
+				}
+			}
+		default:
+			t.Errorf("unexpected item %q", it.Title)
+		}
+	}
+}
