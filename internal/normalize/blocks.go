@@ -178,4 +178,3 @@ func safeHref(h string) bool {
 func collapseSpace(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
-
