@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
+	"github.com/crier-hub/crier/internal/gazetteer"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -41,8 +42,11 @@ func (s *Server) resolve(kind, name string) (feedSpec, error) {
 			return spec, notFound("unknown country %q: use an ISO 3166-1 alpha-2 code in lower case", name)
 		}
 		cc := strings.ToUpper(name)
+		if !gazetteer.Default().Known(cc) {
+			return spec, notFound("unknown country %q: not an ISO 3166-1 alpha-2 code", name)
+		}
 		spec.query.Countries = []string{cc}
-		spec.title = "crier: releases from " + cc
+		spec.title = "crier: releases from " + gazetteer.Default().CountryName(cc)
 	case "topic":
 		t, ok := s.topics[name]
 		if !ok {
@@ -99,6 +103,9 @@ func (s *Server) applyQuery(spec *feedSpec, q url.Values) error {
 	for _, c := range listParam(q, "country") {
 		if !codeRE.MatchString(strings.ToLower(c)) {
 			return badRequest("bad country %q: use ISO 3166-1 alpha-2 codes", c)
+		}
+		if !gazetteer.Default().Known(c) {
+			return notFound("unknown country %q: not an ISO 3166-1 alpha-2 code", c)
 		}
 		countries = append(countries, strings.ToUpper(c))
 	}
@@ -303,7 +310,7 @@ func (s *Server) feedItem(it store.Item) feeds.Item {
 		fi.Authors = append(fi.Authors, name)
 	}
 	if it.Country != "" {
-		fi.Categories = append(fi.Categories, feeds.Category{Term: it.Country, Scheme: base + "/feeds/country/", Label: it.Country})
+		fi.Categories = append(fi.Categories, feeds.Category{Term: it.Country, Scheme: base + "/feeds/country/", Label: gazetteer.Default().CountryName(it.Country)})
 	}
 	for _, t := range it.Topics {
 		label := t

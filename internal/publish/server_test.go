@@ -150,6 +150,12 @@ func TestJSONFeedRequiredFields(t *testing.T) {
 		if srcs, _ := ext["sources"].([]any); len(srcs) != 1 || srcs[0] != "iom-be-samples" {
 			t.Errorf("_crier.sources: %v", ext["sources"])
 		}
+		if contacts, _ := ext["contacts"].([]any); len(contacts) == 0 {
+			t.Errorf("item %s: no press contacts in _crier", id)
+		}
+		if ext["country"] == "" || ext["country"] == nil {
+			t.Errorf("item %s: no country in _crier", id)
+		}
 		if ext["language"] != "fr" || it["language"] != "fr" {
 			t.Errorf("language: _crier %v, item %v; want fr", ext["language"], it["language"])
 		}
@@ -171,6 +177,8 @@ func TestNotFoundAndBadRequest(t *testing.T) {
 		{"/feeds/all.rss?colour=red", 400, "unknown query parameter"},
 		{"/feeds/all.rss?country=belgium", 400, "bad country"},
 		{"/items/nope", 404, "no such item"},
+		{"/feeds/country/zz.atom", 404, "unknown country"},
+		{"/feeds/all.json?country=zz", 404, "unknown country"},
 	}
 	for _, tt := range tests {
 		resp, body := get(t, srv.URL+tt.path)
@@ -194,6 +202,13 @@ func TestSubsetsAndConditionalGet(t *testing.T) {
 	json.Unmarshal(body, &f)
 	if resp.StatusCode != 200 || len(f.Items) == 0 || len(f.Items) == 5 {
 		t.Errorf("topic feed: status %d, %d items; want some but not all", resp.StatusCode, len(f.Items))
+	}
+	for path, want := range map[string]int{"/feeds/country/us.rss": 1, "/feeds/country/by.rss": 1, "/feeds/country/be.rss": 3,
+		"/feeds/language/fr.rss": 5, "/feeds/language/es.rss": 0, "/feeds/country/be.rss?topic=refugees": 2} {
+		resp, body := get(t, srv.URL+path)
+		if got := strings.Count(string(body), "<guid"); resp.StatusCode != 200 || got != want {
+			t.Errorf("%s: status %d, %d items; want %d", path, resp.StatusCode, got, want)
+		}
 	}
 	resp, _ = get(t, srv.URL+"/feeds/all.atom")
 	etag := resp.Header.Get("ETag")
