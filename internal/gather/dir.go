@@ -22,6 +22,9 @@ type Doc struct {
 	HTML  bool      // the document is HTML rather than text or Markdown
 	Title string    // a title the source gave, if any
 	Date  time.Time // the document's own date (file time, feed date)
+	// DateStated says Date was published with the document (a feed
+	// entry's date), not merely observed (a file's time).
+	DateStated bool
 }
 
 // DocError is a document that could not be read; the others still are.

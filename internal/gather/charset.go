@@ -1,0 +1,185 @@
+package gather
+
+import (
+	"bytes"
+	"mime"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/encoding/unicode/utf32"
+)
+
+var xmlDeclRE = regexp.MustCompile(`^\s*<\?xml\s[^>]*?\?>`)
+var encAttrRE = regexp.MustCompile(`\s+encoding\s*=\s*["']([^"']*)["']`)
+var versionAttrRE = regexp.MustCompile(`(version\s*=\s*["'])1\.1(["'])`)
+
+// toUTF8 returns an XML document as UTF-8 text whatever its encoding, with
+// its declaration rewritten to say so. The byte order mark decides first,
+// then the byte pattern of UTF-16/32 without one, then the HTTP charset,
+// then the XML declaration. A declaration that lies (UTF-8 bytes declared
+// as Latin-1, Latin-1 bytes declared as UTF-8) is caught by looking at the
+// bytes, and invalid UTF-8 is repaired rather than the feed rejected.
+// warnings says what was repaired.
+func toUTF8(b []byte, contentType string) (text string, warnings []string) {
+	if enc, n := sniffUnicode(b); enc != nil {
+		out, err := enc.NewDecoder().Bytes(b[n:])
+		if err == nil {
+			return fixDecl(cleanXMLChars(string(out))), nil
+		}
+		warnings = append(warnings, "could not decode the document as "+name(enc))
+	}
+	bom := bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF})
+	b = bytes.TrimPrefix(b, []byte{0xEF, 0xBB, 0xBF})
+	label := ""
+	if _, params, err := mime.ParseMediaType(contentType); err == nil {
+		label = params["charset"]
+	}
+	declared := ""
+	if m := xmlDeclRE.Find(b); m != nil {
+		if e := encAttrRE.FindSubmatch(m); e != nil {
+			declared = string(e[1])
+		}
+	}
+	if bom && declared != "" && !strings.EqualFold(declared, "utf-8") && !strings.EqualFold(declared, "utf8") {
+		warnings = append(warnings, "a UTF-8 byte order mark, but the declaration says "+declared+"; read as UTF-8")
+		declared = ""
+	}
+	if label == "" {
+		label = declared
+	}
+	if l := strings.ToLower(label); (l == "us-ascii" || l == "ascii") && hasHighBit(b) {
+		warnings = append(warnings, "declared "+label+" but holds bytes above 127")
+	}
+	var enc encoding.Encoding
+	if label != "" {
+		if e, canonical := charset.Lookup(label); e != nil {
+			if canonical != "utf-8" {
+				enc = e
+			}
+		} else {
+			warnings = append(warnings, "unknown charset "+label+"; read as UTF-8")
+		}
+	}
+	validUTF8 := utf8.Valid(b)
+	if enc != nil && validUTF8 && hasMultibyte(b) && isSingleByte(enc) {
+		warnings = append(warnings, "declared charset "+label+" but the bytes are UTF-8; read as UTF-8")
+		enc = nil
+	}
+	var s string
+	switch {
+	case enc != nil:
+		out, err := enc.NewDecoder().Bytes(b)
+		if err != nil {
+			warnings = append(warnings, "could not decode as "+label+"; read as UTF-8")
+			s = strings.ToValidUTF8(string(b), "\uFFFD")
+		} else {
+			s = string(out)
+		}
+	case validUTF8:
+		s = string(b)
+	case !hasMultibyte(b):
+		// Not one valid UTF-8 sequence: the bytes are a single-byte charset.
+		out, _ := charmap.Windows1252.NewDecoder().Bytes(b)
+		s = string(out)
+		warnings = append(warnings, "invalid UTF-8: read as Windows-1252")
+	default:
+		s = strings.ToValidUTF8(string(b), "\uFFFD")
+		warnings = append(warnings, "invalid UTF-8 repaired")
+	}
+	return fixDecl(cleanXMLChars(s)), warnings
+}
+
+func name(e encoding.Encoding) string {
+	if s, ok := e.(interface{ String() string }); ok {
+		return s.String()
+	}
+	return "its Unicode encoding"
+}
+
+// sniffUnicode recognises UTF-16 and UTF-32 by byte order mark or by the
+// pattern of "<" and "?" at the start.
+func sniffUnicode(b []byte) (encoding.Encoding, int) {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE, 0, 0}):
+		return utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM), 4
+	case bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF}):
+		return utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM), 4
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}):
+		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), 2
+	case bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), 2
+	case bytes.HasPrefix(b, []byte{'<', 0, 0, 0}):
+		return utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM), 0
+	case bytes.HasPrefix(b, []byte{0, 0, 0, '<'}):
+		return utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM), 0
+	case bytes.HasPrefix(b, []byte{'<', 0}):
+		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), 0
+	case bytes.HasPrefix(b, []byte{0, '<'}):
+		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), 0
+	}
+	return nil, 0
+}
+
+func hasHighBit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+func hasMultibyte(b []byte) bool {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r != utf8.RuneError && n > 1 {
+			return true
+		}
+		b = b[n:]
+	}
+	return false
+}
+
+func isSingleByte(e encoding.Encoding) bool {
+	_, ok := e.(*charmap.Charmap)
+	return ok
+}
+
+// fixDecl makes the XML declaration say UTF-8 (the text now is) and
+// version 1.0 (Go's XML reader knows no other; 1.1 documents read the same).
+func fixDecl(s string) string {
+	s = strings.TrimLeft(s, " \t\r\n\uFEFF")
+	loc := xmlDeclRE.FindStringIndex(s)
+	if loc == nil {
+		return s
+	}
+	decl := encAttrRE.ReplaceAllString(s[loc[0]:loc[1]], "")
+	decl = versionAttrRE.ReplaceAllString(decl, "${1}1.0${2}")
+	return decl + s[loc[1]:]
+}
+
+// cleanXMLChars drops characters XML 1.0 forbids (most C0 controls), which
+// would stop any XML parser.
+func cleanXMLChars(s string) string {
+	ok := true
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+			return -1
+		}
+		return r
+	}, s)
+}
