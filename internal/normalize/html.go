@@ -113,6 +113,9 @@ func parseHTML(src string) htmlDoc {
 	}
 	walk(root)
 	content := main
+	if content == nil && body != nil {
+		content = densest(body)
+	}
 	if content == nil {
 		content = body
 	}
@@ -196,4 +199,48 @@ func (w *blockWriter) walk(n *xhtml.Node) {
 	if isBlock {
 		w.flush()
 	}
+}
+
+// densest finds, on a page without article or main, the element whose
+// paragraphs hold the most text: the release, rather than the menus and
+// lists around it. It returns nil when no element stands out.
+func densest(body *xhtml.Node) *xhtml.Node {
+	var best *xhtml.Node
+	bestLen := 0
+	var walk func(n *xhtml.Node)
+	walk = func(n *xhtml.Node) {
+		if n.Type == xhtml.ElementNode && isFrame(n) {
+			return
+		}
+		if n.Type == xhtml.ElementNode && (n.DataAtom == atom.Div || n.DataAtom == atom.Section || n.DataAtom == atom.Td) {
+			l := 0
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				if c.Type == xhtml.ElementNode && (c.DataAtom == atom.P || c.DataAtom == atom.H1 || c.DataAtom == atom.H2) {
+					l += textLen(c)
+				}
+			}
+			if l > bestLen {
+				best, bestLen = n, l
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(body)
+	if bestLen < 200 {
+		return nil
+	}
+	return best
+}
+
+func textLen(n *xhtml.Node) int {
+	if n.Type == xhtml.TextNode {
+		return len(strings.TrimSpace(n.Data))
+	}
+	l := 0
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		l += textLen(c)
+	}
+	return l
 }

@@ -29,13 +29,17 @@ const (
 
 // Input is one document and what its source knows about it.
 type Input struct {
-	Raw      []byte
-	Format   Format
-	Title    string    // a title the source gave (a feed entry's), if any
-	Date     time.Time // the document's own date: feed date, file time
-	Language string    // the source's language, used when detection is unsure
-	Country  string    // the source's country, used when no place is named
-	Frame    *Frame    // the source's frame, learnt by LearnFrame; may be nil
+	Raw    []byte
+	Format Format
+	Title  string    // a title the source gave (a feed entry's), if any
+	Date   time.Time // the document's own date: feed date, file time
+	// DateStated says Date was published with the document (a feed
+	// entry's date) rather than observed (a file's time): with no date in
+	// the text, it is still a known date.
+	DateStated bool
+	Language   string // the source's language, used when detection is unsure
+	Country    string // the source's country, used when no place is named
+	Frame      *Frame // the source's frame, learnt by LearnFrame; may be nil
 }
 
 // Record is a normalized release.
@@ -172,7 +176,7 @@ func (n *Normalizer) Normalize(in Input) Record {
 		}
 	}
 	if !r.DateKnown {
-		r.Published = in.Date.UTC()
+		r.Published, r.DateKnown = in.Date.UTC(), in.DateStated && !in.Date.IsZero()
 	}
 
 	// Body, summary, language, topics.

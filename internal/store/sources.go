@@ -2,24 +2,41 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
 
-// SourceState is what crier knows of a source's health.
+// SourceState is what crier knows of a source: its health and what a
+// conditional GET sends back.
 type SourceState struct {
-	ID          string
-	LastAttempt time.Time
-	LastSuccess time.Time
-	Failures    int
-	LastError   string
-	NextRun     time.Time
-	ItemsAdded  int
+	ID           string
+	ETag         string
+	LastModified string
+	LastAttempt  time.Time
+	LastSuccess  time.Time
+	Failures     int
+	LastError    string
+	NextRun      time.Time // not before; zero = as the schedule says
+	ItemsAdded   int
 }
 
-// RecordRun records the outcome of one run of a source: added items on
-// success, or the error that ended it.
-func (s *Store) RecordRun(ctx context.Context, id string, at time.Time, added int, runErr error) error {
+// Run is the outcome of one run of a source.
+type Run struct {
+	At      time.Time
+	Added   int
+	Err     error     // nil on success
+	NextRun time.Time // zero = as the schedule says
+	// CountFailure is false for a failure that is not the source's fault
+	// (crier's own network is down): it is recorded without backoff.
+	CountFailure bool
+	// Validators to keep, on success.
+	ETag, LastModified string
+}
+
+// RecordRun records a run of a source.
+func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -28,12 +45,21 @@ func (s *Store) RecordRun(ctx context.Context, id string, at time.Time, added in
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO sources (id) VALUES (?)`, id); err != nil {
 		return err
 	}
-	if runErr == nil {
+	next := ""
+	if !r.NextRun.IsZero() {
+		next = formatTime(r.NextRun)
+	}
+	switch {
+	case r.Err == nil:
 		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, last_success = ?, failures = 0, last_error = '',
-			items_added = items_added + ? WHERE id = ?`, formatTime(at), formatTime(at), added, id)
-	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, failures = failures + 1, last_error = ? WHERE id = ?`,
-			formatTime(at), runErr.Error(), id)
+			items_added = items_added + ?, next_run = ?, etag = ?, last_modified = ? WHERE id = ?`,
+			formatTime(r.At), formatTime(r.At), r.Added, next, r.ETag, r.LastModified, id)
+	case r.CountFailure:
+		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, failures = failures + 1, last_error = ?, next_run = ? WHERE id = ?`,
+			formatTime(r.At), r.Err.Error(), next, id)
+	default:
+		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, last_error = ?, next_run = ? WHERE id = ?`,
+			formatTime(r.At), r.Err.Error(), next, id)
 	}
 	if err != nil {
 		return fmt.Errorf("record run of %s: %w", id, err)
@@ -41,21 +67,39 @@ func (s *Store) RecordRun(ctx context.Context, id string, at time.Time, added in
 	return tx.Commit()
 }
 
+const sourceColumns = `id, etag, last_modified, last_attempt, last_success, failures, last_error, next_run, items_added`
+
+func scanSource(r scanner) (SourceState, error) {
+	var st SourceState
+	var la, ls, nr string
+	err := r.Scan(&st.ID, &st.ETag, &st.LastModified, &la, &ls, &st.Failures, &st.LastError, &nr, &st.ItemsAdded)
+	st.LastAttempt, st.LastSuccess, st.NextRun = parseTime(la), parseTime(ls), parseTime(nr)
+	return st, err
+}
+
+// SourceState returns one source's state; a source never run has a zero
+// state with its id.
+func (s *Store) SourceState(ctx context.Context, id string) (SourceState, error) {
+	st, err := scanSource(s.r.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return SourceState{ID: id}, nil
+	}
+	return st, err
+}
+
 // SourceStates returns the state of every source crier has run, by id.
 func (s *Store) SourceStates(ctx context.Context) (map[string]SourceState, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, last_attempt, last_success, failures, last_error, next_run, items_added FROM sources`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sourceColumns+` FROM sources`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]SourceState{}
 	for rows.Next() {
-		var st SourceState
-		var la, ls, nr string
-		if err := rows.Scan(&st.ID, &la, &ls, &st.Failures, &st.LastError, &nr, &st.ItemsAdded); err != nil {
+		st, err := scanSource(rows)
+		if err != nil {
 			return nil, err
 		}
-		st.LastAttempt, st.LastSuccess, st.NextRun = parseTime(la), parseTime(ls), parseTime(nr)
 		out[st.ID] = st
 	}
 	return out, rows.Err()

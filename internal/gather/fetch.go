@@ -1,0 +1,179 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fetcher is crier's HTTP client for sources: conditional GET, a body cap
+// applied after decompression, connect and total timeouts, at most five
+// redirects, and a User-Agent that names crier and the deployment.
+type Fetcher struct {
+	Client    *http.Client
+	UserAgent string
+	MaxBody   int64
+	Timeout   time.Duration // the whole request, body included
+}
+
+// MaxRedirects is how many redirects a fetch follows.
+const MaxRedirects = 5
+
+// NewFetcher returns a Fetcher with its own transport.
+func NewFetcher(userAgent string, timeout time.Duration, maxBody int64) *Fetcher {
+	dialer := &net.Dialer{Timeout: min(10*time.Second, timeout), KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &Fetcher{
+		Client: &http.Client{
+			Transport: tr,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) > MaxRedirects {
+					return fmt.Errorf("stopped after %d redirects", MaxRedirects)
+				}
+				return nil
+			},
+		},
+		UserAgent: userAgent,
+		MaxBody:   maxBody,
+		Timeout:   timeout,
+	}
+}
+
+// Validators are what a conditional GET sends back.
+type Validators struct {
+	ETag         string
+	LastModified string
+}
+
+// Response is a fetched document.
+type Response struct {
+	URL         string // after redirects
+	Body        []byte
+	ContentType string
+	NotModified bool       // 304: nothing to read
+	Validators  Validators // to send next time
+	// Fresh is how long the server says the response stays fresh
+	// (Cache-Control max-age, Expires); zero if it says nothing.
+	Fresh time.Duration
+}
+
+// HTTPError is a response with an error status. RetryAfter is set when the
+// server said when to come back (429, 503).
+type HTTPError struct {
+	Status     int
+	RetryAfter time.Duration
+}
+
+func (e *HTTPError) Error() string {
+	s := fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf(" (retry after %v)", e.RetryAfter)
+	}
+	return s
+}
+
+// ErrTooLarge is returned for a body above the cap.
+var ErrTooLarge = errors.New("body larger than fetch.max_body")
+
+// Fetch GETs url, conditionally when v holds validators.
+func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", f.UserAgent)
+	req.Header.Set("Accept", "application/feed+json, application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, text/html;q=0.7, */*;q=0.5")
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		return nil, describe(ctx, err, f.Timeout)
+	}
+	defer resp.Body.Close()
+	out := &Response{URL: resp.Request.URL.String(), ContentType: resp.Header.Get("Content-Type"),
+		Validators: Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")},
+		Fresh:      freshness(resp.Header, time.Now())}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		out.NotModified = true
+		if out.Validators == (Validators{}) {
+			out.Validators = v
+		}
+		return out, nil
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		e := &HTTPError{Status: resp.StatusCode}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		return nil, e
+	}
+	// The transport has undone gzip already: the cap holds after it.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.MaxBody+1))
+	if err != nil {
+		return nil, describe(ctx, err, f.Timeout)
+	}
+	if int64(len(body)) > f.MaxBody {
+		return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, f.MaxBody)
+	}
+	out.Body = body
+	return out, nil
+}
+
+// describe turns transport errors into one clear sentence.
+func describe(ctx context.Context, err error, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no complete answer within %v", timeout)
+	}
+	return err
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// freshness reads Cache-Control max-age, then Expires.
+func freshness(h http.Header, now time.Time) time.Duration {
+	for _, d := range strings.Split(h.Get("Cache-Control"), ",") {
+		d = strings.TrimSpace(strings.ToLower(d))
+		if v, ok := strings.CutPrefix(d, "max-age="); ok {
+			if s, err := strconv.Atoi(v); err == nil && s > 0 {
+				return time.Duration(s) * time.Second
+			}
+		}
+	}
+	if t, err := http.ParseTime(h.Get("Expires")); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
