@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -66,24 +67,65 @@ func (a *app) fetch(ctx context.Context, only string) error {
 	}
 	defer st.Close()
 	in := ingest.New(cfg, st, a.log)
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tDOCS\tADDED\tUPDATED\tMERGED\tUNCHANGED\tSKIPPED\tTOOK\tERROR")
+	progress := isTerminal(a.stderr)
+	var reports []ingest.Report
+	for i, src := range sources {
+		if progress {
+			fmt.Fprintf(a.stderr, "\r\033[K[%d/%d] fetching %s…", i+1, len(sources), src.ID)
+		}
+		reports = append(reports, in.Run(ctx, src))
+	}
+	if progress {
+		fmt.Fprint(a.stderr, "\r\033[K")
+	}
+	states, err := st.SourceStates(ctx)
+	if err != nil {
+		return err
+	}
 	failed := 0
-	for _, src := range sources {
-		r := in.Run(ctx, src)
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tDOCS\tADDED\tUPDATED\tMERGED\tUNCHANGED\tSKIPPED\tTOOK\tLAST SUCCESS\tFAILURES\tNEXT RUN\tERROR")
+	for _, r := range reports {
+		h := states[r.Source]
 		errText := "-"
 		if r.Err != nil {
 			failed++
 			errText = r.Err.Error()
+		} else if r.NotModified {
+			errText = "- (not modified)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Source, r.Documents, r.Added, r.Updated, r.Merged, r.Unchanged,
-			len(r.Problems), r.Took.Round(time.Millisecond), errText)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Source, r.Documents, r.Added, r.Updated, r.Merged, r.Unchanged,
+			len(r.Problems), r.Took.Round(time.Millisecond), when(h.LastSuccess), h.Failures, nextRun(h.NextRun), errText)
 	}
 	tw.Flush()
 	if failed > 0 {
 		return fmt.Errorf("crier fetch: %d of %d sources failed", failed, len(sources))
 	}
 	return nil
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func nextRun(t time.Time) string {
+	if t.IsZero() {
+		return "on schedule"
+	}
+	return when(t)
+}
+
+// isTerminal reports whether w is a terminal, where progress is shown.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (a *app) push(ctx context.Context, only string) error {
@@ -121,18 +163,32 @@ func (a *app) serve(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 	}
 	sched := schedule.New(a.log)
+	states, err := st.SourceStates(ctx)
+	if err != nil {
+		return err
+	}
 	for _, src := range cfg.Sources {
 		src := src
 		job := func(ctx context.Context) {
-			r := in.Run(ctx, src)
+			r := in.RunDue(ctx, src)
+			if r.Skipped {
+				a.log.Debug("source not due", "component", "ingest", "source", src.ID, "next_run", r.NextRun)
+				return
+			}
 			if r.Err != nil {
-				a.log.Warn("source failed", "component", "ingest", "source", src.ID, "error", r.Err)
+				a.log.Warn("source failed", "component", "ingest", "source", src.ID, "error", r.Err, "next_run", r.NextRun)
 				return
 			}
 			a.log.Info("source fetched", "component", "ingest", "source", src.ID, "added", r.Added, "updated", r.Updated,
 				"merged", r.Merged, "unchanged", r.Unchanged, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
 		}
-		if err := sched.Add(src.ID, src.Schedule, job); err != nil {
+		// At start-up, run the sources that missed a run while crier was down.
+		missed := func() bool {
+			last := states[src.ID].LastAttempt
+			spec, err := config.ParseSchedule(src.Schedule)
+			return last.IsZero() || err != nil || !spec.Next(last).After(time.Now())
+		}
+		if err := sched.Add(src.ID, src.Schedule, missed, job); err != nil {
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
 	}

@@ -14,6 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/crier-hub/crier/internal/ingest"
+	"github.com/crier-hub/crier/internal/publish"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -78,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
+	ingest.Version, publish.Version = version, version
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log}
 

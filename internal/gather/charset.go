@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -88,7 +89,7 @@ func toUTF8(b []byte, contentType string) (text string, warnings []string) {
 		s = string(out)
 		warnings = append(warnings, "invalid UTF-8: read as Windows-1252")
 	default:
-		s = strings.ToValidUTF8(string(b), "\uFFFD")
+		s = repairUTF8(b)
 		warnings = append(warnings, "invalid UTF-8 repaired")
 	}
 	return fixDecl(cleanXMLChars(s)), warnings
@@ -163,9 +164,31 @@ func fixDecl(s string) string {
 	return decl + s[loc[1]:]
 }
 
-// cleanXMLChars drops characters XML 1.0 forbids (most C0 controls), which
-// would stop any XML parser.
+var charRefRE = regexp.MustCompile(`&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));`)
+
+func illegalXMLChar(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)
+}
+
+// cleanXMLChars drops characters XML 1.0 forbids (most C0 controls), raw
+// or as character references, which would stop any XML parser.
 func cleanXMLChars(s string) string {
+	if strings.Contains(s, "&#") {
+		s = charRefRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := charRefRE.FindStringSubmatch(m)
+			var v int64
+			var err error
+			if sub[1] != "" {
+				v, err = strconv.ParseInt(sub[1], 16, 64)
+			} else {
+				v, err = strconv.ParseInt(sub[2], 10, 64)
+			}
+			if err != nil || illegalXMLChar(rune(v)) || v > 0x10FFFF {
+				return ""
+			}
+			return m
+		})
+	}
 	ok := true
 	for _, r := range s {
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
@@ -182,4 +205,24 @@ func cleanXMLChars(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// repairUTF8 keeps the valid UTF-8 of a document and reads each byte that
+// is not as Windows-1252: a document pasted together from UTF-8 and
+// Latin-1 comes out whole.
+func repairUTF8(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	dec := charmap.Windows1252
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			sb.WriteRune(dec.DecodeByte(b[0]))
+			b = b[1:]
+			continue
+		}
+		sb.Write(b[:n])
+		b = b[n:]
+	}
+	return sb.String()
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+
+	"github.com/crier-hub/crier/internal/normalize"
 )
 
 // TestCorpusConformance runs crier's feed reader over the parser and
@@ -34,6 +36,7 @@ func TestCorpusConformance(t *testing.T) {
 	formats := map[string]bool{"rss": true, "atom": true, "rdf": true, "json": true, "rss11": true, "atom-entry": true}
 	type counts struct{ accepted, warned, refused, fewer int }
 	byVerdict := map[string]*counts{"yes": {}, "no": {}}
+	norm := normalize.New(nil)
 	var slowest time.Duration
 	var slowestPath string
 	var failures []string
@@ -51,6 +54,13 @@ func TestCorpusConformance(t *testing.T) {
 		}
 		start := time.Now()
 		p, err := ParseFeed(raw, "", "")
+		for _, d := range p.Docs { // the rest of the ingest path
+			f := normalize.Text
+			if d.HTML {
+				f = normalize.HTML
+			}
+			norm.Normalize(normalize.Input{Raw: d.Raw, Format: f, Title: d.Title, Date: d.Date, DateStated: d.DateStated})
+		}
 		if d := time.Since(start); d > slowest {
 			slowest, slowestPath = d, path
 		}

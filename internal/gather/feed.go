@@ -194,7 +194,6 @@ func genericItems(s, base string) ([]Doc, string, error) {
 	d := xml.NewDecoder(strings.NewReader(s))
 	d.Strict = false
 	d.Entity = xml.HTMLEntity
-	d.AutoClose = xml.HTMLAutoClose
 	var docs []Doc
 	var root string
 	var cur *Doc
@@ -207,8 +206,8 @@ func genericItems(s, base string) ([]Doc, string, error) {
 			break
 		}
 		if err != nil {
-			if len(docs) > 0 || root != "" {
-				break // keep what was read before the break in the document
+			if len(docs) > 0 {
+				break // keep the entries read before the break in the document
 			}
 			return nil, root, err
 		}

@@ -25,8 +25,9 @@ type Scheduler struct {
 }
 
 type named struct {
-	name string
-	job  cron.Job
+	name    string
+	job     cron.Job
+	atStart func() bool
 }
 
 // New returns an empty Scheduler.
@@ -36,7 +37,9 @@ func New(log *slog.Logger) *Scheduler {
 }
 
 // Add schedules fn under name. The context fn gets ends when Run's does.
-func (s *Scheduler) Add(name, spec string, fn func(ctx context.Context)) error {
+// atStart, if not nil, says whether to run fn as soon as Run starts (a run
+// missed while crier was down); nil runs it at start.
+func (s *Scheduler) Add(name, spec string, atStart func() bool, fn func(ctx context.Context)) error {
 	sched, err := config.ParseSchedule(spec)
 	if err != nil {
 		return fmt.Errorf("schedule %q: %w", spec, err)
@@ -54,11 +57,11 @@ func (s *Scheduler) Add(name, spec string, fn func(ctx context.Context)) error {
 		fn(ctx)
 	}))
 	s.cron.Schedule(sched, job)
-	s.jobs = append(s.jobs, named{name, job})
+	s.jobs = append(s.jobs, named{name, job, atStart})
 	return nil
 }
 
-// Run runs every job once, starts the schedules, and returns when ctx ends
+// Run runs the jobs due at start, starts the schedules, and returns when ctx ends
 // and the jobs running then have returned.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.mu.Lock()
@@ -67,6 +70,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 	s.cron.Start()
 	var wg sync.WaitGroup
 	for _, j := range s.jobs {
+		if j.atStart != nil && !j.atStart() {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

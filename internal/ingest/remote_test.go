@@ -1,0 +1,321 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+const rssFeed = `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>IOM Geneva</title><link>https://example.org/</link><description>News</description>
+<item><title>IOM Opens a Centre in Geneva</title><link>https://example.org/news/1</link><guid>news-1</guid>
+<pubDate>Mon, 15 Mar 2021 09:00:00 +0000</pubDate>
+<description><![CDATA[<p>GENEVA – The International Organization for Migration opened a centre today that will help migrants find work, housing and schools for their children in the canton.</p><p><script>alert(1)</script><a href="javascript:alert(2)" onclick="x()">Read more</a> <img src="data:image/png;base64,AAAA" onerror="y()"></p>]]></description></item>
+<item><title>Second release</title><link>https://example.org/news/2</link><guid>news-2</guid>
+<pubDate>Tue, 16 Mar 2021 09:00:00 +0000</pubDate><description>Plain text of the second release, about the situation of migrants at the border.</description></item>
+</channel></rss>`
+
+// harness is an ingester over a fresh database with one source.
+func harness(t *testing.T, kind, url string, mutate ...func(*config.Source)) (*Ingester, config.Source) {
+	t.Helper()
+	dir := t.TempDir()
+	doc := fmt.Sprintf("[fetch]\ntimeout = \"2s\"\nmax_body = \"1MiB\"\n[[sources]]\nid = \"src\"\nkind = %q\nurl = %q\nlanguage = \"en\"\n", kind, url)
+	if kind == "page" {
+		doc += "links = \"ul.news a\"\n"
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	in := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in.PageDelay = 0
+	src := cfg.Sources[0]
+	for _, m := range mutate {
+		m(&src)
+	}
+	return in, src
+}
+
+func TestFeedSourceConditionalGet(t *testing.T) {
+	var requests, conditional atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if !strings.HasPrefix(r.UserAgent(), "crier/") {
+			t.Errorf("User-Agent %q does not name crier", r.UserAgent())
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			conditional.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, rssFeed)
+	}))
+	defer srv.Close()
+	in, src := harness(t, "feed", srv.URL)
+	r := in.Run(context.Background(), src)
+	if r.Err != nil || r.Added != 2 {
+		t.Fatalf("first run: added %d, err %v", r.Added, r.Err)
+	}
+	r = in.Run(context.Background(), src)
+	if r.Err != nil || !r.NotModified || r.Added != 0 {
+		t.Fatalf("second run: %+v, want 304", r)
+	}
+	if conditional.Load() != 1 {
+		t.Errorf("conditional requests: %d, want 1", conditional.Load())
+	}
+	items, _ := in.Store.Items(context.Background(), store.Query{})
+	for _, it := range items {
+		for _, bad := range []string{"<script", "javascript:", "onclick", "onerror", "data:"} {
+			if strings.Contains(it.ContentHTML, bad) {
+				t.Errorf("item %q keeps %q: %s", it.Title, bad, it.ContentHTML)
+			}
+		}
+		if it.Title == "IOM Opens a Centre in Geneva" {
+			if it.City != "Geneva" || it.Country != "CH" || !it.DateKnown || it.Published.Format("2006-01-02") != "2021-03-15" {
+				t.Errorf("entry: city %q country %q date %v known %v", it.City, it.Country, it.Published, it.DateKnown)
+			}
+			if it.URL != "https://example.org/news/1" {
+				t.Errorf("url %q", it.URL)
+			}
+		}
+	}
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestFeedSourceFaults(t *testing.T) {
+	bomb := gz(bytes.Repeat([]byte("<"), 64<<20)) // 64 MiB of "<", a few hundred KiB packed
+	laughs := `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">` +
+		`<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;">]>` +
+		`<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title><guid>a</guid><description>x</description></item></channel></rss>`
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		wantErr string // "" = ingested
+		added   int
+	}{
+		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, "HTTP 500", 0},
+		{"drip", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/rss+xml")
+			for i := 0; i < 100; i++ {
+				if _, err := w.Write([]byte(rssFeed[i : i+1])); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}, "no complete answer within 2s", 0},
+		{"gzip bomb", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(bomb)
+		}, "larger than fetch.max_body", 0},
+		{"huge body", func(w http.ResponseWriter, r *http.Request) {
+			chunk := bytes.Repeat([]byte("x"), 1<<20)
+			for i := 0; i < 200; i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "larger than fetch.max_body", 0},
+		{"redirect loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.Path+"x", http.StatusFound) }, "stopped after 5 redirects", 0},
+		{"billion laughs", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, laughs) }, "", 1},
+		{"html page", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<!doctype html><html><head><title>Home</title></head><body><p>Welcome</p></body></html>")
+		}, "HTML page, not RSS", 0},
+		{"invalid utf-8", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+			io.WriteString(w, strings.Replace(rssFeed, "Second release", "Second r\xe9lease \xff", 1))
+		}, "", 2},
+		{"truncated inside the first entry", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, rssFeed[:len(rssFeed)/3]) }, "unexpected EOF", 0},
+		{"truncated after an entry", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, rssFeed[:strings.Index(rssFeed, "</item>")+40]) }, "", 1},
+		{"latin-1 declared", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, strings.Replace(strings.Replace(rssFeed, "UTF-8", "ISO-8859-1", 1), "Second release", "Deuxi\xe8me communiqu\xe9", 1))
+		}, "", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			in, src := harness(t, "feed", srv.URL+"/feed")
+			done := make(chan Report, 1)
+			go func() { done <- in.Run(context.Background(), src) }()
+			var r Report
+			select {
+			case r = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the run hangs")
+			}
+			if tt.wantErr == "" {
+				if r.Err != nil || r.Added != tt.added {
+					t.Fatalf("got added %d, err %v; want %d ingested", r.Added, r.Err, tt.added)
+				}
+				return
+			}
+			if r.Err == nil || !strings.Contains(r.Err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one saying %q", r.Err, tt.wantErr)
+			}
+			if strings.Count(r.Err.Error(), "\n") > 0 {
+				t.Errorf("error is not one line: %q", r.Err)
+			}
+			st, _ := in.Store.SourceState(context.Background(), "src")
+			if st.Failures != 1 || st.LastError == "" || !st.NextRun.After(time.Now()) {
+				t.Errorf("health after a failure: %+v", st)
+			}
+		})
+	}
+	items := 0
+	_ = items
+}
+
+func TestLatin1Repaired(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Replace(strings.Replace(rssFeed, "UTF-8", "ISO-8859-1", 1), "Second release", "Deuxi\xe8me communiqu\xe9", 1))
+	}))
+	defer srv.Close()
+	in, src := harness(t, "feed", srv.URL)
+	in.Run(context.Background(), src)
+	items, _ := in.Store.Items(context.Background(), store.Query{})
+	found := false
+	for _, it := range items {
+		found = found || it.Title == "Deuxième communiqué"
+	}
+	if !found {
+		t.Error("a Latin-1 feed's titles were not decoded")
+	}
+}
+
+func TestRetryAfterAndBackoff(t *testing.T) {
+	var status atomic.Int32
+	status.Store(503)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := status.Load(); s != 200 {
+			w.Header().Set("Retry-After", "7200")
+			w.WriteHeader(int(s))
+			return
+		}
+		io.WriteString(w, rssFeed)
+	}))
+	defer srv.Close()
+	in, src := harness(t, "feed", srv.URL)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	in.Now = func() time.Time { return now }
+	r := in.Run(context.Background(), src)
+	if want := now.Add(2 * time.Hour); !r.NextRun.Equal(want) {
+		t.Errorf("after 503 with Retry-After 7200: next run %v, want %v", r.NextRun, want)
+	}
+	if r = in.RunDue(context.Background(), src); !r.Skipped {
+		t.Error("RunDue ran a source that was told to wait")
+	}
+	status.Store(500)
+	var waits []time.Duration
+	for i := 0; i < 14; i++ {
+		now = now.Add(25 * time.Hour)
+		r = in.RunDue(context.Background(), src)
+		waits = append(waits, r.NextRun.Sub(now))
+	}
+	if waits[0] != 2*time.Minute || waits[1] != 4*time.Minute || waits[len(waits)-1] != 24*time.Hour {
+		t.Errorf("backoff: %v; want 2m after the second failure, doubling, capped at 24h", waits)
+	}
+	status.Store(200)
+	now = now.Add(25 * time.Hour)
+	r = in.RunDue(context.Background(), src)
+	st, _ := in.Store.SourceState(context.Background(), "src")
+	if r.Err != nil || r.Added != 2 || st.Failures != 0 || !st.NextRun.IsZero() {
+		t.Errorf("recovery: %+v, state %+v", r, st)
+	}
+}
+
+func TestNetworkDownDoesNotBackOff(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String() + "/feed"
+	ln.Close() // connections are refused from now on
+	in, src := harness(t, "feed", dead)
+	other := src
+	other.ID = "other"
+	in.Sources = []config.Source{src, other}
+	ctx := context.Background()
+	if r := in.Run(ctx, other); r.Err == nil || !strings.Contains(r.Err.Error(), "refused") {
+		t.Fatalf("refused connection: %v", r.Err)
+	}
+	r := in.Run(ctx, src)
+	if r.Err == nil {
+		t.Fatal("no error from a refused connection")
+	}
+	st, _ := in.Store.SourceState(ctx, "src")
+	if st.Failures != 0 || !st.NextRun.IsZero() {
+		t.Errorf("every source failing to connect put this one in backoff: %+v", st)
+	}
+}
+
+func TestPageSource(t *testing.T) {
+	var fetched atomic.Int32
+	mux := http.NewServeMux()
+	listing := `<html><body><nav><a href="/about">About</a></nav><ul class="news"><li><a href="/r/1">One</a></li><li><a href="/r/2#top">Two</a></li><li><a href="mailto:x@y.z">Mail</a></li></ul></body></html>`
+	mux.HandleFunc("/news", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing) })
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html><body><p>Redesigned!</p></body></html>") })
+	bodies := map[string]string{
+		"1": "The International Organization for Migration announced today a new programme for young people who want to find work at home rather than risk the journey north across the desert.",
+		"2": "Floods in the south of the country have forced thousands of families from their homes, and the authorities asked humanitarian partners for tents, water and medical supplies this week.",
+	}
+	mux.HandleFunc("/r/", func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		n := r.URL.Path[3:]
+		fmt.Fprintf(w, `<html><head><title>Site</title></head><body><header><nav>Menu Home About</nav></header>
+<article><h1>Release number %s about migrants in Dakar</h1><p>DAKAR, 3 May 2021 – %s</p>
+<p>For more information, please contact Jo Doe, IOM Dakar, Tel: +221 33 869 6200, Email: jdoe@iom.int</p></article><footer>© Site</footer></body></html>`, n, bodies[n])
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	in, src := harness(t, "page", srv.URL+"/news")
+	r := in.Run(context.Background(), src)
+	if r.Err != nil || r.Added != 2 {
+		t.Fatalf("first run: %+v", r)
+	}
+	r = in.Run(context.Background(), src)
+	if r.Err != nil || fetched.Load() != 2 {
+		t.Errorf("second run fetched known pages again: %d fetches, err %v", fetched.Load(), r.Err)
+	}
+	items, _ := in.Store.Items(context.Background(), store.Query{})
+	for _, it := range items {
+		if !strings.HasPrefix(it.Title, "Release number") || it.City != "Dakar" || strings.Contains(it.ContentText, "Menu") || len(it.Contacts) != 1 {
+			t.Errorf("page item: title %q city %q contacts %v text %q", it.Title, it.City, it.Contacts, it.ContentText)
+		}
+	}
+	in2, src2 := harness(t, "page", srv.URL+"/empty")
+	r = in2.Run(context.Background(), src2)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "matched nothing") {
+		t.Errorf("a selector that finds nothing: %v, want a health error", r.Err)
+	}
+}
