@@ -182,7 +182,7 @@ func resolve(base, link string) string {
 	if b, err := url.Parse(base); err == nil && base != "" {
 		u = b.ResolveReference(u)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
 	}
 	return u.String()

@@ -30,7 +30,7 @@ const rssFeed = `<?xml version="1.0" encoding="UTF-8"?>
 </channel></rss>`
 
 // harness is an ingester over a fresh database with one source.
-func harness(t *testing.T, kind, url string, mutate ...func(*config.Source)) (*Ingester, config.Source) {
+func harness(t testing.TB, kind, url string, mutate ...func(*config.Source)) (*Ingester, config.Source) {
 	t.Helper()
 	dir := t.TempDir()
 	doc := fmt.Sprintf("[fetch]\ntimeout = \"2s\"\nmax_body = \"1MiB\"\n[[sources]]\nid = \"src\"\nkind = %q\nurl = %q\nlanguage = \"en\"\n", kind, url)
@@ -159,7 +159,9 @@ func TestFeedSourceFaults(t *testing.T) {
 			io.WriteString(w, strings.Replace(rssFeed, "Second release", "Second r\xe9lease \xff", 1))
 		}, "", 2},
 		{"truncated inside the first entry", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, rssFeed[:len(rssFeed)/3]) }, "unexpected EOF", 0},
-		{"truncated after an entry", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, rssFeed[:strings.Index(rssFeed, "</item>")+40]) }, "", 1},
+		{"truncated after an entry", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, rssFeed[:strings.Index(rssFeed, "</item>")+40])
+		}, "", 1},
 		{"latin-1 declared", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, strings.Replace(strings.Replace(rssFeed, "UTF-8", "ISO-8859-1", 1), "Second release", "Deuxi\xe8me communiqu\xe9", 1))
 		}, "", 2},
@@ -195,8 +197,6 @@ func TestFeedSourceFaults(t *testing.T) {
 			}
 		})
 	}
-	items := 0
-	_ = items
 }
 
 func TestLatin1Repaired(t *testing.T) {
@@ -284,7 +284,9 @@ func TestPageSource(t *testing.T) {
 	mux := http.NewServeMux()
 	listing := `<html><body><nav><a href="/about">About</a></nav><ul class="news"><li><a href="/r/1">One</a></li><li><a href="/r/2#top">Two</a></li><li><a href="mailto:x@y.z">Mail</a></li></ul></body></html>`
 	mux.HandleFunc("/news", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing) })
-	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html><body><p>Redesigned!</p></body></html>") })
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html><body><p>Redesigned!</p></body></html>")
+	})
 	bodies := map[string]string{
 		"1": "The International Organization for Migration announced today a new programme for young people who want to find work at home rather than risk the journey north across the desert.",
 		"2": "Floods in the south of the country have forced thousands of families from their homes, and the authorities asked humanitarian partners for tents, water and medical supplies this week.",
