@@ -2,7 +2,6 @@ package publish
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -208,18 +207,6 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	serveBytes(w, r, ct, f.Updated, s.cfg.Feeds.MaxAge, buf.Bytes())
 }
 
-// itemID is an item's public id: a URN made of its stable uid, so that it
-// does not change with the deployment's base_url.
-func itemID(uid string) string {
-	if len(uid) != 32 {
-		return "urn:crier:item:" + uid
-	}
-	b := []byte(uid)
-	b[12] = '8' // UUIDv8: a custom, name-derived UUID (RFC 9562)
-	b[16] = "89ab"[strings.IndexByte("0123456789abcdef", b[16])%4]
-	return fmt.Sprintf("urn:uuid:%s-%s-%s-%s-%s", b[0:8], b[8:12], b[12:16], b[16:20], b[20:32])
-}
-
 func (s *Server) buildFeed(spec feedSpec, ext, rawQuery string, items []store.Item) *feeds.Feed {
 	base := s.cfg.Server.BaseURL
 	self := base + spec.path + "." + ext
@@ -237,7 +224,7 @@ func (s *Server) buildFeed(spec feedSpec, ext, rawQuery string, items []store.It
 	}
 	langs := map[string]bool{}
 	for _, it := range items {
-		f.Items = append(f.Items, s.feedItem(it))
+		f.Items = append(f.Items, s.Item(it))
 		langs[it.Language] = true
 	}
 	if len(langs) == 1 {
@@ -276,55 +263,4 @@ func latest(items []store.Item) time.Time {
 		t = time.Unix(0, 0).UTC()
 	}
 	return t
-}
-
-func (s *Server) feedItem(it store.Item) feeds.Item {
-	base := s.cfg.Server.BaseURL
-	link := it.URL
-	if link == "" {
-		link = base + "/items/" + it.UID
-	}
-	fi := feeds.Item{
-		ID:          itemID(it.UID),
-		URL:         link,
-		Title:       it.Title,
-		Summary:     it.Summary,
-		ContentHTML: it.ContentHTML,
-		ContentText: it.ContentText,
-		Published:   it.Published,
-		Updated:     it.Updated,
-		Language:    it.Language,
-		Extension: &feeds.Extension{
-			Country: it.Country, City: it.City, Language: it.Language,
-			Topics: nonNil(it.Topics), Sources: nonNil(it.Sources), Contacts: []feeds.Contact{},
-		},
-	}
-	for _, c := range it.Contacts {
-		fi.Extension.Contacts = append(fi.Extension.Contacts, feeds.Contact(c))
-	}
-	for _, id := range it.Sources {
-		name := id
-		if src, ok := s.sources[id]; ok {
-			name = src.Name
-		}
-		fi.Authors = append(fi.Authors, name)
-	}
-	if it.Country != "" {
-		fi.Categories = append(fi.Categories, feeds.Category{Term: it.Country, Scheme: base + "/feeds/country/", Label: gazetteer.Default().CountryName(it.Country)})
-	}
-	for _, t := range it.Topics {
-		label := t
-		if tp, ok := s.topics[t]; ok {
-			label = tp.Name
-		}
-		fi.Categories = append(fi.Categories, feeds.Category{Term: t, Scheme: base + "/feeds/topic/", Label: label})
-	}
-	return fi
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

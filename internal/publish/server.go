@@ -24,24 +24,15 @@ var Version = "dev"
 
 // Server serves feeds from a store.
 type Server struct {
-	cfg     *config.Config
-	store   *store.Store
-	log     *slog.Logger
-	sources map[string]config.Source
-	topics  map[string]config.Topic
+	*Converter
+	cfg   *config.Config
+	store *store.Store
+	log   *slog.Logger
 }
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, store: st, log: log.With("component", "http"),
-		sources: map[string]config.Source{}, topics: map[string]config.Topic{}}
-	for _, src := range cfg.Sources {
-		s.sources[src.ID] = src
-	}
-	for _, t := range cfg.Topics {
-		s.topics[t.Slug] = t
-	}
-	return s
+	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http")}
 }
 
 // Handler returns the HTTP routes.
