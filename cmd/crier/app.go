@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/deliver"
 	"github.com/crier-hub/crier/internal/ingest"
 	"github.com/crier-hub/crier/internal/publish"
 	"github.com/crier-hub/crier/internal/schedule"
@@ -133,11 +134,80 @@ func (a *app) push(ctx context.Context, only string) error {
 	if err != nil {
 		return err
 	}
-	if len(cfg.Subscribers) == 0 {
+	var ids []string
+	for _, s := range cfg.Subscribers {
+		if only == "" || s.ID == only {
+			ids = append(ids, s.ID)
+		}
+	}
+	if only != "" && len(ids) == 0 {
+		return fmt.Errorf("%w: crier push: no subscriber %q in %s", errUsage, only, a.configPath)
+	}
+	if len(ids) == 0 {
 		fmt.Fprintln(a.stdout, "no subscribers configured: nothing to deliver")
 		return nil
 	}
-	return errors.New("crier push: webhook delivery is not built yet (see the open issue on webhooks)")
+	st, err := a.open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d := deliver.New(cfg, st, a.log)
+	if err := d.Sync(ctx); err != nil {
+		return err
+	}
+	created := map[string]int{}
+	for _, id := range ids {
+		n, err := d.Fire(ctx, id)
+		if err != nil {
+			return fmt.Errorf("subscriber %s: %w", id, err)
+		}
+		created[id] = n
+	}
+	attempts, delivered, err := d.SendDue(ctx)
+	if err != nil {
+		return err
+	}
+	subs, err := st.Subscribers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBSCRIBER\tNEW DELIVERIES\tOWED\tFAILED\tSTATE\tLAST ERROR")
+	owedTotal := 0
+	for _, id := range ids {
+		dels, err := st.Deliveries(ctx, id, 1000)
+		if err != nil {
+			return err
+		}
+		owed, failed, lastErr := 0, 0, "-"
+		for _, del := range dels {
+			switch del.Status {
+			case store.Due, store.Sending:
+				owed++
+			case store.Failed:
+				failed++
+			}
+			if del.LastError != "" && lastErr == "-" && del.Status != store.Sent {
+				lastErr = del.LastError
+			}
+		}
+		owedTotal += owed
+		state := "ok"
+		switch sub := subs[id]; {
+		case sub.Paused:
+			state = "paused"
+		case sub.Failing:
+			state = "failing"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", id, created[id], owed, failed, state, lastErr)
+	}
+	tw.Flush()
+	fmt.Fprintf(a.stdout, "%d attempts, %d delivered\n", attempts, delivered)
+	if attempts > delivered {
+		return fmt.Errorf("crier push: %d of %d attempts failed; they stay owed and are retried with backoff", attempts-delivered, attempts)
+	}
+	return nil
 }
 
 func (a *app) serve(ctx context.Context) error {
@@ -192,11 +262,41 @@ func (a *app) serve(ctx context.Context) error {
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
 	}
+	deliverer := deliver.New(cfg, st, a.log)
+	if err := deliverer.Sync(ctx); err != nil {
+		return err
+	}
+	subs, err := st.Subscribers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sub := range cfg.Subscribers {
+		id := sub.ID
+		missed := func() bool {
+			last := subs[id].LastFire
+			spec, err := config.ParseSchedule(sub.Schedule)
+			return last.IsZero() || err != nil || !spec.Next(last).After(time.Now())
+		}
+		err := sched.Add("subscriber "+id, sub.Schedule, missed, func(ctx context.Context) {
+			if n, err := deliverer.Fire(ctx, id); err != nil {
+				a.log.Error("webhook schedule failed", "component", "webhooks", "subscriber", id, "error", err)
+			} else if n > 0 {
+				a.log.Info("deliveries created", "component", "webhooks", "subscriber", id, "deliveries", n)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("subscriber %s: %w", id, err)
+		}
+	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		sched.Run(ctx) // runs every job once at start, then on schedule
+		sched.Run(ctx) // runs the jobs that missed a run at start, then on schedule
+	}()
+	go func() {
+		defer wg.Done()
+		deliverer.Run(ctx) // in-flight deliveries finish; the rest stay due
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -302,7 +302,7 @@ func (v *validator) subscribers() {
 		v.httpURL(k+".url", s.URL, true)
 		v.env(k+".secret", &s.Secret)
 		if !validSecret(s.Secret) {
-			v.problem(k+".secret", "secret must be whsec_ followed by base64 (Standard Webhooks)")
+			v.problem(k+".secret", "secret must be whsec_ followed by base64 (Standard Webhooks); several are separated by spaces")
 		}
 		v.schedule(k+".schedule", s.Schedule, "", &s.Schedule)
 		if s.Backfill == "" {
@@ -338,12 +338,18 @@ func (v *validator) subscribers() {
 	}
 }
 
-// validSecret reports whether s is a Standard Webhooks secret.
+// validSecret reports whether s is a Standard Webhooks secret, or several
+// separated by spaces (while a partner rotates from one to the next).
 func validSecret(s string) bool {
-	b64, ok := strings.CutPrefix(s, "whsec_")
-	if !ok || b64 == "" {
-		return false
+	fields := strings.Fields(s)
+	for _, f := range fields {
+		b64, ok := strings.CutPrefix(f, "whsec_")
+		if !ok || b64 == "" {
+			return false
+		}
+		if _, err := base64.StdEncoding.DecodeString(b64); err != nil {
+			return false
+		}
 	}
-	_, err := base64.StdEncoding.DecodeString(b64)
-	return err == nil
+	return len(fields) > 0
 }

@@ -283,7 +283,9 @@ type Query struct {
 	Topics    []string
 	Languages []string
 	Sources   []string
-	Limit     int // 0 = no limit
+	Limit     int   // 0 = no limit
+	After     int64 // only items whose Seq is above this
+	BySeq     bool  // oldest arrival first, instead of newest publication first
 }
 
 const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
@@ -301,6 +303,14 @@ func in(col string, vals []string, args *[]any) string {
 
 // Items returns the items q selects, newest first.
 func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
+	return queryItems(ctx, s.r, q)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 	var where []string
 	var args []any
 	if len(q.Countries) > 0 {
@@ -315,16 +325,24 @@ func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
 	if len(q.Sources) > 0 {
 		where = append(where, "EXISTS (SELECT 1 FROM documents d WHERE d.item_id = i.id AND "+in("d.source_id", q.Sources, &args)+")")
 	}
+	if q.After > 0 {
+		where = append(where, "i.id > ?")
+		args = append(args, q.After)
+	}
 	query := "SELECT " + itemColumns + " FROM items i"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY i.published DESC, i.id DESC"
+	if q.BySeq {
+		query += " ORDER BY i.id"
+	} else {
+		query += " ORDER BY i.published DESC, i.id DESC"
+	}
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)
 	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query items: %w", err)
 	}

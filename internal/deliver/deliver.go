@@ -1,0 +1,353 @@
+// Package deliver pushes new items to partners' webhooks through a durable
+// outbox: a subscriber's schedule creates deliveries in the database, and
+// senders claim due deliveries from there, never from memory. Deliveries
+// are signed as Standard Webhooks says, retried with backoff for about
+// three days, one at a time per subscriber and in order.
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crier-hub/crier/feeds"
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/netguard"
+	"github.com/crier-hub/crier/internal/publish"
+	"github.com/crier-hub/crier/internal/store"
+	"github.com/crier-hub/crier/webhooks"
+)
+
+// Retries are the waits after each failed attempt: the first retry within
+// seconds, the last about three days after the first attempt.
+var Retries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+	10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour}
+
+// Deliverer creates and sends deliveries.
+type Deliverer struct {
+	Store   *store.Store
+	Conv    *publish.Converter
+	Client  *http.Client
+	Subs    map[string]config.Subscriber
+	MaxBody int64
+	Timeout time.Duration
+	Workers int
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Jitter spreads a retry wait; it returns a factor near 1.
+	Jitter func() float64
+
+	wake chan struct{}
+}
+
+// New returns a Deliverer for cfg's subscribers.
+func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
+	subs := map[string]config.Subscriber{}
+	for _, s := range cfg.Subscribers {
+		subs[s.ID] = s
+	}
+	tr := &http.Transport{
+		DialContext:           netguard.Dialer(10*time.Second, cfg.Webhooks.AllowPrivateTargets).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: cfg.Webhooks.Timeout,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &Deliverer{
+		Store: st, Conv: publish.NewConverter(cfg), Subs: subs,
+		Client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect is an answer, not a success
+		}},
+		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: 4,
+		Log: log.With("component", "webhooks"), Now: time.Now,
+		Jitter: func() float64 { return 0.9 + 0.2*rand.Float64() },
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// Sync registers the configured subscribers with the outbox.
+func (d *Deliverer) Sync(ctx context.Context) error {
+	for _, s := range d.Subs {
+		if err := d.Store.AddSubscriber(ctx, s.ID, s.Backfill); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Fire creates the deliveries a subscriber is owed now.
+func (d *Deliverer) Fire(ctx context.Context, id string) (int, error) {
+	sub, ok := d.Subs[id]
+	if !ok {
+		return 0, fmt.Errorf("no subscriber %q", id)
+	}
+	q := store.Query{Countries: sub.Filter.Countries, Topics: sub.Filter.Topics, Languages: sub.Filter.Languages, Sources: sub.Filter.Sources}
+	n, err := d.Store.Fire(ctx, id, q, func(items []store.Item) ([]store.Batch, error) { return d.batches(id, items) })
+	if n > 0 {
+		d.Wake()
+	}
+	return n, err
+}
+
+// Wake tells the senders that deliveries may be due.
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// batches splits items into payloads that each stay within MaxBody. An
+// item too large on its own travels alone, without its HTML, its text cut
+// to fit.
+func (d *Deliverer) batches(sub string, items []store.Item) ([]store.Batch, error) {
+	now := d.Now().UTC().Truncate(time.Second)
+	encode := func(ji []*feeds.JSONItem) ([]byte, error) {
+		return json.Marshal(webhooks.Payload{Type: webhooks.EventItemsPublished, Timestamp: now,
+			Data: webhooks.Data{Subscriber: sub, Items: ji}})
+	}
+	empty, err := encode([]*feeds.JSONItem{})
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Batch
+	var cur []*feeds.JSONItem
+	var ids []int64
+	size := len(empty)
+	flush := func() error {
+		if len(cur) == 0 {
+			return nil
+		}
+		body, err := encode(cur)
+		if err != nil {
+			return err
+		}
+		out = append(out, store.Batch{Items: ids, Body: body})
+		cur, ids, size = nil, nil, len(empty)
+		return nil
+	}
+	for _, it := range items {
+		fi := d.Conv.Item(it)
+		ji := feeds.JSONItemOf(&fi)
+		b, err := json.Marshal(ji)
+		if err != nil {
+			return nil, err
+		}
+		if size+len(b)+1 > int(d.MaxBody) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			if len(empty)+len(b) > int(d.MaxBody) {
+				shrink(ji, int(d.MaxBody)-len(empty))
+			}
+		}
+		cur, ids = append(cur, ji), append(ids, it.Seq)
+		size += len(b) + 1
+	}
+	return out, flush()
+}
+
+// shrink fits a single item into about budget bytes.
+func shrink(ji *feeds.JSONItem, budget int) {
+	ji.ContentHTML = ""
+	b, _ := json.Marshal(ji)
+	if over := len(b) - budget; over > 0 {
+		r := []rune(ji.ContentText)
+		cut := max(0, len(r)-over-16)
+		ji.ContentText = string(r[:cut]) + "…"
+		if ji.ContentText == "…" {
+			ji.ContentText = ji.Summary
+		}
+	}
+}
+
+func (d *Deliverer) ids() []string {
+	ids := make([]string, 0, len(d.Subs))
+	for id := range d.Subs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// lease is how long a claim holds: the request's time and a margin.
+func (d *Deliverer) lease() time.Duration { return d.Timeout + 30*time.Second }
+
+// SendDue sends deliveries until none is due now, and returns how many
+// attempts were made and how many succeeded.
+func (d *Deliverer) SendDue(ctx context.Context) (attempts, delivered int, err error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for w := 0; w < max(1, d.Workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				ok, sent, err := d.sendOne(ctx)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if ok {
+					attempts++
+					if sent {
+						delivered++
+					}
+				}
+				mu.Unlock()
+				if !ok || err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return attempts, delivered, firstErr
+}
+
+// Run sends deliveries as they fall due until ctx ends. A request in
+// flight when ctx ends is finished (within its timeout) and recorded.
+func (d *Deliverer) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, d.Workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				ok, _, err := d.sendOne(ctx)
+				if err != nil && ctx.Err() == nil {
+					d.Log.Error("outbox", "error", err)
+				}
+				if ok && err == nil {
+					continue
+				}
+				d.idle(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// idle waits until a delivery may be due: woken, the next due time, or a
+// poll every few seconds (other replicas, lapsed claims).
+func (d *Deliverer) idle(ctx context.Context) {
+	wait := 5 * time.Second
+	if next, ok, err := d.Store.NextDue(ctx); err == nil && ok {
+		wait = min(wait, max(10*time.Millisecond, next.Sub(d.Now())))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-d.wake:
+	case <-t.C:
+	}
+}
+
+// sendOne claims one due delivery and attempts it. ok is false when
+// nothing was due.
+func (d *Deliverer) sendOne(ctx context.Context) (ok, sent bool, err error) {
+	del, ok, err := d.Store.Claim(ctx, d.ids(), d.lease())
+	if err != nil || !ok {
+		return false, false, err
+	}
+	// The attempt runs to its end even when crier is stopping: it is
+	// either recorded, or its claim lapses and it is sent again.
+	a, outcome, next := d.attempt(context.WithoutCancel(ctx), del)
+	if err := d.Store.Finish(context.WithoutCancel(ctx), del, a, outcome, next); err != nil {
+		return true, false, err
+	}
+	attrs := []any{"subscriber", del.SubscriberID, "webhook_id", del.WebhookID, "status", a.Status, "latency", a.Latency.Round(time.Millisecond)}
+	switch outcome {
+	case store.Delivered:
+		d.Log.Info("delivered", append(attrs, "items", len(del.Items))...)
+	case store.Retry:
+		d.Log.Warn("delivery failed; will retry", append(attrs, "error", a.Error, "next_attempt", next)...)
+	case store.GiveUp:
+		d.Log.Error("delivery failed for good; subscriber marked failing", append(attrs, "error", a.Error)...)
+	case store.Gone:
+		d.Log.Warn("subscriber answered 410 Gone: paused", attrs...)
+	}
+	return true, outcome == store.Delivered, nil
+}
+
+// responseCap is how much of a response is read; responseKept is stored.
+const (
+	responseCap  = 64 << 10
+	responseKept = 1 << 10
+)
+
+// attempt POSTs a delivery once and judges the answer.
+func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Attempt, store.Outcome, time.Time) {
+	sub := d.Subs[del.SubscriberID]
+	start := d.Now()
+	a := store.Attempt{At: start}
+	fail := func(msg string, retryAfter time.Duration) (store.Attempt, store.Outcome, time.Time) {
+		a.Error = msg
+		if del.Attempts >= len(Retries) {
+			return a, store.GiveUp, time.Time{}
+		}
+		wait := time.Duration(float64(Retries[del.Attempts]) * d.Jitter())
+		wait = max(wait, min(retryAfter, 24*time.Hour))
+		return a, store.Retry, d.Now().Add(wait)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(del.Body))
+	if err != nil {
+		return fail("bad request: "+err.Error(), 0)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "crier-webhooks/"+publish.Version)
+	if err := webhooks.SetHeaders(req.Header, strings.Fields(sub.Secret), del.WebhookID, d.Now(), del.Body); err != nil {
+		return fail("signing: "+err.Error(), 0)
+	}
+	resp, err := d.Client.Do(req)
+	a.Latency = d.Now().Sub(start)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fail(fmt.Sprintf("no answer within %v", d.Timeout), 0)
+		}
+		return fail(err.Error(), 0)
+	}
+	defer resp.Body.Close()
+	a.Status = resp.StatusCode
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, responseCap))
+	a.Latency = d.Now().Sub(start)
+	a.Response = body[:min(len(body), responseKept)]
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+		return a, store.Delivered, time.Time{}
+	case resp.StatusCode == http.StatusGone:
+		a.Error = "410 Gone: the subscriber is paused"
+		return a, store.Gone, time.Time{}
+	}
+	if rerr != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fail(fmt.Sprintf("HTTP %d, body not read within %v", resp.StatusCode, d.Timeout), 0)
+	}
+	var ra time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		ra = retryAfter(resp.Header.Get("Retry-After"), d.Now())
+	}
+	return fail(fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), ra)
+}
+
+func retryAfter(h string, now time.Time) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,337 @@
+package deliver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/ingest"
+	"github.com/crier-hub/crier/internal/store"
+	"github.com/crier-hub/crier/webhooks"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// receiver records what a partner got, verifying every signature.
+type receiver struct {
+	t       testing.TB
+	mu      sync.Mutex
+	got     map[string][]string // item id -> webhook-ids that carried it
+	ids     []string            // webhook-ids in arrival order
+	bodies  [][]byte
+	headers []http.Header
+	answer  func(w http.ResponseWriter, r *http.Request) bool // true = handled
+	srv     *httptest.Server
+	now     func() time.Time // the clock signatures are checked against
+}
+
+func newReceiver(t testing.TB) *receiver {
+	rc := &receiver{t: t, got: map[string][]string{}, now: time.Now}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		answer := rc.answer
+		rc.mu.Unlock()
+		if answer != nil && answer(w, r) {
+			return
+		}
+		rc.mu.Lock()
+		now := rc.now()
+		rc.mu.Unlock()
+		if err := webhooks.Verify([]string{secret}, r.Header, body, now); err != nil {
+			t.Errorf("signature: %v", err)
+		}
+		var p webhooks.Payload
+		if err := json.Unmarshal(body, &p); err != nil || p.Type != "items.published" {
+			t.Errorf("payload: %v %q", err, p.Type)
+		}
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		id := r.Header.Get("webhook-id")
+		rc.ids = append(rc.ids, id)
+		rc.bodies = append(rc.bodies, body)
+		rc.headers = append(rc.headers, r.Header.Clone())
+		for _, it := range p.Data.Items {
+			rc.got[it.Id] = append(rc.got[it.Id], id)
+		}
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) set(f func(w http.ResponseWriter, r *http.Request) bool) {
+	rc.mu.Lock()
+	rc.answer = f
+	rc.mu.Unlock()
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *clock               { return &clock{t: time.Now()} }
+func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func sub(id, url, filter string) string {
+	return fmt.Sprintf("[[subscribers]]\nid = %q\nurl = %q\nsecret = %q\nschedule = \"@hourly\"\nbackfill = \"all\"\n%s\n", id, url, secret, filter)
+}
+
+// setup ingests the sample releases and returns a Deliverer for subs.
+func setup(t testing.TB, extra string, subs ...string) (*Deliverer, *clock) {
+	t.Helper()
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	doc := fmt.Sprintf("[webhooks]\ntimeout = \"2s\"\nallow_private_targets = true\n%s\n[[sources]]\nid = \"samples\"\nkind = \"dir\"\npath = %q\nlanguage = \"fr\"\ncountry = \"BE\"\n"+
+		"[[topics]]\nslug = \"refugees\"\n[topics.keywords]\nfr = [\"réfugié\"]\n%s", extra, filepath.Join(wd, "../../testdata/releases"), strings.Join(subs, "\n"))
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if r := ingest.New(cfg, st, quiet()).Run(context.Background(), cfg.Sources[0]); r.Err != nil || r.Added != 5 {
+		t.Fatalf("ingest: %+v", r)
+	}
+	c := newClock()
+	st.Now = c.Now
+	d := New(cfg, st, quiet())
+	d.Now, d.Jitter = c.Now, func() float64 { return 1 }
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d, c
+}
+
+func fireAll(t testing.TB, d *Deliverer) {
+	t.Helper()
+	for id := range d.Subs {
+		if _, err := d.Fire(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEveryMatchingPairDeliveredOnce(t *testing.T) {
+	all, be, refugees := newReceiver(t), newReceiver(t), newReceiver(t)
+	d, _ := setup(t, "", sub("all", all.srv.URL, ""),
+		sub("be", be.srv.URL, "[subscribers.filter]\ncountries = [\"BE\"]"),
+		sub("refugees", refugees.srv.URL, "[subscribers.filter]\ntopics = [\"refugees\"]\nlanguages = [\"fr\"]"))
+	ctx := context.Background()
+	fireAll(t, d)
+	fireAll(t, d) // firing again owes nothing new
+	if _, delivered, err := d.SendDue(ctx); err != nil || delivered != 3 {
+		t.Fatalf("SendDue: %d delivered, %v; want 3", delivered, err)
+	}
+	items, _ := d.Store.Items(ctx, store.Query{})
+	want := map[*receiver]int{all: 0, be: 0, refugees: 0}
+	for _, it := range items {
+		want[all]++
+		if it.Country == "BE" {
+			want[be]++
+		}
+		for _, tp := range it.Topics {
+			if tp == "refugees" {
+				want[refugees]++
+			}
+		}
+	}
+	for rc, n := range want {
+		if len(rc.got) != n || n == 0 {
+			t.Errorf("receiver got %d items, want %d", len(rc.got), n)
+		}
+		for id, hooks := range rc.got {
+			if len(hooks) != 1 {
+				t.Errorf("item %s delivered %d times", id, len(hooks))
+			}
+		}
+	}
+	if n, _, _ := d.SendDue(ctx); n != 0 {
+		t.Errorf("a second SendDue made %d attempts, want none", n)
+	}
+}
+
+func TestRetryKeepsWebhookIDAndFollowsSchedule(t *testing.T) {
+	rc := newReceiver(t)
+	d, c := setup(t, "", sub("p", rc.srv.URL, ""))
+	rc.now = c.Now
+	ctx := context.Background()
+	var seen []string
+	calls := 0
+	rc.set(func(w http.ResponseWriter, r *http.Request) bool {
+		calls++
+		seen = append(seen, r.Header.Get("webhook-id"))
+		switch calls {
+		case 1:
+			http.Error(w, "oops", 500)
+			return true
+		case 2:
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(503)
+			return true
+		}
+		return false
+	})
+	fireAll(t, d)
+	d.SendDue(ctx) // 500
+	d.SendDue(ctx) // not due: the first retry waits 5s
+	if calls != 1 {
+		t.Fatalf("retried before its time: %d calls", calls)
+	}
+	c.Add(6 * time.Second)
+	d.SendDue(ctx) // 503, Retry-After 1h beats the 5 min of the schedule
+	c.Add(30 * time.Minute)
+	d.SendDue(ctx)
+	if calls != 2 {
+		t.Fatalf("Retry-After not honoured: %d calls", calls)
+	}
+	c.Add(31 * time.Minute)
+	if _, delivered, _ := d.SendDue(ctx); delivered != 1 {
+		t.Fatal("not delivered after Retry-After")
+	}
+	if len(rc.ids) != 1 || seen[0] != seen[1] || seen[1] != rc.ids[0] {
+		t.Errorf("webhook-ids across retries: %v then %v", seen, rc.ids)
+	}
+	dels, _ := d.Store.Deliveries(ctx, "p", 10)
+	atts, _ := d.Store.Attempts(ctx, dels[0].ID)
+	if len(atts) != 3 || atts[0].Status != 500 || atts[1].Status != 503 || atts[2].Status != 200 || string(atts[0].Response) != "oops\n" {
+		t.Errorf("attempts recorded: %+v", atts)
+	}
+}
+
+func TestGoneAndGiveUp(t *testing.T) {
+	rc := newReceiver(t)
+	d, c := setup(t, "", sub("p", rc.srv.URL, ""))
+	rc.now = c.Now
+	ctx := context.Background()
+	rc.set(func(w http.ResponseWriter, r *http.Request) bool { w.WriteHeader(410); return true })
+	fireAll(t, d)
+	d.SendDue(ctx)
+	subs, _ := d.Store.Subscribers(ctx)
+	if !subs["p"].Paused {
+		t.Fatal("410 did not pause the subscriber")
+	}
+	c.Add(time.Hour)
+	if n, _, _ := d.SendDue(ctx); n != 0 {
+		t.Error("a paused subscriber got an attempt")
+	}
+	// Resumed, the partner fails every time: after the last retry the
+	// delivery is failed and visible, and the subscriber failing.
+	rc.set(func(w http.ResponseWriter, r *http.Request) bool { w.WriteHeader(500); return true })
+	d.Store.SetPaused(ctx, "p", false)
+	for i := 0; i <= len(Retries)+1; i++ {
+		d.SendDue(ctx)
+		c.Add(25 * time.Hour)
+	}
+	dels, _ := d.Store.Deliveries(ctx, "p", 10)
+	subs, _ = d.Store.Subscribers(ctx)
+	if dels[0].Status != store.Failed || !subs["p"].Failing || dels[0].Attempts != len(Retries)+1 {
+		t.Fatalf("after the last retry: status %s, attempts %d, failing %v", dels[0].Status, dels[0].Attempts, subs["p"].Failing)
+	}
+	rc.set(nil)
+	if err := d.Store.Replay(ctx, dels[0].WebhookID); err != nil {
+		t.Fatal(err)
+	}
+	if _, delivered, _ := d.SendDue(ctx); delivered != 1 || rc.ids[0] != dels[0].WebhookID {
+		t.Errorf("replay: delivered %d, ids %v", delivered, rc.ids)
+	}
+}
+
+func TestBadReceiversDoNotHoldUpOthers(t *testing.T) {
+	good := newReceiver(t)
+	bad := map[string]func(w http.ResponseWriter, r *http.Request) bool{
+		"redirect": func(w http.ResponseWriter, r *http.Request) bool {
+			http.Redirect(w, r, "https://elsewhere.example/", http.StatusFound)
+			return true
+		},
+		"hang": func(w http.ResponseWriter, r *http.Request) bool { <-r.Context().Done(); return true },
+		"drip": func(w http.ResponseWriter, r *http.Request) bool {
+			w.WriteHeader(500)
+			for i := 0; i < 100 && r.Context().Err() == nil; i++ {
+				w.Write([]byte("x"))
+				w.(http.Flusher).Flush()
+				time.Sleep(100 * time.Millisecond)
+			}
+			return true
+		},
+		"gigabyte": func(w http.ResponseWriter, r *http.Request) bool {
+			w.WriteHeader(500)
+			chunk := make([]byte, 1<<20)
+			for i := 0; i < 1024; i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return true
+				}
+			}
+			return true
+		},
+	}
+	subs := []string{sub("good", good.srv.URL, "")}
+	for name, h := range bad {
+		rc := newReceiver(t)
+		rc.set(h)
+		subs = append(subs, sub(name, rc.srv.URL, ""))
+	}
+	d, _ := setup(t, "", subs...)
+	ctx := context.Background()
+	fireAll(t, d)
+	attempts, delivered, err := d.SendDue(ctx)
+	if err != nil || attempts != 5 || delivered != 1 || len(good.got) != 5 {
+		t.Fatalf("attempts %d, delivered %d, good got %d items, err %v", attempts, delivered, len(good.got), err)
+	}
+	for name, want := range map[string]string{"redirect": "HTTP 302", "hang": "no answer within 2s", "drip": "HTTP 500", "gigabyte": "HTTP 500"} {
+		dels, _ := d.Store.Deliveries(ctx, name, 1)
+		if len(dels) != 1 || dels[0].Status != store.Due || !strings.Contains(dels[0].LastError, want) {
+			t.Errorf("%s: %+v, want due again with %q", name, dels, want)
+		}
+		if atts, _ := d.Store.Attempts(ctx, dels[0].ID); len(atts) != 1 || len(atts[0].Response) > 1024 {
+			t.Errorf("%s: attempts %d, response kept %d bytes", name, len(atts), len(atts[0].Response))
+		}
+	}
+}
+
+func TestLargeBatchesAreSplit(t *testing.T) {
+	rc := newReceiver(t)
+	d, _ := setup(t, "", sub("p", rc.srv.URL, ""))
+	d.MaxBody = 9000 // a sample release is 3 to 8 KiB as JSON
+	fireAll(t, d)
+	d.SendDue(context.Background())
+	if len(rc.bodies) < 3 || len(rc.got) != 5 {
+		t.Fatalf("%d bodies carrying %d items; want several carrying all 5", len(rc.bodies), len(rc.got))
+	}
+	for _, b := range rc.bodies {
+		if len(b) > 9000 {
+			t.Errorf("a body of %d bytes exceeds max_body", len(b))
+		}
+	}
+}
+
+func TestPrivateTargetsRefused(t *testing.T) {
+	rc := newReceiver(t)
+	d, _ := setup(t, "", sub("p", rc.srv.URL, ""))
+	guarded := New(&config.Config{Webhooks: config.Webhooks{Timeout: 2 * time.Second, MaxBody: 1 << 20}}, d.Store, quiet())
+	guarded.Subs, guarded.Now, guarded.Jitter = d.Subs, d.Now, d.Jitter
+	fireAll(t, guarded)
+	guarded.SendDue(context.Background())
+	if len(rc.ids) != 0 {
+		t.Fatal("a loopback target was reached with allow_private_targets off")
+	}
+	dels, _ := d.Store.Deliveries(context.Background(), "p", 1)
+	if !strings.Contains(dels[0].LastError, "not public") {
+		t.Errorf("last error %q, want the address refused", dels[0].LastError)
+	}
+}
