@@ -180,7 +180,7 @@ func (d *Deliverer) ids() []string {
 }
 
 // lease is how long a claim holds: the request's time and a margin.
-func (d *Deliverer) lease() time.Duration { return d.Timeout + 30*time.Second }
+func (d *Deliverer) lease() time.Duration { return d.Timeout + 5*time.Second }
 
 // SendDue sends deliveries until none is due now, and returns how many
 // attempts were made and how many succeeded.
