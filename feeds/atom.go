@@ -38,6 +38,7 @@ type atomFeed struct {
 	Lang      string `xml:"xml:lang,attr,omitempty"`
 	Links     []gf.AtomLink
 	Generator *atomGenerator
+	Archive   *fhArchive
 	Entries   []*atomEntry `xml:"entry"`
 }
 
@@ -56,8 +57,9 @@ func (f *Feed) WriteAtom(w io.Writer) error {
 			Updated:  rfc3339(f.updated()),
 			Subtitle: f.Description,
 		},
-		Lang:  f.Language,
-		Links: []gf.AtomLink{{Href: f.SelfURL, Rel: "self", Type: "application/atom+xml"}},
+		Lang:    f.Language,
+		Links:   []gf.AtomLink{{Href: f.SelfURL, Rel: "self", Type: "application/atom+xml"}},
+		Archive: archiveMark(f.Archive),
 	}
 	if f.HomeURL != "" {
 		out.Links = append(out.Links, gf.AtomLink{Href: f.HomeURL, Rel: "alternate", Type: "text/html"})

@@ -12,6 +12,7 @@
 package feeds
 
 import (
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type Feed struct {
 	SelfURL     string // where this feed is served (rel="self")
 	HubURL      string // a WebSub hub (rel="hub"), if any
 	Links       []Link // further links: RFC 5005 archives and the like
+	Archive     bool   // an RFC 5005 archive document, which will not change
 	Author      string // the publisher, named when an item names no author
 	Generator   string
 	Updated     time.Time
@@ -82,6 +84,22 @@ type Contact struct {
 	Office string `json:"office,omitempty"`
 	Email  string `json:"email,omitempty"`
 	Phone  string `json:"phone,omitempty"`
+}
+
+// historyNS is the namespace of RFC 5005's fh:archive.
+const historyNS = "http://purl.org/syndication/history/1.0"
+
+// fhArchive marks an archive document (RFC 5005, section 4).
+type fhArchive struct {
+	XMLName xml.Name `xml:"fh:archive"`
+	NS      string   `xml:"xmlns:fh,attr"`
+}
+
+func archiveMark(on bool) *fhArchive {
+	if !on {
+		return nil
+	}
+	return &fhArchive{NS: historyNS}
 }
 
 // ErrInvalid is returned for a feed that cannot be rendered validly.

@@ -34,6 +34,7 @@ type rssItem struct {
 type rssChannel struct {
 	gf.RssFeed
 	AtomLinks []rssAtomLink
+	Archive   *fhArchive
 	Items     []*rssItem `xml:"item"`
 }
 
@@ -72,6 +73,7 @@ func (f *Feed) WriteRSS(w io.Writer) error {
 			Docs:          "https://www.rssboard.org/rss-specification",
 		},
 		AtomLinks: []rssAtomLink{{Href: f.SelfURL, Rel: "self", Type: "application/rss+xml"}},
+		Archive:   archiveMark(f.Archive),
 	}
 	if f.HubURL != "" {
 		ch.AtomLinks = append(ch.AtomLinks, rssAtomLink{Href: f.HubURL, Rel: "hub"})

@@ -2,12 +2,18 @@ package publish
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/gazetteer"
@@ -75,14 +81,89 @@ func (s *Server) resolve(kind, name string) (feedSpec, error) {
 	return spec, nil
 }
 
-// listParam reads a comma-separated query parameter, which may repeat.
-func listParam(q url.Values, key string) []string {
+// maxLimit bounds ?limit; maxValues bounds the values of one filter.
+const (
+	maxLimit  = 1000
+	maxValues = 50
+)
+
+// feedQuery is a parsed query string.
+type feedQuery struct {
+	filters  url.Values // country, topic, lang, source as given (for links)
+	limit    int
+	before   int64 // an archive page: items that arrived before this
+	since    int64 // backfill: items that arrived after this, oldest first
+	sinceSet bool
+}
+
+// parseQuery reads a feed's query string strictly: malformed encoding,
+// unknown or repeated keys and out-of-range values are 400s.
+func parseQuery(raw string) (feedQuery, error) {
+	fq := feedQuery{filters: url.Values{}}
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return fq, badRequest("malformed query string: %v", err)
+	}
+	for key, vs := range vals {
+		switch key {
+		case "country", "topic", "lang", "source", "limit", "before", "since":
+		default:
+			return fq, badRequest("unknown query parameter %q: use country, topic, lang, source, limit, before or since", trunc(key))
+		}
+		if len(vs) > 1 {
+			return fq, badRequest("%s is given %d times: give it once, values separated by commas", key, len(vs))
+		}
+		if !utf8.ValidString(vs[0]) || len(vs[0]) > 2000 {
+			return fq, badRequest("%s is not valid UTF-8 or is too long", key)
+		}
+	}
+	num := func(key string, lo, hi int64) (int64, error) {
+		v := vals.Get(key)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			return 0, badRequest("bad %s %q: use a whole number from %d to %d", key, trunc(v), lo, hi)
+		}
+		return n, nil
+	}
+	limit, err := num("limit", 1, maxLimit)
+	if err != nil {
+		return fq, err
+	}
+	fq.limit = int(limit)
+	if fq.before, err = num("before", 1, 1<<62); err != nil {
+		return fq, err
+	}
+	if fq.since, err = num("since", 0, 1<<62); err != nil {
+		return fq, err
+	}
+	if vals.Has("before") && vals.Has("since") {
+		return fq, badRequest("give before or since, not both")
+	}
+	for _, key := range []string{"country", "topic", "lang", "source"} {
+		if v := vals.Get(key); v != "" {
+			fq.filters.Set(key, v)
+		}
+	}
+	fq.sinceSet = vals.Has("since")
+	return fq, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// listParam splits a comma-separated filter value.
+func listParam(v string) []string {
 	var out []string
-	for _, v := range q[key] {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
 		}
 	}
 	return out
@@ -90,70 +171,63 @@ func listParam(q url.Values, key string) []string {
 
 // applyQuery narrows spec with the query string's filters. Filters combine
 // with AND, values of one filter with OR.
-func (s *Server) applyQuery(spec *feedSpec, q url.Values) error {
-	for key := range q {
-		switch key {
-		case "country", "topic", "lang", "source", "limit":
-		default:
-			return badRequest("unknown query parameter %q: use country, topic, lang, source or limit", key)
+func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
+	var countries, langs []string
+	for key, v := range fq.filters {
+		if n := len(listParam(v[0])); n > maxValues {
+			return badRequest("%s has %d values; at most %d", key, n, maxValues)
 		}
 	}
-	var countries, langs []string
-	for _, c := range listParam(q, "country") {
+	for _, c := range listParam(fq.filters.Get("country")) {
 		if !codeRE.MatchString(strings.ToLower(c)) {
-			return badRequest("bad country %q: use ISO 3166-1 alpha-2 codes", c)
+			return badRequest("bad country %q: use ISO 3166-1 alpha-2 codes", trunc(c))
 		}
 		if !gazetteer.Default().Known(c) {
 			return notFound("unknown country %q: not an ISO 3166-1 alpha-2 code", c)
 		}
 		countries = append(countries, strings.ToUpper(c))
 	}
-	for _, l := range listParam(q, "lang") {
+	for _, l := range listParam(fq.filters.Get("lang")) {
 		if !codeRE.MatchString(l) {
-			return badRequest("bad lang %q: use ISO 639-1 codes", l)
+			return badRequest("bad lang %q: use ISO 639-1 codes", trunc(l))
 		}
 		langs = append(langs, l)
 	}
-	topics := listParam(q, "topic")
+	topics := listParam(fq.filters.Get("topic"))
 	for _, t := range topics {
 		if !slugRE.MatchString(t) {
-			return badRequest("bad topic %q", t)
+			return badRequest("bad topic %q", trunc(t))
 		}
 		if _, ok := s.topics[t]; !ok {
 			return notFound("unknown topic %q", t)
 		}
 	}
-	sources := listParam(q, "source")
+	sources := listParam(fq.filters.Get("source"))
 	for _, id := range sources {
 		if !slugRE.MatchString(id) {
-			return badRequest("bad source %q", id)
+			return badRequest("bad source %q", trunc(id))
 		}
 		if _, ok := s.sources[id]; !ok {
 			return notFound("unknown source %q", id)
 		}
 	}
-	// A filter on a field the route already fixes narrows it further: the
-	// intersection is expressed by running both (AND).
+	// A filter on a field the route already fixes narrows it further.
 	spec.query.Countries = intersect(spec.query.Countries, countries)
 	spec.query.Languages = intersect(spec.query.Languages, langs)
 	spec.query.Topics = intersect(spec.query.Topics, topics)
 	spec.query.Sources = intersect(spec.query.Sources, sources)
-	limit := s.cfg.Feeds.PageSize
-	if v := q["limit"]; len(v) > 0 {
-		if len(v) > 1 {
-			return badRequest("limit is given %d times", len(v))
-		}
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 {
-			return badRequest("bad limit %q: use a whole number from 1 to %d", v[0], maxLimit)
-		}
-		limit = min(n, maxLimit)
+	spec.query.Limit = s.cfg.Feeds.PageSize
+	if fq.limit > 0 {
+		spec.query.Limit = fq.limit
 	}
-	spec.query.Limit = limit
+	switch {
+	case fq.sinceSet:
+		spec.query.After, spec.query.BySeq = fq.since, true
+	default:
+		spec.query.Before, spec.query.SeqDesc = fq.before, true
+	}
 	return nil
 }
-
-const maxLimit = 1000
 
 // intersect combines a route's fixed values with a query's: when both are
 // set only the common values remain (possibly none, an empty feed).
@@ -178,36 +252,185 @@ func intersect(route, query []string) []string {
 	return out
 }
 
+// rendered is a feed document as served, kept in memory until items change.
+type rendered struct {
+	gen         uint64
+	body, gz    []byte
+	etag, gzTag string
+	modified    time.Time
+	contentType string
+}
+
+// maxCached bounds the rendered feeds kept in memory.
+const maxCached = 2048
+
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	name, ext, err := splitFile(r.PathValue("file"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	spec, err := s.resolve(r.PathValue("kind"), name)
+	kind := r.PathValue("kind")
+	spec, err := s.resolve(kind, name)
+	var fq feedQuery
 	if err == nil {
-		err = s.applyQuery(&spec, r.URL.Query())
+		fq, err = parseQuery(r.URL.RawQuery)
+	}
+	if err == nil {
+		err = s.applyQuery(&spec, fq)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	items, err := s.store.Items(r.Context(), spec.query)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	key := spec.path + "." + ext + "?" + canonical(fq)
+	gen := s.store.Generation()
+	s.mu.Lock()
+	e := s.cache[key]
+	s.mu.Unlock()
+	if e == nil || e.gen != gen {
+		if e, err = s.render(r.Context(), spec, ext, fq, gen); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.mu.Lock()
+		if len(s.cache) >= maxCached {
+			clear(s.cache)
+		}
+		s.cache[key] = e
+		s.mu.Unlock()
 	}
-	f := s.buildFeed(spec, ext, r.URL.RawQuery, items)
-	var buf bytes.Buffer
-	if err := f.Write(&buf, ext); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ct := feeds.MediaType(ext) + "; charset=utf-8"
-	serveBytes(w, r, ct, f.Updated, s.cfg.Feeds.MaxAge, buf.Bytes())
+	serveRendered(w, r, e, s.cfg.Feeds.MaxAge)
 }
 
-func (s *Server) buildFeed(spec feedSpec, ext, rawQuery string, items []store.Item) *feeds.Feed {
+// canonical writes a query in a fixed order, for cache keys and ids.
+func canonical(fq feedQuery) string {
+	v := url.Values{}
+	for k, vs := range fq.filters {
+		v[k] = vs
+	}
+	if fq.limit > 0 {
+		v.Set("limit", strconv.Itoa(fq.limit))
+	}
+	if fq.before > 0 {
+		v.Set("before", strconv.FormatInt(fq.before, 10))
+	}
+	if fq.sinceSet {
+		v.Set("since", strconv.FormatInt(fq.since, 10))
+	}
+	return v.Encode()
+}
+
+func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQuery, gen uint64) (*rendered, error) {
+	items, err := s.store.Items(ctx, spec.query)
+	if err != nil {
+		return nil, err
+	}
+	f := s.buildFeed(spec, ext, fq, items)
+	if err := s.pageLinks(ctx, f, spec, ext, fq, items); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf, ext); err != nil {
+		return nil, err
+	}
+	e := &rendered{gen: gen, body: buf.Bytes(), modified: f.Updated, contentType: feeds.MediaType(ext) + "; charset=utf-8"}
+	sum := sha256.Sum256(e.body)
+	e.etag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	e.gzTag = `"` + hex.EncodeToString(sum[:16]) + `-gz"`
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(e.body)
+	zw.Close()
+	e.gz = gz.Bytes()
+	return e, nil
+}
+
+// serveRendered answers with a cached document: gzip when the client
+// takes it, conditional GET and HEAD through http.ServeContent (an
+// If-None-Match match wins over If-Modified-Since).
+func serveRendered(w http.ResponseWriter, r *http.Request, e *rendered, maxAge time.Duration) {
+	h := w.Header()
+	h.Set("Content-Type", e.contentType)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
+	h.Set("X-Content-Type-Options", "nosniff")
+	body, tag := e.body, e.etag
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body, tag = e.gz, e.gzTag
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", tag)
+	http.ServeContent(w, r, "", e.modified.Truncate(time.Second), bytes.NewReader(body))
+}
+
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") || strings.TrimSpace(name) == "*" {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
+
+// pageLinks adds RFC 5005 archive links and the backfill cursor. Archive
+// pages (?before=N) hold the items that arrived before N, so they never
+// change once full; ?since=N lists what arrived after N, oldest first.
+func (s *Server) pageLinks(ctx context.Context, f *feeds.Feed, spec feedSpec, ext string, fq feedQuery, items []store.Item) error {
+	link := func(set func(v url.Values)) string {
+		v := url.Values{}
+		for k, vs := range fq.filters {
+			v[k] = vs
+		}
+		if fq.limit > 0 {
+			v.Set("limit", strconv.Itoa(fq.limit))
+		}
+		set(v)
+		u := s.cfg.Server.BaseURL + spec.path + "." + ext
+		if q := v.Encode(); q != "" {
+			u += "?" + q
+		}
+		return u
+	}
+	mt := feeds.MediaType(ext)
+	full := len(items) == spec.query.Limit
+	if fq.sinceSet {
+		if full {
+			last := items[len(items)-1].Seq
+			f.Links = append(f.Links, feeds.Link{Rel: "next", Href: link(func(v url.Values) { v.Set("since", strconv.FormatInt(last, 10)) }), Type: mt})
+		}
+		return nil
+	}
+	if full {
+		oldest := items[len(items)-1].Seq
+		f.Links = append(f.Links, feeds.Link{Rel: "prev-archive", Href: link(func(v url.Values) { v.Set("before", strconv.FormatInt(oldest, 10)) }), Type: mt})
+	}
+	if fq.before == 0 {
+		return nil
+	}
+	f.Archive = true
+	current := link(func(url.Values) {})
+	f.Links = append(f.Links, feeds.Link{Rel: "current", Href: current, Type: mt})
+	// The newer archive page is the one that ends just above this one.
+	q := spec.query
+	q.Before, q.SeqDesc, q.After, q.BySeq, q.Limit = 0, false, fq.before-1, true, spec.query.Limit+1
+	newer, err := s.store.Items(ctx, q)
+	if err != nil {
+		return err
+	}
+	next := current
+	if len(newer) == spec.query.Limit+1 {
+		end := newer[len(newer)-1].Seq
+		next = link(func(v url.Values) { v.Set("before", strconv.FormatInt(end, 10)) })
+	}
+	f.Links = append(f.Links, feeds.Link{Rel: "next-archive", Href: next, Type: mt})
+	return nil
+}
+
+func (s *Server) buildFeed(spec feedSpec, ext string, fq feedQuery, items []store.Item) *feeds.Feed {
+	rawQuery := canonical(fq)
 	base := s.cfg.Server.BaseURL
 	self := base + spec.path + "." + ext
 	if rawQuery != "" {

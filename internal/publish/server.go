@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
@@ -28,11 +29,14 @@ type Server struct {
 	cfg   *config.Config
 	store *store.Store
 	log   *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]*rendered // rendered feeds, by route and query
 }
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
-	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http")}
+	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"), cache: map[string]*rendered{}}
 }
 
 // Handler returns the HTTP routes.
@@ -40,6 +44,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /feeds/{file}", s.feed)
+	mux.HandleFunc("GET /feeds.opml", s.opml)
 	mux.HandleFunc("GET /feeds/{kind}/{file}", s.feed)
 	mux.HandleFunc("GET /items/{uid}", s.item)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

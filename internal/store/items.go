@@ -150,6 +150,7 @@ func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatu
 	if err := tx.Commit(); err != nil {
 		return "", 0, err
 	}
+	s.gen.Add(1)
 	return uid, status, nil
 }
 
@@ -285,7 +286,9 @@ type Query struct {
 	Sources   []string
 	Limit     int   // 0 = no limit
 	After     int64 // only items whose Seq is above this
+	Before    int64 // only items whose Seq is below this
 	BySeq     bool  // oldest arrival first, instead of newest publication first
+	SeqDesc   bool  // newest arrival first
 }
 
 const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
@@ -329,13 +332,20 @@ func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 		where = append(where, "i.id > ?")
 		args = append(args, q.After)
 	}
+	if q.Before > 0 {
+		where = append(where, "i.id < ?")
+		args = append(args, q.Before)
+	}
 	query := "SELECT " + itemColumns + " FROM items i"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	if q.BySeq {
+	switch {
+	case q.BySeq:
 		query += " ORDER BY i.id"
-	} else {
+	case q.SeqDesc:
+		query += " ORDER BY i.id DESC"
+	default:
 		query += " ORDER BY i.published DESC, i.id DESC"
 	}
 	if q.Limit > 0 {

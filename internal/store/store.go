@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -45,6 +46,40 @@ type Store struct {
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	gen atomic.Uint64 // moves whenever items change
+}
+
+// Generation is a number that moves whenever items change, in this process
+// or (seen by Watch) in another one: caches of rendered feeds compare it
+// instead of asking the database.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
+
+// Watch notices commits by other processes (a `crier fetch` beside a
+// `crier serve`) and moves the generation, until ctx ends.
+func (s *Store) Watch(ctx context.Context, every time.Duration) {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	var last int64 = -1
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var v int64
+		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err == nil {
+			if last >= 0 && v != last {
+				s.gen.Add(1)
+			}
+			last = v
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // dsn sets the pragmas in the DSN so that every pooled connection has them.

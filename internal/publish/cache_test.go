@@ -1,0 +1,185 @@
+package publish
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mmcdole/gofeed"
+)
+
+func TestConditionalGetHeadAndGzip(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	url := srv.URL + "/feeds/all.atom"
+	resp, body := get(t, url)
+	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	if resp.Header.Get("Vary") != "Accept-Encoding" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=300") {
+		t.Errorf("headers: Vary %q, Cache-Control %q", resp.Header.Get("Vary"), resp.Header.Get("Cache-Control"))
+	}
+	tests := []struct {
+		name   string
+		header []string
+		status int
+	}{
+		{"If-None-Match", []string{"If-None-Match", etag}, 304},
+		{"If-Modified-Since", []string{"If-Modified-Since", lm}, 304},
+		{"If-None-Match wins over If-Modified-Since", []string{"If-None-Match", `"other"`, "If-Modified-Since", lm}, 200},
+		{"stale If-Modified-Since", []string{"If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT"}, 200},
+	}
+	for _, tt := range tests {
+		if resp, _ := get(t, url, tt.header...); resp.StatusCode != tt.status {
+			t.Errorf("%s: %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
+	}
+	req, _ := http.NewRequest("HEAD", url, nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, _ := io.ReadAll(hr.Body)
+	hr.Body.Close()
+	if hr.StatusCode != 200 || len(hb) != 0 || hr.Header.Get("ETag") != etag {
+		t.Errorf("HEAD: %d, %d bytes, ETag %q", hr.StatusCode, len(hb), hr.Header.Get("ETag"))
+	}
+	// gzip: asked for explicitly, so the client does not undo it for us.
+	req, _ = http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	gr, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gr.Body.Close()
+	if gr.Header.Get("Content-Encoding") != "gzip" || gr.Header.Get("ETag") == etag {
+		t.Fatalf("gzip: encoding %q, ETag %q (must differ from the identity one)", gr.Header.Get("Content-Encoding"), gr.Header.Get("ETag"))
+	}
+	zr, err := gzip.NewReader(gr.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if string(unzipped) != string(body) {
+		t.Error("the gzip body differs from the plain one")
+	}
+}
+
+func TestPollsOfAnUnchangedFeedDoNoDatabaseWork(t *testing.T) {
+	srv, st, _ := newTestServer(t)
+	_, first := get(t, srv.URL+"/feeds/all.json?lang=fr")
+	st.Close() // any query now fails
+	resp, again := get(t, srv.URL+"/feeds/all.json?lang=fr")
+	if resp.StatusCode != 200 || string(again) != string(first) {
+		t.Fatalf("a repeated poll went to the database: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, srv.URL+"/feeds/all.json?lang=es"); resp.StatusCode != 500 {
+		t.Errorf("a new query was served without the database: %d", resp.StatusCode)
+	}
+}
+
+func TestHostileQueries(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	for path, want := range map[string]string{
+		"/feeds/all.rss?limit=1000000":                     "bad limit",
+		"/feeds/all.rss?country=be&country=lu":             "given 2 times",
+		"/feeds/all.rss?foo=bar":                           "unknown query parameter",
+		"/feeds/all.rss?country=%zz":                       "malformed query string",
+		"/feeds/all.rss?lang=%ff%fe":                       "not valid UTF-8",
+		"/feeds/all.rss?before=1&since=2":                  "not both",
+		"/feeds/all.rss?topic=" + strings.Repeat("a,", 60): "at most 50",
+	} {
+		resp, body := get(t, srv.URL+path)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %q, want 400 with %q", path, resp.StatusCode, body, want)
+		}
+	}
+}
+
+func TestArchivePagingAndSince(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	seen := map[string]bool{}
+	url := srv.URL + "/feeds/all.atom?limit=2"
+	pages := 0
+	for url != "" && pages < 10 {
+		pages++
+		_, body := get(t, url)
+		f, err := gofeed.NewParser().ParseString(string(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range f.Items {
+			if seen[it.GUID] {
+				t.Errorf("item %s on two pages", it.GUID)
+			}
+			seen[it.GUID] = true
+		}
+		url = atomLink(t, body, "prev-archive")
+		if pages > 1 && !strings.Contains(string(body), "<fh:archive") {
+			t.Error("an archive page lacks fh:archive")
+		}
+		if pages > 1 && atomLink(t, body, "next-archive") == "" {
+			t.Error("an archive page lacks next-archive")
+		}
+	}
+	if len(seen) != 5 || pages != 3 {
+		t.Errorf("walked %d pages and %d items; want 3 pages, all 5 items", pages, len(seen))
+	}
+	// Backfill with since: oldest first, a next link until the end.
+	var order []string
+	url = srv.URL + "/feeds/all.json?since=0&limit=2"
+	for url != "" {
+		_, body := get(t, url)
+		var f struct {
+			NextURL string `json:"next_url"`
+			Items   []struct {
+				ID string `json:"id"`
+			}
+		}
+		if err := jsonUnmarshal(body, &f); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range f.Items {
+			order = append(order, it.ID)
+		}
+		url = f.NextURL
+	}
+	if len(order) != 5 {
+		t.Errorf("since walk: %d items, want 5", len(order))
+	}
+}
+
+func atomLink(t *testing.T, body []byte, rel string) string {
+	var doc struct {
+		Links []struct {
+			Rel  string `xml:"rel,attr"`
+			Href string `xml:"href,attr"`
+		} `xml:"link"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range doc.Links {
+		if l.Rel == rel {
+			return l.Href
+		}
+	}
+	return ""
+}
+
+func TestOPML(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	resp, body := get(t, srv.URL+"/feeds.opml")
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	for _, want := range []string{`<opml version="2.0">`, `/feeds/source/iom-be-samples.atom`, `/feeds/topic/refugees.atom`, `/feeds/country/be.atom`, `/feeds/country/by.atom`, `xmlUrl=`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("OPML lacks %s", want)
+		}
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
