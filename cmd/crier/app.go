@@ -225,8 +225,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	pub := publish.New(cfg, st, a.log)
 	srv := &http.Server{
-		Handler:           publish.New(cfg, st, a.log).Handler(),
+		Handler:           pub.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -289,7 +290,15 @@ func (a *app) serve(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		st.Watch(ctx, 2*time.Second) // feeds see what another process stored
+	}()
+	go func() {
+		defer wg.Done()
+		pub.RunHub(ctx, 2*time.Second, deliverer.Wake) // WebSub content on new items
+	}()
 	go func() {
 		defer wg.Done()
 		sched.Run(ctx) // runs the jobs that missed a run at start, then on schedule
@@ -310,6 +319,7 @@ func (a *app) serve(ctx context.Context) error {
 		cancel()
 	}
 	wg.Wait()
+	pub.WaitHub()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -8,6 +8,9 @@ package deliver
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +49,8 @@ type Deliverer struct {
 	Now     func() time.Time
 	// Jitter spreads a retry wait; it returns a factor near 1.
 	Jitter func() float64
+	// HubURL is this crier's WebSub hub, advertised to WebSub subscribers.
+	HubURL string
 
 	wake chan struct{}
 }
@@ -71,6 +76,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
 		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: 4,
 		Log: log.With("component", "webhooks"), Now: time.Now,
 		Jitter: func() float64 { return 0.9 + 0.2*rand.Float64() },
+		HubURL: cfg.Server.BaseURL + "/websub",
 		wake:   make(chan struct{}, 1),
 	}
 }
@@ -276,7 +282,14 @@ func (d *Deliverer) sendOne(ctx context.Context) (ok, sent bool, err error) {
 	case store.GiveUp:
 		d.Log.Error("delivery failed for good; subscriber marked failing", append(attrs, "error", a.Error)...)
 	case store.Gone:
-		d.Log.Warn("subscriber answered 410 Gone: paused", attrs...)
+		if strings.HasPrefix(del.SubscriberID, store.WebSubPrefix) {
+			d.Log.Info("websub subscriber answered 410 Gone: subscription ended", attrs...)
+			if err := d.Store.UnsubscribeWebSub(context.WithoutCancel(ctx), del.SubscriberID); err != nil {
+				return true, false, err
+			}
+		} else {
+			d.Log.Warn("subscriber answered 410 Gone: paused", attrs...)
+		}
 	}
 	return true, outcome == store.Delivered, nil
 }
@@ -287,9 +300,48 @@ const (
 	responseKept = 1 << 10
 )
 
+// request builds the POST of a delivery: a signed webhook, or a WebSub
+// content distribution (the feed's new entries, X-Hub-Signature).
+func (d *Deliverer) request(ctx context.Context, del store.Delivery) (*http.Request, error) {
+	if strings.HasPrefix(del.SubscriberID, store.WebSubPrefix) {
+		ws, err := d.Store.WebSubByID(ctx, del.SubscriberID)
+		if err != nil {
+			return nil, fmt.Errorf("websub subscription: %w", err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ws.Callback, bytes.NewReader(del.Body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", ws.ContentType)
+		req.Header.Add("Link", "<"+d.HubURL+">; rel=\"hub\"")
+		req.Header.Add("Link", "<"+ws.Topic+">; rel=\"self\"")
+		if ws.Secret != "" {
+			req.Header.Set("X-Hub-Signature", "sha256="+HubSignature(ws.Secret, del.Body))
+		}
+		return req, nil
+	}
+	sub := d.Subs[del.SubscriberID]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(del.Body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := webhooks.SetHeaders(req.Header, strings.Fields(sub.Secret), del.WebhookID, d.Now(), del.Body); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return req, nil
+}
+
+// HubSignature is the hex HMAC-SHA256 of body that WebSub's
+// X-Hub-Signature carries.
+func HubSignature(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
 // attempt POSTs a delivery once and judges the answer.
 func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Attempt, store.Outcome, time.Time) {
-	sub := d.Subs[del.SubscriberID]
 	start := d.Now()
 	a := store.Attempt{At: start}
 	fail := func(msg string, retryAfter time.Duration) (store.Attempt, store.Outcome, time.Time) {
@@ -303,15 +355,11 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(del.Body))
+	req, err := d.request(ctx, del)
 	if err != nil {
-		return fail("bad request: "+err.Error(), 0)
+		return fail(err.Error(), 0)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "crier-webhooks/"+publish.Version)
-	if err := webhooks.SetHeaders(req.Header, strings.Fields(sub.Secret), del.WebhookID, d.Now(), del.Body); err != nil {
-		return fail("signing: "+err.Error(), 0)
-	}
+	req.Header.Set("User-Agent", "crier/"+publish.Version)
 	resp, err := d.Client.Do(req)
 	a.Latency = d.Now().Sub(start)
 	if err != nil {

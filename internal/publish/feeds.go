@@ -444,6 +444,7 @@ func (s *Server) buildFeed(spec feedSpec, ext string, fq feedQuery, items []stor
 		SelfURL:     self,
 		Author:      "crier",
 		Generator:   "crier " + Version,
+		HubURL:      base + "/websub",
 	}
 	langs := map[string]bool{}
 	for _, it := range items {

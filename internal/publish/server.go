@@ -32,6 +32,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	cache map[string]*rendered // rendered feeds, by route and query
+
+	hubJobs sync.WaitGroup // WebSub intent verifications under way
 }
 
 // New returns a Server for cfg over st.
@@ -45,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /feeds/{file}", s.feed)
 	mux.HandleFunc("GET /feeds.opml", s.opml)
+	mux.HandleFunc("POST /websub", s.websub)
 	mux.HandleFunc("GET /feeds/{kind}/{file}", s.feed)
 	mux.HandleFunc("GET /items/{uid}", s.item)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -195,13 +195,14 @@ func scanDelivery(r scanner) (Delivery, error) {
 // in flight, so each partner gets its batches one at a time and in order.
 // A delivery whose claim has lapsed (crier stopped mid-request) is due
 // again. The claim lasts lease. ok is false when nothing is due.
+// WebSub subscriptions' deliveries are claimed along with subscribers'.
 func (s *Store) Claim(ctx context.Context, subscribers []string, lease time.Duration) (d Delivery, ok bool, err error) {
-	if len(subscribers) == 0 {
-		return d, false, nil
-	}
 	now := s.Now()
 	args := []any{Sending, formatTime(now.Add(lease))}
-	subIn := in("d.subscriber_id", subscribers, &args)
+	subIn := "d.subscriber_id LIKE '" + WebSubPrefix + "%'"
+	if len(subscribers) > 0 {
+		subIn = "(" + in("d.subscriber_id", subscribers, &args) + " OR " + subIn + ")"
+	}
 	n := formatTime(now)
 	args = append(args, Due, n, Sending, n, Due, Sending, Sending, n)
 	row := s.w.QueryRowContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id = (
