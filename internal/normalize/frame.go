@@ -43,7 +43,10 @@ func LearnFrame(docs []Input) *Frame {
 	for i, d := range docs {
 		set := map[string]bool{}
 		for _, b := range docBlocks(d) {
-			if k := lineKey(b.text); k != "" && !hasContactData(b.text) {
+			if !frameCandidate(b) {
+				continue
+			}
+			if k := lineKey(b.text); k != "" {
 				set[k] = true
 			}
 		}
@@ -81,11 +84,31 @@ func LearnFrame(docs []Input) *Frame {
 	}
 	f := &Frame{lines: map[string]bool{}}
 	for k, gs := range groupsOf {
-		if len(gs) >= 2 {
+		// A long paragraph found in two releases is more likely a passage
+		// they share than the site's frame: it takes a third to tell.
+		need := 2
+		if len(strings.Fields(k)) > 40 {
+			need = 3
+		}
+		if len(gs) >= need {
 			f.lines[k] = true
 		}
 	}
 	return f
+}
+
+// frameCandidate reports whether a block may be frame at all: a lead that
+// opens with a dateline, and a block carrying contact data, never are.
+func frameCandidate(b block) bool {
+	if hasContactData(b.text) {
+		return false
+	}
+	if b.words() >= 12 {
+		if _, _, ok := dateline(b.text); ok {
+			return false
+		}
+	}
+	return true
 }
 
 func jaccard(a, b map[string]bool) float64 {
@@ -108,7 +131,7 @@ func dropFrame(blocks []block, f *Frame) []block {
 	}
 	out := blocks[:0:0]
 	for _, b := range blocks {
-		if !f.Has(b.text) || hasContactData(b.text) {
+		if !f.Has(b.text) || !frameCandidate(b) {
 			out = append(out, b)
 		}
 	}

@@ -79,3 +79,17 @@ func TestBadInputKeepsWhatCanBeKnown(t *testing.T) {
 		t.Errorf("a German release: language %q, want de (visible, not passed off as the source's fr)", german.Language)
 	}
 }
+
+// Two releases of one source that share their lead paragraph (a release
+// republished under a new title) must not lose it as "frame".
+func TestSharedLeadIsNotFrame(t *testing.T) {
+	lead := "GENEVA – " + strings.Repeat("The International Organization for Migration said families need shelter and water. ", 6)
+	a := Input{Raw: []byte("First headline about shelter for families\n\n" + lead + "\n")}
+	b := Input{Raw: []byte("Second headline, same story, new title\n\n" + lead + "\n")}
+	f := LearnFrame([]Input{a, b})
+	a.Frame = f
+	r := New(nil).Normalize(a)
+	if r.Title != "First headline about shelter for families" || !strings.Contains(r.Text, "GENEVA") {
+		t.Errorf("title %q, text %q", r.Title, r.Text)
+	}
+}

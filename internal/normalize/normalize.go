@@ -211,6 +211,9 @@ func (n *Normalizer) Normalize(in Input) Record {
 	if r.Title == "" && r.Summary != "" {
 		r.Title = firstWords(r.Summary, 12)
 	}
+	if r.Title == "" && len(body) > 0 {
+		r.Title = firstWords(body[0].text, 12)
+	}
 	bodyWords := words(fold(r.Text))
 	ws := append(words(fold(r.Title)), bodyWords...)
 	r.Language = detectLanguage(ws)
