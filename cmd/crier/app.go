@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crier-hub/crier/internal/admin"
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/deliver"
 	"github.com/crier-hub/crier/internal/ingest"
@@ -226,8 +227,19 @@ func (a *app) serve(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	pub := publish.New(cfg, st, a.log)
+	deliverer := deliver.New(cfg, st, a.log)
+	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
+		Fetch: func(ctx context.Context, id string) (int, error) {
+			for _, src := range cfg.Sources {
+				if src.ID == id {
+					r := in.Run(ctx, src)
+					return r.Added, r.Err
+				}
+			}
+			return 0, fmt.Errorf("no source %q", id)
+		}}
 	srv := &http.Server{
-		Handler:           pub.Handler(),
+		Handler:           pub.Handler(api.Register),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -263,7 +275,6 @@ func (a *app) serve(ctx context.Context) error {
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
 	}
-	deliverer := deliver.New(cfg, st, a.log)
 	if err := deliverer.Sync(ctx); err != nil {
 		return err
 	}

@@ -41,9 +41,12 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
 	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"), cache: map[string]*rendered{}}
 }
 
-// Handler returns the HTTP routes.
-func (s *Server) Handler() http.Handler {
+// Handler returns the HTTP routes; extra adds more (the admin API).
+func (s *Server) Handler(extra ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
+	for _, add := range extra {
+		add(mux)
+	}
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /feeds/{file}", s.feed)
 	mux.HandleFunc("GET /feeds.opml", s.opml)

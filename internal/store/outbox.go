@@ -339,3 +339,29 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	return parseTime(next.String), true, nil
 }
+
+// DeliveryCounts counts deliveries by status.
+func (s *Store) DeliveryCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{Due: 0, Sending: 0, Sent: 0, Failed: 0}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// ItemCount counts items.
+func (s *Store) ItemCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items`).Scan(&n)
+	return n, err
+}

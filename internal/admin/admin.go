@@ -1,0 +1,291 @@
+// Package admin serves crier's admin API under /api/v1/ (JSON, behind a
+// bearer token compared in constant time) and its operations endpoints:
+// /metrics in the Prometheus text format.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// API is the admin API.
+type API struct {
+	Cfg   *config.Config
+	Store *store.Store
+	Log   *slog.Logger
+	// Fetch runs a source now and returns its error, if any.
+	Fetch func(ctx context.Context, id string) (added int, err error)
+	// Wake tells the webhook senders that deliveries may be due.
+	Wake func()
+}
+
+// Register adds the admin routes to mux. Without an admin_token the API
+// answers 404: it is off.
+func (a *API) Register(mux *http.ServeMux) {
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, a.guard(h))
+	}
+	route("GET /api/v1/sources", a.sources)
+	route("POST /api/v1/sources/{id}/fetch", a.fetch)
+	route("GET /api/v1/sources/{id}/health", a.health)
+	route("GET /api/v1/subscribers", a.subscribers)
+	route("POST /api/v1/subscribers/{id}/pause", a.pause(true))
+	route("POST /api/v1/subscribers/{id}/resume", a.pause(false))
+	route("GET /api/v1/subscribers/{id}/deliveries", a.deliveries)
+	route("POST /api/v1/deliveries/{webhook_id}/replay", a.replay)
+	for _, p := range []string{"POST /api/v1/sources", "DELETE /api/v1/sources/{id}", "POST /api/v1/subscribers", "DELETE /api/v1/subscribers/{id}"} {
+		route(p, func(http.ResponseWriter, *http.Request) (any, error) {
+			return nil, &apiError{http.StatusNotImplemented, "sources and subscribers are defined in config.toml: edit it and restart crier"}
+		})
+	}
+	mux.HandleFunc("GET /metrics", a.metrics)
+}
+
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// guard checks the bearer token and writes the JSON answer.
+func (a *API) guard(h func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		token := a.Cfg.Server.AdminToken
+		if token == "" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "the admin API is off: set server.admin_token"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crier"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+			return
+		}
+		v, err := h(w, r)
+		var ae *apiError
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusOK, v)
+		case errors.As(err, &ae):
+			writeJSON(w, ae.status, map[string]string{"error": ae.msg})
+		case errors.Is(err, store.ErrNotFound):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		default:
+			a.Log.Error("admin request failed", "component", "admin", "path", r.URL.Path, "error", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error; see the server log"})
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+type sourceView struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Kind        string    `json:"kind"`
+	URL         string    `json:"url,omitempty"`
+	Schedule    string    `json:"schedule"`
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	Failures    int       `json:"consecutive_failures"`
+	LastError   string    `json:"last_error,omitempty"`
+	NextRun     time.Time `json:"next_run,omitzero"`
+	ItemsAdded  int       `json:"items_added"`
+}
+
+func (a *API) sourceViews(ctx context.Context) ([]sourceView, error) {
+	states, err := a.Store.SourceStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []sourceView{}
+	for _, s := range a.Cfg.Sources {
+		st := states[s.ID]
+		out = append(out, sourceView{ID: s.ID, Name: s.Name, Kind: s.Kind, URL: s.URL, Schedule: s.Schedule,
+			LastAttempt: st.LastAttempt, LastSuccess: st.LastSuccess, Failures: st.Failures, LastError: st.LastError,
+			NextRun: st.NextRun, ItemsAdded: st.ItemsAdded})
+	}
+	return out, nil
+}
+
+func (a *API) sources(w http.ResponseWriter, r *http.Request) (any, error) {
+	return a.sourceViews(r.Context())
+}
+
+func (a *API) health(w http.ResponseWriter, r *http.Request) (any, error) {
+	views, err := a.sourceViews(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range views {
+		if v.ID == r.PathValue("id") {
+			return v, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (a *API) known(id string) bool {
+	for _, s := range a.Cfg.Sources {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) fetch(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	if !a.known(id) {
+		return nil, store.ErrNotFound
+	}
+	added, err := a.Fetch(r.Context(), id)
+	if err != nil {
+		return nil, &apiError{http.StatusBadGateway, fmt.Sprintf("source %s failed: %v", id, err)}
+	}
+	return map[string]any{"source": id, "added": added}, nil
+}
+
+type subscriberView struct {
+	ID       string `json:"id"`
+	URL      string `json:"url"`
+	Schedule string `json:"schedule"`
+	Paused   bool   `json:"paused"`
+	Failing  bool   `json:"failing"`
+}
+
+func (a *API) subscribers(w http.ResponseWriter, r *http.Request) (any, error) {
+	states, err := a.Store.Subscribers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := []subscriberView{}
+	for _, s := range a.Cfg.Subscribers {
+		st := states[s.ID]
+		out = append(out, subscriberView{ID: s.ID, URL: s.URL, Schedule: s.Schedule, Paused: st.Paused, Failing: st.Failing})
+	}
+	return out, nil
+}
+
+func (a *API) pause(paused bool) func(w http.ResponseWriter, r *http.Request) (any, error) {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		id := r.PathValue("id")
+		if err := a.Store.SetPaused(r.Context(), id, paused); err != nil {
+			return nil, err
+		}
+		if !paused && a.Wake != nil {
+			a.Wake()
+		}
+		return map[string]any{"subscriber": id, "paused": paused}, nil
+	}
+}
+
+type attemptView struct {
+	At        time.Time `json:"at"`
+	Status    int       `json:"status"`
+	LatencyMS int64     `json:"latency_ms"`
+	Error     string    `json:"error,omitempty"`
+	Response  string    `json:"response,omitempty"`
+}
+
+type deliveryView struct {
+	WebhookID   string        `json:"webhook_id"`
+	Status      string        `json:"status"`
+	Items       int           `json:"items"`
+	Attempts    []attemptView `json:"attempts"`
+	NextAttempt time.Time     `json:"next_attempt,omitzero"`
+	Created     time.Time     `json:"created"`
+	SentAt      time.Time     `json:"sent_at,omitzero"`
+	LastError   string        `json:"last_error,omitempty"`
+}
+
+func (a *API) deliveries(w http.ResponseWriter, r *http.Request) (any, error) {
+	dels, err := a.Store.Deliveries(r.Context(), r.PathValue("id"), 100)
+	if err != nil {
+		return nil, err
+	}
+	out := []deliveryView{}
+	for _, d := range dels {
+		v := deliveryView{WebhookID: d.WebhookID, Status: d.Status, Items: len(d.Items), Created: d.Created, SentAt: d.SentAt,
+			LastError: d.LastError, Attempts: []attemptView{}}
+		if d.Status == store.Due {
+			v.NextAttempt = d.NextAttempt
+		}
+		atts, err := a.Store.Attempts(r.Context(), d.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, at := range atts {
+			v.Attempts = append(v.Attempts, attemptView{At: at.At, Status: at.Status, LatencyMS: at.Latency.Milliseconds(),
+				Error: at.Error, Response: strings.ToValidUTF8(string(at.Response), "\uFFFD")})
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (a *API) replay(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := r.PathValue("webhook_id")
+	if err := a.Store.Replay(r.Context(), id); err != nil {
+		return nil, err
+	}
+	if a.Wake != nil {
+		a.Wake()
+	}
+	return map[string]string{"webhook_id": id, "status": store.Due}, nil
+}
+
+// metrics writes the Prometheus text format: items, source health and the
+// outbox.
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var b strings.Builder
+	n, err := a.Store.ItemCount(ctx)
+	if err != nil {
+		http.Error(w, "metrics unavailable", http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintf(&b, "# HELP crier_items Items stored.\n# TYPE crier_items gauge\ncrier_items %d\n", n)
+	if views, err := a.sourceViews(ctx); err == nil {
+		b.WriteString("# HELP crier_source_consecutive_failures Consecutive failed runs of a source.\n# TYPE crier_source_consecutive_failures gauge\n")
+		for _, v := range views {
+			fmt.Fprintf(&b, "crier_source_consecutive_failures{source=%q} %d\n", v.ID, v.Failures)
+		}
+		b.WriteString("# HELP crier_source_items_added_total Items a source has added.\n# TYPE crier_source_items_added_total counter\n")
+		for _, v := range views {
+			fmt.Fprintf(&b, "crier_source_items_added_total{source=%q} %d\n", v.ID, v.ItemsAdded)
+		}
+	}
+	if counts, err := a.Store.DeliveryCounts(ctx); err == nil {
+		b.WriteString("# HELP crier_deliveries Webhook and WebSub deliveries by status.\n# TYPE crier_deliveries gauge\n")
+		keys := make([]string, 0, len(counts))
+		for k := range counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "crier_deliveries{status=%q} %d\n", k, counts[k])
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	fmt.Fprint(w, b.String())
+}

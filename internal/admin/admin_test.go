@@ -1,0 +1,100 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+func setup(t *testing.T, token string) (*httptest.Server, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	doc := "[server]\nadmin_token = \"" + token + "\"\n[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \".\"\n" +
+		"[[subscribers]]\nid = \"p\"\nurl = \"https://partner.example/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nschedule = \"@hourly\"\n"
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	st.AddSubscriber(context.Background(), "p", "0s")
+	mux := http.NewServeMux()
+	api := &API{Cfg: cfg, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Fetch: func(ctx context.Context, id string) (int, error) { return 3, nil }}
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, st
+}
+
+func call(t *testing.T, method, url, token string) (int, string) {
+	req, _ := http.NewRequest(method, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestTokenRequired(t *testing.T) {
+	token := "a-long-enough-admin-token"
+	srv, _ := setup(t, token)
+	for _, tt := range []struct {
+		token  string
+		status int
+	}{{"", 401}, {"wrong-token-wrong-token", 401}, {token, 200}} {
+		if code, body := call(t, "GET", srv.URL+"/api/v1/sources", tt.token); code != tt.status {
+			t.Errorf("token %q: %d %s, want %d", tt.token, code, body, tt.status)
+		}
+	}
+	off, _ := setup(t, "")
+	if code, _ := call(t, "GET", off.URL+"/api/v1/sources", "anything"); code != 404 {
+		t.Errorf("with no admin_token the API must be off: %d", code)
+	}
+}
+
+func TestAdminRoutes(t *testing.T) {
+	token := "a-long-enough-admin-token"
+	srv, _ := setup(t, token)
+	code, body := call(t, "POST", srv.URL+"/api/v1/sources/s/fetch", token)
+	if code != 200 || !strings.Contains(body, `"added": 3`) {
+		t.Errorf("fetch now: %d %s", code, body)
+	}
+	if code, _ := call(t, "POST", srv.URL+"/api/v1/sources/nope/fetch", token); code != 404 {
+		t.Errorf("unknown source: %d", code)
+	}
+	call(t, "POST", srv.URL+"/api/v1/subscribers/p/pause", token)
+	_, body = call(t, "GET", srv.URL+"/api/v1/subscribers", token)
+	var subs []subscriberView
+	json.Unmarshal([]byte(body), &subs)
+	if len(subs) != 1 || !subs[0].Paused {
+		t.Errorf("pause: %s", body)
+	}
+	if code, _ := call(t, "POST", srv.URL+"/api/v1/deliveries/msg_nope/replay", token); code != 404 {
+		t.Errorf("replay of an unknown delivery: %d", code)
+	}
+	if code, _ := call(t, "POST", srv.URL+"/api/v1/sources", token); code != 501 {
+		t.Errorf("adding a source at run time: %d, want 501", code)
+	}
+	code, body = call(t, "GET", srv.URL+"/metrics", "")
+	if code != 200 || !strings.Contains(body, "crier_items 0") || !strings.Contains(body, `crier_source_consecutive_failures{source="s"} 0`) {
+		t.Errorf("metrics: %d\n%s", code, body)
+	}
+}
