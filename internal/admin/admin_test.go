@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/testenv"
+
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -20,15 +20,7 @@ func setup(t *testing.T, token string) (*httptest.Server, *store.Store) {
 	dir := t.TempDir()
 	doc := "[server]\nadmin_token = \"" + token + "\"\n[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \".\"\n" +
 		"[[subscribers]]\nid = \"p\"\nurl = \"https://partner.example/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nschedule = \"@hourly\"\n"
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cfg, st := testenv.New(t, dir, doc)
 	st.AddSubscriber(context.Background(), "p", "0s")
 	mux := http.NewServeMux()
 	api := &API{Cfg: cfg, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crier-hub/crier/internal/testenv"
+
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/ingest"
 	"github.com/crier-hub/crier/internal/store"
@@ -96,15 +98,7 @@ func setup(t testing.TB, extra string, subs ...string) (*Deliverer, *clock) {
 	wd, _ := os.Getwd()
 	doc := fmt.Sprintf("[webhooks]\ntimeout = \"2s\"\nallow_private_targets = true\n%s\n[[sources]]\nid = \"samples\"\nkind = \"dir\"\npath = %q\nlanguage = \"fr\"\ncountry = \"BE\"\n"+
 		"[[topics]]\nslug = \"refugees\"\n[topics.keywords]\nfr = [\"réfugié\"]\n%s", extra, filepath.Join(wd, "../../testdata/releases"), strings.Join(subs, "\n"))
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cfg, st := testenv.New(t, dir, doc)
 	if r := ingest.New(cfg, st, quiet()).Run(context.Background(), cfg.Sources[0]); r.Err != nil || r.Added != 5 {
 		t.Fatalf("ingest: %+v", r)
 	}

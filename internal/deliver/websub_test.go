@@ -12,10 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crier-hub/crier/internal/testenv"
+
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/ingest"
 	"github.com/crier-hub/crier/internal/publish"
-	"github.com/crier-hub/crier/internal/store"
 )
 
 // hubSetup serves the hub over an empty store with one dir source whose
@@ -32,15 +33,7 @@ func hubSetup(t *testing.T, allowPrivate bool) (*publish.Server, *Deliverer, *in
 		doc += "allow_private_targets = true\n"
 	}
 	doc += "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n"
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cfg, st := testenv.New(t, dir, doc)
 	pub := publish.New(cfg, st, quiet())
 	srv.Config.Handler = pub.Handler()
 	srv.Start()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crier-hub/crier/internal/testenv"
+
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/store"
 )
@@ -39,15 +41,7 @@ func setup(t *testing.T) (*Ingester, config.Source, string) {
 	copySamples(t, rel)
 	doc := "[[sources]]\nid = \"samples\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n" +
 		"[[topics]]\nslug = \"refugees\"\n[topics.keywords]\nfr = [\"réfugié\"]\n"
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cfg, st := testenv.New(t, dir, doc)
 	return New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil))), cfg.Sources[0], rel
 }
 

@@ -10,11 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/crier-hub/crier/internal/testenv"
 
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/store"
@@ -37,15 +38,7 @@ func harness(t testing.TB, kind, url string, mutate ...func(*config.Source)) (*I
 	if kind == "page" {
 		doc += "links = \"ul.news a\"\n"
 	}
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cfg, st := testenv.New(t, dir, doc)
 	in := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	in.PageDelay = 0
 	src := cfg.Sources[0]
