@@ -156,6 +156,10 @@ func (g *Gazetteer) Resolve(place, lang string) (cityName, cc string, ok bool) {
 		if tailIsCountry {
 			return "", want, true
 		}
+		// "UNITED NATIONS, New York": the place is the part after the comma.
+		if c := g.best(g.cities[Key(tail)], ""); c != nil {
+			return c.name(lang), c.cc, true
+		}
 	}
 	return "", "", false
 }

@@ -48,6 +48,9 @@ var (
 	numericDate  = regexp.MustCompile(`\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b`)
 	// (12/04), (11/12): a day and month, the year left to the context
 	dayMonthFrag = regexp.MustCompile(`\((\d{1,2})[/.](\d{1,2})\)`)
+	// 3 mars, 12 de mayo, March 3: a day and month named, the year left out
+	dayMonthName = regexp.MustCompile(`\b(\d{1,2})(?:er|st|nd|rd|th)?\s+(?:de\s+)?(` + monthAlt + `)\b`)
+	monthNameDay = regexp.MustCompile(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b`)
 	relative     = regexp.MustCompile(`\b(avant-hier|avant hier|anteayer|antier|day before yesterday|aujourd'hui|aujourd’hui|today|hoy|hier|yesterday|ayer)\b`)
 )
 
@@ -124,6 +127,26 @@ func partialDate(s string, ref time.Time) (time.Time, bool) {
 			if t, ok := mkDate(y, time.Month(mo), d); ok && !t.After(ref) {
 				return t, true
 			}
+		}
+	}
+	latest := func(mo time.Month, d int) (time.Time, bool) {
+		for y := ref.Year(); y >= ref.Year()-1; y-- {
+			if t, ok := mkDate(y, mo, d); ok && !t.After(ref) {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	if m := dayMonthName.FindStringSubmatch(s); m != nil {
+		d, _ := strconv.Atoi(m[1])
+		if t, ok := latest(months[m[2]], d); ok {
+			return t, true
+		}
+	}
+	if m := monthNameDay.FindStringSubmatch(s); m != nil && len(m[1]) > 3 {
+		d, _ := strconv.Atoi(m[2])
+		if t, ok := latest(months[m[1]], d); ok {
+			return t, true
 		}
 	}
 	if m := relative.FindString(s); m != "" {

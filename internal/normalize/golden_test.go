@@ -46,6 +46,8 @@ var goldenSources = []struct {
 	{"iom-ke", "testdata/golden/iom-ke", "en", "KE", []string{"Skip to main content", "Who we are", "Share on", "© IOM Kenya", "wwang@iom.int"}},
 	{"oim-gt", "testdata/golden/oim-gt", "es", "GT", []string{"Quiénes somos", "Sala de prensa", "Privacidad", "zona 14", "Comunicado de prensa", "alopez@iom.int"}},
 	{"oim-es", "testdata/golden/oim-es", "es", "ES", []string{"Quiénes somos", "Publicaciones", "Síguenos", "Aviso legal", "Política de cookies", "mruiz@iom.int"}},
+	{"oim-sn", "testdata/golden/oim-sn", "fr", "SN", []string{"Accueil", "Actualités", "Partager", "asy@iom.int", "**", "---"}},
+	{"iom-un", "testdata/golden/iom-un", "en", "US", []string{"Speeches", "Statements", "About", "866 UN Plaza", "smsehli@iom.int"}},
 }
 
 var goldenRef = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)

@@ -80,7 +80,7 @@ func parseHTML(src string) htmlDoc {
 				d.lang = attr(n, "lang")
 			case atom.Title:
 				if d.title == "" && n.FirstChild != nil {
-					d.title = collapseSpace(n.FirstChild.Data)
+					d.title = pageTitle(n.FirstChild.Data)
 				}
 			case atom.Meta:
 				p := attr(n, "property") + attr(n, "name")
@@ -243,4 +243,24 @@ func textLen(n *xhtml.Node) int {
 		l += textLen(c)
 	}
 	return l
+}
+
+// pageTitle drops the site's name from a <title>: "Release | Site",
+// "Site – Release": the longest part is the release's.
+func pageTitle(s string) string {
+	s = collapseSpace(s)
+	best := s
+	for _, sep := range []string{" | ", " – ", " — ", " - ", " :: ", " · "} {
+		if !strings.Contains(s, sep) {
+			continue
+		}
+		best = ""
+		for _, part := range strings.Split(s, sep) {
+			if len(part) > len(best) {
+				best = part
+			}
+		}
+		break
+	}
+	return best
 }

@@ -77,7 +77,7 @@ func New(topics []Topic) *Normalizer {
 
 // datelineRE matches the place that opens a release's lead: "(Bruxelles) –",
 // "GENEVA, 14 March 2021 –", "NAIROBI, Kenya –", "Ciudad de Guatemala –".
-var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\([\p{Lu}]{2,10}\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
+var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\(([^()]{2,30})\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
 
 // dateline returns the place that opens a lead paragraph and the date text
 // written beside it.
@@ -90,7 +90,11 @@ func dateline(s string) (place, date string, ok bool) {
 	if utf8.RuneCountInString(place) > 50 {
 		return "", "", false
 	}
-	return place, m[2], true
+	// "Dakar (Sénégal) –" names the country; "GENEVA (IOM) –" the agency.
+	if paren := strings.TrimSpace(m[2]); paren != "" && strings.ToUpper(paren) != paren {
+		place += ", " + paren
+	}
+	return place, m[3], true
 }
 
 // Normalize turns one document into a record. It never fails: what cannot
