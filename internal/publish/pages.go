@@ -33,11 +33,13 @@ var pageTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
 {{- range .Feeds}}{{$f := .}}{{range formats}}
 <link rel="alternate" {{typeAttr .}} title="{{$f.Title}} ({{.}})" href="{{$.Base}}{{$f.Path}}.{{.}}">
 {{- end}}{{end}}
+<link rel="outline" type="text/x-opml" title="All crier feeds" href="{{.Base}}/feeds.opml">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}h2{margin-top:2rem}li{margin:.2rem 0}a{margin-right:.4rem}.t{display:inline-block;min-width:22rem}</style>
 </head>
 <body>
 <h1>crier</h1>
-<p>Press releases from every configured office, cleaned, tagged and republished as RSS 2.0, Atom 1.0 and JSON Feed 1.1. {{.Count}} items.</p>
+<p>Press releases from every configured office, cleaned, tagged and republished as RSS 2.0, Atom 1.0 and JSON Feed 1.1. {{.Count}} items.
+All feeds as <a href="/feeds.opml">OPML</a>; push instead of polling through the WebSub hub at <code>{{.Base}}/websub</code>.</p>
 {{range .Groups}}<h2>{{.Name}}</h2>
 <ul>{{range .Feeds}}{{$f := .}}
 <li><span class="t">{{.Title}}</span>{{range formats}}<a href="{{$f.Path}}.{{.}}">{{.}}</a>{{end}}</li>{{end}}
@@ -116,6 +118,7 @@ var itemTmpl = template.Must(template.New("item").Parse(`<!doctype html>
 <html lang="{{.Language}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
+<link rel="outline" type="text/x-opml" title="All crier feeds" href="{{.Base}}/feeds.opml">
 <style>body{font:16px/1.6 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}</style></head>
 <body>
 <p><a href="/">crier</a></p>
