@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
+	"github.com/crier-hub/crier/internal/gazetteer"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	groups = append(groups, g)
 	g = feedGroup{Name: "By country"}
 	for _, c := range sortedKeys(countries) {
-		g.Feeds = append(g.Feeds, feedLink{c, "/feeds/country/" + lower(c)})
+		g.Feeds = append(g.Feeds, feedLink{gazetteer.Default().CountryName(c), "/feeds/country/" + lower(c)})
 	}
 	groups = append(groups, g)
 	g = feedGroup{Name: "By language"}
@@ -118,7 +119,6 @@ var itemTmpl = template.Must(template.New("item").Parse(`<!doctype html>
 <html lang="{{.Language}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
-<link rel="outline" type="text/x-opml" title="All crier feeds" href="{{.Base}}/feeds.opml">
 <style>body{font:16px/1.6 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}</style></head>
 <body>
 <p><a href="/">crier</a></p>

@@ -226,6 +226,19 @@ func TestSubsetsAndConditionalGet(t *testing.T) {
 	}
 }
 
+func TestItemPage(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	_, body := get(t, srv.URL+"/feeds/all.json")
+	var f struct{ Items []struct{ URL, Title string } }
+	json.Unmarshal(body, &f)
+	for _, it := range f.Items {
+		resp, page := get(t, it.URL)
+		if resp.StatusCode != 200 || !strings.Contains(string(page), "<h1>") || strings.Contains(string(page), "<script") {
+			t.Errorf("%s: %d", it.URL, resp.StatusCode)
+		}
+	}
+}
+
 func TestIndexHasAutodiscovery(t *testing.T) {
 	srv, _, _ := newTestServer(t)
 	resp, body := get(t, srv.URL+"/")
