@@ -44,7 +44,7 @@ var (
 	dayMonthYear = regexp.MustCompile(`\b(\d{1,2})(?:er|re|st|nd|rd|th|º|°|o)?\.?\s+(?:de\s+)?(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})\b`)
 	// Nov 5, 2018, November 5th 2018
 	monthDayYear = regexp.MustCompile(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b`)
-	isoDate      = regexp.MustCompile(`\b(\d{4})-(\d{2})-(\d{2})\b`)
+	isoDate      = regexp.MustCompile(`\b(\d{4})-(\d{2})-(\d{2})(?:\b|t\d)`)
 	numericDate  = regexp.MustCompile(`\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b`)
 	// (12/04), (11/12): a day and month, the year left to the context
 	dayMonthFrag = regexp.MustCompile(`\((\d{1,2})[/.](\d{1,2})\)`)
