@@ -33,12 +33,14 @@ type Server struct {
 	mu    sync.Mutex
 	cache map[string]*rendered // rendered feeds, by route and query
 
-	hubJobs sync.WaitGroup // WebSub intent verifications under way
+	hubJobs  sync.WaitGroup // WebSub intent verifications under way
+	hubSlots chan struct{}  // bounds them
 }
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
-	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"), cache: map[string]*rendered{}}
+	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"), cache: map[string]*rendered{},
+		hubSlots: make(chan struct{}, 32)}
 }
 
 // Handler returns the HTTP routes; extra adds more (the admin API).

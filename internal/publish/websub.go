@@ -127,9 +127,15 @@ func (s *Server) websub(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	select {
+	case s.hubSlots <- struct{}{}:
+	default:
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, "too many subscriptions are being verified; try again later"})
+		return
+	}
 	s.hubJobs.Add(1)
 	go func() {
-		defer s.hubJobs.Done()
+		defer func() { <-s.hubSlots; s.hubJobs.Done() }()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Webhooks.Timeout)
 		defer cancel()
 		if err := s.verifyIntent(ctx, mode, topic, callback, secret, feeds.MediaType(ext), lease); err != nil {
