@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -363,7 +364,8 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 	resp, err := d.Client.Do(req)
 	a.Latency = d.Now().Sub(start)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		var ne net.Error
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 			return fail(fmt.Sprintf("no answer within %v", d.Timeout), 0)
 		}
 		return fail(err.Error(), 0)

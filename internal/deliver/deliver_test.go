@@ -290,7 +290,7 @@ func TestBadReceiversDoNotHoldUpOthers(t *testing.T) {
 	for name, want := range map[string]string{"redirect": "HTTP 302", "hang": "no answer within 2s", "drip": "HTTP 500", "gigabyte": "HTTP 500"} {
 		dels, _ := d.Store.Deliveries(ctx, name, 1)
 		if len(dels) != 1 || dels[0].Status != store.Due || !strings.Contains(dels[0].LastError, want) {
-			t.Errorf("%s: %+v, want due again with %q", name, dels, want)
+			t.Errorf("%s: %d deliveries, first %s %q; want due again with %q", name, len(dels), dels[0].Status, dels[0].LastError, want)
 		}
 		if atts, _ := d.Store.Attempts(ctx, dels[0].ID); len(atts) != 1 || len(atts[0].Response) > 1024 {
 			t.Errorf("%s: attempts %d, response kept %d bytes", name, len(atts), len(atts[0].Response))
