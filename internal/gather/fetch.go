@@ -141,7 +141,8 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 
 // describe turns transport errors into one clear sentence.
 func describe(ctx context.Context, err error, timeout time.Duration) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Errorf("no complete answer within %v", timeout)
 	}
 	return err
