@@ -196,7 +196,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 			date = in.Now().UTC()
 		}
 		rec := in.Normalizer.Normalize(normalize.Input{
-			Raw: d.Raw, Format: format(d), Title: d.Title, Date: date, DateStated: d.DateStated,
+			Raw: d.Raw, Format: format(d), Title: d.Title, Date: date, DateStated: d.DateStated, URL: firstNonEmpty(d.URL, src.URL),
 			Language: src.Language, Country: src.Country, Frame: frame,
 		})
 		item := store.Item{
@@ -224,4 +224,13 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 		}
 	}
 	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

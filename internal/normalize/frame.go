@@ -29,7 +29,7 @@ func lineKey(s string) string { return strings.Join(words(fold(s)), " ") }
 func docBlocks(in Input) []block {
 	src := decode(in.Raw)
 	if in.Format == HTML || looksLikeHTML(src) {
-		return parseHTML(src).blocks
+		return parseHTML(src, nil).blocks
 	}
 	return textBlocks(src)
 }

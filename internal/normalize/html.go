@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"html"
+	"net/url"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ var frameTokens = map[string]bool{
 }
 
 // parseHTML extracts the blocks of a page's main content.
-func parseHTML(src string) htmlDoc {
+func parseHTML(src string, base *url.URL) htmlDoc {
 	var d htmlDoc
 	root, err := xhtml.Parse(strings.NewReader(src))
 	if err != nil {
@@ -122,7 +123,7 @@ func parseHTML(src string) htmlDoc {
 	if content == nil {
 		content = root
 	}
-	bw := blockWriter{inArticle: content == main && main != nil}
+	bw := blockWriter{inArticle: content == main && main != nil, base: base}
 	bw.walk(content)
 	bw.flush()
 	d.blocks = bw.out
@@ -131,7 +132,8 @@ func parseHTML(src string) htmlDoc {
 
 // blockWriter turns a DOM subtree into blocks, breaking at block elements.
 type blockWriter struct {
-	inArticle bool // inside article or main, where a header holds the title
+	inArticle bool     // inside article or main, where a header holds the title
+	base      *url.URL // resolves relative links; nil keeps only absolute ones
 	out       []block
 	text, htm strings.Builder
 	kind      blockKind
@@ -187,7 +189,7 @@ func (w *blockWriter) walk(n *xhtml.Node) {
 	}
 	var closeTag string
 	if n.DataAtom == atom.A {
-		if href := strings.TrimSpace(attr(n, "href")); safeHref(href) {
+		if href := absolute(w.base, strings.TrimSpace(attr(n, "href"))); safeHref(href) {
 			w.htm.WriteString(`<a href="` + html.EscapeString(href) + `">`)
 			closeTag = "</a>"
 		}
@@ -263,4 +265,17 @@ func pageTitle(s string) string {
 		break
 	}
 	return best
+}
+
+// absolute resolves a link against the document's address, so that a
+// relative link still leads somewhere once republished.
+func absolute(base *url.URL, href string) string {
+	if base == nil || href == "" || strings.HasPrefix(href, "#") {
+		return href
+	}
+	u, err := url.Parse(href)
+	if err != nil {
+		return href
+	}
+	return base.ResolveReference(u).String()
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type Input struct {
 	Language   string // the source's language, used when detection is unsure
 	Country    string // the source's country, used when no place is named
 	Frame      *Frame // the source's frame, learnt by LearnFrame; may be nil
+	URL        string // the document's address, which relative links resolve against
 }
 
 // Record is a normalized release.
@@ -106,7 +108,11 @@ func (n *Normalizer) Normalize(in Input) Record {
 	var metaTitle string
 	var metaDate time.Time
 	if in.Format == HTML || looksLikeHTML(src) {
-		d := parseHTML(src)
+		var base *url.URL
+		if u, err := url.Parse(in.URL); err == nil && u.IsAbs() {
+			base = u
+		}
+		d := parseHTML(src, base)
 		blocks, metaTitle, metaDate = d.blocks, d.title, d.date
 	} else {
 		blocks = textBlocks(src)
