@@ -183,3 +183,23 @@ func TestOPML(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Ids derive from the documents, not from the database or the process: two
+// crier instances over their own databases give every item the same id.
+func TestIDsIdenticalAcrossRestarts(t *testing.T) {
+	ids := func() []string {
+		srv, _, _ := newTestServer(t)
+		_, body := get(t, srv.URL+"/feeds/all.json")
+		var f struct{ Items []struct{ ID string } }
+		json.Unmarshal(body, &f)
+		var out []string
+		for _, it := range f.Items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	a, b := ids(), ids()
+	if len(a) != 5 || strings.Join(a, ",") != strings.Join(b, ",") {
+		t.Errorf("ids differ between instances:\n%v\n%v", a, b)
+	}
+}
