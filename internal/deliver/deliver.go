@@ -19,13 +19,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/gather"
 	"github.com/crier-hub/crier/internal/netguard"
 	"github.com/crier-hub/crier/internal/publish"
 	"github.com/crier-hub/crier/internal/store"
@@ -387,17 +387,7 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 	}
 	var ra time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		ra = retryAfter(resp.Header.Get("Retry-After"), d.Now())
+		ra = gather.RetryAfter(resp.Header.Get("Retry-After"), d.Now())
 	}
 	return fail(fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), ra)
-}
-
-func retryAfter(h string, now time.Time) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -116,9 +116,7 @@ func readFile(path string, maxBody int64) (Doc, error) {
 
 // unwrapPath drops the path from an *fs.PathError: the caller names the file.
 func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if e, ok := err.(*fs.PathError); ok {
-		pe = e
+	if pe, ok := err.(*fs.PathError); ok {
 		return pe.Err
 	}
 	return err

@@ -2,6 +2,7 @@ package gather
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -46,7 +47,7 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 	f, err := gofeed.NewParser().ParseString(text)
 	if err == nil {
 		p.Format = f.FeedType
-		base = firstNonEmpty(f.Link, base)
+		base = cmp.Or(f.Link, base)
 		for _, it := range f.Items {
 			p.Docs = append(p.Docs, itemDoc(it, base))
 		}
@@ -65,15 +66,6 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 		return Parsed{}, fmt.Errorf("%w: the document is an HTML page, not RSS, Atom or JSON Feed", ErrNotFeed)
 	}
 	return Parsed{}, fmt.Errorf("%w: %v", ErrNotFeed, err)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func looksHTML(s string) bool {
@@ -145,7 +137,7 @@ func wellFormed(s string) error {
 // itemDoc turns a gofeed item into a document.
 func itemDoc(it *gofeed.Item, base string) Doc {
 	d := Doc{Title: it.Title, URL: resolve(base, it.Link)}
-	raw := firstNonEmpty(it.Content, it.Description)
+	raw := cmp.Or(it.Content, it.Description)
 	d.Raw = []byte(raw)
 	d.HTML = strings.ContainsAny(raw, "<&")
 	switch {
@@ -155,7 +147,7 @@ func itemDoc(it *gofeed.Item, base string) Doc {
 		d.Date = it.UpdatedParsed.UTC()
 	}
 	d.DateStated = !d.Date.IsZero()
-	d.Key = firstNonEmpty(it.GUID, d.URL)
+	d.Key = cmp.Or(it.GUID, d.URL)
 	if d.Key == "" {
 		d.Key = contentKey(it.Title, raw, d.Date)
 	}
@@ -244,7 +236,7 @@ func genericItems(s, base string) ([]Doc, string, error) {
 				}
 				cur.HTML = bytes.ContainsAny(cur.Raw, "<&")
 				if cur.Key == "" {
-					cur.Key = firstNonEmpty(cur.URL, contentKey(cur.Title, string(cur.Raw), cur.Date))
+					cur.Key = cmp.Or(cur.URL, contentKey(cur.Title, string(cur.Raw), cur.Date))
 				}
 				docs = append(docs, *cur)
 				cur = nil

@@ -123,7 +123,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		e := &HTTPError{Status: resp.StatusCode}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			e.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
 		return nil, e
 	}
@@ -148,8 +148,8 @@ func describe(ctx context.Context, err error, timeout time.Duration) error {
 	return err
 }
 
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string, now time.Time) time.Duration {
+// RetryAfter reads a Retry-After header: seconds or an HTTP date.
+func RetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0

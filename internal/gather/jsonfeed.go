@@ -2,6 +2,7 @@ package gather
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -60,13 +61,13 @@ func parseJSONFeed(b []byte, base string) (Parsed, error) {
 		case json.Number:
 			d.Key = id.String()
 		}
-		body := firstNonEmpty(str("content_html"), str("content_text"), str("summary"))
+		body := cmp.Or(str("content_html"), str("content_text"), str("summary"))
 		d.Raw, d.HTML = []byte(body), str("content_html") != ""
-		if dt, ok := parseAnyDate(firstNonEmpty(str("date_published"), str("date_modified"))); ok {
+		if dt, ok := parseAnyDate(cmp.Or(str("date_published"), str("date_modified"))); ok {
 			d.Date, d.DateStated = dt, true
 		}
 		if d.Key == "" {
-			d.Key = firstNonEmpty(d.URL, contentKey(d.Title, body, d.Date))
+			d.Key = cmp.Or(d.URL, contentKey(d.Title, body, d.Date))
 		}
 		p.Docs = append(p.Docs, d)
 	}

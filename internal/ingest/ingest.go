@@ -3,6 +3,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -196,7 +197,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 			date = in.Now().UTC()
 		}
 		rec := in.Normalizer.Normalize(normalize.Input{
-			Raw: d.Raw, Format: format(d), Title: d.Title, Date: date, DateStated: d.DateStated, URL: firstNonEmpty(d.URL, src.URL),
+			Raw: d.Raw, Format: format(d), Title: d.Title, Date: date, DateStated: d.DateStated, URL: cmp.Or(d.URL, src.URL),
 			Language: src.Language, Country: src.Country, Frame: frame,
 		})
 		item := store.Item{
@@ -224,13 +225,4 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 		}
 	}
 	return nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

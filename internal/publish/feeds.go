@@ -430,14 +430,14 @@ func (s *Server) pageLinks(ctx context.Context, f *feeds.Feed, spec feedSpec, ex
 }
 
 func (s *Server) buildFeed(spec feedSpec, ext string, fq feedQuery, items []store.Item) *feeds.Feed {
-	rawQuery := canonical(fq)
 	base := s.cfg.Server.BaseURL
-	self := base + spec.path + "." + ext
-	if rawQuery != "" {
-		self += "?" + rawQuery
+	query := ""
+	if q := canonical(fq); q != "" {
+		query = "?" + q
 	}
+	self := base + spec.path + "." + ext + query
 	f := &feeds.Feed{
-		ID:          base + spec.path + queryID(rawQuery),
+		ID:          base + spec.path + query, // the same for the three formats
 		Title:       spec.title,
 		Description: "Press releases gathered and normalized by crier.",
 		HomeURL:     base + "/",
@@ -456,21 +456,8 @@ func (s *Server) buildFeed(spec feedSpec, ext string, fq feedQuery, items []stor
 			f.Language = l
 		}
 	}
-	if len(items) == 0 {
-		f.Updated = time.Unix(0, 0)
-	}
 	f.Updated = latest(items)
 	return f
-}
-
-// queryID keeps filtered feeds apart in their ids without depending on
-// parameter order.
-func queryID(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	q, _ := url.ParseQuery(raw)
-	return "?" + q.Encode()
 }
 
 func latest(items []store.Item) time.Time {

@@ -3,6 +3,7 @@ package publish
 import (
 	"encoding/xml"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/crier-hub/crier/internal/gazetteer"
@@ -68,7 +69,7 @@ func (s *Server) opml(w http.ResponseWriter, r *http.Request) {
 	}
 	countries := opmlOutline{Text: "Countries"}
 	for _, c := range sortedKeys(cs) {
-		countries.Children = append(countries.Children, feed(gazetteer.Default().CountryName(c), "/feeds/country/"+lower(c)))
+		countries.Children = append(countries.Children, feed(gazetteer.Default().CountryName(c), "/feeds/country/"+strings.ToLower(c)))
 	}
 	langs := opmlOutline{Text: "Languages"}
 	for _, l := range sortedKeys(ls) {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
@@ -88,7 +89,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	groups = append(groups, g)
 	g = feedGroup{Name: "By country"}
 	for _, c := range sortedKeys(countries) {
-		g.Feeds = append(g.Feeds, feedLink{gazetteer.Default().CountryName(c), "/feeds/country/" + lower(c)})
+		g.Feeds = append(g.Feeds, feedLink{gazetteer.Default().CountryName(c), "/feeds/country/" + strings.ToLower(c)})
 	}
 	groups = append(groups, g)
 	g = feedGroup{Name: "By language"}
@@ -157,14 +158,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
