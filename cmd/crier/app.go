@@ -265,13 +265,8 @@ func (a *app) serve(ctx context.Context) error {
 			a.log.Info("source fetched", "component", "ingest", "source", src.ID, "added", r.Added, "updated", r.Updated,
 				"merged", r.Merged, "unchanged", r.Unchanged, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
 		}
-		// At start-up, run the sources that missed a run while crier was down.
-		missed := func() bool {
-			last := states[src.ID].LastAttempt
-			spec, err := config.ParseSchedule(src.Schedule)
-			return last.IsZero() || err != nil || !spec.Next(last).After(time.Now())
-		}
-		if err := sched.Add(src.ID, src.Schedule, missed, job); err != nil {
+		// At start-up the scheduler runs what fell due while crier was down.
+		if err := sched.Add(src.ID, src.Schedule, states[src.ID].LastAttempt, job); err != nil {
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
 	}
@@ -284,12 +279,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	for _, sub := range cfg.Subscribers {
 		id := sub.ID
-		missed := func() bool {
-			last := subs[id].LastFire
-			spec, err := config.ParseSchedule(sub.Schedule)
-			return last.IsZero() || err != nil || !spec.Next(last).After(time.Now())
-		}
-		err := sched.Add("subscriber "+id, sub.Schedule, missed, func(ctx context.Context) {
+		err := sched.Add("subscriber "+id, sub.Schedule, subs[id].LastFire, func(ctx context.Context) {
 			if n, err := deliverer.Fire(ctx, id); err != nil {
 				a.log.Error("webhook schedule failed", "component", "webhooks", "subscriber", id, "error", err)
 			} else if n > 0 {

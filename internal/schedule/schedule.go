@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -25,9 +26,9 @@ type Scheduler struct {
 }
 
 type named struct {
-	name    string
-	job     cron.Job
-	atStart func() bool
+	name   string
+	job    cron.Job
+	missed bool // a run fell due while crier was down
 }
 
 // New returns an empty Scheduler.
@@ -37,9 +38,9 @@ func New(log *slog.Logger) *Scheduler {
 }
 
 // Add schedules fn under name. The context fn gets ends when Run's does.
-// atStart, if not nil, says whether to run fn as soon as Run starts (a run
-// missed while crier was down); nil runs it at start.
-func (s *Scheduler) Add(name, spec string, atStart func() bool, fn func(ctx context.Context)) error {
+// last is when the job last ran (zero: never); if a run fell due since,
+// while crier was down, Run starts with it.
+func (s *Scheduler) Add(name, spec string, last time.Time, fn func(ctx context.Context)) error {
 	sched, err := config.ParseSchedule(spec)
 	if err != nil {
 		return fmt.Errorf("schedule %q: %w", spec, err)
@@ -57,7 +58,8 @@ func (s *Scheduler) Add(name, spec string, atStart func() bool, fn func(ctx cont
 		fn(ctx)
 	}))
 	s.cron.Schedule(sched, job)
-	s.jobs = append(s.jobs, named{name, job, atStart})
+	missed := last.IsZero() || !sched.Next(last).After(time.Now())
+	s.jobs = append(s.jobs, named{name, job, missed})
 	return nil
 }
 
@@ -70,7 +72,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	s.cron.Start()
 	var wg sync.WaitGroup
 	for _, j := range s.jobs {
-		if j.atStart != nil && !j.atStart() {
+		if !j.missed {
 			continue
 		}
 		wg.Add(1)

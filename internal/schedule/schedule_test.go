@@ -15,7 +15,7 @@ func TestRunStillGoingIsSkipped(t *testing.T) {
 	s := New(quiet())
 	release := make(chan struct{})
 	var runs atomic.Int32
-	if err := s.Add("slow", "@every 1h", func() bool { return false }, func(ctx context.Context) {
+	if err := s.Add("slow", "@every 1h", time.Now(), func(ctx context.Context) {
 		runs.Add(1)
 		<-release
 	}); err != nil {
@@ -42,7 +42,7 @@ func TestRunStillGoingIsSkipped(t *testing.T) {
 func TestPanicIsRecovered(t *testing.T) {
 	s := New(quiet())
 	var runs atomic.Int32
-	s.Add("bad", "@every 1h", nil, func(ctx context.Context) {
+	s.Add("bad", "@every 1h", time.Time{}, func(ctx context.Context) {
 		runs.Add(1)
 		panic("boom")
 	})
@@ -57,8 +57,8 @@ func TestPanicIsRecovered(t *testing.T) {
 func TestStartUpRunsOnlyMissedJobs(t *testing.T) {
 	s := New(quiet())
 	var missed, onTime atomic.Int32
-	s.Add("missed", "@every 1h", func() bool { return true }, func(ctx context.Context) { missed.Add(1) })
-	s.Add("on-time", "@every 1h", func() bool { return false }, func(ctx context.Context) { onTime.Add(1) })
+	s.Add("missed", "@every 1h", time.Now().Add(-2*time.Hour), func(ctx context.Context) { missed.Add(1) })
+	s.Add("on-time", "@every 1h", time.Now().Add(-time.Minute), func(ctx context.Context) { onTime.Add(1) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -70,7 +70,7 @@ func TestStartUpRunsOnlyMissedJobs(t *testing.T) {
 	if onTime.Load() != 0 {
 		t.Error("a job that missed nothing ran at start-up")
 	}
-	if err := s.Add("bad", "every day", nil, func(context.Context) {}); err == nil {
+	if err := s.Add("bad", "every day", time.Time{}, func(context.Context) {}); err == nil {
 		t.Error("a bad schedule was accepted")
 	}
 }
