@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/internal/gazetteer"
-	"github.com/crier-hub/crier/internal/store"
 )
 
 type opmlOutline struct {
@@ -35,7 +34,7 @@ type opmlDoc struct {
 // opml serves an OPML 2.0 list of the Atom feeds of every source, topic,
 // and every country and language crier has items for.
 func (s *Server) opml(w http.ResponseWriter, r *http.Request) {
-	items, err := s.store.Items(r.Context(), store.Query{})
+	facets, err := s.store.ItemFacets(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -48,7 +47,7 @@ func (s *Server) opml(w http.ResponseWriter, r *http.Request) {
 	doc.Version = "2.0"
 	doc.Head.Title = "crier feeds"
 	doc.Head.OwnerName = "crier"
-	doc.Head.DateCreated = latest(items).Format(time.RFC1123Z)
+	doc.Head.DateCreated = facets.Latest.Format(time.RFC1123Z)
 	all := opmlOutline{Text: "All releases", Children: []opmlOutline{feed("All releases", "/feeds/all")}}
 	sources := opmlOutline{Text: "Sources"}
 	for _, src := range s.cfg.Sources {
@@ -58,21 +57,12 @@ func (s *Server) opml(w http.ResponseWriter, r *http.Request) {
 	for _, t := range s.cfg.Topics {
 		topics.Children = append(topics.Children, feed(t.Name, "/feeds/topic/"+t.Slug))
 	}
-	cs, ls := map[string]bool{}, map[string]bool{}
-	for _, it := range items {
-		if it.Country != "" {
-			cs[it.Country] = true
-		}
-		if it.Language != "" {
-			ls[it.Language] = true
-		}
-	}
 	countries := opmlOutline{Text: "Countries"}
-	for _, c := range sortedKeys(cs) {
+	for _, c := range facets.Countries {
 		countries.Children = append(countries.Children, feed(gazetteer.Default().CountryName(c), "/feeds/country/"+strings.ToLower(c)))
 	}
 	langs := opmlOutline{Text: "Languages"}
-	for _, l := range sortedKeys(ls) {
+	for _, l := range facets.Languages {
 		langs.Children = append(langs.Children, feed("Releases in "+l, "/feeds/language/"+l))
 	}
 	doc.Body.Outlines = []opmlOutline{all, sources, topics, countries, langs}
@@ -81,5 +71,5 @@ func (s *Server) opml(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	serveBytes(w, r, "text/x-opml; charset=utf-8", latest(items), s.cfg.Feeds.MaxAge, append([]byte(xml.Header), out...))
+	serveBytes(w, r, "text/x-opml; charset=utf-8", facets.Latest, s.cfg.Feeds.MaxAge, append([]byte(xml.Header), out...))
 }

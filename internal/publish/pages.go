@@ -5,7 +5,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -61,19 +60,15 @@ type feedGroup struct {
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	items, err := s.store.Items(r.Context(), store.Query{})
+	facets, err := s.store.ItemFacets(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	countries, langs := map[string]bool{}, map[string]bool{}
-	for _, it := range items {
-		if it.Country != "" {
-			countries[it.Country] = true
-		}
-		if it.Language != "" {
-			langs[it.Language] = true
-		}
+	latest, err := s.store.Items(r.Context(), store.Query{Limit: 20})
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	groups := []feedGroup{{Name: "Everything", Feeds: []feedLink{{"All releases", "/feeds/all"}}}}
 	var g feedGroup
@@ -88,12 +83,12 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	}
 	groups = append(groups, g)
 	g = feedGroup{Name: "By country"}
-	for _, c := range sortedKeys(countries) {
+	for _, c := range facets.Countries {
 		g.Feeds = append(g.Feeds, feedLink{gazetteer.Default().CountryName(c), "/feeds/country/" + strings.ToLower(c)})
 	}
 	groups = append(groups, g)
 	g = feedGroup{Name: "By language"}
-	for _, l := range sortedKeys(langs) {
+	for _, l := range facets.Languages {
 		g.Feeds = append(g.Feeds, feedLink{l, "/feeds/language/" + l})
 	}
 	groups = append(groups, g)
@@ -101,13 +96,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	for _, g := range groups {
 		all = append(all, g.Feeds...)
 	}
-	latest := items
-	if len(latest) > 20 {
-		latest = latest[:20]
-	}
 	var buf bytes.Buffer
 	err = pageTmpl.Execute(&buf, map[string]any{
-		"Base": s.cfg.Server.BaseURL, "Feeds": all, "Groups": groups, "Items": latest, "Count": len(items),
+		"Base": s.cfg.Server.BaseURL, "Feeds": all, "Groups": groups, "Items": latest, "Count": facets.Items,
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -149,13 +140,4 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveBytes(w, r, "text/html; charset=utf-8", it.Updated, s.cfg.Feeds.MaxAge, buf.Bytes())
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -426,3 +426,46 @@ func (s *Store) RecentDocuments(ctx context.Context, sourceID string, limit int)
 	}
 	return out, rows.Err()
 }
+
+// Facets is what the index page and the OPML list: how many items there
+// are, the countries and languages they have, and the latest change.
+type Facets struct {
+	Items     int
+	Countries []string
+	Languages []string
+	Latest    time.Time
+}
+
+// ItemFacets returns the facets of all items, without reading them.
+func (s *Store) ItemFacets(ctx context.Context) (Facets, error) {
+	var f Facets
+	var pub, upd sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT count(*), max(published), max(updated) FROM items`).Scan(&f.Items, &pub, &upd)
+	if err != nil {
+		return f, err
+	}
+	f.Latest = parseTime(max(pub.String, upd.String))
+	if f.Latest.IsZero() {
+		f.Latest = time.Unix(0, 0).UTC()
+	}
+	for col, dst := range map[string]*[]string{"country": &f.Countries, "language": &f.Languages} {
+		// col is one of two fixed names, never input.
+		rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM items WHERE `+col+` != '' ORDER BY 1`)
+		if err != nil {
+			return f, err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return f, err
+			}
+			*dst = append(*dst, v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}

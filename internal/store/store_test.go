@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -171,6 +172,11 @@ func TestItemsQuery(t *testing.T) {
 	mk("be-fr", "BE", "fr", []string{"refugees"}, 1)
 	mk("lu-fr", "LU", "fr", []string{"health"}, 2)
 	mk("es-es", "ES", "es", []string{"refugees", "health"}, 3)
+	f, err := s.ItemFacets(ctx)
+	if err != nil || f.Items != 3 || strings.Join(f.Countries, ",") != "BE,ES,LU" || strings.Join(f.Languages, ",") != "es,fr" ||
+		!f.Latest.Equal(time.Date(2020, 1, 3, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("facets: %+v, %v", f, err)
+	}
 	tests := []struct {
 		name string
 		q    Query
