@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,7 +22,7 @@ func setup(t *testing.T, token string) (*httptest.Server, *store.Store) {
 	cfg, st := testenv.New(t, dir, doc)
 	st.AddSubscriber(context.Background(), "p", "0s")
 	mux := http.NewServeMux()
-	api := &API{Cfg: cfg, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	api := &API{Cfg: cfg, Store: st, Log: testenv.Log(),
 		Fetch: func(ctx context.Context, id string) (int, error) { return 3, nil }}
 	api.Register(mux)
 	srv := httptest.NewServer(mux)

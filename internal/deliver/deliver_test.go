@@ -86,7 +86,7 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func newClock() *clock               { return &clock{t: time.Now()} }
-func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger            { return testenv.Log() }
 func sub(id, url, filter string) string {
 	return fmt.Sprintf("[[subscribers]]\nid = %q\nurl = %q\nsecret = %q\nschedule = \"@hourly\"\nbackfill = \"all\"\n%s\n", id, url, secret, filter)
 }

@@ -2,14 +2,13 @@ package ingest
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/testenv"
+
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -61,16 +60,8 @@ func TestRepublishedReleaseIsOneItem(t *testing.T) {
 	os.WriteFile(filepath.Join(wa, "dakar-centre.txt"), []byte(otherRelease), 0o644)
 	doc := "[[sources]]\nid = \"iom-ch\"\nkind = \"dir\"\npath = \"ch\"\nlanguage = \"en\"\n" +
 		"[[sources]]\nid = \"iom-wa\"\nkind = \"dir\"\npath = \"wa\"\nlanguage = \"en\"\ncountry = \"SN\"\n"
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, filepath.Join(dir, "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	in := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg, st := testenv.New(t, dir, doc)
+	in := New(cfg, st, testenv.Log())
 	for _, src := range cfg.Sources {
 		if r := in.Run(ctx, src); r.Err != nil {
 			t.Fatal(r.Err)

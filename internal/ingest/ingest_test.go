@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +40,7 @@ func setup(t *testing.T) (*Ingester, config.Source, string) {
 	doc := "[[sources]]\nid = \"samples\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n" +
 		"[[topics]]\nslug = \"refugees\"\n[topics.keywords]\nfr = [\"réfugié\"]\n"
 	cfg, st := testenv.New(t, dir, doc)
-	return New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil))), cfg.Sources[0], rel
+	return New(cfg, st, testenv.Log()), cfg.Sources[0], rel
 }
 
 func TestDirRefetch(t *testing.T) {

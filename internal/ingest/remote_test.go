@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +38,7 @@ func harness(t testing.TB, kind, url string, mutate ...func(*config.Source)) (*I
 		doc += "links = \"ul.news a\"\n"
 	}
 	cfg, st := testenv.New(t, dir, doc)
-	in := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in := New(cfg, st, testenv.Log())
 	in.PageDelay = 0
 	src := cfg.Sources[0]
 	for _, m := range mutate {

@@ -2,14 +2,15 @@ package schedule
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/crier-hub/crier/internal/testenv"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return testenv.Log() }
 
 func TestRunStillGoingIsSkipped(t *testing.T) {
 	s := New(quiet())
