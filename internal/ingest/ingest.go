@@ -79,19 +79,22 @@ func (in *Ingester) RunDue(ctx context.Context, src config.Source) Report {
 	if now := in.Now(); st.NextRun.After(now) {
 		return Report{Source: src.ID, Skipped: true, NextRun: st.NextRun}
 	}
-	return in.Run(ctx, src)
+	return in.run(ctx, src, st)
 }
 
 // Run gathers, normalizes and stores one source now, and records the run
 // in the source's health.
 func (in *Ingester) Run(ctx context.Context, src config.Source) Report {
-	start := in.Now()
-	r := Report{Source: src.ID}
 	st, err := in.Store.SourceState(ctx, src.ID)
 	if err != nil {
-		r.Err = err
-		return r
+		return Report{Source: src.ID, Err: err}
 	}
+	return in.run(ctx, src, st)
+}
+
+func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceState) Report {
+	start := in.Now()
+	r := Report{Source: src.ID}
 	var docs []gather.Doc
 	var g gathered
 	switch src.Kind {
