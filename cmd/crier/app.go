@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,27 +174,13 @@ func (a *app) push(ctx context.Context, only string) error {
 	if err != nil {
 		return err
 	}
+	owed, err := st.OwedBySubscriber(ctx)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SUBSCRIBER\tNEW DELIVERIES\tOWED\tFAILED\tSTATE\tLAST ERROR")
-	owedTotal := 0
+	fmt.Fprintln(tw, "SUBSCRIBER\tNEW DELIVERIES\tOWED\tSTATE\tLAST ERROR")
 	for _, id := range ids {
-		dels, err := st.Deliveries(ctx, id, 1000)
-		if err != nil {
-			return err
-		}
-		owed, failed, lastErr := 0, 0, "-"
-		for _, del := range dels {
-			switch del.Status {
-			case store.Due, store.Sending:
-				owed++
-			case store.Failed:
-				failed++
-			}
-			if del.LastError != "" && lastErr == "-" && del.Status != store.Sent {
-				lastErr = del.LastError
-			}
-		}
-		owedTotal += owed
 		state := "ok"
 		switch sub := subs[id]; {
 		case sub.Paused:
@@ -201,7 +188,7 @@ func (a *app) push(ctx context.Context, only string) error {
 		case sub.Failing:
 			state = "failing"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", id, created[id], owed, failed, state, lastErr)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", id, created[id], owed[id].Deliveries, state, cmp.Or(owed[id].LastError, "-"))
 	}
 	tw.Flush()
 	fmt.Fprintf(a.stdout, "%d attempts, %d delivered\n", attempts, delivered)

@@ -59,10 +59,12 @@ type Fetch struct {
 
 // Feeds is the [feeds] table.
 type Feeds struct {
-	MaxAgeRaw string `toml:"max_age"`
-	PageSize  int    `toml:"page_size"`
+	MaxAgeRaw    string `toml:"max_age"`
+	PageSize     int    `toml:"page_size"`
+	CacheSizeRaw string `toml:"cache_size"` // memory for rendered feeds
 
-	MaxAge time.Duration `toml:"-"`
+	MaxAge    time.Duration `toml:"-"`
+	CacheSize int64         `toml:"-"`
 }
 
 // Webhooks is the [webhooks] table.
@@ -70,6 +72,9 @@ type Webhooks struct {
 	TimeoutRaw          string `toml:"timeout"`
 	MaxBodyRaw          string `toml:"max_body"`
 	AllowPrivateTargets bool   `toml:"allow_private_targets"`
+	// Concurrency bounds the requests in flight at once, across partners
+	// (one at a time per partner).
+	Concurrency int `toml:"concurrency"`
 
 	Timeout time.Duration `toml:"-"`
 	MaxBody int64         `toml:"-"`

@@ -178,7 +178,14 @@ func (v *validator) run() {
 	if c.Feeds.PageSize < 1 || c.Feeds.PageSize > 1000 {
 		v.problem("feeds.page_size", "page_size must be between 1 and 1000")
 	}
+	v.size("feeds.cache_size", c.Feeds.CacheSizeRaw, "64MiB", &c.Feeds.CacheSize)
 	v.duration("webhooks.timeout", c.Webhooks.TimeoutRaw, "15s", &c.Webhooks.Timeout)
+	if c.Webhooks.Concurrency == 0 {
+		c.Webhooks.Concurrency = 64
+	}
+	if c.Webhooks.Concurrency < 1 || c.Webhooks.Concurrency > 10000 {
+		v.problem("webhooks.concurrency", "concurrency must be between 1 and 10000")
+	}
 	v.size("webhooks.max_body", c.Webhooks.MaxBodyRaw, "1MiB", &c.Webhooks.MaxBody)
 
 	v.sources()

@@ -7,6 +7,7 @@ package deliver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -20,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
@@ -66,7 +66,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
 		DialContext:           netguard.Dialer(10*time.Second, cfg.Webhooks.AllowPrivateTargets).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: cfg.Webhooks.Timeout,
-		MaxIdleConnsPerHost:   2,
+		MaxIdleConnsPerHost:   cfg.Webhooks.Concurrency, // many partners may share one host
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &Deliverer{
@@ -74,7 +74,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
 		Client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is an answer, not a success
 		}},
-		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: 4,
+		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: cfg.Webhooks.Concurrency,
 		Log: log.With("component", "webhooks"), Now: time.Now,
 		Jitter: func() float64 { return 0.9 + 0.2*rand.Float64() },
 		HubURL: cfg.Server.BaseURL + "/websub",
@@ -192,107 +192,150 @@ func (d *Deliverer) lease() time.Duration { return d.Timeout + 5*time.Second }
 // SendDue sends deliveries until none is due now, and returns how many
 // attempts were made and how many succeeded.
 func (d *Deliverer) SendDue(ctx context.Context) (attempts, delivered int, err error) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var firstErr error
-	for w := 0; w < max(1, d.Workers); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				ok, sent, err := d.sendOne(ctx)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if ok {
-					attempts++
-					if sent {
-						delivered++
-					}
-				}
-				mu.Unlock()
-				if !ok || err != nil {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return attempts, delivered, firstErr
+	return d.dispatch(ctx, true)
 }
 
-// Run sends deliveries as they fall due until ctx ends. A request in
-// flight when ctx ends is finished (within its timeout) and recorded.
+// Run sends deliveries as they fall due until ctx ends. Requests in flight
+// when ctx ends are finished (within their timeout) and recorded.
 func (d *Deliverer) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for w := 0; w < max(1, d.Workers); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				ok, _, err := d.sendOne(ctx)
-				if err != nil && ctx.Err() == nil {
-					d.Log.Error("outbox", "error", err)
-				}
-				if ok && err == nil {
-					continue
-				}
-				d.idle(ctx)
-			}
-		}()
-	}
-	wg.Wait()
+	d.dispatch(ctx, false)
 }
 
-// idle waits until a delivery may be due: woken, the next due time, or a
-// poll every few seconds (other replicas, lapsed claims).
-func (d *Deliverer) idle(ctx context.Context) {
+// sent is the result of one attempt, on its way back to the dispatcher.
+type sent = store.Finished
+
+// dispatch is the outbox's one loop. It claims due deliveries of
+// different subscribers in one statement, starts a request for each (as
+// many in flight as partners with something due, up to Workers), records
+// finished attempts together in one transaction, and sleeps until woken:
+// a new delivery, a finished request, or the next due time. With
+// untilIdle it returns once nothing is in flight and nothing is due now.
+func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, delivered int, err error) {
+	limit := max(1, d.Workers)
+	results := make(chan sent, limit)
+	inFlight := 0
+	var done []sent
+	// record writes finished attempts; it runs on a context that outlives
+	// ctx, so that an answer received is never forgotten.
+	record := func() {
+		if len(done) == 0 {
+			return
+		}
+		if ferr := d.Store.FinishAll(context.WithoutCancel(ctx), done); ferr != nil {
+			d.Log.Error("outbox", "error", ferr)
+			err = cmp.Or(err, ferr) // the claims lapse and the deliveries are sent again
+		}
+		for _, f := range done {
+			d.logOutcome(ctx, f)
+			attempts++
+			if f.Outcome == store.Delivered {
+				delivered++
+			}
+		}
+		done = done[:0]
+	}
+	drain := func(block bool) {
+		if block && inFlight > 0 {
+			done = append(done, <-results)
+			inFlight--
+		}
+		for {
+			select {
+			case f := <-results:
+				done = append(done, f)
+				inFlight--
+			default:
+				return
+			}
+		}
+	}
+	for {
+		drain(false)
+		record()
+		if ctx.Err() != nil {
+			for inFlight > 0 {
+				drain(true)
+			}
+			record()
+			return attempts, delivered, err
+		}
+		claimed := 0
+		if inFlight < limit {
+			dels, cerr := d.Store.Claim(ctx, d.ids(), limit-inFlight, d.lease())
+			if cerr != nil && ctx.Err() == nil {
+				d.Log.Error("outbox", "error", cerr)
+				err = cmp.Or(err, cerr)
+			}
+			for _, del := range dels {
+				inFlight++
+				go func() { results <- d.send(ctx, del) }()
+			}
+			claimed = len(dels)
+		}
+		if claimed > 0 && inFlight < limit {
+			continue // more may be due
+		}
+		if untilIdle && inFlight == 0 && claimed == 0 {
+			return attempts, delivered, err
+		}
+		if untilIdle && err != nil && inFlight == 0 {
+			return attempts, delivered, err
+		}
+		d.idle(ctx, results, &done, &inFlight, untilIdle)
+	}
+}
+
+// idle waits for a finished request, a wake-up, the next due time, or a
+// slow poll (another process's deliveries, lapsed claims).
+func (d *Deliverer) idle(ctx context.Context, results chan sent, done *[]sent, inFlight *int, untilIdle bool) {
 	wait := 5 * time.Second
-	if next, ok, err := d.Store.NextDue(ctx); err == nil && ok {
-		wait = min(wait, max(10*time.Millisecond, next.Sub(d.Now())))
+	if !untilIdle {
+		if next, ok, err := d.Store.NextDue(ctx, d.ids()); err == nil && ok {
+			wait = min(wait, max(time.Millisecond, next.Sub(d.Now())))
+		}
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-d.wake:
+	case f := <-results:
+		*done = append(*done, f)
+		*inFlight--
 	case <-t.C:
 	}
 }
 
-// sendOne claims one due delivery and attempts it. ok is false when
-// nothing was due.
-func (d *Deliverer) sendOne(ctx context.Context) (ok, sent bool, err error) {
-	del, ok, err := d.Store.Claim(ctx, d.ids(), d.lease())
-	if err != nil || !ok {
-		return false, false, err
-	}
-	// The attempt runs to its end even when crier is stopping: it is
-	// either recorded, or its claim lapses and it is sent again.
+// send attempts one claimed delivery. The attempt runs to its end even
+// when crier is stopping: it is then recorded, or its claim lapses and it
+// is sent again under the same webhook-id.
+func (d *Deliverer) send(ctx context.Context, del store.Delivery) sent {
 	a, outcome, next := d.attempt(context.WithoutCancel(ctx), del)
-	if err := d.Store.Finish(context.WithoutCancel(ctx), del, a, outcome, next); err != nil {
-		return true, false, err
-	}
+	return sent{Delivery: del, Attempt: a, Outcome: outcome, Next: next}
+}
+
+// logOutcome logs a recorded attempt, and ends a WebSub subscription that
+// answered 410.
+func (d *Deliverer) logOutcome(ctx context.Context, f sent) {
+	del, a := f.Delivery, f.Attempt
 	attrs := []any{"subscriber", del.SubscriberID, "webhook_id", del.WebhookID, "status", a.Status, "latency", a.Latency.Round(time.Millisecond)}
-	switch outcome {
+	switch f.Outcome {
 	case store.Delivered:
-		d.Log.Info("delivered", append(attrs, "items", len(del.Items))...)
+		d.Log.Debug("delivered", append(attrs, "items", len(del.Items))...)
 	case store.Retry:
-		d.Log.Warn("delivery failed; will retry", append(attrs, "error", a.Error, "next_attempt", next)...)
-	case store.GiveUp:
-		d.Log.Error("delivery failed for good; subscriber marked failing", append(attrs, "error", a.Error)...)
+		d.Log.Warn("delivery failed; will retry", append(attrs, "error", a.Error, "next_attempt", f.Next)...)
+	case store.RetryFailing:
+		d.Log.Error("delivery still failing after every scheduled retry; subscriber marked failing, retried daily", append(attrs, "error", a.Error, "next_attempt", f.Next)...)
 	case store.Gone:
 		if strings.HasPrefix(del.SubscriberID, store.WebSubPrefix) {
 			d.Log.Info("websub subscriber answered 410 Gone: subscription ended", attrs...)
 			if err := d.Store.UnsubscribeWebSub(context.WithoutCancel(ctx), del.SubscriberID); err != nil {
-				return true, false, err
+				d.Log.Error("outbox", "error", err)
 			}
 		} else {
 			d.Log.Warn("subscriber answered 410 Gone: paused", attrs...)
 		}
 	}
-	return true, outcome == store.Delivered, nil
 }
 
 // responseCap is how much of a response is read; responseKept is stored.
@@ -347,12 +390,13 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 	a := store.Attempt{At: start}
 	fail := func(msg string, retryAfter time.Duration) (store.Attempt, store.Outcome, time.Time) {
 		a.Error = msg
+		outcome := store.Retry
 		if del.Attempts >= len(Retries) {
-			return a, store.GiveUp, time.Time{}
+			outcome = store.RetryFailing // still owed: never skipped, never given up
 		}
-		wait := time.Duration(float64(Retries[del.Attempts]) * d.Jitter())
+		wait := time.Duration(float64(Retries[min(del.Attempts, len(Retries)-1)]) * d.Jitter())
 		wait = max(wait, min(retryAfter, 24*time.Hour))
-		return a, store.Retry, d.Now().Add(wait)
+		return a, outcome, d.Now().Add(wait)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()

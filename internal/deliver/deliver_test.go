@@ -208,7 +208,7 @@ func TestRetryKeepsWebhookIDAndFollowsSchedule(t *testing.T) {
 	}
 }
 
-func TestGoneAndGiveUp(t *testing.T) {
+func TestGoneAndNeverGiveUp(t *testing.T) {
 	rc := newReceiver(t)
 	d, c := setup(t, "", sub("p", rc.srv.URL, ""))
 	rc.now = c.Now
@@ -224,8 +224,9 @@ func TestGoneAndGiveUp(t *testing.T) {
 	if n, _, _ := d.SendDue(ctx); n != 0 {
 		t.Error("a paused subscriber got an attempt")
 	}
-	// Resumed, the partner fails every time: after the last retry the
-	// delivery is failed and visible, and the subscriber failing.
+	// Resumed, the partner fails every time: after the last scheduled
+	// retry the delivery stays owed (retried daily), the subscriber is
+	// failing, and nothing created later overtakes it.
 	rc.set(func(w http.ResponseWriter, r *http.Request) bool { w.WriteHeader(500); return true })
 	d.Store.SetPaused(ctx, "p", false)
 	for i := 0; i <= len(Retries)+1; i++ {
@@ -233,16 +234,29 @@ func TestGoneAndGiveUp(t *testing.T) {
 		c.Add(25 * time.Hour)
 	}
 	dels, _ := d.Store.Deliveries(ctx, "p", 10)
+	first := dels[len(dels)-1]
 	subs, _ = d.Store.Subscribers(ctx)
-	if dels[0].Status != store.Failed || !subs["p"].Failing || dels[0].Attempts != len(Retries)+1 {
-		t.Fatalf("after the last retry: status %s, attempts %d, failing %v", dels[0].Status, dels[0].Attempts, subs["p"].Failing)
+	if first.Status != store.Due || !subs["p"].Failing || first.Attempts != len(Retries)+3 { // the 410, then one a day
+		t.Fatalf("after the last retry: status %s, attempts %d, failing %v", first.Status, first.Attempts, subs["p"].Failing)
 	}
+	for _, later := range dels[:len(dels)-1] {
+		if later.Attempts != 0 {
+			t.Errorf("delivery %s was attempted %d times while an older one was owed", later.WebhookID, later.Attempts)
+		}
+	}
+	// Fixed, the partner gets the owed delivery now (not after a day's
+	// wait) through replay, under its own webhook-id, then the rest in order.
 	rc.set(nil)
-	if err := d.Store.Replay(ctx, dels[0].WebhookID); err != nil {
+	rc.ids = nil
+	if err := d.Store.Replay(ctx, first.WebhookID); err != nil {
 		t.Fatal(err)
 	}
-	if _, delivered, _ := d.SendDue(ctx); delivered != 1 || rc.ids[0] != dels[0].WebhookID {
+	if _, delivered, _ := d.SendDue(ctx); delivered < 1 || rc.ids[0] != first.WebhookID {
 		t.Errorf("replay: delivered %d, ids %v", delivered, rc.ids)
+	}
+	subs, _ = d.Store.Subscribers(ctx)
+	if subs["p"].Failing {
+		t.Error("a success did not clear failing")
 	}
 }
 

@@ -87,76 +87,110 @@ func uidFor(sourceID, key string) string {
 // the document is known.
 func (s *Store) DocumentHash(ctx context.Context, sourceID, key string) (string, bool, error) {
 	var h string
-	err := s.r.QueryRowContext(ctx, `SELECT content_hash FROM documents WHERE source_id = ? AND key = ?`, sourceID, key).Scan(&h)
+	err := s.rstmt(ctx, `SELECT content_hash FROM documents WHERE source_id = ? AND key = ?`).QueryRowContext(ctx, sourceID, key).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
 	return h, err == nil, err
 }
 
-// SaveDocument stores a document and the item made of it, in one
-// transaction. A document whose bytes are unchanged is left alone; a changed
-// one updates its item (same uid, later updated time); a new document whose
-// fingerprint matches an existing item joins that item.
+// Saved is what SaveDocuments did with one document.
+type Saved struct {
+	UID    string
+	Status SaveStatus
+}
+
+// SaveDocument stores one document; see SaveDocuments.
 func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatus, error) {
-	hash := ContentHash(d.Raw)
-	now := formatTime(s.Now())
-	tx, err := s.w.BeginTx(ctx, nil)
+	out, err := s.SaveDocuments(ctx, []Document{d})
 	if err != nil {
 		return "", 0, err
 	}
-	defer tx.Rollback()
+	return out[0].UID, out[0].Status, nil
+}
 
+// SaveDocuments stores documents and the items made of them, all in one
+// transaction. A document whose bytes are unchanged is left alone; a
+// changed one updates its item (same uid, later updated time); a new
+// document whose fingerprint or MinHash signature matches an existing item
+// (stored before, or earlier in docs) joins that item.
+func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, error) {
+	now := formatTime(s.Now())
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
+	defer tx.Rollback()
+	out := make([]Saved, len(docs))
+	changed := false
+	for i, d := range docs {
+		uid, status, err := s.saveDocument(ctx, tx, d, now)
+		if err != nil {
+			return nil, fmt.Errorf("save document %s/%s: %w", d.SourceID, d.Key, err)
+		}
+		out[i] = Saved{uid, status}
+		changed = changed || status != Unchanged
+	}
+	var gen uint64
+	if changed {
+		if gen, err = s.bumpItems(ctx, tx); err != nil {
+			return nil, fmt.Errorf("save documents: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
+	s.setGeneration(gen)
+	return out, nil
+}
+
+func (s *Store) saveDocument(ctx context.Context, tx *sql.Tx, d Document, now string) (string, SaveStatus, error) {
+	hash := ContentHash(d.Raw)
 	var itemID int64
 	var oldHash, uid string
-	err = tx.QueryRowContext(ctx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
-		WHERE d.source_id = ? AND d.key = ?`, d.SourceID, d.Key).Scan(&itemID, &oldHash, &uid)
-	status := Added
+	err := s.wstmt(ctx, tx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
+		WHERE d.source_id = ? AND d.key = ?`).QueryRowContext(ctx, d.SourceID, d.Key).Scan(&itemID, &oldHash, &uid)
 	switch {
 	case err == nil && oldHash == hash:
 		return uid, Unchanged, nil
 	case err == nil:
-		status = Updated
-		if err := updateItem(ctx, tx, itemID, d.Item, now); err != nil {
+		if err := s.updateItem(ctx, tx, itemID, d.Item, now); err != nil {
 			return "", 0, err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE documents SET content_hash = ?, raw = ?, url = ?, fetched = ? WHERE source_id = ? AND key = ?`,
-			hash, d.Raw, d.URL, now, d.SourceID, d.Key); err != nil {
+		if _, err := s.wstmt(ctx, tx, `UPDATE documents SET content_hash = ?, raw = ?, url = ?, fetched = ? WHERE source_id = ? AND key = ?`).
+			ExecContext(ctx, hash, d.Raw, d.URL, now, d.SourceID, d.Key); err != nil {
 			return "", 0, err
 		}
+		return uid, Updated, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", 0, err
+	}
+	status := Merged
+	err = s.wstmt(ctx, tx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`).QueryRowContext(ctx, d.Item.Fingerprint).Scan(&itemID, &uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		itemID, uid, err = s.nearDuplicate(ctx, tx, d.Item.Signature)
+	}
+	switch {
+	case err == nil:
 	case errors.Is(err, sql.ErrNoRows):
-		err = tx.QueryRowContext(ctx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`, d.Item.Fingerprint).Scan(&itemID, &uid)
-		if errors.Is(err, sql.ErrNoRows) {
-			itemID, uid, err = nearDuplicate(ctx, tx, d.Item.Signature)
-		}
-		switch {
-		case err == nil:
-			status = Merged
-		case errors.Is(err, sql.ErrNoRows):
-			uid = uidFor(d.SourceID, d.Key)
-			if itemID, err = insertItem(ctx, tx, uid, d.Item, now); err != nil {
-				return "", 0, err
-			}
-		default:
-			return "", 0, err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now); err != nil {
+		status = Added
+		uid = uidFor(d.SourceID, d.Key)
+		if itemID, err = s.insertItem(ctx, tx, uid, d.Item, now); err != nil {
 			return "", 0, err
 		}
 	default:
 		return "", 0, err
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := s.wstmt(ctx, tx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched) VALUES (?, ?, ?, ?, ?, ?, ?)`).
+		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now); err != nil {
 		return "", 0, err
 	}
-	s.gen.Add(1)
 	return uid, status, nil
 }
 
 // nearDuplicate finds the item whose body is most like sig's, above
 // minhash.Threshold, among the items sharing one of its bands.
-func nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signature) (int64, string, error) {
+func (s *Store) nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signature) (int64, string, error) {
 	keys := sig.BandKeys()
 	if keys == nil {
 		return 0, "", sql.ErrNoRows
@@ -167,8 +201,8 @@ func nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signature) (int6
 		conds = append(conds, "(b.band = ? AND b.key = ?)")
 		args = append(args, b, k)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT i.id, i.uid, i.signature FROM item_bands b JOIN items i ON i.id = b.item_id
-		WHERE `+strings.Join(conds, " OR "), args...)
+	rows, err := s.wstmt(ctx, tx, `SELECT DISTINCT i.id, i.uid, i.signature FROM item_bands b JOIN items i ON i.id = b.item_id
+		WHERE `+strings.Join(conds, " OR ")).QueryContext(ctx, args...)
 	if err != nil {
 		return 0, "", err
 	}
@@ -196,12 +230,15 @@ func nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signature) (int6
 	return bestID, bestUID, nil
 }
 
-func setBands(ctx context.Context, tx *sql.Tx, id int64, sig minhash.Signature) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM item_bands WHERE item_id = ?`, id); err != nil {
-		return err
+func (s *Store) setBands(ctx context.Context, tx *sql.Tx, id int64, sig minhash.Signature, fresh bool) error {
+	if !fresh {
+		if _, err := s.wstmt(ctx, tx, `DELETE FROM item_bands WHERE item_id = ?`).ExecContext(ctx, id); err != nil {
+			return err
+		}
 	}
+	ins := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_bands (band, key, item_id) VALUES (?, ?, ?)`)
 	for b, k := range sig.BandKeys() {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO item_bands (band, key, item_id) VALUES (?, ?, ?)`, b, k, id); err != nil {
+		if _, err := ins.ExecContext(ctx, b, k, id); err != nil {
 			return err
 		}
 	}
@@ -220,7 +257,7 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string) (int64, error) {
+func (s *Store) insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string) (int64, error) {
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}
@@ -228,8 +265,8 @@ func insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string
 		it.Contacts = []Contact{}
 	}
 	updated := it.Published
-	res, err := tx.ExecContext(ctx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
-		topics, contacts, published, date_known, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := s.wstmt(ctx, tx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
+		topics, contacts, published, date_known, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).ExecContext(ctx,
 		uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
 		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature))
 	if err != nil {
@@ -239,38 +276,39 @@ func insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string
 	if err != nil {
 		return 0, err
 	}
-	if err := setBands(ctx, tx, id, it.Signature); err != nil {
+	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
 		return 0, err
 	}
-	return id, setTopics(ctx, tx, id, it.Topics)
+	return id, s.setTopics(ctx, tx, id, it.Topics)
 }
 
-func updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, now string) error {
+func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, now string) error {
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}
 	if it.Contacts == nil {
 		it.Contacts = []Contact{}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
-		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ? WHERE id = ?`,
+	_, err := s.wstmt(ctx, tx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
+		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ? WHERE id = ?`).ExecContext(ctx,
 		it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
 		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, now, it.Fingerprint, sigBytes(it.Signature), id)
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
-	if err := setBands(ctx, tx, id, it.Signature); err != nil {
+	if err := s.setBands(ctx, tx, id, it.Signature, false); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM item_topics WHERE item_id = ?`, id); err != nil {
+	if _, err := s.wstmt(ctx, tx, `DELETE FROM item_topics WHERE item_id = ?`).ExecContext(ctx, id); err != nil {
 		return err
 	}
-	return setTopics(ctx, tx, id, it.Topics)
+	return s.setTopics(ctx, tx, id, it.Topics)
 }
 
-func setTopics(ctx context.Context, tx *sql.Tx, id int64, topics []string) error {
+func (s *Store) setTopics(ctx context.Context, tx *sql.Tx, id int64, topics []string) error {
+	ins := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_topics (item_id, topic) VALUES (?, ?)`)
 	for _, t := range topics {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO item_topics (item_id, topic) VALUES (?, ?)`, id, t); err != nil {
+		if _, err := ins.ExecContext(ctx, id, t); err != nil {
 			return err
 		}
 	}
@@ -411,7 +449,7 @@ type StoredDocument struct {
 // RecentDocuments returns up to limit of a source's most recently fetched
 // documents.
 func (s *Store) RecentDocuments(ctx context.Context, sourceID string, limit int) ([]StoredDocument, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, raw FROM documents WHERE source_id = ? ORDER BY fetched DESC, key LIMIT ?`, sourceID, limit)
+	rows, err := s.rstmt(ctx, `SELECT key, raw FROM documents WHERE source_id = ? ORDER BY fetched DESC LIMIT ?`).QueryContext(ctx, sourceID, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ const (
 	Due     = "due"
 	Sending = "sending"
 	Sent    = "sent"
-	Failed  = "failed"
 )
 
 // Subscriber is the outbox state of a partner.
@@ -58,7 +57,7 @@ type Attempt struct {
 // stored before it are owed: "all", a duration ("24h"), or "0s" for none.
 func (s *Store) AddSubscriber(ctx context.Context, id, backfill string) error {
 	now := s.Now()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,49 +123,97 @@ type Batch struct {
 	Body  []byte
 }
 
-// Fire creates, in one transaction, the deliveries of the items stored
-// after a subscriber's cursor that q selects, and moves the cursor past
-// every item stored so far. build turns the selected items into batches.
-// It returns the number of deliveries created.
+// fireChunk bounds the items one step of Fire reads and renders.
+const fireChunk = 500
+
+// Fire creates the deliveries of the items stored after a subscriber's
+// cursor that q selects, and moves the cursor past every item stored so
+// far. build turns the selected items into batches. Items are read and
+// rendered outside any write transaction, a bounded chunk at a time; each
+// chunk's deliveries and the cursor move commit together, and only if no
+// other process moved the cursor meanwhile. It returns the number of
+// deliveries created.
 func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item) ([]Batch, error)) (int, error) {
-	now := formatTime(s.Now())
-	tx, err := s.w.BeginTx(ctx, nil)
+	created := 0
+	for {
+		cursor, upper, items, more, err := s.owed(ctx, id, q)
+		if err != nil {
+			return created, err
+		}
+		var batches []Batch
+		if len(items) > 0 {
+			if batches, err = build(items); err != nil {
+				return created, err
+			}
+		}
+		moved, err := s.commitFire(ctx, id, cursor, upper, batches)
+		if err != nil {
+			return created, err
+		}
+		if moved {
+			created += len(batches)
+			if !more {
+				return created, nil
+			}
+		}
+	}
+}
+
+// owed reads, in one snapshot, a subscriber's cursor and the next chunk of
+// items after it that q selects. upper is where the cursor moves once the
+// chunk is delivered: the last item read when the chunk is full, else the
+// newest item stored.
+func (s *Store) owed(ctx context.Context, id string, q Query) (cursor, upper int64, items []Item, more bool, err error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return 0, err
+		return 0, 0, nil, false, err
 	}
 	defer tx.Rollback()
-	var cursor, last int64
 	if err := tx.QueryRowContext(ctx, `SELECT cursor FROM subscribers WHERE id = ?`, id).Scan(&cursor); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("subscriber %s: %w", id, ErrNotFound)
+			return 0, 0, nil, false, fmt.Errorf("subscriber %s: %w", id, ErrNotFound)
 		}
-		return 0, err
+		return 0, 0, nil, false, err
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&last); err != nil {
-		return 0, err
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&upper); err != nil {
+		return 0, 0, nil, false, err
 	}
-	q.After, q.BySeq, q.Limit = cursor, true, 0
-	items, err := queryItems(ctx, tx, q)
+	q.After, q.BySeq, q.SeqDesc, q.Before, q.Limit = cursor, true, false, 0, fireChunk
+	if items, err = queryItems(ctx, tx, q); err != nil {
+		return 0, 0, nil, false, err
+	}
+	if len(items) == fireChunk {
+		upper, more = items[len(items)-1].Seq, true
+	}
+	return cursor, max(upper, cursor), items, more, nil
+}
+
+// commitFire stores a chunk's deliveries and moves the cursor from cursor
+// to upper, unless another process moved it first (moved is then false
+// and nothing is written).
+func (s *Store) commitFire(ctx context.Context, id string, cursor, upper int64, batches []Batch) (moved bool, err error) {
+	now := formatTime(s.Now())
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return 0, err
+		return false, err
 	}
-	var batches []Batch
-	if len(items) > 0 {
-		if batches, err = build(items); err != nil {
-			return 0, err
-		}
+	defer tx.Rollback()
+	res, err := s.wstmt(ctx, tx, `UPDATE subscribers SET cursor = ?, last_fire = ? WHERE id = ? AND cursor = ?`).ExecContext(ctx, upper, now, id, cursor)
+	if err != nil {
+		return false, err
 	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, body, status, next_attempt, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	for _, b := range batches {
 		ids, _ := json.Marshal(b.Items)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, body, status, next_attempt, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, newWebhookID(), id, string(ids), b.Body, Due, now, now); err != nil {
-			return 0, err
+		if _, err := ins.ExecContext(ctx, newWebhookID(), id, string(ids), b.Body, Due, now, now); err != nil {
+			return false, err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET cursor = max(cursor, ?), last_fire = ? WHERE id = ?`, last, now, id); err != nil {
-		return 0, err
-	}
-	return len(batches), tx.Commit()
+	return true, tx.Commit()
 }
 
 // newWebhookID makes the id a delivery keeps across all its retries.
@@ -190,39 +237,77 @@ func scanDelivery(r scanner) (Delivery, error) {
 	return d, err
 }
 
-// Claim takes the next delivery that is due, for one of subscribers: the
-// oldest owed delivery of a subscriber that is not paused and has nothing
-// in flight, so each partner gets its batches one at a time and in order.
-// A delivery whose claim has lapsed (crier stopped mid-request) is due
-// again. The claim lasts lease. ok is false when nothing is due.
-// WebSub subscriptions' deliveries are claimed along with subscribers'.
-func (s *Store) Claim(ctx context.Context, subscribers []string, lease time.Duration) (d Delivery, ok bool, err error) {
-	now := s.Now()
-	args := []any{Sending, formatTime(now.Add(lease))}
-	subIn := "d.subscriber_id LIKE '" + WebSubPrefix + "%'"
-	if len(subscribers) > 0 {
-		subIn = "(" + in("d.subscriber_id", subscribers, &args) + " OR " + subIn + ")"
-	}
-	n := formatTime(now)
-	args = append(args, Due, n, Sending, n, Due, Sending, Sending, n)
-	row := s.w.QueryRowContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id = (
-		SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-		WHERE `+subIn+` AND s.paused = 0
-		  AND ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
-		  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = d.subscriber_id AND x.status IN (?, ?))
-		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = d.subscriber_id AND y.status = ? AND y.claimed_until > ?)
-		ORDER BY d.next_attempt, d.id LIMIT 1)
-		RETURNING `+deliveryColumns, args...)
-	d, err = scanDelivery(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, false, nil
-	}
-	return d, err == nil, err
+// heads selects, for each subscriber that is not paused, the oldest
+// delivery it is owed (due, or sending under a claim): the only one of its
+// deliveries that may be sent, so that a partner gets its batches one at a
+// time and in order. subs is the condition on s.id.
+func heads(subs string) string {
+	return `SELECT s.id AS sid, (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')) AS hid
+		FROM subscribers s WHERE s.paused = 0 AND ` + subs
 }
 
-func recordAttempt(ctx context.Context, tx *sql.Tx, id int64, a Attempt) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
+// subscriberCond is the condition on s.id for a list of webhook
+// subscribers; WebSub subscriptions always take part.
+func subscriberCond(subscribers []string, args *[]any) string {
+	cond := "s.id LIKE '" + WebSubPrefix + "%'"
+	if len(subscribers) > 0 {
+		cond = "(" + in("s.id", subscribers, args) + " OR " + cond + ")"
+	}
+	return cond
+}
+
+// Claim takes up to n due deliveries, of n different subscribers, in one
+// statement: each the oldest owed delivery of a subscriber that is not
+// paused and has nothing in flight. A delivery whose claim has lapsed
+// (crier stopped mid-request) is due again, under the same webhook-id.
+// Each claim lasts lease. WebSub subscriptions' deliveries are claimed
+// along with subscribers'.
+func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease time.Duration) ([]Delivery, error) {
+	now := s.Now()
+	nowText := formatTime(now)
+	args := []any{Sending, formatTime(now.Add(lease))}
+	cond := subscriberCond(subscribers, &args)
+	args = append(args, Due, nowText, Sending, nowText, Sending, nowText, n)
+	rows, err := s.w.QueryContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
+		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
+		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
+		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = ? AND y.claimed_until > ?)
+		ORDER BY d.next_attempt, d.id LIMIT ?)
+		RETURNING `+deliveryColumns, args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// NextDue returns when the earliest owed delivery that may be sent falls
+// due: the head of a subscriber's queue, due at its next attempt, or, when
+// it is claimed, when the claim lapses.
+func (s *Store) NextDue(ctx context.Context, subscribers []string) (time.Time, bool, error) {
+	var args []any
+	cond := subscriberCond(subscribers, &args)
+	args = append(args, Due)
+	var next sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT min(CASE WHEN d.status = ? THEN d.next_attempt ELSE d.claimed_until END)
+		FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid`, args...).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return parseTime(next.String), true, nil
+}
+
+func (s *Store) recordAttempt(ctx context.Context, tx *sql.Tx, id int64, a Attempt) error {
+	_, err := s.wstmt(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?)`).
+		ExecContext(ctx, id, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
 	return err
 }
 
@@ -233,47 +318,72 @@ type Outcome int
 const (
 	Delivered Outcome = iota // 2xx: done
 	Retry                    // try again at the given time
-	GiveUp                   // the last try failed: failed, and the subscriber failing
-	Gone                     // 410: the delivery stays owed, the subscriber is paused
+	// RetryFailing: every scheduled retry failed. The delivery stays owed
+	// and is tried again at the given time (the longest wait), and the
+	// subscriber is marked failing until a delivery succeeds.
+	RetryFailing
+	Gone // 410: the delivery stays owed, the subscriber is paused
 )
+
+// Finished is an attempt at a claimed delivery and its outcome.
+type Finished struct {
+	Delivery Delivery
+	Attempt  Attempt
+	Outcome  Outcome
+	Next     time.Time // the next attempt, for Retry and RetryFailing
+}
 
 // Finish records an attempt at a claimed delivery and its outcome.
 func (s *Store) Finish(ctx context.Context, d Delivery, a Attempt, o Outcome, next time.Time) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	return s.FinishAll(ctx, []Finished{{d, a, o, next}})
+}
+
+// FinishAll records several attempts in one transaction.
+func (s *Store) FinishAll(ctx context.Context, done []Finished) error {
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("finish deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	if err := recordAttempt(ctx, tx, d.ID, a); err != nil {
-		return err
-	}
-	switch o {
-	case Delivered:
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = ?, last_error = '', claimed_until = '' WHERE id = ?`,
-			Sent, formatTime(a.At), d.ID)
-		if err == nil {
-			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET failing = 0 WHERE id = ?`, d.SubscriberID)
+	for _, f := range done {
+		if err := s.finish(ctx, tx, f); err != nil {
+			return fmt.Errorf("finish delivery %s: %w", f.Delivery.WebhookID, err)
 		}
-	case Retry:
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt = ?, last_error = ?, claimed_until = '' WHERE id = ?`,
-			Due, formatTime(next), a.Error, d.ID)
-	case GiveUp:
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, claimed_until = '' WHERE id = ?`,
-			Failed, a.Error, d.ID)
-		if err == nil {
-			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET failing = 1 WHERE id = ?`, d.SubscriberID)
-		}
-	case Gone:
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, claimed_until = '' WHERE id = ?`,
-			Due, a.Error, d.ID)
-		if err == nil {
-			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET paused = 1 WHERE id = ?`, d.SubscriberID)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("finish delivery %s: %w", d.WebhookID, err)
 	}
 	return tx.Commit()
+}
+
+func (s *Store) finish(ctx context.Context, tx *sql.Tx, f Finished) error {
+	d, a := f.Delivery, f.Attempt
+	if err := s.recordAttempt(ctx, tx, d.ID, a); err != nil {
+		return err
+	}
+	exec := func(query string, args ...any) error {
+		_, err := s.wstmt(ctx, tx, query).ExecContext(ctx, args...)
+		return err
+	}
+	var err error
+	switch f.Outcome {
+	case Delivered:
+		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = ?, last_error = '', claimed_until = '' WHERE id = ?`,
+			Sent, formatTime(a.At), d.ID)
+		if err == nil {
+			err = exec(`UPDATE subscribers SET failing = 0 WHERE id = ? AND failing != 0`, d.SubscriberID)
+		}
+	case Retry, RetryFailing:
+		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt = ?, last_error = ?, claimed_until = '' WHERE id = ?`,
+			Due, formatTime(f.Next), a.Error, d.ID)
+		if err == nil && f.Outcome == RetryFailing {
+			err = exec(`UPDATE subscribers SET failing = 1 WHERE id = ?`, d.SubscriberID)
+		}
+	case Gone:
+		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, claimed_until = '' WHERE id = ?`,
+			Due, a.Error, d.ID)
+		if err == nil {
+			err = exec(`UPDATE subscribers SET paused = 1 WHERE id = ?`, d.SubscriberID)
+		}
+	}
+	return err
 }
 
 // Deliveries lists a subscriber's deliveries, newest first.
@@ -315,11 +425,11 @@ func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, erro
 	return out, rows.Err()
 }
 
-// Replay makes a failed (or sent) delivery due again, under its own
-// webhook-id.
+// Replay sends a delivery again under its own webhook-id: a sent one is
+// owed again, and one waiting out its backoff is due now.
 func (s *Store) Replay(ctx context.Context, webhookID string) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt = ?, claimed_until = '' WHERE webhook_id = ? AND status IN (?, ?)`,
-		Due, formatTime(s.Now()), webhookID, Failed, Sent)
+		Due, formatTime(s.Now()), webhookID, Due, Sent)
 	if err != nil {
 		return err
 	}
@@ -329,17 +439,6 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 	return nil
 }
 
-// NextDue returns when the earliest owed delivery falls due.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var next sql.NullString
-	err := s.r.QueryRowContext(ctx, `SELECT min(CASE WHEN status = ? THEN next_attempt ELSE claimed_until END) FROM deliveries d
-		JOIN subscribers s ON s.id = d.subscriber_id WHERE s.paused = 0 AND status IN (?, ?)`, Due, Due, Sending).Scan(&next)
-	if err != nil || !next.Valid {
-		return time.Time{}, false, err
-	}
-	return parseTime(next.String), true, nil
-}
-
 // DeliveryCounts counts deliveries by status.
 func (s *Store) DeliveryCounts(ctx context.Context) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
@@ -347,7 +446,7 @@ func (s *Store) DeliveryCounts(ctx context.Context) (map[string]int, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int{Due: 0, Sending: 0, Sent: 0, Failed: 0}
+	out := map[string]int{Due: 0, Sending: 0, Sent: 0}
 	for rows.Next() {
 		var st string
 		var n int
@@ -364,4 +463,33 @@ func (s *Store) ItemCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items`).Scan(&n)
 	return n, err
+}
+
+// Owed is what a subscriber is owed: deliveries not yet sent, and the
+// error of the oldest, which holds up the rest.
+type Owed struct {
+	Deliveries int
+	LastError  string
+}
+
+// OwedBySubscriber counts, in the database, the deliveries owed to each
+// subscriber that is owed any.
+func (s *Store) OwedBySubscriber(ctx context.Context) (map[string]Owed, error) {
+	rows, err := s.rstmt(ctx, `SELECT subscriber_id, count(*),
+		(SELECT x.last_error FROM deliveries x WHERE x.subscriber_id = d.subscriber_id AND x.status IN ('due', 'sending') ORDER BY x.id LIMIT 1)
+		FROM deliveries d WHERE d.status IN ('due', 'sending') GROUP BY subscriber_id`).QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count owed deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Owed{}
+	for rows.Next() {
+		var id string
+		var o Owed
+		if err := rows.Scan(&id, &o.Deliveries, &o.LastError); err != nil {
+			return nil, err
+		}
+		out[id] = o
+	}
+	return out, rows.Err()
 }

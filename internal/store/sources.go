@@ -37,7 +37,7 @@ type Run struct {
 
 // RecordRun records a run of a source.
 func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}

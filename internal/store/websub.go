@@ -33,7 +33,7 @@ func WebSubID(topic, callback string) string {
 func (s *Store) SubscribeWebSub(ctx context.Context, w WebSub) error {
 	now := s.Now()
 	w.ID = WebSubID(w.Topic, w.Callback)
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,26 @@
+-- Every query the server and the pipeline make is served by an index.
+
+-- A source's most recent documents (frame learning) without sorting them.
+CREATE INDEX documents_source_fetched ON documents(source_id, fetched);
+-- The sources of an item, and the items of a source, read from the index
+-- alone.
+DROP INDEX documents_item;
+CREATE INDEX documents_item ON documents(item_id, source_id);
+CREATE INDEX documents_source_item ON documents(source_id, item_id);
+-- Backfill of a subscriber by age.
+CREATE INDEX items_created ON items(created);
+-- Owed deliveries in order, and the due time of each subscriber's head.
+CREATE INDEX deliveries_status ON deliveries(status, subscriber_id, id);
+
+-- A counter that moves whenever items change, in any process: caches of
+-- rendered feeds compare it, and a write that changes no item (a source's
+-- health, a delivery) leaves them alone.
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('items', 0);
+
+-- A delivery is never given up on: one that used every retry keeps being
+-- retried at the longest wait, so later batches never overtake it.
+UPDATE deliveries SET status = 'due' WHERE status = 'failed';
