@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -32,7 +33,8 @@ type Ingester struct {
 	MaxPages int
 
 	mu      sync.Mutex
-	offline map[string]bool // sources whose last run could not connect
+	offline map[string]bool         // sources whose last run could not connect
+	frames  map[string]*frameWindow // each source's recent frame lines
 }
 
 // New returns an Ingester for cfg.
@@ -46,7 +48,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
 		Store: st, Normalizer: normalize.New(topics), Fetch: cfg.Fetch, Sources: cfg.Sources,
 		Fetcher: gather.NewFetcher(ua, cfg.Fetch.Timeout, cfg.Fetch.MaxBody),
 		Log:     log.With("component", "ingest"), Now: time.Now,
-		PageDelay: time.Second, MaxPages: 50, offline: map[string]bool{},
+		PageDelay: time.Second, MaxPages: 50, offline: map[string]bool{}, frames: map[string]*frameWindow{},
 	}
 }
 
@@ -142,30 +144,62 @@ func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceS
 // frameDocs is how many of a source's documents its frame is learnt from.
 const frameDocs = 60
 
-// learnFrame learns the source's frame from this run's documents and its
-// most recent stored ones.
-func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []gather.Doc) (*normalize.Frame, error) {
-	var inputs []normalize.Input
-	seen := map[string]bool{}
-	for _, d := range docs {
-		if len(inputs) == frameDocs {
-			break
+// frameWindow is the frame lines of a source's most recent documents,
+// kept between runs so that each document is read for its frame once.
+type frameWindow struct {
+	keys  []string // oldest first
+	lines map[string]normalize.FrameLines
+}
+
+func (w *frameWindow) add(key string, lines normalize.FrameLines) {
+	if _, ok := w.lines[key]; ok {
+		for i, k := range w.keys {
+			if k == key {
+				w.keys = append(w.keys[:i], w.keys[i+1:]...)
+				break
+			}
 		}
-		seen[d.Key] = true
-		inputs = append(inputs, normalize.Input{Raw: d.Raw, Format: format(d)})
 	}
-	if len(inputs) < frameDocs {
+	w.keys = append(w.keys, key)
+	w.lines[key] = lines
+	for len(w.keys) > frameDocs {
+		delete(w.lines, w.keys[0])
+		w.keys = w.keys[1:]
+	}
+}
+
+func (w *frameWindow) frame() *normalize.Frame {
+	sets := make([]normalize.FrameLines, 0, len(w.keys))
+	for _, k := range w.keys {
+		sets = append(sets, w.lines[k])
+	}
+	return normalize.FrameOf(sets)
+}
+
+// learnFrame adds this run's changed documents to the source's frame
+// window (read from its most recent stored documents the first time) and
+// learns the frame from it.
+func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed) (*normalize.Frame, error) {
+	in.mu.Lock()
+	w := in.frames[src.ID]
+	in.mu.Unlock()
+	if w == nil {
+		w = &frameWindow{lines: map[string]normalize.FrameLines{}}
 		stored, err := in.Store.RecentDocuments(ctx, src.ID, frameDocs)
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range stored {
-			if !seen[d.Key] && len(inputs) < frameDocs {
-				inputs = append(inputs, normalize.Input{Raw: d.Raw})
-			}
+		for i := len(stored) - 1; i >= 0; i-- { // oldest first
+			w.add(stored[i].Key, normalize.LinesOf(normalize.Input{Raw: stored[i].Raw}))
 		}
 	}
-	return normalize.LearnFrame(inputs), nil
+	for i, d := range docs[:min(len(docs), frameDocs)] {
+		w.add(d.Key, parsed[i].Lines())
+	}
+	in.mu.Lock()
+	in.frames[src.ID] = w
+	in.mu.Unlock()
+	return w.frame(), nil
 }
 
 func format(d gather.Doc) normalize.Format {
@@ -175,57 +209,113 @@ func format(d gather.Doc) normalize.Format {
 	return normalize.Text
 }
 
+// saveChunk bounds the documents stored in one transaction.
+const saveChunk = 200
+
 func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
-	var frame *normalize.Frame
+	// Skip the work of normalizing documents that have not changed.
+	var changed []gather.Doc
 	for _, d := range docs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		r.Documents++
-		// Skip the work of normalizing documents that have not changed.
 		if h, ok, err := in.Store.DocumentHash(ctx, src.ID, d.Key); err != nil {
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		} else if ok && h == store.ContentHash(d.Raw) {
 			r.Unchanged++
 			continue
 		}
-		if frame == nil { // learnt once per run, and only when something changed
-			var err error
-			if frame, err = in.learnFrame(ctx, src, docs); err != nil {
-				return fmt.Errorf("source %s: %w", src.ID, err)
+		changed = append(changed, d)
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	// Each document is parsed once, on every core, for its frame lines
+	// and for normalizing.
+	parsed := make([]*normalize.Parsed, len(changed))
+	parallel(ctx, len(changed), func(i int) { parsed[i] = normalize.Parse(in.input(src, changed[i], nil)) })
+	frame, err := in.learnFrame(ctx, src, changed, parsed)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.ID, err)
+	}
+	for start := 0; start < len(changed); start += saveChunk {
+		end := min(len(changed), start+saveChunk)
+		chunk := changed[start:end]
+		batch := make([]store.Document, len(chunk))
+		parallel(ctx, len(chunk), func(i int) { batch[i] = in.document(src, chunk[i], parsed[start+i], frame) })
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		saved, err := in.Store.SaveDocuments(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
+		for i, sv := range saved {
+			in.Log.Debug("document stored", "source", src.ID, "key", batch[i].Key, "item", sv.UID, "status", sv.Status)
+			switch sv.Status {
+			case store.Added:
+				r.Added++
+			case store.Updated:
+				r.Updated++
+			case store.Merged:
+				r.Merged++
+			case store.Unchanged:
+				r.Unchanged++
 			}
 		}
-		date := d.Date
-		if date.IsZero() {
-			date = in.Now().UTC()
-		}
-		rec := in.Normalizer.Normalize(normalize.Input{
-			Raw: d.Raw, Format: format(d), Title: d.Title, Date: date, DateStated: d.DateStated, URL: cmp.Or(d.URL, src.URL),
-			Language: src.Language, Country: src.Country, Frame: frame,
-		})
-		item := store.Item{
-			Title: rec.Title, Summary: rec.Summary, ContentText: rec.Text, ContentHTML: rec.HTML, URL: d.URL,
-			Language: rec.Language, Country: rec.Country, City: rec.City, Topics: rec.Topics,
-			Published: rec.Published, DateKnown: rec.DateKnown, Fingerprint: rec.Fingerprint, Signature: rec.Signature,
-		}
-		for _, c := range rec.Contacts {
-			item.Contacts = append(item.Contacts, store.Contact(c))
-		}
-		uid, status, err := in.Store.SaveDocument(ctx, store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item})
-		if err != nil {
-			return fmt.Errorf("source %s: store %s: %w", src.ID, d.Key, err)
-		}
-		in.Log.Debug("document stored", "source", src.ID, "key", d.Key, "item", uid, "status", status)
-		switch status {
-		case store.Added:
-			r.Added++
-		case store.Updated:
-			r.Updated++
-		case store.Merged:
-			r.Merged++
-		case store.Unchanged:
-			r.Unchanged++
+	}
+	if r.Added+r.Updated >= 1000 {
+		// Statistics that keep up with the store keep the planner honest.
+		if err := in.Store.Optimize(ctx); err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
 	}
 	return nil
+}
+
+// parallel calls f(0) … f(n-1) on every core.
+func parallel(ctx context.Context, n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// input is what normalize reads of a gathered document.
+func (in *Ingester) input(src config.Source, d gather.Doc, frame *normalize.Frame) normalize.Input {
+	date := d.Date
+	if date.IsZero() {
+		date = in.Now().UTC()
+	}
+	return normalize.Input{
+		Raw: d.Raw, Format: format(d), Title: d.Title, Date: date, DateStated: d.DateStated, URL: cmp.Or(d.URL, src.URL),
+		Language: src.Language, Country: src.Country, Frame: frame,
+	}
+}
+
+// document normalizes one gathered document into what the store keeps.
+func (in *Ingester) document(src config.Source, d gather.Doc, p *normalize.Parsed, frame *normalize.Frame) store.Document {
+	rec := in.Normalizer.NormalizeParsed(in.input(src, d, frame), p)
+	item := store.Item{
+		Title: rec.Title, Summary: rec.Summary, ContentText: rec.Text, ContentHTML: rec.HTML, URL: d.URL,
+		Language: rec.Language, Country: rec.Country, City: rec.City, Topics: rec.Topics,
+		Published: rec.Published, DateKnown: rec.DateKnown, Fingerprint: rec.Fingerprint, Signature: rec.Signature,
+	}
+	for _, c := range rec.Contacts {
+		item.Contacts = append(item.Contacts, store.Contact(c))
+	}
+	return store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item}
 }

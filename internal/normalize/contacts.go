@@ -29,7 +29,11 @@ var (
 // hasContactData reports whether a block carries an email address or a
 // phone number.
 func hasContactData(s string) bool {
-	return emailRE.MatchString(s) || (phoneRE.MatchString(s) && labelled(s))
+	// The cheap tests first: most blocks have no @ and name no phone.
+	if strings.IndexByte(s, '@') >= 0 && emailRE.MatchString(s) {
+		return true
+	}
+	return labelled(s) && phoneRE.MatchString(s)
 }
 
 // labelled reports whether s names a phone as such, so that dates and

@@ -67,6 +67,9 @@ func mkDate(y int, m time.Month, d int) (time.Time, bool) {
 
 // fullDate finds the first complete date written in s (folded text).
 func fullDate(s string) (time.Time, int, bool) {
+	if !strings.ContainsAny(s, "0123456789") { // every full date has a year
+		return time.Time{}, 0, false
+	}
 	type cand struct {
 		t   time.Time
 		pos int
@@ -120,7 +123,8 @@ func partialDate(s string, ref time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	ref = time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
-	if m := dayMonthFrag.FindStringSubmatch(s); m != nil {
+	digits := strings.ContainsAny(s, "0123456789") // a day is written in digits
+	if m := dayMonthFrag.FindStringSubmatch(s); digits && m != nil {
 		d, _ := strconv.Atoi(m[1])
 		mo, _ := strconv.Atoi(m[2])
 		for y := ref.Year(); y >= ref.Year()-1; y-- {
@@ -137,13 +141,13 @@ func partialDate(s string, ref time.Time) (time.Time, bool) {
 		}
 		return time.Time{}, false
 	}
-	if m := dayMonthName.FindStringSubmatch(s); m != nil {
+	if m := dayMonthName.FindStringSubmatch(s); digits && m != nil {
 		d, _ := strconv.Atoi(m[1])
 		if t, ok := latest(months[m[2]], d); ok {
 			return t, true
 		}
 	}
-	if m := monthNameDay.FindStringSubmatch(s); m != nil && len(m[1]) > 3 {
+	if m := monthNameDay.FindStringSubmatch(s); digits && m != nil && len(m[1]) > 3 {
 		d, _ := strconv.Atoi(m[2])
 		if t, ok := latest(months[m[1]], d); ok {
 			return t, true

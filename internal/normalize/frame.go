@@ -25,33 +25,44 @@ func (f *Frame) Has(text string) bool {
 
 func lineKey(s string) string { return strings.Join(words(fold(s)), " ") }
 
-// docBlocks splits a document the way Normalize does.
-func docBlocks(in Input) []block {
-	src := decode(in.Raw)
-	if in.Format == HTML || looksLikeHTML(src) {
-		return parseHTML(src, nil).blocks
+
+// FrameLines is what one document contributes to its source's frame: the
+// keys of the lines that may be frame. A source keeps the lines of its
+// recent documents and learns its frame from them (FrameOf) without
+// parsing those documents again.
+type FrameLines map[string]bool
+
+// LinesOf returns the frame candidates of one document.
+func LinesOf(d Input) FrameLines { return Parse(d).Lines() }
+
+// Lines returns the frame candidates of a parsed document.
+func (p *Parsed) Lines() FrameLines {
+	set := FrameLines{}
+	for _, b := range p.blocks {
+		if !frameCandidate(b) {
+			continue
+		}
+		if k := lineKey(b.text); k != "" {
+			set[k] = true
+		}
 	}
-	return textBlocks(src)
+	return set
 }
 
-// LearnFrame learns a source's frame from its documents. Copies of one
-// release (documents sharing most of their lines) count once, so that a
-// release published twice does not turn its own text into frame. A line is
-// frame when it occurs in at least two different releases.
+// LearnFrame learns a source's frame from its documents.
 func LearnFrame(docs []Input) *Frame {
-	sets := make([]map[string]bool, len(docs))
+	sets := make([]FrameLines, len(docs))
 	for i, d := range docs {
-		set := map[string]bool{}
-		for _, b := range docBlocks(d) {
-			if !frameCandidate(b) {
-				continue
-			}
-			if k := lineKey(b.text); k != "" {
-				set[k] = true
-			}
-		}
-		sets[i] = set
+		sets[i] = LinesOf(d)
 	}
+	return FrameOf(sets)
+}
+
+// FrameOf learns a frame from the lines of a source's documents. Copies of
+// one release (documents sharing most of their lines) count once, so that
+// a release published twice does not turn its own text into frame. A line
+// is frame when it occurs in at least two different releases.
+func FrameOf(sets []FrameLines) *Frame {
 	// Group near-identical documents (Jaccard of their lines >= 0.5).
 	group := make([]int, len(sets))
 	for i := range group {
@@ -111,7 +122,7 @@ func frameCandidate(b block) bool {
 	return true
 }
 
-func jaccard(a, b map[string]bool) float64 {
+func jaccard(a, b FrameLines) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}

@@ -103,20 +103,34 @@ func dateline(s string) (place, date string, ok bool) {
 // be known is left empty (a zero date is replaced by in.Date with DateKnown
 // false).
 func (n *Normalizer) Normalize(in Input) Record {
+	return n.NormalizeParsed(in, Parse(in))
+}
+
+// Parsed is a document split into blocks of text: what frame learning
+// (Lines) and Normalize both read, parsed once.
+type Parsed struct {
+	blocks    []block
+	metaTitle string
+	metaDate  time.Time
+}
+
+// Parse decodes a document and splits it into blocks.
+func Parse(in Input) *Parsed {
 	src := decode(in.Raw)
-	var blocks []block
-	var metaTitle string
-	var metaDate time.Time
 	if in.Format == HTML || looksLikeHTML(src) {
 		var base *url.URL
 		if u, err := url.Parse(in.URL); err == nil && u.IsAbs() {
 			base = u
 		}
 		d := parseHTML(src, base)
-		blocks, metaTitle, metaDate = d.blocks, d.title, d.date
-	} else {
-		blocks = textBlocks(src)
+		return &Parsed{blocks: d.blocks, metaTitle: d.title, metaDate: d.date}
 	}
+	return &Parsed{blocks: textBlocks(src)}
+}
+
+// NormalizeParsed is Normalize for a document already parsed from in.
+func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
+	blocks, metaTitle, metaDate := p.blocks, p.metaTitle, p.metaDate
 	blocks = dropFrame(blocks, in.Frame)
 
 	var r Record
