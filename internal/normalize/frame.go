@@ -25,7 +25,6 @@ func (f *Frame) Has(text string) bool {
 
 func lineKey(s string) string { return strings.Join(words(fold(s)), " ") }
 
-
 // FrameLines is what one document contributes to its source's frame: the
 // keys of the lines that may be frame. A source keeps the lines of its
 // recent documents and learns its frame from them (FrameOf) without
