@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
@@ -54,6 +55,9 @@ type Deliverer struct {
 	HubURL string
 
 	wake chan struct{}
+
+	mu      sync.Mutex
+	encoded map[int64]encodedItem // by item Seq
 }
 
 // New returns a Deliverer for cfg's subscribers.
@@ -78,7 +82,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
 		Log: log.With("component", "webhooks"), Now: time.Now,
 		Jitter: func() float64 { return 0.9 + 0.2*rand.Float64() },
 		HubURL: cfg.Server.BaseURL + "/websub",
-		wake:   make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1), encoded: map[int64]encodedItem{},
 	}
 }
 
@@ -114,21 +118,65 @@ func (d *Deliverer) Wake() {
 	}
 }
 
+// rawPayload is webhooks.Payload with its items already encoded, so that
+// an item is encoded once however many partners are owed it.
+type rawPayload struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      rawData   `json:"data"`
+}
+
+type rawData struct {
+	Subscriber string            `json:"subscriber"`
+	Items      []json.RawMessage `json:"items"`
+}
+
+// itemJSON is an item as a JSON Feed item, encoded once per version of
+// the item and kept for the other partners owed it.
+func (d *Deliverer) itemJSON(it store.Item) ([]byte, error) {
+	d.mu.Lock()
+	c, ok := d.encoded[it.Seq]
+	d.mu.Unlock()
+	if ok && c.updated.Equal(it.Updated) {
+		return c.json, nil
+	}
+	fi := d.Conv.Item(it)
+	b, err := json.Marshal(feeds.JSONItemOf(&fi))
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if len(d.encoded) >= maxEncoded {
+		clear(d.encoded)
+	}
+	d.encoded[it.Seq] = encodedItem{it.Updated, b}
+	d.mu.Unlock()
+	return b, nil
+}
+
+type encodedItem struct {
+	updated time.Time
+	json    []byte
+}
+
+// maxEncoded bounds the encoded items kept (a few MiB).
+const maxEncoded = 2048
+
 // batches splits items into payloads that each stay within MaxBody. An
 // item too large on its own travels alone, without its HTML, its text cut
 // to fit.
 func (d *Deliverer) batches(sub string, items []store.Item) ([]store.Batch, error) {
 	now := d.Now().UTC().Truncate(time.Second)
-	encode := func(ji []*feeds.JSONItem) ([]byte, error) {
-		return json.Marshal(webhooks.Payload{Type: webhooks.EventItemsPublished, Timestamp: now,
-			Data: webhooks.Data{Subscriber: sub, Items: ji}})
+	encode := func(raw []json.RawMessage) ([]byte, error) {
+		return json.Marshal(rawPayload{Type: webhooks.EventItemsPublished, Timestamp: now,
+			Data: rawData{Subscriber: sub, Items: raw}})
 	}
-	empty, err := encode([]*feeds.JSONItem{})
+	empty, err := encode([]json.RawMessage{})
 	if err != nil {
 		return nil, err
 	}
 	var out []store.Batch
-	var cur []*feeds.JSONItem
+	var cur []json.RawMessage
 	var ids []int64
 	size := len(empty)
 	flush := func() error {
@@ -144,9 +192,7 @@ func (d *Deliverer) batches(sub string, items []store.Item) ([]store.Batch, erro
 		return nil
 	}
 	for _, it := range items {
-		fi := d.Conv.Item(it)
-		ji := feeds.JSONItemOf(&fi)
-		b, err := json.Marshal(ji)
+		b, err := d.itemJSON(it)
 		if err != nil {
 			return nil, err
 		}
@@ -155,10 +201,15 @@ func (d *Deliverer) batches(sub string, items []store.Item) ([]store.Batch, erro
 				return nil, err
 			}
 			if len(empty)+len(b) > int(d.MaxBody) {
+				fi := d.Conv.Item(it)
+				ji := feeds.JSONItemOf(&fi)
 				shrink(ji, int(d.MaxBody)-len(empty))
+				if b, err = json.Marshal(ji); err != nil {
+					return nil, err
+				}
 			}
 		}
-		cur, ids = append(cur, ji), append(ids, it.Seq)
+		cur, ids = append(cur, b), append(ids, it.Seq)
 		size += len(b) + 1
 	}
 	return out, flush()
@@ -207,101 +258,111 @@ type sent = store.Finished
 // dispatch is the outbox's one loop. It claims due deliveries of
 // different subscribers in one statement, starts a request for each (as
 // many in flight as partners with something due, up to Workers), records
-// finished attempts together in one transaction, and sleeps until woken:
-// a new delivery, a finished request, or the next due time. With
-// untilIdle it returns once nothing is in flight and nothing is due now.
+// finished attempts together in one transaction that also claims each
+// successful partner's next delivery, and sleeps until woken: a new
+// delivery, a finished request, or the next due time. With untilIdle it
+// returns once nothing is in flight and nothing is due now.
 func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, delivered int, err error) {
 	limit := max(1, d.Workers)
 	results := make(chan sent, limit)
 	inFlight := 0
-	var done []sent
-	// record writes finished attempts; it runs on a context that outlives
-	// ctx, so that an answer received is never forgotten.
-	record := func() {
-		if len(done) == 0 {
-			return
-		}
-		if ferr := d.Store.FinishAll(context.WithoutCancel(ctx), done); ferr != nil {
-			d.Log.Error("outbox", "error", ferr)
-			err = cmp.Or(err, ferr) // the claims lapse and the deliveries are sent again
-		}
-		for _, f := range done {
-			d.logOutcome(ctx, f)
-			attempts++
-			if f.Outcome == store.Delivered {
-				delivered++
-			}
-		}
-		done = done[:0]
+	start := func(del store.Delivery) {
+		inFlight++
+		go func() { results <- d.send(ctx, del) }()
 	}
-	drain := func(block bool) {
-		if block && inFlight > 0 {
-			done = append(done, <-results)
-			inFlight--
-		}
-		for {
+	var done []sent
+	scan := true // whether a full claim may find something
+	for {
+		// Take every finished request, and record them together.
+		for len(done) < cap(results) {
 			select {
 			case f := <-results:
 				done = append(done, f)
 				inFlight--
+				continue
 			default:
-				return
+			}
+			break
+		}
+		if len(done) > 0 {
+			lease := d.lease()
+			if ctx.Err() != nil {
+				lease = 0 // stopping: claim nothing more
+			}
+			// The context outlives ctx: an answer received is never forgotten.
+			next, ferr := d.Store.FinishAll(context.WithoutCancel(ctx), done, lease)
+			if ferr != nil {
+				d.Log.Error("outbox", "error", ferr)
+				err = cmp.Or(err, ferr) // the claims lapse and the deliveries are sent again
+			}
+			for _, f := range done {
+				d.logOutcome(ctx, f)
+				attempts++
+				if f.Outcome == store.Delivered {
+					delivered++
+				}
+			}
+			// A partner whose queue ran dry frees a place another may take.
+			scan = scan || len(next) < len(done)
+			done = done[:0]
+			for _, del := range next {
+				start(del)
 			}
 		}
-	}
-	for {
-		drain(false)
-		record()
 		if ctx.Err() != nil {
-			for inFlight > 0 {
-				drain(true)
+			if inFlight == 0 {
+				return attempts, delivered, err
 			}
-			record()
-			return attempts, delivered, err
+			done = append(done, <-results)
+			inFlight--
+			continue
 		}
-		claimed := 0
-		if inFlight < limit {
+		if scan && inFlight < limit {
+			scan = false
 			dels, cerr := d.Store.Claim(ctx, d.ids(), limit-inFlight, d.lease())
 			if cerr != nil && ctx.Err() == nil {
 				d.Log.Error("outbox", "error", cerr)
 				err = cmp.Or(err, cerr)
 			}
 			for _, del := range dels {
-				inFlight++
-				go func() { results <- d.send(ctx, del) }()
+				start(del)
 			}
-			claimed = len(dels)
+			if len(dels) > 0 && inFlight == limit {
+				scan = true // more may be due once a place is free
+			}
 		}
-		if claimed > 0 && inFlight < limit {
-			continue // more may be due
-		}
-		if untilIdle && inFlight == 0 && claimed == 0 {
+		if untilIdle && inFlight == 0 && !scan {
 			return attempts, delivered, err
 		}
-		if untilIdle && err != nil && inFlight == 0 {
-			return attempts, delivered, err
+		if inFlight > 0 {
+			// A finished request, or a wake-up for new deliveries.
+			select {
+			case f := <-results:
+				done = append(done, f)
+				inFlight--
+			case <-d.wake:
+				scan = true
+			case <-ctx.Done():
+			}
+			continue
 		}
-		d.idle(ctx, results, &done, &inFlight, untilIdle)
+		d.idle(ctx)
+		scan = true
 	}
 }
 
-// idle waits for a finished request, a wake-up, the next due time, or a
-// slow poll (another process's deliveries, lapsed claims).
-func (d *Deliverer) idle(ctx context.Context, results chan sent, done *[]sent, inFlight *int, untilIdle bool) {
+// idle waits, with nothing in flight, for a wake-up, the next due time, or
+// a slow poll (another process's deliveries, lapsed claims).
+func (d *Deliverer) idle(ctx context.Context) {
 	wait := 5 * time.Second
-	if !untilIdle {
-		if next, ok, err := d.Store.NextDue(ctx, d.ids()); err == nil && ok {
-			wait = min(wait, max(time.Millisecond, next.Sub(d.Now())))
-		}
+	if next, ok, err := d.Store.NextDue(ctx, d.ids()); err == nil && ok {
+		wait = min(wait, max(time.Millisecond, next.Sub(d.Now())))
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-d.wake:
-	case f := <-results:
-		*done = append(*done, f)
-		*inFlight--
 	case <-t.C:
 	}
 }
@@ -310,7 +371,16 @@ func (d *Deliverer) idle(ctx context.Context, results chan sent, done *[]sent, i
 // when crier is stopping: it is then recorded, or its claim lapses and it
 // is sent again under the same webhook-id.
 func (d *Deliverer) send(ctx context.Context, del store.Delivery) sent {
-	a, outcome, next := d.attempt(context.WithoutCancel(ctx), del)
+	ctx = context.WithoutCancel(ctx)
+	if del.Body == nil {
+		body, err := d.Store.DeliveryBody(ctx, del.ID)
+		if err != nil {
+			// Not the partner's fault: retried soon, the failure recorded.
+			return sent{Delivery: del, Attempt: store.Attempt{At: d.Now(), Error: err.Error()}, Outcome: store.Retry, Next: d.Now().Add(Retries[0])}
+		}
+		del.Body = body
+	}
+	a, outcome, next := d.attempt(ctx, del)
 	return sent{Delivery: del, Attempt: a, Outcome: outcome, Next: next}
 }
 

@@ -205,11 +205,20 @@ func (s *Store) commitFire(ctx context.Context, id string, cursor, upper int64, 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, body, status, next_attempt, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created)
+		VALUES (?, ?, ?, ?, ?, ?)`)
+	insBody := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)`)
 	for _, b := range batches {
 		ids, _ := json.Marshal(b.Items)
-		if _, err := ins.ExecContext(ctx, newWebhookID(), id, string(ids), b.Body, Due, now, now); err != nil {
+		res, err := ins.ExecContext(ctx, newWebhookID(), id, string(ids), Due, now, now)
+		if err != nil {
+			return false, err
+		}
+		did, err := res.LastInsertId()
+		if err != nil {
+			return false, err
+		}
+		if _, err := insBody.ExecContext(ctx, did, b.Body); err != nil {
 			return false, err
 		}
 	}
@@ -223,12 +232,17 @@ func newWebhookID() string {
 	return "msg_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
-const deliveryColumns = `id, webhook_id, subscriber_id, items, body, status, attempts, next_attempt, created, sent_at, last_error`
+const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts, next_attempt, created, sent_at, last_error`
 
-func scanDelivery(r scanner) (Delivery, error) {
+// scanDelivery reads deliveryColumns, and the body when withBody.
+func scanDelivery(r scanner, withBody ...bool) (Delivery, error) {
 	var d Delivery
 	var items, next, created, sent string
-	err := r.Scan(&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Body, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError)
+	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError}
+	if len(withBody) > 0 && withBody[0] {
+		dest = append(dest, &d.Body)
+	}
+	err := r.Scan(dest...)
 	if err != nil {
 		return d, err
 	}
@@ -268,7 +282,12 @@ func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease ti
 	args := []any{Sending, formatTime(now.Add(lease))}
 	cond := subscriberCond(subscribers, &args)
 	args = append(args, Due, nowText, Sending, nowText, Sending, nowText, n)
-	rows, err := s.w.QueryContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
 		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
 		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
 		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = ? AND y.claimed_until > ?)
@@ -277,16 +296,35 @@ func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease ti
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	defer rows.Close()
 	var out []Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
+			rows.Close()
 			return nil, err
 		}
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Body, err = s.body(ctx, tx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, tx.Commit()
+}
+
+// body reads a delivery's body inside a write transaction.
+func (s *Store) body(ctx context.Context, tx *sql.Tx, id int64) ([]byte, error) {
+	var body []byte
+	err := s.wstmt(ctx, tx, `SELECT body FROM delivery_bodies WHERE delivery_id = ?`).QueryRowContext(ctx, id).Scan(&body)
+	if err != nil {
+		return nil, fmt.Errorf("body of delivery %d: %w", id, err)
+	}
+	return body, nil
 }
 
 // NextDue returns when the earliest owed delivery that may be sent falls
@@ -335,22 +373,46 @@ type Finished struct {
 
 // Finish records an attempt at a claimed delivery and its outcome.
 func (s *Store) Finish(ctx context.Context, d Delivery, a Attempt, o Outcome, next time.Time) error {
-	return s.FinishAll(ctx, []Finished{{d, a, o, next}})
+	_, err := s.FinishAll(ctx, []Finished{{d, a, o, next}}, 0)
+	return err
 }
 
-// FinishAll records several attempts in one transaction.
-func (s *Store) FinishAll(ctx context.Context, done []Finished) error {
+// FinishAll records several attempts in one transaction. With a lease, a
+// subscriber whose delivery succeeded has its next delivery claimed in the
+// same transaction when it is due, so that a partner's queue drains
+// without a scan of every subscriber; the claimed deliveries are returned.
+func (s *Store) FinishAll(ctx context.Context, done []Finished, lease time.Duration) ([]Delivery, error) {
+	now := s.Now()
 	tx, err := s.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("finish deliveries: %w", err)
+		return nil, fmt.Errorf("finish deliveries: %w", err)
 	}
 	defer tx.Rollback()
+	var next []Delivery
 	for _, f := range done {
 		if err := s.finish(ctx, tx, f); err != nil {
-			return fmt.Errorf("finish delivery %s: %w", f.Delivery.WebhookID, err)
+			return nil, fmt.Errorf("finish delivery %s: %w", f.Delivery.WebhookID, err)
+		}
+		if lease <= 0 || f.Outcome != Delivered {
+			continue
+		}
+		d, err := scanDelivery(s.wstmt(ctx, tx, `UPDATE deliveries SET status = 'sending', claimed_until = ?1 WHERE id = (
+			SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+			WHERE d.subscriber_id = ?2 AND s.paused = 0 AND d.status = 'due' AND d.next_attempt <= ?3
+			  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = ?2 AND x.status IN ('due', 'sending'))
+			  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = ?2 AND y.status = 'sending' AND y.claimed_until > ?3))
+			RETURNING `+deliveryColumns).QueryRowContext(ctx, formatTime(now.Add(lease)), f.Delivery.SubscriberID, formatTime(now)))
+		switch {
+		case err == nil:
+			if d.Body, err = s.body(ctx, tx, d.ID); err != nil {
+				return nil, err
+			}
+			next = append(next, d)
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("claim the next delivery of %s: %w", f.Delivery.SubscriberID, err)
 		}
 	}
-	return tx.Commit()
+	return next, tx.Commit()
 }
 
 func (s *Store) finish(ctx context.Context, tx *sql.Tx, f Finished) error {
@@ -388,20 +450,32 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, f Finished) error {
 
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE subscriber_id = ? ORDER BY id DESC LIMIT ?`, subscriberID, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deliveryColumns+`, (SELECT body FROM delivery_bodies b WHERE b.delivery_id = deliveries.id)
+		FROM deliveries WHERE subscriber_id = ? ORDER BY id DESC LIMIT ?`, subscriberID, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Delivery
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := scanDelivery(rows, true)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// DeliveryBody returns the body of a delivery, the bytes every attempt
+// sends.
+func (s *Store) DeliveryBody(ctx context.Context, id int64) ([]byte, error) {
+	var body []byte
+	err := s.rstmt(ctx, `SELECT body FROM delivery_bodies WHERE delivery_id = ?`).QueryRowContext(ctx, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("delivery %d: %w", id, ErrNotFound)
+	}
+	return body, err
 }
 
 // Attempts lists a delivery's attempts, oldest first.

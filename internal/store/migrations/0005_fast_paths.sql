@@ -24,3 +24,12 @@ INSERT INTO counters (name, value) VALUES ('items', 0);
 -- A delivery is never given up on: one that used every retry keeps being
 -- retried at the longest wait, so later batches never overtake it.
 UPDATE deliveries SET status = 'due' WHERE status = 'failed';
+
+-- A delivery's body lives apart from its state, so that claiming and
+-- finishing a delivery rewrite a small row, not the whole payload.
+CREATE TABLE delivery_bodies (
+    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id) ON DELETE CASCADE,
+    body        BLOB NOT NULL
+);
+INSERT INTO delivery_bodies (delivery_id, body) SELECT id, body FROM deliveries;
+ALTER TABLE deliveries DROP COLUMN body;

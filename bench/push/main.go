@@ -1,0 +1,205 @@
+// Command push measures `crier push` against a bare loop of the same
+// number of signed POSTs of the same bodies, with as many in flight as
+// crier may have (one per partner), in one run on one machine:
+//
+//	go run ./bench/push -items 100 -partners 20 -max-body 4KiB
+//
+// It writes distinct releases into a folder, runs `crier fetch` and then
+// `crier push` (the binary built from ./cmd/crier) against a receiver in
+// this process, checks that every delivery arrived, one at a time per
+// partner, and prints deliveries per second for both and the ratio.
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crier-hub/crier/webhooks"
+)
+
+var words = strings.Fields(`migration migrants border health refugees asylum shelter water families support
+government partners funding programme centre training employment housing schools children women return
+reintegration floods drought violence camps registration data survey report conference ministry office coast
+river valley market road bridge clinic vaccine teachers farmers harvest season rain storm wind fire police`)
+
+// receiver counts deliveries per partner and notices two requests in
+// flight to one partner at once.
+type receiver struct {
+	mu       sync.Mutex
+	bodies   [][]byte
+	inFlight map[string]int
+	overlap  atomic.Int64
+	count    atomic.Int64
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.mu.Lock()
+	rc.inFlight[r.URL.Path]++
+	if rc.inFlight[r.URL.Path] > 1 && !strings.HasPrefix(r.URL.Path, "/bare") {
+		rc.overlap.Add(1)
+	}
+	rc.mu.Unlock()
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	rc.inFlight[r.URL.Path]--
+	if !strings.HasPrefix(r.URL.Path, "/bare") {
+		rc.bodies = append(rc.bodies, body)
+	}
+	rc.mu.Unlock()
+	rc.count.Add(1)
+}
+
+func main() {
+	items := flag.Int("items", 100, "releases to deliver")
+	partners := flag.Int("partners", 20, "subscribers, each owed every release")
+	maxBody := flag.String("max-body", "4KiB", "webhooks.max_body")
+	words := flag.Int("words", 250, "words per release")
+	flag.Parse()
+	if err := run(*items, *partners, *maxBody, *words); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/push:", err)
+		os.Exit(1)
+	}
+}
+
+func run(items, partners int, maxBody string, nwords int) error {
+	work, err := os.MkdirTemp("", "crier-bench-push-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "crier")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/crier").CombinedOutput(); err != nil {
+		return fmt.Errorf("build crier: %v\n%s", err, out)
+	}
+	if err := writeReleases(filepath.Join(work, "releases"), items, nwords); err != nil {
+		return err
+	}
+	rc := &receiver{inFlight: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: rc}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("bench-secret-bench-secret-32byte"))
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://127.0.0.1\"\n[storage]\ndsn = %q\n", filepath.Join(work, "crier.db"))
+	fmt.Fprintf(&cfg, "[webhooks]\nmax_body = %q\nallow_private_targets = true\n", maxBody)
+	fmt.Fprintf(&cfg, "[[sources]]\nid = \"bench\"\nkind = \"dir\"\npath = %q\nlanguage = \"en\"\ncountry = \"CH\"\n", filepath.Join(work, "releases"))
+	for p := 0; p < partners; p++ {
+		fmt.Fprintf(&cfg, "[[subscribers]]\nid = \"p%d\"\nurl = \"%s/p/%d\"\nsecret = %q\nschedule = \"@every 1h\"\nbackfill = \"all\"\n", p, base, p, secret)
+	}
+	conf := filepath.Join(work, "config.toml")
+	if err := os.WriteFile(conf, []byte(cfg.String()), 0o644); err != nil {
+		return err
+	}
+	if out, err := exec.Command(bin, "fetch", "--config", conf).CombinedOutput(); err != nil {
+		return fmt.Errorf("crier fetch: %v\n%s", err, out)
+	}
+
+	start := time.Now()
+	out, err := exec.Command(bin, "push", "--config", conf).CombinedOutput()
+	crierTook := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("crier push: %v\n%s", err, out)
+	}
+	n := int(rc.count.Load())
+	if n == 0 {
+		return fmt.Errorf("crier push delivered nothing:\n%s", out)
+	}
+	if !bytes.Contains(out, []byte(fmt.Sprintf("%d attempts, %d delivered", n, n))) {
+		return fmt.Errorf("the receiver counted %d deliveries, crier says:\n%s", n, out)
+
+	}
+	if o := rc.overlap.Load(); o > 0 {
+		return fmt.Errorf("%d requests arrived while another to the same partner was in flight", o)
+	}
+
+	// The reference: the same bodies, signed, POSTed by as many workers
+	// as crier had partners, through one client.
+	bodies := rc.bodies
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: partners}}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	start = time.Now()
+	for w := 0; w < partners; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/bare/%d", base, i%partners), bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				webhooks.SetHeaders(req.Header, []string{secret}, fmt.Sprintf("msg_bench%d", i), time.Now(), bodies[i])
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	for i := range bodies {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	bareTook := time.Since(start)
+	if failed.Load() > 0 {
+		return fmt.Errorf("the bare loop failed %d requests", failed.Load())
+	}
+	size := 0
+	for _, b := range bodies {
+		size += len(b)
+	}
+	crierRate := float64(n) / crierTook.Seconds()
+	bareRate := float64(n) / bareTook.Seconds()
+	fmt.Printf("push: %d items x %d partners, max_body %s: %d deliveries, %d bytes on average\n", items, partners, maxBody, n, size/n)
+	fmt.Printf("crier push (fire + sign + POST + record): %.0f deliveries/s (%.2fs)\n", crierRate, crierTook.Seconds())
+	fmt.Printf("bare signed POST loop, %d in flight:    %.0f deliveries/s (%.2fs)\n", partners, bareRate, bareTook.Seconds())
+	fmt.Printf("ratio: %.2f\n", crierRate/bareRate)
+	return nil
+}
+
+// writeReleases writes n distinct releases, each long enough that a
+// small max_body carries about one per delivery.
+func writeReleases(dir string, n, nwords int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < n; i++ {
+		var b strings.Builder
+		fmt.Fprintf(&b, "Release %d on %s and %s\n\nGENEVA, 14 March 2021 – ", i, words[r.IntN(len(words))], words[r.IntN(len(words))])
+		for w := 0; w < nwords; w++ {
+			b.WriteString(words[r.IntN(len(words))])
+			if w%30 == 29 {
+				b.WriteString(".\n\n")
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("r%05d.txt", i)), []byte(b.String()+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
