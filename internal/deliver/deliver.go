@@ -272,6 +272,10 @@ func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, del
 	}
 	var done []sent
 	scan := true // whether a full claim may find something
+	// While requests are in flight, a retry of another partner may fall
+	// due: look for it now and then.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		// Take every finished request, and record them together.
 		for len(done) < cap(results) {
@@ -341,6 +345,8 @@ func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, del
 				done = append(done, f)
 				inFlight--
 			case <-d.wake:
+				scan = true
+			case <-tick.C:
 				scan = true
 			case <-ctx.Done():
 			}

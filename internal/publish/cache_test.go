@@ -2,8 +2,13 @@ package publish
 
 import (
 	"compress/gzip"
+	"context"
+	"fmt"
+	"time"
+
 	"encoding/json"
 	"encoding/xml"
+	"github.com/crier-hub/crier/internal/store"
 	"io"
 	"net/http"
 	"strings"
@@ -201,5 +206,75 @@ func TestIDsIdenticalAcrossRestarts(t *testing.T) {
 	a, b := ids(), ids()
 	if len(a) != 5 || strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Errorf("ids differ between instances:\n%v\n%v", a, b)
+	}
+}
+
+func TestFeedCacheBoundedInBytes(t *testing.T) {
+	c := newFeedCache(10 << 10)
+	doc := func() *rendered { return &rendered{body: make([]byte, 700), gz: make([]byte, 100)} }
+	for i := 0; i < 100; i++ {
+		c.put(fmt.Sprintf("k%d", i), doc())
+		if i == 50 {
+			c.get("k40") // recently used: kept over older ones
+		}
+	}
+	n, bytes := c.stats()
+	if bytes > 10<<10 || n == 0 || n > 10<<10/700 {
+		t.Errorf("cache holds %d entries, %d bytes; limit 10 KiB", n, bytes)
+	}
+	if c.get("k0") != nil || c.get("k99") == nil {
+		t.Error("eviction is not least recently used first")
+	}
+	c.put("huge", &rendered{body: make([]byte, 20<<10)})
+	if c.get("huge") != nil {
+		t.Error("a document larger than the cache was kept")
+	}
+	if _, b := c.stats(); b > 10<<10 {
+		t.Errorf("cache grew to %d bytes", b)
+	}
+}
+
+// Many distinct queries of one feed do not grow the process past the
+// cache's limit.
+func TestManyQueriesStayWithinCacheSize(t *testing.T) {
+	srv, _, _, pub := newTestPublisher(t)
+	pub.cache = newFeedCache(64 << 10)
+	for limit := 1; limit <= 40; limit++ {
+		for _, ext := range []string{"atom", "rss", "json"} {
+			if resp, _ := get(t, fmt.Sprintf("%s/feeds/all.%s?limit=%d", srv.URL, ext, limit)); resp.StatusCode != 200 {
+				t.Fatal(resp.Status)
+			}
+		}
+	}
+	if n, b := pub.cache.stats(); b > 64<<10 || n == 0 {
+		t.Errorf("cache holds %d feeds in %d bytes; limit 64 KiB", n, b)
+	}
+}
+
+// A stored item re-renders the feeds it appears in, not the others: a
+// feed's cache entry is checked against the version of its own items.
+func TestOnlyFeedsThatChangedAreRendered(t *testing.T) {
+	srv, st, _, pub := newTestPublisher(t)
+	feedsUnderTest := []string{"/feeds/country/be.atom", "/feeds/all.atom", "/feeds/language/es.json"}
+	tags := map[string]string{}
+	for _, p := range feedsUnderTest {
+		resp, _ := get(t, srv.URL+p)
+		tags[p] = resp.Header.Get("ETag")
+	}
+	before := pub.renders.Load()
+	it := store.Item{Title: "Elsewhere", ContentText: "A release from France.", Language: "fr", Country: "FR",
+		Published: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Fingerprint: "fp-elsewhere"}
+	if _, _, err := st.SaveDocument(context.Background(), store.Document{SourceID: "iom-be-samples", Key: "elsewhere.txt", Raw: []byte("x"), Item: it}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range feedsUnderTest {
+		resp, _ := get(t, srv.URL+p)
+		changed := resp.Header.Get("ETag") != tags[p]
+		if want := p == "/feeds/all.atom"; changed != want {
+			t.Errorf("%s: ETag changed %v, want %v", p, changed, want)
+		}
+	}
+	if got := pub.renders.Load() - before; got != 1 {
+		t.Errorf("%d feeds rendered after one new item outside two of them; want 1", got)
 	}
 }

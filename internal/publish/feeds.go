@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -255,16 +254,23 @@ func intersect(route, query []string) []string {
 // rendered is a feed document as served, kept in memory until items change.
 type rendered struct {
 	gen         uint64
+	version     string // what the feed's items were when rendered; "" = always re-render
 	body, gz    []byte
-	etag, gzTag string
+	etag, gzTag []string
 	modified    time.Time
-	contentType string
+	lastMod     []string
+	contentType []string
 }
 
-// maxCached bounds the rendered feeds kept in memory.
-const maxCached = 2048
-
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
+	// The fast path: a feed served before, under the same path and query,
+	// and no item changed since.
+	key := r.URL.Path + "?" + r.URL.RawQuery
+	gen := s.store.Generation()
+	if e := s.cache.get(key); e != nil && e.gen == gen {
+		s.serveRendered(w, r, e)
+		return
+	}
 	name, ext, err := splitFile(r.PathValue("file"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -283,24 +289,24 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	key := spec.path + "." + ext + "?" + canonical(fq)
-	gen := s.store.Generation()
-	s.mu.Lock()
-	e := s.cache[key]
-	s.mu.Unlock()
-	if e == nil || e.gen != gen {
-		if e, err = s.render(r.Context(), spec, ext, fq, gen); err != nil {
-			s.fail(w, r, err)
+	e := s.cache.get(key)
+	if e != nil && e.version != "" {
+		// Items changed somewhere: re-render only if this feed's did.
+		if v, err := s.store.Version(r.Context(), spec.query); err == nil && v == e.version {
+			fresh := *e
+			fresh.gen = gen
+			e = &fresh
+			s.cache.put(key, e)
+			s.serveRendered(w, r, e)
 			return
 		}
-		s.mu.Lock()
-		if len(s.cache) >= maxCached {
-			clear(s.cache)
-		}
-		s.cache[key] = e
-		s.mu.Unlock()
 	}
-	serveRendered(w, r, e, s.cfg.Feeds.MaxAge)
+	if e, err = s.render(r.Context(), spec, ext, fq, gen); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.cache.put(key, e)
+	s.serveRendered(w, r, e)
 }
 
 // canonical writes a query in a fixed order, for cache keys and ids.
@@ -322,6 +328,17 @@ func canonical(fq feedQuery) string {
 }
 
 func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQuery, gen uint64) (*rendered, error) {
+	s.renders.Add(1)
+	// The version is read before the items: a change between the two
+	// makes the next request render again, never serve stale bytes.
+	version := ""
+	if fq.before == 0 {
+		v, err := s.store.Version(ctx, spec.query)
+		if err != nil {
+			return nil, err
+		}
+		version = v
+	}
 	items, err := s.store.Items(ctx, spec.query)
 	if err != nil {
 		return nil, err
@@ -334,10 +351,12 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 	if err := f.Write(&buf, ext); err != nil {
 		return nil, err
 	}
-	e := &rendered{gen: gen, body: buf.Bytes(), modified: f.Updated, contentType: feeds.MediaType(ext) + "; charset=utf-8"}
+	modified := f.Updated.UTC().Truncate(time.Second)
+	e := &rendered{gen: gen, version: version, body: buf.Bytes(), modified: modified,
+		lastMod: []string{modified.Format(http.TimeFormat)}, contentType: []string{feeds.MediaType(ext) + "; charset=utf-8"}}
 	sum := sha256.Sum256(e.body)
-	e.etag = `"` + hex.EncodeToString(sum[:16]) + `"`
-	e.gzTag = `"` + hex.EncodeToString(sum[:16]) + `-gz"`
+	e.etag = []string{`"` + hex.EncodeToString(sum[:16]) + `"`}
+	e.gzTag = []string{`"` + hex.EncodeToString(sum[:16]) + `-gz"`}
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	zw.Write(e.body)
@@ -346,22 +365,61 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 	return e, nil
 }
 
+var (
+	varyAE     = []string{"Accept-Encoding"}
+	nosniff    = []string{"nosniff"}
+	gzipHeader = []string{"gzip"}
+)
+
 // serveRendered answers with a cached document: gzip when the client
-// takes it, conditional GET and HEAD through http.ServeContent (an
-// If-None-Match match wins over If-Modified-Since).
-func serveRendered(w http.ResponseWriter, r *http.Request, e *rendered, maxAge time.Duration) {
+// takes it, conditional GET (an If-None-Match match wins over
+// If-Modified-Since) and HEAD, with headers made once per document.
+func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *rendered) {
 	h := w.Header()
-	h.Set("Content-Type", e.contentType)
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = e.contentType
+	h["Vary"] = varyAE
+	h["Cache-Control"] = s.cacheControl
+	h["X-Content-Type-Options"] = nosniff
+	h["Last-Modified"] = e.lastMod
 	body, tag := e.body, e.etag
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		body, tag = e.gz, e.gzTag
-		h.Set("Content-Encoding", "gzip")
+		h["Content-Encoding"] = gzipHeader
 	}
-	h.Set("ETag", tag)
-	http.ServeContent(w, r, "", e.modified.Truncate(time.Second), bytes.NewReader(body))
+	h["Etag"] = tag
+	if notModified(r, tag[0], e.modified) {
+		delete(h, "Content-Type")
+		delete(h, "Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+// notModified applies RFC 9110's conditional GET: If-None-Match when
+// given, else If-Modified-Since.
+func notModified(r *http.Request, etag string, modified time.Time) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for inm != "" {
+			var t string
+			t, inm, _ = strings.Cut(inm, ",")
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			if t == etag || t == "*" {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		if t, err := http.ParseTime(ims); err == nil {
+			return !modified.After(t)
+		}
+	}
+	return false
 }
 
 func acceptsGzip(ae string) bool {

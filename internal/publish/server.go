@@ -3,6 +3,7 @@
 package publish
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crier-hub/crier/feeds"
@@ -30,8 +32,9 @@ type Server struct {
 	store *store.Store
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]*rendered // rendered feeds, by route and query
+	cache        *feedCache // rendered feeds, by path and query
+	cacheControl []string   // the Cache-Control header of every feed
+	renders      atomic.Int64
 
 	hubJobs  sync.WaitGroup // WebSub intent verifications under way
 	hubSlots chan struct{}  // bounds them
@@ -39,7 +42,8 @@ type Server struct {
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
-	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"), cache: map[string]*rendered{},
+	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"),
+		cache: newFeedCache(cmp.Or(cfg.Feeds.CacheSize, 64<<20)), cacheControl: []string{fmt.Sprintf("public, max-age=%d", int(cfg.Feeds.MaxAge.Seconds()))},
 		hubSlots: make(chan struct{}, 32)}
 }
 

@@ -25,6 +25,13 @@ import (
 // a fresh database and serves them.
 func newTestServer(t *testing.T) (*httptest.Server, *store.Store, *config.Config) {
 	t.Helper()
+	srv, st, cfg, _ := newTestPublisher(t)
+	return srv, st, cfg
+}
+
+// newTestPublisher is newTestServer that also returns the Server.
+func newTestPublisher(t *testing.T) (*httptest.Server, *store.Store, *config.Config, *Server) {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Load("../../config.toml")
 	if err != nil {
@@ -45,10 +52,11 @@ func newTestServer(t *testing.T) (*httptest.Server, *store.Store, *config.Config
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	cfg.Server.BaseURL = "http://" + srv.Listener.Addr().String()
-	srv.Config.Handler = New(cfg, st, log).Handler()
+	pub := New(cfg, st, log)
+	srv.Config.Handler = pub.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv, st, cfg
+	return srv, st, cfg, pub
 }
 
 func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {

@@ -172,6 +172,10 @@ func (s *Store) saveDocument(ctx context.Context, tx *sql.Tx, d Document, now st
 	}
 	switch {
 	case err == nil:
+		// The item gains a source: what feeds show of it changes.
+		if _, err := s.wstmt(ctx, tx, `UPDATE items SET version = version + 1 WHERE id = ?`).ExecContext(ctx, itemID); err != nil {
+			return "", 0, err
+		}
 	case errors.Is(err, sql.ErrNoRows):
 		status = Added
 		uid = uidFor(d.SourceID, d.Key)
@@ -290,7 +294,8 @@ func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, n
 		it.Contacts = []Contact{}
 	}
 	_, err := s.wstmt(ctx, tx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
-		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ? WHERE id = ?`).ExecContext(ctx,
+		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ?,
+		version = version + 1 WHERE id = ?`).ExecContext(ctx,
 		it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
 		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, now, it.Fingerprint, sigBytes(it.Signature), id)
 	if err != nil {
@@ -351,7 +356,8 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
+// itemsSQL builds the query for q, selecting cols.
+func itemsSQL(cols string, q Query) (string, []any) {
 	var where []string
 	var args []any
 	if len(q.Countries) > 0 {
@@ -374,7 +380,7 @@ func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 		where = append(where, "i.id < ?")
 		args = append(args, q.Before)
 	}
-	query := "SELECT " + itemColumns + " FROM items i"
+	query := "SELECT " + cols + " FROM items i"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -390,6 +396,11 @@ func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)
 	}
+	return query, args
+}
+
+func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
+	query, args := itemsSQL(itemColumns, q)
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query items: %w", err)
@@ -404,6 +415,30 @@ func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 		items = append(items, it)
 	}
 	return items, rows.Err()
+}
+
+// Version is a digest of what q selects: the items' arrival numbers and
+// when each last changed, read from indexes without their content. A feed
+// whose version is unchanged need not be rendered again.
+func (s *Store) Version(ctx context.Context, q Query) (string, error) {
+	query, args := itemsSQL("i.id, i.version", q)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return "", fmt.Errorf("feed version: %w", err)
+	}
+	defer rows.Close()
+	h := sha256.New()
+	var id, version int64
+	for rows.Next() {
+		if err := rows.Scan(&id, &version); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%d %d\n", id, version)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Item returns the item with the public id uid.

@@ -33,3 +33,8 @@ CREATE TABLE delivery_bodies (
 );
 INSERT INTO delivery_bodies (delivery_id, body) SELECT id, body FROM deliveries;
 ALTER TABLE deliveries DROP COLUMN body;
+
+-- Moves whenever anything a feed shows of an item changes (a correction,
+-- one more source merged in): feeds whose items' versions are unchanged
+-- are not rendered again.
+ALTER TABLE items ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
