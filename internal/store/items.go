@@ -189,6 +189,9 @@ func (s *Store) saveDocument(ctx context.Context, tx *sql.Tx, d Document, now st
 		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now); err != nil {
 		return "", 0, err
 	}
+	if _, err := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_facets (facet, item_id) VALUES (?, ?)`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
+		return "", 0, err
+	}
 	return uid, status, nil
 }
 
@@ -205,7 +208,7 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signa
 		conds = append(conds, "(b.band = ? AND b.key = ?)")
 		args = append(args, b, k)
 	}
-	rows, err := s.wstmt(ctx, tx, `SELECT DISTINCT i.id, i.uid, i.signature FROM item_bands b JOIN items i ON i.id = b.item_id
+	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM item_bands b JOIN items i ON i.id = b.item_id
 		WHERE `+strings.Join(conds, " OR ")).QueryContext(ctx, args...)
 	if err != nil {
 		return 0, "", err
@@ -283,7 +286,7 @@ func (s *Store) insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item,
 	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
 		return 0, err
 	}
-	return id, s.setTopics(ctx, tx, id, it.Topics)
+	return id, s.setFacets(ctx, tx, id, it)
 }
 
 func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, now string) error {
@@ -304,16 +307,28 @@ func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, n
 	if err := s.setBands(ctx, tx, id, it.Signature, false); err != nil {
 		return err
 	}
-	if _, err := s.wstmt(ctx, tx, `DELETE FROM item_topics WHERE item_id = ?`).ExecContext(ctx, id); err != nil {
+	// The item's sources stay; what its text says is found again.
+	if _, err := s.wstmt(ctx, tx, `DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 2) IN ('c:', 'l:', 't:')`).ExecContext(ctx, id); err != nil {
 		return err
 	}
-	return s.setTopics(ctx, tx, id, it.Topics)
+	return s.setFacets(ctx, tx, id, it)
 }
 
-func (s *Store) setTopics(ctx context.Context, tx *sql.Tx, id int64, topics []string) error {
-	ins := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_topics (item_id, topic) VALUES (?, ?)`)
-	for _, t := range topics {
-		if _, err := ins.ExecContext(ctx, id, t); err != nil {
+// setFacets records what an item can be filtered by, but its sources.
+func (s *Store) setFacets(ctx context.Context, tx *sql.Tx, id int64, it Item) error {
+	facets := make([]string, 0, len(it.Topics)+2)
+	if it.Country != "" {
+		facets = append(facets, "c:"+it.Country)
+	}
+	if it.Language != "" {
+		facets = append(facets, "l:"+it.Language)
+	}
+	for _, t := range it.Topics {
+		facets = append(facets, "t:"+t)
+	}
+	ins := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_facets (facet, item_id) VALUES (?, ?)`)
+	for _, f := range facets {
+		if _, err := ins.ExecContext(ctx, f, id); err != nil {
 			return err
 		}
 	}
@@ -356,52 +371,144 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// itemsSQL builds the query for q, selecting cols.
-func itemsSQL(cols string, q Query) (string, []any) {
-	var where []string
+// facetGroups turns q's filters into groups of facets: an item matches
+// when it has one facet of every group.
+func facetGroups(q Query) [][]string {
+	var groups [][]string
+	for _, g := range []struct {
+		prefix string
+		vals   []string
+	}{{"c:", q.Countries}, {"l:", q.Languages}, {"t:", q.Topics}, {"s:", q.Sources}} {
+		if len(g.vals) == 0 {
+			continue
+		}
+		group := make([]string, len(g.vals))
+		for i, v := range g.vals {
+			group[i] = g.prefix + v
+		}
+		groups = append(groups, group)
+	}
+	return groups
+}
+
+// itemsSQL builds the query for q, selecting cols (of items i). A
+// filtered query walks the item_facets rows of its rarest filter (by the
+// counts in counts) in arrival order, checks the other filters on each
+// item's own facets, and stops at the limit: its cost follows the page
+// size, not the size of the store.
+func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 	var args []any
-	if len(q.Countries) > 0 {
-		where = append(where, in("i.country", q.Countries, &args))
+	groups := facetGroups(q)
+	desc := !q.BySeq && (q.SeqDesc || len(groups) > 0)
+	order := "ASC"
+	if desc {
+		order = "DESC"
 	}
-	if len(q.Languages) > 0 {
-		where = append(where, in("i.language", q.Languages, &args))
+	bounds := func(col string) string {
+		var b string
+		if q.After > 0 {
+			b += " AND " + col + " > ?"
+			args = append(args, q.After)
+		}
+		if q.Before > 0 {
+			b += " AND " + col + " < ?"
+			args = append(args, q.Before)
+		}
+		return b
 	}
-	if len(q.Topics) > 0 {
-		where = append(where, "EXISTS (SELECT 1 FROM item_topics t WHERE t.item_id = i.id AND "+in("t.topic", q.Topics, &args)+")")
-	}
-	if len(q.Sources) > 0 {
-		where = append(where, "EXISTS (SELECT 1 FROM documents d WHERE d.item_id = i.id AND "+in("d.source_id", q.Sources, &args)+")")
-	}
-	if q.After > 0 {
-		where = append(where, "i.id > ?")
-		args = append(args, q.After)
-	}
-	if q.Before > 0 {
-		where = append(where, "i.id < ?")
-		args = append(args, q.Before)
-	}
-	query := "SELECT " + cols + " FROM items i"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	switch {
-	case q.BySeq:
-		query += " ORDER BY i.id"
-	case q.SeqDesc:
-		query += " ORDER BY i.id DESC"
-	default:
-		query += " ORDER BY i.published DESC, i.id DESC"
-	}
-	if q.Limit > 0 {
-		query += " LIMIT ?"
+	limit := func() string {
+		if q.Limit <= 0 {
+			return ""
+		}
 		args = append(args, q.Limit)
+		return " LIMIT ?"
 	}
-	return query, args
+	if len(groups) == 0 {
+		query := "SELECT " + cols + " FROM items i WHERE 1" + bounds("i.id")
+		switch {
+		case q.BySeq || q.SeqDesc:
+			query += " ORDER BY i.id " + order
+		default:
+			query += " ORDER BY i.published DESC, i.id DESC"
+		}
+		return query + limit(), args
+	}
+	// Walk the rarest group; check the others on each item.
+	drive := 0
+	size := func(g []string) (n int64) {
+		for _, f := range g {
+			n += counts[f]
+		}
+		return n
+	}
+	for i, g := range groups {
+		if size(g) < size(groups[drive]) {
+			drive = i
+		}
+	}
+	branch := func(facet string) string {
+		b := "SELECT f.item_id FROM item_facets f WHERE f.facet = ?"
+		args = append(args, facet)
+		b += bounds("f.item_id")
+		for i, g := range groups {
+			if i == drive {
+				continue
+			}
+			marks := strings.TrimSuffix(strings.Repeat("?,", len(g)), ",")
+			b += " AND EXISTS (SELECT 1 FROM item_facets g WHERE g.item_id = f.item_id AND g.facet IN (" + marks + "))"
+			for _, v := range g {
+				args = append(args, v)
+			}
+		}
+		return b + " ORDER BY f.item_id " + order + limit()
+	}
+	var branches []string
+	for _, f := range groups[drive] {
+		branches = append(branches, "SELECT item_id FROM ("+branch(f)+")")
+	}
+	// One value: the walk is already in order. Several: each walk stops at
+	// the limit, and their union (at most values × limit rows) is sorted.
+	query := "SELECT " + cols + " FROM (" + strings.Join(branches, " UNION ") + ") u CROSS JOIN items i ON i.id = u.item_id ORDER BY u.item_id " + order
+	return query + limit(), args
+}
+
+// facetCounts reads how many items have each facet of q.
+func facetCounts(ctx context.Context, db querier, q Query) (map[string]int64, error) {
+	groups := facetGroups(q)
+	if len(groups) < 2 {
+		return nil, nil // nothing to choose between
+	}
+	var all []any
+	for _, g := range groups {
+		for _, f := range g {
+			all = append(all, f)
+		}
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(all)), ",")
+	rows, err := db.QueryContext(ctx, traced(`SELECT facet, n FROM facet_counts WHERE facet IN (`+marks+`)`), all...)
+	if err != nil {
+		return nil, fmt.Errorf("facet counts: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int64{}
+	for rows.Next() {
+		var f string
+		var n int64
+		if err := rows.Scan(&f, &n); err != nil {
+			return nil, err
+		}
+		counts[f] = n
+	}
+	return counts, rows.Err()
 }
 
 func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
-	query, args := itemsSQL(itemColumns, q)
-	rows, err := db.QueryContext(ctx, query, args...)
+	counts, err := facetCounts(ctx, db, q)
+	if err != nil {
+		return nil, err
+	}
+	query, args := itemsSQL(itemColumns, q, counts)
+	rows, err := db.QueryContext(ctx, traced(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query items: %w", err)
 	}
@@ -421,8 +528,12 @@ func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 // when each last changed, read from indexes without their content. A feed
 // whose version is unchanged need not be rendered again.
 func (s *Store) Version(ctx context.Context, q Query) (string, error) {
-	query, args := itemsSQL("i.id, i.version", q)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	counts, err := facetCounts(ctx, s.r, q)
+	if err != nil {
+		return "", err
+	}
+	query, args := itemsSQL("i.id, i.version", q, counts)
+	rows, err := s.r.QueryContext(ctx, traced(query), args...)
 	if err != nil {
 		return "", fmt.Errorf("feed version: %w", err)
 	}
@@ -443,7 +554,7 @@ func (s *Store) Version(ctx context.Context, q Query) (string, error) {
 
 // Item returns the item with the public id uid.
 func (s *Store) Item(ctx context.Context, uid string) (Item, error) {
-	row := s.r.QueryRowContext(ctx, "SELECT "+itemColumns+" FROM items i WHERE i.uid = ?", uid)
+	row := s.rstmt(ctx, "SELECT "+itemColumns+" FROM items i WHERE i.uid = ?").QueryRowContext(ctx, uid)
 	it, err := scanItem(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, ErrNotFound
@@ -509,36 +620,37 @@ type Facets struct {
 	Latest    time.Time
 }
 
-// ItemFacets returns the facets of all items, without reading them.
+// ItemFacets returns the facets of all items from counts kept as items
+// come and go, and the latest change from an index: its cost does not
+// grow with the store.
 func (s *Store) ItemFacets(ctx context.Context) (Facets, error) {
 	var f Facets
+	if err := s.rstmt(ctx, `SELECT value FROM counters WHERE name = 'item_count'`).QueryRowContext(ctx).Scan(&f.Items); err != nil {
+		return f, fmt.Errorf("count items: %w", err)
+	}
 	var pub, upd sql.NullString
-	err := s.r.QueryRowContext(ctx, `SELECT count(*), max(published), max(updated) FROM items`).Scan(&f.Items, &pub, &upd)
-	if err != nil {
-		return f, err
+	if err := s.rstmt(ctx, `SELECT (SELECT max(published) FROM items), (SELECT max(updated) FROM items)`).QueryRowContext(ctx).Scan(&pub, &upd); err != nil {
+		return f, fmt.Errorf("latest change: %w", err)
 	}
 	f.Latest = parseTime(max(pub.String, upd.String))
 	if f.Latest.IsZero() {
 		f.Latest = time.Unix(0, 0).UTC()
 	}
-	for col, dst := range map[string]*[]string{"country": &f.Countries, "language": &f.Languages} {
-		// col is one of two fixed names, never input.
-		rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM items WHERE `+col+` != '' ORDER BY 1`)
-		if err != nil {
+	rows, err := s.rstmt(ctx, `SELECT facet FROM facet_counts WHERE n > 0 AND (facet BETWEEN 'c:' AND 'c:~' OR facet BETWEEN 'l:' AND 'l:~') ORDER BY facet`).QueryContext(ctx)
+	if err != nil {
+		return f, fmt.Errorf("facets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return f, err
 		}
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return f, err
-			}
-			*dst = append(*dst, v)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return f, err
+		if strings.HasPrefix(v, "c:") {
+			f.Countries = append(f.Countries, v[2:])
+		} else {
+			f.Languages = append(f.Languages, v[2:])
 		}
 	}
-	return f, nil
+	return f, rows.Err()
 }

@@ -74,7 +74,7 @@ func (s *Store) AddSubscriber(ctx context.Context, id, backfill string) error {
 		if err != nil {
 			return fmt.Errorf("subscriber %s: backfill %q: %w", id, backfill, err)
 		}
-		err = tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items WHERE created < ?`, formatTime(now.Add(-d))).Scan(&cursor)
+		err = tx.QueryRowContext(ctx, traced(`SELECT coalesce(max(id), 0) FROM items WHERE created < ?`), formatTime(now.Add(-d))).Scan(&cursor)
 		if err != nil {
 			return err
 		}
@@ -169,13 +169,13 @@ func (s *Store) owed(ctx context.Context, id string, q Query) (cursor, upper int
 		return 0, 0, nil, false, err
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT cursor FROM subscribers WHERE id = ?`, id).Scan(&cursor); err != nil {
+	if err := tx.QueryRowContext(ctx, traced(`SELECT cursor FROM subscribers WHERE id = ?`), id).Scan(&cursor); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return 0, 0, nil, false, fmt.Errorf("subscriber %s: %w", id, ErrNotFound)
 		}
 		return 0, 0, nil, false, err
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM items`).Scan(&upper); err != nil {
+	if err := tx.QueryRowContext(ctx, traced(`SELECT coalesce(max(id), 0) FROM items`)).Scan(&upper); err != nil {
 		return 0, 0, nil, false, err
 	}
 	q.After, q.BySeq, q.SeqDesc, q.Before, q.Limit = cursor, true, false, 0, fireChunk
@@ -287,12 +287,12 @@ func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease ti
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
+	rows, err := tx.QueryContext(ctx, traced(`UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
 		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
 		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
 		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = ? AND y.claimed_until > ?)
 		ORDER BY d.next_attempt, d.id LIMIT ?)
-		RETURNING `+deliveryColumns, args...)
+		RETURNING `+deliveryColumns), args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -335,8 +335,8 @@ func (s *Store) NextDue(ctx context.Context, subscribers []string) (time.Time, b
 	cond := subscriberCond(subscribers, &args)
 	args = append(args, Due)
 	var next sql.NullString
-	err := s.r.QueryRowContext(ctx, `SELECT min(CASE WHEN d.status = ? THEN d.next_attempt ELSE d.claimed_until END)
-		FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid`, args...).Scan(&next)
+	err := s.r.QueryRowContext(ctx, traced(`SELECT min(CASE WHEN d.status = ? THEN d.next_attempt ELSE d.claimed_until END)
+		FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid`), args...).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
@@ -450,8 +450,8 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, f Finished) error {
 
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deliveryColumns+`, (SELECT body FROM delivery_bodies b WHERE b.delivery_id = deliveries.id)
-		FROM deliveries WHERE subscriber_id = ? ORDER BY id DESC LIMIT ?`, subscriberID, limit)
+	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, (SELECT body FROM delivery_bodies b WHERE b.delivery_id = deliveries.id)
+		FROM deliveries WHERE subscriber_id = ? ORDER BY id DESC LIMIT ?`), subscriberID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -535,7 +535,7 @@ func (s *Store) DeliveryCounts(ctx context.Context) (map[string]int, error) {
 // ItemCount counts items.
 func (s *Store) ItemCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items`).Scan(&n)
+	err := s.rstmt(ctx, `SELECT value FROM counters WHERE name = 'item_count'`).QueryRowContext(ctx).Scan(&n)
 	return n, err
 }
 
@@ -549,9 +549,9 @@ type Owed struct {
 // OwedBySubscriber counts, in the database, the deliveries owed to each
 // subscriber that is owed any.
 func (s *Store) OwedBySubscriber(ctx context.Context) (map[string]Owed, error) {
-	rows, err := s.rstmt(ctx, `SELECT subscriber_id, count(*),
-		(SELECT x.last_error FROM deliveries x WHERE x.subscriber_id = d.subscriber_id AND x.status IN ('due', 'sending') ORDER BY x.id LIMIT 1)
-		FROM deliveries d WHERE d.status IN ('due', 'sending') GROUP BY subscriber_id`).QueryContext(ctx)
+	rows, err := s.rstmt(ctx, `SELECT s.id, (SELECT count(*) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')),
+		coalesce((SELECT h.last_error FROM deliveries h WHERE h.id = (SELECT min(y.id) FROM deliveries y WHERE y.subscriber_id = s.id AND y.status IN ('due', 'sending'))), '')
+		FROM subscribers s`).QueryContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count owed deliveries: %w", err)
 	}
@@ -563,7 +563,9 @@ func (s *Store) OwedBySubscriber(ctx context.Context) (map[string]Owed, error) {
 		if err := rows.Scan(&id, &o.Deliveries, &o.LastError); err != nil {
 			return nil, err
 		}
-		out[id] = o
+		if o.Deliveries > 0 {
+			out[id] = o
+		}
 	}
 	return out, rows.Err()
 }

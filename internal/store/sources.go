@@ -42,7 +42,8 @@ func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO sources (id) VALUES (?)`, id); err != nil {
+	exec := func(query string, args ...any) (sql.Result, error) { return s.wstmt(ctx, tx, query).ExecContext(ctx, args...) }
+	if _, err := exec(`INSERT OR IGNORE INTO sources (id) VALUES (?)`, id); err != nil {
 		return err
 	}
 	next := ""
@@ -51,14 +52,14 @@ func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 	}
 	switch {
 	case r.Err == nil:
-		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, last_success = ?, failures = 0, last_error = '',
+		_, err = exec(`UPDATE sources SET last_attempt = ?, last_success = ?, failures = 0, last_error = '',
 			items_added = items_added + ?, next_run = ?, etag = ?, last_modified = ? WHERE id = ?`,
 			formatTime(r.At), formatTime(r.At), r.Added, next, r.ETag, r.LastModified, id)
 	case r.CountFailure:
-		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, failures = failures + 1, last_error = ?, next_run = ? WHERE id = ?`,
+		_, err = exec(`UPDATE sources SET last_attempt = ?, failures = failures + 1, last_error = ?, next_run = ? WHERE id = ?`,
 			formatTime(r.At), r.Err.Error(), next, id)
 	default:
-		_, err = tx.ExecContext(ctx, `UPDATE sources SET last_attempt = ?, last_error = ?, next_run = ? WHERE id = ?`,
+		_, err = exec(`UPDATE sources SET last_attempt = ?, last_error = ?, next_run = ? WHERE id = ?`,
 			formatTime(r.At), r.Err.Error(), next, id)
 	}
 	if err != nil {
@@ -80,7 +81,7 @@ func scanSource(r scanner) (SourceState, error) {
 // SourceState returns one source's state; a source never run has a zero
 // state with its id.
 func (s *Store) SourceState(ctx context.Context, id string) (SourceState, error) {
-	st, err := scanSource(s.r.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = ?`, id))
+	st, err := scanSource(s.rstmt(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = ?`).QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return SourceState{ID: id}, nil
 	}

@@ -165,8 +165,20 @@ func (p stmt) QueryRowContext(ctx context.Context, args ...any) row {
 	return row{r: p.st.QueryRowContext(ctx, args...)}
 }
 
+// traceSQL, when set (by tests), sees the text of every query the store
+// runs, so that a test can check each one's plan.
+var traceSQL func(query string)
+
+func traced(query string) string {
+	if traceSQL != nil {
+		traceSQL(query)
+	}
+	return query
+}
+
 // rstmt is query prepared on the readers.
 func (s *Store) rstmt(ctx context.Context, query string) stmt {
+	traced(query)
 	st, err := s.prepared(ctx, s.r, query)
 	return stmt{st, err}
 }
@@ -175,6 +187,7 @@ func (s *Store) rstmt(ctx context.Context, query string) stmt {
 // connection, which tx holds, so a statement seen for the first time is
 // prepared on tx alone and then, at the next begin, once for good.
 func (s *Store) wstmt(ctx context.Context, tx *sql.Tx, query string) stmt {
+	traced(query)
 	if st, ok := s.stmts.Load(stmtKey{s.w, query}); ok {
 		return stmt{tx.StmtContext(ctx, st.(*sql.Stmt)), nil}
 	}
