@@ -1,0 +1,315 @@
+// Command scale builds a store through crier's own ingest (a feed source
+// served on loopback, read by internal/ingest as `crier serve` reads it)
+// and measures, at each size asked for, what the issue "flat at a million
+// items" lists: every feed route rendered uncached (median of several
+// renders), the index page and the OPML, 50 new releases into a source
+// with a long history, and opening the store. It prints a table with the
+// ratio of each figure to the one at the first size:
+//
+//	go run ./bench/scale -sizes 10000,1000000
+//
+// The store is kept in -dir (default a temporary folder, removed after)
+// so that a later run can start from it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/ingest"
+	"github.com/crier-hub/crier/internal/publish"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+var vocab = strings.Fields(`migration migrants border health asylum shelter water families support government partners
+funding programme centre training employment housing schools children women return reintegration floods drought
+violence camps registration data survey report conference ministry office coast river valley market road bridge clinic
+vaccine teachers farmers harvest season rain storm wind fire police court law rights youth elders transport fuel`)
+
+// places are datelines and how often each appears (per mille): common,
+// middling and rare countries.
+var places = []struct {
+	city string
+	per  int
+}{{"GENEVA", 300}, {"BRUSSELS", 250}, {"PARIS", 200}, {"MADRID", 150}, {"NAIROBI", 90}, {"SANAA", 9}, {"NOUAKCHOTT", 1}}
+
+// round is one feed document: per entries, each a distinct release.
+func round(source string, r, per int) []byte {
+	rng := rand.New(rand.NewPCG(uint64(r), uint64(len(source))))
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>scale</title><link>https://example.org/</link><description>d</description>`)
+	for i := 0; i < per; i++ {
+		p := rng.IntN(1000)
+		city := places[len(places)-1].city
+		for _, pl := range places {
+			if p < pl.per {
+				city = pl.city
+				break
+			}
+			p -= pl.per
+		}
+		lang := "en"
+		switch x := rng.IntN(100); {
+		case x < 15:
+			lang = "fr"
+		case x < 40:
+			lang = "es"
+		}
+		fmt.Fprintf(&b, "<item><title>%s release %d-%d</title><guid>%s-%d-%d</guid><link>https://example.org/%s/%d/%d</link><pubDate>%s</pubDate><description><![CDATA[<p>%s – ",
+			source, r, i, source, r, i, source, r, i, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r*per+i)*time.Minute).Format(time.RFC1123Z), city)
+		if rng.IntN(100) < 3 {
+			b.WriteString("climate ")
+		}
+		if lang != "en" {
+			b.WriteString(map[string]string{"fr": "les réfugiés de la région et des villes pour le pays ", "es": "los refugiados de la región y de las ciudades para el país "}[lang])
+		}
+		for w := 0; w < 120; w++ {
+			b.WriteString(vocab[rng.IntN(len(vocab))])
+			b.WriteByte(' ')
+		}
+		b.WriteString("</p>]]></description></item>")
+	}
+	b.WriteString("</channel></rss>")
+	return []byte(b.String())
+}
+
+func main() {
+	sizes := flag.String("sizes", "10000,1000000", "store sizes to measure at, in items, ascending")
+	dir := flag.String("dir", "", "folder for the store (kept); default a temporary one, removed")
+	reps := flag.Int("reps", 7, "renders per route; the median is reported")
+	flag.Parse()
+	var want []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintln(os.Stderr, "bench/scale: -sizes takes item counts such as 10000,1000000")
+			os.Exit(2)
+		}
+		want = append(want, n)
+	}
+	if err := run(*dir, want, *reps); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/scale:", err)
+		os.Exit(1)
+	}
+}
+
+// perRun is how many new releases the feed source serves each run.
+var perRun atomic.Int64
+
+// figures are one size's measurements, by name.
+type figures map[string]time.Duration
+
+func run(dir string, sizes []int, reps int) error {
+	ctx := context.Background()
+	if dir == "" {
+		d, err := os.MkdirTemp("", "crier-bench-scale-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	var rounds atomic.Int64
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		w.Write(round(strings.TrimPrefix(r.URL.Path, "/"), int(rounds.Load()), int(perRun.Load())))
+	}))
+	defer feed.Close()
+	doc := fmt.Sprintf(`[server]
+base_url = "http://127.0.0.1"
+[storage]
+dsn = %q
+[feeds]
+cache_size = "1"   # nothing kept: every request renders
+[[sources]]
+id = "big"
+kind = "feed"
+url = "%s/big"
+language = "en"
+[[sources]]
+id = "small"
+kind = "feed"
+url = "%s/small"
+language = "en"
+[[sources]]
+id = "history"
+kind = "feed"
+url = "%s/history"
+language = "en"
+[[topics]]
+slug = "climate"
+name = "Climate"
+[topics.keywords]
+en = ["climate"]
+fr = ["climat"]
+es = ["clima"]
+`, filepath.Join(dir, "crier.db"), feed.URL, feed.URL, feed.URL)
+	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var results []figures
+	for _, size := range sizes {
+		perRun.Store(500)
+		st, err := store.Open(ctx, cfg.Storage.DSN)
+		if err != nil {
+			return err
+		}
+		in := ingest.New(cfg, st, log)
+		src := func(id string) config.Source {
+			for _, s := range cfg.Sources {
+				if s.ID == id {
+					return s
+				}
+			}
+			panic(id)
+		}
+		have, err := st.ItemCount(ctx)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		for have < size {
+			r := rounds.Add(1)
+			id := "big"
+			switch {
+			case r%100 == 0:
+				id = "small" // one item in a hundred (a small office)
+			case r%10 == 0:
+				id = "history"
+			}
+			rep := in.Run(ctx, src(id))
+			if rep.Err != nil {
+				return fmt.Errorf("ingest round %d: %w", r, rep.Err)
+			}
+			have += rep.Added
+			if r%100 == 0 {
+				fmt.Fprintf(os.Stderr, "\r%d items, %.0f items/s", have, float64(have)/time.Since(start).Seconds())
+			}
+		}
+		fmt.Fprintf(os.Stderr, "\r%d items stored\n", have)
+		st.Close()
+		f, err := measure(ctx, cfg, log, reps, &rounds, src("history"))
+		if err != nil {
+			return err
+		}
+		f["items"] = time.Duration(have)
+		results = append(results, f)
+	}
+	print(sizes, results)
+	return nil
+}
+
+// measure opens the store as `crier serve` does and times each route and
+// a 50-release run.
+func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int, rounds *atomic.Int64, history config.Source) (figures, error) {
+	f := figures{}
+	start := time.Now()
+	st, err := store.Open(ctx, cfg.Storage.DSN)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	f["open the store"] = time.Since(start)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: publish.New(cfg, st, log).Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	// The oldest page of the small source: its before= cursor comes from
+	// walking its archive links would take long; the lowest arrival number
+	// above which it has one page is found from the JSON feed's _crier.
+	small, err := st.Items(ctx, store.Query{Sources: []string{"small"}, BySeq: true, Limit: 51})
+	if err != nil {
+		return nil, err
+	}
+	smallLast := "/feeds/source/small.atom"
+	if len(small) == 51 {
+		smallLast += "?before=" + strconv.FormatInt(small[50].Seq, 10)
+	}
+	routes := []struct{ name, path string }{
+		{"GET /", "/"},
+		{"GET /feeds.opml", "/feeds.opml"},
+		{"/feeds/all.atom", "/feeds/all.atom"},
+		{"/feeds/country/fr.atom (20%)", "/feeds/country/fr.atom"},
+		{"/feeds/country/mr.atom (0.1%)", "/feeds/country/mr.atom"},
+		{"small source, last archive page", smallLast},
+		{"?country=mr,ye&topic=climate&lang=fr", "/feeds/all.atom?country=mr,ye&topic=climate&lang=fr"},
+		{"/feeds/language/fr.json", "/feeds/language/fr.json"},
+	}
+	client := &http.Client{}
+	for _, r := range routes {
+		var took []time.Duration
+		for i := 0; i < reps; i++ {
+			t := time.Now()
+			resp, err := client.Get(base + r.path)
+			if err != nil {
+				return nil, err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			took = append(took, time.Since(t))
+			if resp.StatusCode != 200 {
+				return nil, fmt.Errorf("%s: %s", r.path, resp.Status)
+			}
+		}
+		slices.Sort(took)
+		f[r.name] = took[len(took)/2]
+	}
+	// 50 new releases into the source with the longest history.
+	in := ingest.New(cfg, st, log)
+	perRun.Store(50)
+	rounds.Add(1)
+	t := time.Now()
+	rep := in.Run(ctx, history)
+	f["a run of 50 new releases"] = time.Since(t)
+	if rep.Added != 50 {
+		return nil, fmt.Errorf("the 50-release run added %d", rep.Added)
+	}
+	if rep.Err != nil {
+		return nil, rep.Err
+	}
+	return f, nil
+}
+
+func print(sizes []int, results []figures) {
+	var names []string
+	for k := range results[0] {
+		if k != "items" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	fmt.Printf("%-40s", "what")
+	for _, r := range results {
+		fmt.Printf(" %12s", fmt.Sprintf("%d items", int(r["items"])))
+	}
+	fmt.Printf(" %8s\n", "ratio")
+	for _, n := range names {
+		fmt.Printf("%-40s", n)
+		for _, r := range results {
+			fmt.Printf(" %12s", r[n].Round(10*time.Microsecond))
+		}
+		last := results[len(results)-1][n]
+		fmt.Printf(" %8.2f\n", float64(last)/float64(results[0][n]))
+	}
+}
