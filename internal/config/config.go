@@ -50,8 +50,9 @@ type Storage struct {
 
 // Fetch is the [fetch] table.
 type Fetch struct {
-	TimeoutRaw string `toml:"timeout"`
-	MaxBodyRaw string `toml:"max_body"`
+	TimeoutRaw          string `toml:"timeout"`
+	MaxBodyRaw          string `toml:"max_body"`
+	AllowPrivateTargets bool   `toml:"allow_private_targets"`
 
 	Timeout time.Duration `toml:"-"`
 	MaxBody int64         `toml:"-"`

@@ -87,6 +87,13 @@ func TestParseProblems(t *testing.T) {
 			want: []string{"2:13: "},
 		},
 		{
+			name: "private targets",
+			doc: "[[sources]]\nid = \"a\"\nkind = \"feed\"\nurl = \"http://127.1:8080/feed\"\n" +
+				"[[subscribers]]\nid = \"p\"\nurl = \"http://localhost./hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nschedule = \"@hourly\"\n",
+			want: []string{`4:1: "http://127.1:8080/feed" is a loopback, private or special address, which crier refuses unless fetch.allow_private_targets = true`,
+				`7:1: "http://localhost./hook" is a loopback, private or special address, which crier refuses unless webhooks.allow_private_targets = true`},
+		},
+		{
 			name: "bad cron",
 			doc:  "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \"p\"\nschedule = \"every day\"\n",
 			want: []string{`5:1: bad cron expression "every day"`},

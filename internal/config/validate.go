@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/crier-hub/crier/internal/netguard"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -121,6 +122,18 @@ func (v *validator) httpURL(key, raw string, required bool) {
 	}
 }
 
+// publicURL flags a URL whose host is written as an address crier will
+// refuse to reach (the names that resolve to one are refused at run time).
+func (v *validator) publicURL(key, raw string, allowPrivate bool, setting string) {
+	u, err := url.Parse(raw)
+	if err != nil || allowPrivate {
+		return
+	}
+	if netguard.LiteralHost(u.Hostname()) {
+		v.problem(key, "%q is a loopback, private or special address, which crier refuses unless %s = true", raw, setting)
+	}
+}
+
 func (v *validator) schedule(key, spec, def string, dst *string) {
 	if spec == "" {
 		spec = def
@@ -224,6 +237,7 @@ func (v *validator) sources() {
 		switch s.Kind {
 		case "feed", "page":
 			v.httpURL(k+".url", s.URL, true)
+			v.publicURL(k+".url", s.URL, v.cfg.Fetch.AllowPrivateTargets, "fetch.allow_private_targets")
 			if s.Path != "" {
 				v.problem(k+".path", "path is for dir sources; a %s source takes url", s.Kind)
 			}
@@ -307,6 +321,7 @@ func (v *validator) subscribers() {
 		k := fmt.Sprintf("subscribers.%d", i)
 		v.id(k, "subscriber", s.ID, seen)
 		v.httpURL(k+".url", s.URL, true)
+		v.publicURL(k+".url", s.URL, v.cfg.Webhooks.AllowPrivateTargets, "webhooks.allow_private_targets")
 		v.env(k+".secret", &s.Secret)
 		if !validSecret(s.Secret) {
 			v.problem(k+".secret", "secret must be whsec_ followed by base64 (Standard Webhooks); several are separated by spaces")

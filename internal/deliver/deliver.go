@@ -67,7 +67,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
 		subs[s.ID] = s
 	}
 	tr := &http.Transport{
-		DialContext:           netguard.Dialer(10*time.Second, cfg.Webhooks.AllowPrivateTargets).DialContext,
+		DialContext:           netguard.Dialer(10*time.Second, cfg.Webhooks.AllowPrivateTargets, "webhooks.allow_private_targets").DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: cfg.Webhooks.Timeout,
 		MaxIdleConnsPerHost:   cfg.Webhooks.Concurrency, // many partners may share one host

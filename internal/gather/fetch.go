@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+
+	"github.com/crier-hub/crier/internal/netguard"
 	"strconv"
 	"strings"
 	"time"
@@ -20,14 +22,18 @@ type Fetcher struct {
 	UserAgent string
 	MaxBody   int64
 	Timeout   time.Duration // the whole request, body included
+
+	allowPrivate bool
 }
 
 // MaxRedirects is how many redirects a fetch follows.
 const MaxRedirects = 5
 
-// NewFetcher returns a Fetcher with its own transport.
-func NewFetcher(userAgent string, timeout time.Duration, maxBody int64) *Fetcher {
-	dialer := &net.Dialer{Timeout: min(10*time.Second, timeout), KeepAlive: 30 * time.Second}
+// NewFetcher returns a Fetcher with its own transport. Unless
+// allowPrivate, it refuses at dial time (for the URL, every redirect and
+// every page link) addresses that are not public.
+func NewFetcher(userAgent string, timeout time.Duration, maxBody int64, allowPrivate bool) *Fetcher {
+	dialer := netguard.Dialer(min(10*time.Second, timeout), allowPrivate, "fetch.allow_private_targets")
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
@@ -43,14 +49,21 @@ func NewFetcher(userAgent string, timeout time.Duration, maxBody int64) *Fetcher
 				if len(via) > MaxRedirects {
 					return fmt.Errorf("stopped after %d redirects", MaxRedirects)
 				}
+				if !allowPrivate && netguard.LiteralHost(req.URL.Hostname()) {
+					return errPrivate
+				}
 				return nil
 			},
 		},
-		UserAgent: userAgent,
-		MaxBody:   maxBody,
-		Timeout:   timeout,
+		UserAgent:    userAgent,
+		MaxBody:      maxBody,
+		Timeout:      timeout,
+		allowPrivate: allowPrivate,
 	}
 }
+
+// errPrivate refuses a URL whose host is written as a non-public address.
+var errPrivate = fmt.Errorf("%w: loopback, private and other special addresses are refused unless fetch.allow_private_targets = true", netguard.ErrForbidden)
 
 // Validators are what a conditional GET sends back.
 type Validators struct {
@@ -95,6 +108,11 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
+	}
+	// Names such as 127.1 never reach the dialer's check (no resolver
+	// takes them): they are refused here, with the same words.
+	if !f.allowPrivate && netguard.LiteralHost(req.URL.Hostname()) {
+		return nil, errPrivate
 	}
 	req.Header.Set("User-Agent", f.UserAgent)
 	req.Header.Set("Accept", "application/feed+json, application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, text/html;q=0.7, */*;q=0.5")

@@ -46,7 +46,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
 	ua := fmt.Sprintf("crier/%s (+%s)", Version, cfg.Server.BaseURL)
 	return &Ingester{
 		Store: st, Normalizer: normalize.New(topics), Fetch: cfg.Fetch, Sources: cfg.Sources,
-		Fetcher: gather.NewFetcher(ua, cfg.Fetch.Timeout, cfg.Fetch.MaxBody),
+		Fetcher: gather.NewFetcher(ua, cfg.Fetch.Timeout, cfg.Fetch.MaxBody, cfg.Fetch.AllowPrivateTargets),
 		Log:     log.With("component", "ingest"), Now: time.Now,
 		PageDelay: time.Second, MaxPages: 50, offline: map[string]bool{}, frames: map[string]*frameWindow{},
 	}

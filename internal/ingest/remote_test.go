@@ -17,6 +17,7 @@ import (
 	"github.com/crier-hub/crier/internal/testenv"
 
 	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/gather"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -33,7 +34,7 @@ const rssFeed = `<?xml version="1.0" encoding="UTF-8"?>
 func harness(t testing.TB, kind, url string, mutate ...func(*config.Source)) (*Ingester, config.Source) {
 	t.Helper()
 	dir := t.TempDir()
-	doc := fmt.Sprintf("[fetch]\ntimeout = \"2s\"\nmax_body = \"1MiB\"\n[[sources]]\nid = \"src\"\nkind = %q\nurl = %q\nlanguage = \"en\"\n", kind, url)
+	doc := fmt.Sprintf("[fetch]\ntimeout = \"2s\"\nmax_body = \"1MiB\"\nallow_private_targets = true\n[[sources]]\nid = \"src\"\nkind = %q\nurl = %q\nlanguage = \"en\"\n", kind, url)
 	if kind == "page" {
 		doc += "links = \"ul.news a\"\n"
 	}
@@ -311,5 +312,45 @@ func TestPageSource(t *testing.T) {
 	r = in2.Run(context.Background(), src2)
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "matched nothing") {
 		t.Errorf("a selector that finds nothing: %v, want a health error", r.Err)
+	}
+}
+
+// Sources, however their address is spelt, cannot reach loopback unless
+// fetch.allow_private_targets says so, and the refusal names the setting.
+func TestSourcesCannotReachPrivateAddresses(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, `<rss version="2.0"><channel><title>internal</title><item><title>secret</title><guid>s</guid><description>internal answer</description></item></channel></rss>`)
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	for _, host := range []string{"127.0.0.1", "localhost", "localhost.", "[::ffff:127.0.0.1]", "127.1", "2130706433", "0x7f.0.0.1"} {
+		u := "http://" + host + ":" + port + "/feed"
+		doc := fmt.Sprintf("[fetch]\ntimeout = \"2s\"\n[[sources]]\nid = \"src\"\nkind = \"feed\"\nurl = %q\nlanguage = \"en\"\n", u)
+		cfg, st := testenv.New(t, t.TempDir(), doc)
+		in := New(cfg, st, testenv.Log())
+		r := in.Run(context.Background(), cfg.Sources[0])
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "fetch.allow_private_targets") {
+			t.Errorf("%s: %v, want a refusal naming fetch.allow_private_targets", u, r.Err)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the internal server answered %d requests", hits.Load())
+	}
+	// A public-looking page whose links (or redirect) lead inside: the
+	// redirect is refused the same way.
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.1:"+port+"/feed", http.StatusFound)
+	}))
+	defer redirect.Close()
+	f := gather.NewFetcher("t", 2*time.Second, 1<<20, false)
+	f.Client.Transport = http.DefaultTransport // reach the redirector, as if it were public
+	if _, err := f.Fetch(context.Background(), redirect.URL, gather.Validators{}); err == nil || !strings.Contains(err.Error(), "fetch.allow_private_targets") {
+		t.Errorf("redirect to loopback: %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the internal server answered %d requests", hits.Load())
 	}
 }

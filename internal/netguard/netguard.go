@@ -1,6 +1,7 @@
-// Package netguard keeps crier's outgoing requests to partners (webhooks,
-// WebSub callbacks) away from addresses they must never reach: loopback,
-// private networks, link-local (cloud metadata), and other special ranges.
+// Package netguard keeps crier's outgoing requests (sources and their
+// redirects and page links, webhooks, WebSub callbacks) away from addresses
+// they must never reach: loopback, private networks, link-local (cloud
+// metadata), and other special ranges.
 // The check runs at dial time, after DNS, on every connection, so neither a
 // DNS answer that changes nor a redirect can get around it.
 package netguard
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -46,21 +49,70 @@ func Public(ip netip.Addr) bool {
 }
 
 // Dialer returns a dialer that refuses non-public addresses unless
-// allowPrivate is set.
-func Dialer(timeout time.Duration, allowPrivate bool) *net.Dialer {
+// allowPrivate is set. setting names the config key that allows them, for
+// the error; the error does not say what the address was, so that a
+// caller who chose the name learns nothing of the network behind crier.
+func Dialer(timeout time.Duration, allowPrivate bool, setting string) *net.Dialer {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if allowPrivate {
 		return d
 	}
 	d.Control = func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return fmt.Errorf("%w: %s", ErrForbidden, address)
-		}
-		if !Public(ap.Addr()) {
-			return fmt.Errorf("%w: %s", ErrForbidden, ap.Addr())
+		if err != nil || !Public(ap.Addr()) {
+			return fmt.Errorf("%w: loopback, private and other special addresses are refused unless %s = true", ErrForbidden, setting)
 		}
 		return nil
 	}
 	return d
+}
+
+// LiteralHost reports whether host, as written in a URL, names a
+// non-public address without DNS: localhost and its subdomains, and an IP
+// address in any spelling the C resolver accepts (127.1, 2130706433,
+// 0x7f.0.0.1, [::ffff:127.0.0.1]). crier check uses it; the dial-time
+// check covers names that resolve to such addresses.
+func LiteralHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") || h == "" {
+		return h != ""
+	}
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return !Public(ip)
+	}
+	if ip, ok := inetAton(h); ok {
+		return !Public(ip)
+	}
+	return false
+}
+
+// inetAton parses the IPv4 forms of inet_aton(3): one to four parts, each
+// decimal, octal (leading 0) or hexadecimal (0x), the last filling the
+// remaining bytes.
+func inetAton(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	vals := make([]uint64, len(parts))
+	for i, p := range parts {
+		v, err := strconv.ParseUint(p, 0, 32)
+		if err != nil || p == "" {
+			return netip.Addr{}, false
+		}
+		vals[i] = v
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 255 {
+			return netip.Addr{}, false
+		}
+		n |= v << (24 - 8*i)
+	}
+	last := vals[len(vals)-1]
+	if last >= 1<<(8*(5-len(vals))) {
+		return netip.Addr{}, false
+	}
+	n |= last
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }

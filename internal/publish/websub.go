@@ -33,7 +33,7 @@ func (s *Server) hubClient() *http.Client {
 	return &http.Client{
 		Timeout: s.cfg.Webhooks.Timeout,
 		Transport: &http.Transport{
-			DialContext:           netguard.Dialer(10*time.Second, s.cfg.Webhooks.AllowPrivateTargets).DialContext,
+			DialContext:           netguard.Dialer(10*time.Second, s.cfg.Webhooks.AllowPrivateTargets, "webhooks.allow_private_targets").DialContext,
 			ResponseHeaderTimeout: s.cfg.Webhooks.Timeout,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -42,7 +42,9 @@ func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 		return err
 	}
 	defer tx.Rollback()
-	exec := func(query string, args ...any) (sql.Result, error) { return s.wstmt(ctx, tx, query).ExecContext(ctx, args...) }
+	exec := func(query string, args ...any) (sql.Result, error) {
+		return s.wstmt(ctx, tx, query).ExecContext(ctx, args...)
+	}
 	if _, err := exec(`INSERT OR IGNORE INTO sources (id) VALUES (?)`, id); err != nil {
 		return err
 	}
