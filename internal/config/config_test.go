@@ -94,6 +94,11 @@ func TestParseProblems(t *testing.T) {
 				`7:1: "http://localhost./hook" is a loopback, private or special address, which crier refuses unless webhooks.allow_private_targets = true`},
 		},
 		{
+			name: "memory database",
+			doc:  "[storage]\ndsn = \":memory:\"\n",
+			want: []string{`2:1: ":memory:": give the path of a database file`},
+		},
+		{
 			name: "bad cron",
 			doc:  "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \"p\"\nschedule = \"every day\"\n",
 			want: []string{`5:1: bad cron expression "every day"`},

@@ -175,7 +175,9 @@ func (v *validator) run() {
 	if c.Storage.DSN == "" && c.Storage.Driver == "sqlite" {
 		c.Storage.DSN = "crier.db"
 	}
-	if c.Storage.Driver == "sqlite" && c.Storage.DSN != ":memory:" {
+	if c.Storage.Driver == "sqlite" && (c.Storage.DSN == ":memory:" || strings.HasPrefix(c.Storage.DSN, "file:")) {
+		v.problem("storage.dsn", "%q: give the path of a database file; crier keeps its store in a file (a memory database would lose everything at exit)", c.Storage.DSN)
+	} else if c.Storage.Driver == "sqlite" {
 		c.Storage.DSN = v.abs(c.Storage.DSN)
 	}
 	if c.Storage.Driver == "postgres" && c.Storage.DSN == "" {

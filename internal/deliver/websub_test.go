@@ -8,9 +8,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crier-hub/crier/internal/testenv"
 
@@ -196,5 +199,74 @@ func TestWebSubRefusals(t *testing.T) {
 	}
 	if subs, _ := d2.Store.WebSubs(context.Background()); len(subs) != 0 {
 		t.Error("a private callback was stored")
+	}
+}
+
+// Hostile subscription requests: a huge lease, a callback with a fragment,
+// a callback host that hangs, many requests to a keep-alive callback, and
+// a private callback whose address must not be told.
+func TestWebSubHostileRequests(t *testing.T) {
+	pub, d, _, _, base, _ := hubSetup(t, true)
+	ctx := context.Background()
+	cb := newCallback(t)
+	topic := base + "/feeds/all.atom"
+	form := url.Values{"hub.mode": {"subscribe"}, "hub.topic": {topic}, "hub.callback": {cb.srv.URL + "/cb#frag"},
+		"hub.lease_seconds": {"9223372036854775807"}}
+	if code, body := postForm(t, base+"/websub", form); code != 202 {
+		t.Fatalf("subscribe: %d %s", code, body)
+	}
+	pub.WaitHub()
+	subs, _ := d.Store.WebSubs(ctx)
+	if len(subs) != 1 || len(cb.verified) != 1 {
+		t.Fatalf("a callback with a fragment: %d subscriptions, %d verifications", len(subs), len(cb.verified))
+	}
+	if got := cb.verified[0].Get("hub.lease_seconds"); got != "2592000" {
+		t.Errorf("lease_seconds near 2^63 became %s, want the 30-day maximum", got)
+	}
+	// A callback host that never answers holds its own slots only.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hang.Close()
+	hangForm := url.Values{"hub.mode": {"subscribe"}, "hub.topic": {topic}, "hub.callback": {hang.URL + "/x"}}
+	refused := 0
+	for i := 0; i < 40; i++ {
+		hangForm.Set("hub.callback", hang.URL+"/x"+strconv.Itoa(i))
+		if code, _ := postForm(t, base+"/websub", hangForm); code == 503 {
+			refused++
+		}
+	}
+	if refused < 30 {
+		t.Errorf("a hanging callback host got %d of 40 verifications started", 40-refused)
+	}
+	other := newCallback(t)
+	// Another host (localhost instead of 127.0.0.1) is still served.
+	otherURL := strings.Replace(other.srv.URL, "127.0.0.1", "localhost", 1)
+	if code, body := postForm(t, base+"/websub", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {topic}, "hub.callback": {otherURL}}); code != 202 {
+		t.Errorf("a real subscriber while another host hangs: %d %s", code, body)
+	}
+	hang.CloseClientConnections()
+	pub.WaitHub()
+	// Many requests to a keep-alive callback do not leave connections
+	// and goroutines behind.
+	before := runtime.NumGoroutine()
+	for i := 0; i < 150; i++ {
+		form.Set("hub.callback", cb.srv.URL+"/cb"+strconv.Itoa(i))
+		postForm(t, base+"/websub", form)
+		if i%2 == 1 {
+			pub.WaitHub()
+		}
+	}
+	pub.WaitHub()
+	http.DefaultClient.CloseIdleConnections()
+	time.Sleep(100 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before+20 {
+		t.Errorf("goroutines: %d before 150 verifications, %d after", before, after)
+	}
+	// Private callbacks: refused without saying where the name leads.
+	_, _, _, _, base2, _ := hubSetup(t, false)
+	for _, cbURL := range []string{cb.srv.URL, strings.Replace(cb.srv.URL, "127.0.0.1", "localhost", 1), "http://127.1/x"} {
+		code, body := postForm(t, base2+"/websub", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base2 + "/feeds/all.atom"}, "hub.callback": {cbURL}})
+		if code != 400 || strings.Contains(body, "127.0.0.1") || strings.Contains(body, "::1") {
+			t.Errorf("private callback %s: %d %q", cbURL, code, body)
+		}
 	}
 }

@@ -36,15 +36,18 @@ type Server struct {
 	cacheControl []string   // the Cache-Control header of every feed
 	renders      atomic.Int64
 
-	hubJobs  sync.WaitGroup // WebSub intent verifications under way
-	hubSlots chan struct{}  // bounds them
+	hub     *http.Client   // verifies WebSub subscribers' intent
+	hubJobs sync.WaitGroup // verifications under way
+	hubMu   sync.Mutex
+	hubBusy map[string]int // verifications under way, by callback host
+	hubAll  int
 }
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
 	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"),
 		cache: newFeedCache(cmp.Or(cfg.Feeds.CacheSize, 64<<20)), cacheControl: []string{fmt.Sprintf("public, max-age=%d", int(cfg.Feeds.MaxAge.Seconds()))},
-		hubSlots: make(chan struct{}, 32)}
+		hub: newHubClient(cfg.Webhooks.Timeout, cfg.Webhooks.AllowPrivateTargets), hubBusy: map[string]int{}}
 }
 
 // Handler returns the HTTP routes; extra adds more (the admin API).

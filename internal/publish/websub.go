@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,16 +27,50 @@ const (
 	MaxLease     = 30 * 24 * time.Hour
 )
 
-// hubClient is the client that verifies subscribers' intent.
-func (s *Server) hubClient() *http.Client {
+// newHubClient is the one client that verifies subscribers' intent: its
+// idle connections are few and close soon, so that many subscription
+// requests cannot pile up open files.
+func newHubClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	return &http.Client{
-		Timeout: s.cfg.Webhooks.Timeout,
+		Timeout: timeout,
 		Transport: &http.Transport{
-			DialContext:           netguard.Dialer(10*time.Second, s.cfg.Webhooks.AllowPrivateTargets, "webhooks.allow_private_targets").DialContext,
-			ResponseHeaderTimeout: s.cfg.Webhooks.Timeout,
+			DialContext:           netguard.Dialer(10*time.Second, allowPrivate, "webhooks.allow_private_targets").DialContext,
+			ResponseHeaderTimeout: timeout,
+			TLSHandshakeTimeout:   10 * time.Second,
+			MaxIdleConns:          16,
+			MaxIdleConnsPerHost:   1,
+			IdleConnTimeout:       30 * time.Second,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// Verification limits: at once for one callback host, and in all.
+const (
+	hubPerHost = 2
+	hubTotal   = 256
+)
+
+// takeHubSlot reserves a verification for host; false when that host (or
+// the hub as a whole) has as many under way as it may.
+func (s *Server) takeHubSlot(host string) bool {
+	s.hubMu.Lock()
+	defer s.hubMu.Unlock()
+	if s.hubBusy[host] >= hubPerHost || s.hubAll >= hubTotal {
+		return false
+	}
+	s.hubBusy[host]++
+	s.hubAll++
+	return true
+}
+
+func (s *Server) releaseHubSlot(host string) {
+	s.hubMu.Lock()
+	defer s.hubMu.Unlock()
+	if s.hubBusy[host]--; s.hubBusy[host] <= 0 {
+		delete(s.hubBusy, host)
+	}
+	s.hubAll--
 }
 
 // topicFeed resolves a hub.topic: one of this hub's own feed URLs.
@@ -83,13 +116,19 @@ func (s *Server) checkCallback(ctx context.Context, callback string) error {
 	if s.cfg.Webhooks.AllowPrivateTargets {
 		return nil
 	}
+	// What a name resolves to is not told: the answer would map the
+	// network behind the hub for whoever asks.
+	refused := badRequest("hub.callback is not a public address")
+	if netguard.LiteralHost(u.Hostname()) {
+		return refused
+	}
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
 	if err != nil {
-		return badRequest("hub.callback host %q does not resolve", u.Hostname())
+		return badRequest("hub.callback host does not resolve")
 	}
 	for _, a := range addrs {
 		if !netguard.Public(a) {
-			return badRequest("hub.callback resolves to %s, which is not a public address", netip.Addr(a))
+			return refused
 		}
 	}
 	return nil
@@ -121,21 +160,23 @@ func (s *Server) websub(w http.ResponseWriter, r *http.Request) {
 		if perr != nil || n <= 0 {
 			err = badRequest("hub.lease_seconds must be a positive whole number")
 		}
-		lease = min(max(time.Duration(n)*time.Second, MinLease), MaxLease)
+		// Bounded in seconds first: a huge count of seconds would
+		// overflow a Duration.
+		n = min(max(n, int64(MinLease/time.Second)), int64(MaxLease/time.Second))
+		lease = time.Duration(n) * time.Second
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	select {
-	case s.hubSlots <- struct{}{}:
-	default:
-		s.fail(w, r, &httpError{http.StatusServiceUnavailable, "too many subscriptions are being verified; try again later"})
+	host := callbackHost(callback)
+	if !s.takeHubSlot(host) {
+		s.fail(w, r, &httpError{http.StatusServiceUnavailable, "too many subscriptions to this callback host are being verified; try again later"})
 		return
 	}
 	s.hubJobs.Add(1)
 	go func() {
-		defer func() { <-s.hubSlots; s.hubJobs.Done() }()
+		defer func() { s.releaseHubSlot(host); s.hubJobs.Done() }()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Webhooks.Timeout)
 		defer cancel()
 		if err := s.verifyIntent(ctx, mode, topic, callback, secret, feeds.MediaType(ext), lease); err != nil {
@@ -144,6 +185,14 @@ func (s *Server) websub(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintln(w, "accepted: the hub will verify the callback's intent")
+}
+
+// callbackHost is what verifications are limited by.
+func callbackHost(callback string) string {
+	if u, err := url.Parse(callback); err == nil {
+		return strings.ToLower(u.Hostname())
+	}
+	return callback
 }
 
 // WaitHub waits for the intent verifications under way.
@@ -159,15 +208,23 @@ func (s *Server) verifyIntent(ctx context.Context, mode, topic, callback, secret
 	if mode == "subscribe" {
 		q.Set("hub.lease_seconds", strconv.Itoa(int(lease.Seconds())))
 	}
-	sep := "?"
-	if strings.Contains(callback, "?") {
-		sep = "&"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, callback+sep+q.Encode(), nil)
+	// The challenge joins the callback's own query; a fragment is never
+	// sent.
+	u, err := url.Parse(callback)
 	if err != nil {
 		return err
 	}
-	resp, err := s.hubClient().Do(req)
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + q.Encode()
+	} else {
+		u.RawQuery = q.Encode()
+	}
+	u.Fragment, u.RawFragment = "", ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.hub.Do(req)
 	if err != nil {
 		return fmt.Errorf("verification request: %w", err)
 	}

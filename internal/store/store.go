@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,6 +239,16 @@ func dsn(path string, readOnly bool) string {
 // Open opens (creating if needed) the SQLite database at path and applies
 // any migrations it lacks.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
+		return nil, fmt.Errorf("open database: %q is not a file; crier keeps its store in a file (its pools of connections could not share a memory database)", path)
+	}
+	// The store holds secrets (WebSub subscribers' hub.secret): readable by
+	// its owner alone. SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	} else {
+		f.Close()
+	}
 	w, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)

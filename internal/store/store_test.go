@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -207,5 +208,21 @@ func TestItemsQuery(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestDatabaseReadableByItsOwnerOnly(t *testing.T) {
+	_, path := openTemp(t)
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group and others", filepath.Base(p), mode)
+		}
+	}
+	if _, err := Open(context.Background(), ":memory:"); err == nil || !strings.Contains(err.Error(), "not a file") {
+		t.Errorf("a memory database: %v", err)
 	}
 }
