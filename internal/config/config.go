@@ -60,12 +60,14 @@ type Fetch struct {
 
 // Feeds is the [feeds] table.
 type Feeds struct {
-	MaxAgeRaw    string `toml:"max_age"`
-	PageSize     int    `toml:"page_size"`
-	CacheSizeRaw string `toml:"cache_size"` // memory for rendered feeds
+	MaxAgeRaw      string `toml:"max_age"`
+	PageSize       int    `toml:"page_size"`
+	CacheSizeRaw   string `toml:"cache_size"`    // memory for rendered feeds
+	MaxItemSizeRaw string `toml:"max_item_size"` // an item's text and HTML, each
 
-	MaxAge    time.Duration `toml:"-"`
-	CacheSize int64         `toml:"-"`
+	MaxAge      time.Duration `toml:"-"`
+	CacheSize   int64         `toml:"-"`
+	MaxItemSize int64         `toml:"-"`
 }
 
 // Webhooks is the [webhooks] table.

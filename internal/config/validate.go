@@ -194,6 +194,7 @@ func (v *validator) run() {
 		v.problem("feeds.page_size", "page_size must be between 1 and 1000")
 	}
 	v.size("feeds.cache_size", c.Feeds.CacheSizeRaw, "64MiB", &c.Feeds.CacheSize)
+	v.size("feeds.max_item_size", c.Feeds.MaxItemSizeRaw, "256KiB", &c.Feeds.MaxItemSize)
 	v.duration("webhooks.timeout", c.Webhooks.TimeoutRaw, "15s", &c.Webhooks.Timeout)
 	if c.Webhooks.Concurrency == 0 {
 		c.Webhooks.Concurrency = 64

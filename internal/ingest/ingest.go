@@ -7,10 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/gather"
@@ -31,6 +34,8 @@ type Ingester struct {
 	PageDelay time.Duration
 	// MaxPages caps the release pages a page source fetches in one run.
 	MaxPages int
+	// MaxItemSize caps an item's text and HTML (feeds.max_item_size).
+	MaxItemSize int64
 
 	mu      sync.Mutex
 	offline map[string]bool         // sources whose last run could not connect
@@ -48,7 +53,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
 		Store: st, Normalizer: normalize.New(topics), Fetch: cfg.Fetch, Sources: cfg.Sources,
 		Fetcher: gather.NewFetcher(ua, cfg.Fetch.Timeout, cfg.Fetch.MaxBody, cfg.Fetch.AllowPrivateTargets),
 		Log:     log.With("component", "ingest"), Now: time.Now,
-		PageDelay: time.Second, MaxPages: 50, offline: map[string]bool{}, frames: map[string]*frameWindow{},
+		PageDelay: time.Second, MaxPages: 50, MaxItemSize: cfg.Feeds.MaxItemSize, offline: map[string]bool{}, frames: map[string]*frameWindow{},
 	}
 }
 
@@ -317,5 +322,40 @@ func (in *Ingester) document(src config.Source, d gather.Doc, p *normalize.Parse
 	for _, c := range rec.Contacts {
 		item.Contacts = append(item.Contacts, store.Contact(c))
 	}
+	capContent(&item, in.MaxItemSize)
 	return store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item}
+}
+
+// capContent cuts an item's text to at most limit bytes (at a word), with
+// a note saying so, and keeps its HTML only if that fits too: one huge
+// release must not make every feed it appears in huge.
+func capContent(it *store.Item, limit int64) {
+	if limit <= 0 || (int64(len(it.ContentText)) <= limit && int64(len(it.ContentHTML)) <= limit) {
+		return
+	}
+	note := fmt.Sprintf("[…] crier cut this release at %d KiB (feeds.max_item_size)", limit>>10)
+	if it.URL != "" {
+		note += "; the whole text is at " + it.URL
+	}
+	text := it.ContentText
+	cutText := int64(len(text)) > limit
+	if cutText {
+		cut := int(limit) - len(note) - 2
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		if sp := strings.LastIndexAny(text[:max(cut, 0)], " \n"); sp > cut/2 {
+			cut = sp
+		}
+		text = strings.TrimSpace(text[:max(cut, 0)]) + "\n\n" + note
+	}
+	it.ContentText = text
+	if int64(len(it.ContentHTML)) > limit || cutText {
+		// Cut HTML would be broken HTML: the cut text stands in for it.
+		var b strings.Builder
+		for _, para := range strings.Split(text, "\n\n") {
+			b.WriteString("<p>" + html.EscapeString(para) + "</p>")
+		}
+		it.ContentHTML = b.String()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crier-hub/crier/internal/testenv"
 
@@ -130,3 +131,41 @@ func TestDirMissingFolder(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// One huge release is cut to feeds.max_item_size, with a note, so that no
+// feed it appears in grows with it.
+func TestHugeReleaseIsCut(t *testing.T) {
+	ctx := context.Background()
+	in, src, rel := setup(t)
+	var b strings.Builder
+	b.WriteString("A very long release\n\nGENEVA, 3 May 2021 – ")
+	for b.Len() < 3<<20 {
+		b.WriteString("migrants réfugiés border health families support programme. ")
+	}
+	if err := os.WriteFile(filepath.Join(rel, "huge.txt"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := in.Run(ctx, src); r.Err != nil || r.Added != 6 {
+		t.Fatalf("run: %+v", r)
+	}
+	items, _ := in.Store.Items(ctx, store.Query{})
+	found := false
+	for _, it := range items {
+		if it.Title != "A very long release" {
+			if strings.Contains(it.ContentText, "feeds.max_item_size") {
+				t.Errorf("a short release was cut: %s", it.Title)
+			}
+			continue
+		}
+		found = true
+		if int64(len(it.ContentText)) > in.MaxItemSize || int64(len(it.ContentHTML)) > in.MaxItemSize+in.MaxItemSize/10 {
+			t.Errorf("text %d bytes, HTML %d bytes; limit %d", len(it.ContentText), len(it.ContentHTML), in.MaxItemSize)
+		}
+		if !strings.HasSuffix(it.ContentText, "(feeds.max_item_size)") || !utf8.ValidString(it.ContentText) {
+			t.Errorf("the cut text does not end with its note: …%q", it.ContentText[len(it.ContentText)-80:])
+		}
+	}
+	if !found || in.MaxItemSize != 256<<10 {
+		t.Fatalf("huge release found %v, limit %d", found, in.MaxItemSize)
+	}
+}
