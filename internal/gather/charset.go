@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/encoding/unicode/utf32"
+	"golang.org/x/text/transform"
 )
 
 var xmlDeclRE = regexp.MustCompile(`^\s*<\?xml\s[^>]*?\?>`)
@@ -67,6 +68,12 @@ func toUTF8(b []byte, contentType string) (text string, warnings []string) {
 		}
 	}
 	validUTF8 := utf8.Valid(b)
+	if l := strings.ToLower(label); strings.HasPrefix(l, "utf-16") || strings.HasPrefix(l, "utf-32") || strings.HasPrefix(l, "ucs-2") || l == "unicode" {
+		// A UTF-16 or UTF-32 document would have been recognised above by
+		// its byte order mark or its first bytes: this one is not.
+		warnings = append(warnings, "declared "+label+" but the bytes are not UTF-16 or UTF-32; read as UTF-8")
+		enc = nil
+	}
 	if enc != nil && validUTF8 && hasMultibyte(b) && isSingleByte(enc) {
 		warnings = append(warnings, "declared charset "+label+" but the bytes are UTF-8; read as UTF-8")
 		enc = nil
@@ -225,4 +232,30 @@ func repairUTF8(b []byte) string {
 		b = b[n:]
 	}
 	return sb.String()
+}
+
+// Decode returns an HTML page or a text file as UTF-8, deciding its
+// encoding as browsers do (the HTML standard's order): a byte order mark,
+// then the HTTP Content-Type charset, then a <meta> charset in the first
+// 1024 bytes, else UTF-8 when the bytes are valid UTF-8, else
+// Windows-1252. It is the one place where pages and files are decoded;
+// normalize reads UTF-8.
+func Decode(b []byte, contentType string) []byte {
+	enc, label, _ := charset.DetermineEncoding(b, contentType)
+	switch {
+	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
+		b = b[3:]
+	case label == "utf-8" && !utf8.Valid(b) && !hasMultibyte(b):
+		// Declared UTF-8 (or assumed), but not one multi-byte sequence in
+		// it: a single-byte file.
+		enc = charmap.Windows1252
+	}
+	if label == "utf-8" && enc != charmap.Windows1252 {
+		return []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
+	out, _, err := transform.Bytes(unicode.BOMOverride(enc.NewDecoder()), b)
+	if err != nil {
+		return []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
+	}
+	return out
 }

@@ -81,6 +81,7 @@ func Dir(ctx context.Context, root string, maxBody int64) ([]Doc, []error, error
 			return nil
 		}
 		doc.Key, doc.HTML = rel, isHTML
+		doc.Raw = Decode(doc.Raw, "")
 		docs = append(docs, doc)
 		return nil
 	})

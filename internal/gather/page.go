@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -17,8 +18,7 @@ func Links(page []byte, contentType, base, selector string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("links selector %q: %v", selector, err)
 	}
-	text, _ := toUTF8(page, contentType)
-	root, err := html.Parse(strings.NewReader(text))
+	root, err := html.Parse(bytes.NewReader(Decode(page, contentType)))
 	if err != nil {
 		return nil, fmt.Errorf("listing page: %v", err)
 	}

@@ -78,7 +78,7 @@ func (in *Ingester) gatherPage(ctx context.Context, src config.Source) (gathered
 			continue
 		}
 		date, _ := time.Parse(time.RFC1123, page.Validators.LastModified)
-		g.docs = append(g.docs, gather.Doc{Key: link, URL: page.URL, Raw: page.Body, HTML: true, Date: date.UTC()})
+		g.docs = append(g.docs, gather.Doc{Key: link, URL: page.URL, Raw: gather.Decode(page.Body, page.ContentType), HTML: true, Date: date.UTC()})
 	}
 	if fetched > 0 && len(g.docs) == 0 {
 		return g, fmt.Errorf("none of the %d new release pages of %s could be fetched: %v", fetched, src.URL, errors.Join(g.problems...))

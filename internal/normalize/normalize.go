@@ -366,18 +366,10 @@ func looksLikeHTML(s string) bool {
 		(strings.Contains(head, "<body") || strings.Contains(head, "<head"))
 }
 
-// decode returns the document as valid UTF-8: UTF-16 and UTF-8 byte order
-// marks are honoured, and bytes that are not UTF-8 are read as
-// Windows-1252, the usual encoding of such files.
+// decode returns the document as text. gather has decoded it to UTF-8
+// already (internal/gather.Decode); what is left is a byte order mark,
+// stray invalid bytes and control characters.
 func decode(raw []byte) string {
-	switch {
-	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}):
-		raw = raw[3:]
-	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}), bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
-		return utf16Decode(raw)
-	}
-	if utf8.Valid(raw) {
-		return stripControls(string(raw))
-	}
-	return stripControls(windows1252(raw))
+	raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
+	return stripControls(strings.ToValidUTF8(string(raw), "\uFFFD"))
 }
