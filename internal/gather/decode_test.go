@@ -8,7 +8,6 @@ import (
 	"golang.org/x/text/encoding/unicode"
 )
 
-
 func TestDecodePagesInTheirCharset(t *testing.T) {
 	cyr, _ := charmap.Windows1251.NewEncoder().String("МОМ открывает центр")
 	latin, _ := charmap.ISO8859_1.NewEncoder().String("Réfugiés à Genève")
