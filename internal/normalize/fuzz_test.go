@@ -90,3 +90,20 @@ func TestSharedLeadIsNotFrame(t *testing.T) {
 		t.Errorf("title %q, text %q", r.Title, r.Text)
 	}
 }
+
+// Titles are plain text whatever the path: a page's heading, its <title>,
+// a feed entry's title.
+func TestTitlesArePlainText(t *testing.T) {
+	n := New(nil)
+	body := "<p>GENEVA, 3 May 2021 – The organisation opened a centre for families who left their homes after the floods this spring.</p>"
+	for _, in := range []Input{
+		{Raw: []byte("<html><body><h1>&lt;script&gt;alert(1)&lt;/script&gt;Floods <b>centre</b></h1>" + body + "</body></html>"), Format: HTML},
+		{Raw: []byte("<html><head><title>&lt;img src=x onerror=alert(1)&gt;Floods centre</title></head><body>" + body + "</body></html>"), Format: HTML},
+		{Raw: []byte(body), Format: HTML, Title: "<script>alert(1)</script>Floods <i>centre</i>"},
+	} {
+		r := n.Normalize(in)
+		if strings.ContainsAny(r.Title, "<>") || strings.Contains(r.Title, "alert") || r.Title == "" {
+			t.Errorf("title %q: want plain text without the markup", r.Title)
+		}
+	}
+}

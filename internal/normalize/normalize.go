@@ -137,7 +137,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	lead := findLead(blocks)
 	ti := -1
 	if t := strings.TrimSpace(in.Title); t != "" {
-		r.Title, _, _ = inline(t)
+		r.Title, _, _ = inline(plainText(t))
 		// Drop the title where the body repeats it.
 		for i := 0; i < len(blocks) && i < 5; i++ {
 			if fold(blocks[i].text) == fold(r.Title) {
@@ -232,6 +232,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	}
 	r.Text = strings.Join(text, "\n\n")
 	r.HTML = n.policy.Sanitize(strings.Join(htm, "\n"))
+	r.Title = plainText(r.Title)
 	if r.Title == "" && r.Summary != "" {
 		r.Title = firstWords(r.Summary, 12)
 	}
