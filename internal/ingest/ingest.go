@@ -34,6 +34,9 @@ type Ingester struct {
 	PageDelay time.Duration
 	// MaxPages caps the release pages a page source fetches in one run.
 	MaxPages int
+	// PageRun bounds the time a page source's run spends on its pages;
+	// zero is four times fetch.timeout, at least a minute.
+	PageRun time.Duration
 	// MaxItemSize caps an item's text and HTML (feeds.max_item_size).
 	MaxItemSize int64
 

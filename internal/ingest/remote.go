@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/internal/config"
@@ -53,35 +55,107 @@ func (in *Ingester) gatherPage(ctx context.Context, src config.Source) (gathered
 	if err != nil {
 		return g, err
 	}
-	fetched := 0
+	var todo []string
 	for _, link := range links {
 		if _, known, err := in.Store.DocumentHash(ctx, src.ID, link); err != nil {
 			return g, err
 		} else if known {
 			continue
 		}
-		if fetched == in.MaxPages {
+		if len(todo) == in.MaxPages {
 			g.problems = append(g.problems, fmt.Errorf("more than %d new pages: the rest wait for the next run", in.MaxPages))
 			break
 		}
-		if fetched > 0 && in.PageDelay > 0 {
-			select {
-			case <-ctx.Done():
-				return g, ctx.Err()
-			case <-time.After(in.PageDelay):
-			}
-		}
-		fetched++
-		page, err := in.Fetcher.Fetch(ctx, link, gather.Validators{})
-		if err != nil {
-			g.problems = append(g.problems, &gather.DocError{Key: link, Err: err})
-			continue
-		}
-		date, _ := time.Parse(time.RFC1123, page.Validators.LastModified)
-		g.docs = append(g.docs, gather.Doc{Key: link, URL: page.URL, Raw: gather.Decode(page.Body, page.ContentType), HTML: true, Date: date.UTC()})
+		todo = append(todo, link)
 	}
+	fetched := len(todo)
+	docs, problems := in.fetchPages(ctx, todo)
+	g.docs, g.problems = docs, append(g.problems, problems...)
 	if fetched > 0 && len(g.docs) == 0 {
 		return g, fmt.Errorf("none of the %d new release pages of %s could be fetched: %v", fetched, src.URL, errors.Join(g.problems...))
 	}
 	return g, nil
+}
+
+// pageRun bounds a page source's run: pages not fetched by then wait for
+// the next run, so that pages that drip cannot hold a run for hours.
+func (in *Ingester) pageRun() time.Duration {
+	if in.PageRun > 0 {
+		return in.PageRun
+	}
+	return max(4*in.Fetch.Timeout, time.Minute)
+}
+
+// perHost is how many pages of one site are fetched at once.
+const perHost = 2
+
+// fetchPages fetches release pages, at most perHost at once per site, each
+// fetcher waiting PageDelay between its requests, all within pageRun.
+// Results keep the order of links.
+func (in *Ingester) fetchPages(ctx context.Context, links []string) ([]gather.Doc, []error) {
+	ctx, cancel := context.WithTimeout(ctx, in.pageRun())
+	defer cancel()
+	type result struct {
+		doc gather.Doc
+		err error
+	}
+	results := make([]result, len(links))
+	byHost := map[string][]int{}
+	var hosts []string
+	for i, link := range links {
+		h := link
+		if u, err := url.Parse(link); err == nil {
+			h = u.Host
+		}
+		if byHost[h] == nil {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], i)
+	}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		queue := make(chan int, len(byHost[h]))
+		for _, i := range byHost[h] {
+			queue <- i
+		}
+		close(queue)
+		for w := 0; w < min(perHost, len(byHost[h])); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				first := true
+				for i := range queue {
+					if !first && in.PageDelay > 0 {
+						select {
+						case <-ctx.Done():
+						case <-time.After(in.PageDelay):
+						}
+					}
+					first = false
+					if ctx.Err() != nil {
+						results[i].err = &gather.DocError{Key: links[i], Err: fmt.Errorf("not fetched: the run's %v deadline passed; next run", in.pageRun())}
+						continue
+					}
+					page, err := in.Fetcher.Fetch(ctx, links[i], gather.Validators{})
+					if err != nil {
+						results[i].err = &gather.DocError{Key: links[i], Err: err}
+						continue
+					}
+					date, _ := time.Parse(time.RFC1123, page.Validators.LastModified)
+					results[i].doc = gather.Doc{Key: links[i], URL: page.URL, Raw: gather.Decode(page.Body, page.ContentType), HTML: true, Date: date.UTC()}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var docs []gather.Doc
+	var problems []error
+	for _, r := range results {
+		if r.err != nil {
+			problems = append(problems, r.err)
+		} else {
+			docs = append(docs, r.doc)
+		}
+	}
+	return docs, problems
 }

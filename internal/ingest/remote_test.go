@@ -357,3 +357,43 @@ func TestSourcesCannotReachPrivateAddresses(t *testing.T) {
 		t.Errorf("the internal server answered %d requests", hits.Load())
 	}
 }
+
+// Release pages that drip hold a run no longer than its deadline, and no
+// site gets more than two requests at once.
+func TestPageRunHasADeadline(t *testing.T) {
+	var inFlight, most atomic.Int32
+	mux := http.NewServeMux()
+	var listing strings.Builder
+	listing.WriteString(`<html><body><ul class="news">`)
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&listing, `<li><a href="/r/%d">R%d</a></li>`, i, i)
+	}
+	listing.WriteString(`</ul></body></html>`)
+	mux.HandleFunc("/news", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing.String()) })
+	mux.HandleFunc("/r/", func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		w.WriteHeader(200)
+		for r.Context().Err() == nil { // a drip: a byte now and then, never the end
+			w.Write([]byte(" "))
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	in, src := harness(t, "page", srv.URL+"/news")
+	in.PageRun = 1500 * time.Millisecond
+	r := in.Run(context.Background(), src)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "deadline") {
+		t.Errorf("run: %v, want a failure that names the run's deadline", r.Err)
+	}
+	if most.Load() > 2 {
+		t.Errorf("%d requests at once to one site, want at most 2", most.Load())
+	}
+	if most.Load() < 2 {
+		t.Errorf("pages were fetched one at a time (%d at most)", most.Load())
+	}
+}
