@@ -28,6 +28,8 @@ type app struct {
 	configPath     string
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	// listen opens serve's listener; tests replace it (nil = net.Listen).
+	listen func(network, address string) (net.Listener, error)
 }
 
 func (a *app) load() (*config.Config, error) {
@@ -199,6 +201,10 @@ func (a *app) push(ctx context.Context, only string) error {
 }
 
 func (a *app) serve(ctx context.Context) error {
+	// Everything serve starts ends with this context: on a signal, and
+	// also when the HTTP server itself fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg, err := a.load()
 	if err != nil {
 		return err
@@ -209,7 +215,11 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	defer st.Close()
 	in := ingest.New(cfg, st, a.log)
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	listen := a.listen
+	if listen == nil {
+		listen = net.Listen
+	}
+	ln, err := listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
@@ -300,6 +310,8 @@ func (a *app) serve(ctx context.Context) error {
 	a.log.Info("serving", "component", "http", "listen", ln.Addr().String(), "feeds", cfg.Server.BaseURL+"/feeds/all.atom")
 	select {
 	case err = <-errc:
+		a.log.Error("the HTTP server stopped; shutting down", "component", "http", "error", err)
+		cancel()
 	case <-ctx.Done():
 		a.log.Info("shutting down", "component", "http")
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

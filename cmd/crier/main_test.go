@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -147,5 +149,34 @@ func TestServeAndStopGracefully(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}
+
+// brokenListener accepts nothing: its Accept fails for good, as a listener
+// whose socket was closed under it does.
+type brokenListener struct{ net.Listener }
+
+func (l brokenListener) Accept() (net.Conn, error) {
+	return nil, errors.New("accept: socket closed under the server")
+}
+
+// When the HTTP server stops on its own, serve stops everything it started
+// and says why, instead of hanging.
+func TestServeStopsWhenTheServerFails(t *testing.T) {
+	var stderr strings.Builder
+	a := &app{configPath: sampleConfig(t, freePort(t)), stdout: io.Discard, stderr: &stderr, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		listen: func(network, address string) (net.Listener, error) {
+			ln, err := net.Listen(network, address)
+			return brokenListener{ln}, err
+		}}
+	done := make(chan error, 1)
+	go func() { done <- a.serve(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "socket closed") {
+			t.Errorf("serve returned %v, want the server's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve hung after its HTTP server failed")
 	}
 }

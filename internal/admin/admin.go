@@ -49,7 +49,22 @@ func (a *API) Register(mux *http.ServeMux) {
 			return nil, &apiError{http.StatusNotImplemented, "sources and subscribers are defined in config.toml: edit it and restart crier"}
 		})
 	}
-	mux.HandleFunc("GET /metrics", a.metrics)
+	mux.HandleFunc("GET /metrics", a.metricsGuard)
+}
+
+// metricsGuard serves /metrics to anyone when there is no admin token,
+// and only with it when there is one: the figures tell which partners
+// fail and which sources are slow.
+func (a *API) metricsGuard(w http.ResponseWriter, r *http.Request) {
+	if token := a.Cfg.Server.AdminToken; token != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crier"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
+			return
+		}
+	}
+	a.metrics(w, r)
 }
 
 type apiError struct {

@@ -84,7 +84,14 @@ func TestAdminRoutes(t *testing.T) {
 	if code, _ := call(t, "POST", srv.URL+"/api/v1/sources", token); code != 501 {
 		t.Errorf("adding a source at run time: %d, want 501", code)
 	}
-	code, body = call(t, "GET", srv.URL+"/metrics", "")
+	if code, _ := call(t, "GET", srv.URL+"/metrics", ""); code != 401 {
+		t.Errorf("metrics without the admin token: %d, want 401", code)
+	}
+	open, _ := setup(t, "")
+	if code, _ := call(t, "GET", open.URL+"/metrics", ""); code != 200 {
+		t.Errorf("metrics with no admin token configured: %d, want 200", code)
+	}
+	code, body = call(t, "GET", srv.URL+"/metrics", token)
 	if code != 200 || !strings.Contains(body, "crier_items 0") || !strings.Contains(body, `crier_source_consecutive_failures{source="s"} 0`) {
 		t.Errorf("metrics: %d\n%s", code, body)
 	}
