@@ -71,9 +71,9 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port_nginx/all.atom" >/dev
 nginx_etag=$(curl -sfI "http://127.0.0.1:$port_nginx/all.atom" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
 cmp -s "$work/www/all.atom" <(curl -sf -H 'Accept-Encoding: identity' "http://127.0.0.1:$port_crier/feeds/all.atom") \
   || { echo "crier and nginx would not serve the same bytes"; exit 1; }
-echo "feed: $(grep -c '<entry' "$work/www/all.atom") entries, $(wc -c < "$work/www/all.atom") bytes; wrk -t2 -c32 -d${secs}s"
+echo "feed: $(grep -c '<entry' "$work/www/all.atom") entries, $(wc -c < "$work/www/all.atom") bytes; wrk -t1 -c50 -d${secs}s"
 
-rps() { wrk -t2 -c32 -d"${secs}s" "$@" | awk '/Requests\/sec/{print $2}'; }
+rps() { wrk -t1 -c50 -d"${secs}s" "$@" | awk '/Requests\/sec/{print $2}'; }
 c200=$(rps -H 'Accept-Encoding: identity' "http://127.0.0.1:$port_crier/feeds/all.atom")
 n200=$(rps "http://127.0.0.1:$port_nginx/all.atom")
 c304=$(rps -H "If-None-Match: $etag" -H 'Accept-Encoding: identity' "http://127.0.0.1:$port_crier/feeds/all.atom")
