@@ -167,7 +167,7 @@ es = ["clima"]
 	var results []figures
 	for _, size := range sizes {
 		perRun.Store(500)
-		st, err := store.Open(ctx, cfg.Storage.DSN)
+		st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 		if err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ es = ["clima"]
 func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int, rounds *atomic.Int64, history config.Source) (figures, error) {
 	f := figures{}
 	start := time.Now()
-	st, err := store.Open(ctx, cfg.Storage.DSN)
+	st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,7 @@ func (a *app) load() (*config.Config, error) {
 }
 
 func (a *app) open(ctx context.Context, cfg *config.Config) (*store.Store, error) {
-	if cfg.Storage.Driver != "sqlite" {
-		return nil, fmt.Errorf("storage driver %q is not available in this build of crier; use \"sqlite\"", cfg.Storage.Driver)
-	}
-	return store.Open(ctx, cfg.Storage.DSN)
+	return store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 }
 
 func (a *app) check() error {

@@ -38,7 +38,7 @@ func newTestPublisher(t *testing.T) (*httptest.Server, *store.Store, *config.Con
 		t.Fatal(err)
 	}
 	cfg.Storage.DSN = filepath.Join(t.TempDir(), "crier.db")
-	st, err := store.Open(ctx, cfg.Storage.DSN)
+	st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +122,9 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.lockItems(ctx, tx); err != nil {
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
 	out := make([]Saved, len(docs))
 	changed := false
 	for i, d := range docs {
@@ -144,7 +148,7 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	return out, nil
 }
 
-func (s *Store) saveDocument(ctx context.Context, tx *sql.Tx, d Document, now string) (string, SaveStatus, error) {
+func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now string) (string, SaveStatus, error) {
 	hash := ContentHash(d.Raw)
 	var itemID int64
 	var oldHash, uid string
@@ -189,7 +193,7 @@ func (s *Store) saveDocument(ctx context.Context, tx *sql.Tx, d Document, now st
 		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now); err != nil {
 		return "", 0, err
 	}
-	if _, err := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_facets (facet, item_id) VALUES (?, ?)`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
+	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
 		return "", 0, err
 	}
 	return uid, status, nil
@@ -197,7 +201,7 @@ func (s *Store) saveDocument(ctx context.Context, tx *sql.Tx, d Document, now st
 
 // nearDuplicate finds the item whose body is most like sig's, above
 // minhash.Threshold, among the items sharing one of its bands.
-func (s *Store) nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signature) (int64, string, error) {
+func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signature) (int64, string, error) {
 	keys := sig.BandKeys()
 	if keys == nil {
 		return 0, "", sql.ErrNoRows
@@ -237,13 +241,13 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *sql.Tx, sig minhash.Signa
 	return bestID, bestUID, nil
 }
 
-func (s *Store) setBands(ctx context.Context, tx *sql.Tx, id int64, sig minhash.Signature, fresh bool) error {
+func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature, fresh bool) error {
 	if !fresh {
 		if _, err := s.wstmt(ctx, tx, `DELETE FROM item_bands WHERE item_id = ?`).ExecContext(ctx, id); err != nil {
 			return err
 		}
 	}
-	ins := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_bands (band, key, item_id) VALUES (?, ?, ?)`)
+	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
 	for b, k := range sig.BandKeys() {
 		if _, err := ins.ExecContext(ctx, b, k, id); err != nil {
 			return err
@@ -259,12 +263,20 @@ func sigBytes(s minhash.Signature) []byte {
 	return s.Bytes()
 }
 
+// b2i stores a flag as the integer both engines keep it as.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
-func (s *Store) insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item, now string) (int64, error) {
+func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, now string) (int64, error) {
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}
@@ -272,16 +284,14 @@ func (s *Store) insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item,
 		it.Contacts = []Contact{}
 	}
 	updated := it.Published
-	res, err := s.wstmt(ctx, tx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
-		topics, contacts, published, date_known, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).ExecContext(ctx,
+	var id int64
+	err := s.wstmt(ctx, tx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
+		topics, contacts, published, date_known, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`).QueryRowContext(ctx,
 		uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature))
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert item: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
 	}
 	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
 		return 0, err
@@ -289,7 +299,7 @@ func (s *Store) insertItem(ctx context.Context, tx *sql.Tx, uid string, it Item,
 	return id, s.setFacets(ctx, tx, id, it)
 }
 
-func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, now string) error {
+func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now string) error {
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}
@@ -300,7 +310,7 @@ func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, n
 		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ?,
 		version = version + 1 WHERE id = ?`).ExecContext(ctx,
 		it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), it.DateKnown, now, it.Fingerprint, sigBytes(it.Signature), id)
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), now, it.Fingerprint, sigBytes(it.Signature), id)
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
@@ -315,7 +325,7 @@ func (s *Store) updateItem(ctx context.Context, tx *sql.Tx, id int64, it Item, n
 }
 
 // setFacets records what an item can be filtered by, but its sources.
-func (s *Store) setFacets(ctx context.Context, tx *sql.Tx, id int64, it Item) error {
+func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item) error {
 	facets := make([]string, 0, len(it.Topics)+2)
 	if it.Country != "" {
 		facets = append(facets, "c:"+it.Country)
@@ -326,7 +336,7 @@ func (s *Store) setFacets(ctx context.Context, tx *sql.Tx, id int64, it Item) er
 	for _, t := range it.Topics {
 		facets = append(facets, "t:"+t)
 	}
-	ins := s.wstmt(ctx, tx, `INSERT OR IGNORE INTO item_facets (facet, item_id) VALUES (?, ?)`)
+	ins := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	for _, f := range facets {
 		if _, err := ins.ExecContext(ctx, f, id); err != nil {
 			return err
@@ -351,7 +361,7 @@ type Query struct {
 
 const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
 	i.topics, i.contacts, i.published, i.date_known, i.updated, i.created, i.fingerprint,
-	(SELECT group_concat(source_id, char(31)) FROM (SELECT DISTINCT source_id FROM documents WHERE item_id = i.id ORDER BY source_id))`
+	(SELECT group_concat(source_id, char(31)) FROM (SELECT DISTINCT source_id FROM documents WHERE item_id = i.id ORDER BY source_id) ds)`
 
 func in(col string, vals []string, args *[]any) string {
 	marks := make([]string, len(vals))
@@ -424,7 +434,7 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 		return " LIMIT ?"
 	}
 	if len(groups) == 0 {
-		query := "SELECT " + cols + " FROM items i WHERE 1" + bounds("i.id")
+		query := "SELECT " + cols + " FROM items i WHERE 1 = 1" + bounds("i.id")
 		switch {
 		case q.BySeq || q.SeqDesc:
 			query += " ORDER BY i.id " + order
@@ -464,11 +474,11 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 	}
 	var branches []string
 	for _, f := range groups[drive] {
-		branches = append(branches, "SELECT item_id FROM ("+branch(f)+")")
+		branches = append(branches, "SELECT item_id FROM ("+branch(f)+") w"+strconv.Itoa(len(branches)))
 	}
 	// One value: the walk is already in order. Several: each walk stops at
 	// the limit, and their union (at most values × limit rows) is sorted.
-	query := "SELECT " + cols + " FROM (" + strings.Join(branches, " UNION ") + ") u CROSS JOIN items i ON i.id = u.item_id ORDER BY u.item_id " + order
+	query := "SELECT " + cols + " FROM (" + strings.Join(branches, " UNION ") + ") u CROSS JOIN items i WHERE i.id = u.item_id ORDER BY u.item_id " + order
 	return query + limit(), args
 }
 
@@ -636,7 +646,7 @@ func (s *Store) ItemFacets(ctx context.Context) (Facets, error) {
 	if f.Latest.IsZero() {
 		f.Latest = time.Unix(0, 0).UTC()
 	}
-	rows, err := s.rstmt(ctx, `SELECT facet FROM facet_counts WHERE n > 0 AND (facet BETWEEN 'c:' AND 'c:~' OR facet BETWEEN 'l:' AND 'l:~') ORDER BY facet`).QueryContext(ctx)
+	rows, err := s.rstmt(ctx, `SELECT facet FROM facet_counts WHERE n > 0 AND (facet LIKE 'c:%' OR facet LIKE 'l:%') ORDER BY facet`).QueryContext(ctx)
 	if err != nil {
 		return f, fmt.Errorf("facets: %w", err)
 	}

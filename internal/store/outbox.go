@@ -107,7 +107,7 @@ func (s *Store) Subscribers(ctx context.Context) (map[string]Subscriber, error) 
 
 // SetPaused pauses or resumes a subscriber. Resuming clears failing.
 func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE subscribers SET paused = ?, failing = CASE WHEN ? THEN failing ELSE 0 END WHERE id = ?`, paused, paused, id)
+	res, err := s.w.ExecContext(ctx, `UPDATE subscribers SET paused = ?, failing = CASE WHEN ? = 1 THEN failing ELSE 0 END WHERE id = ?`, b2i(paused), b2i(paused), id)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,11 @@ func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item)
 // chunk is delivered: the last item read when the chunk is full, else the
 // newest item stored.
 func (s *Store) owed(ctx context.Context, id string, q Query) (cursor, upper int64, items []Item, more bool, err error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.pg {
+		opts.Isolation = sql.LevelRepeatableRead // one snapshot, as SQLite's read transactions are
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return 0, 0, nil, false, err
 	}
@@ -206,16 +210,12 @@ func (s *Store) commitFire(ctx context.Context, id string, cursor, upper int64, 
 		return false, nil
 	}
 	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
 	insBody := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)`)
 	for _, b := range batches {
 		ids, _ := json.Marshal(b.Items)
-		res, err := ins.ExecContext(ctx, newWebhookID(), id, string(ids), Due, now, now)
-		if err != nil {
-			return false, err
-		}
-		did, err := res.LastInsertId()
-		if err != nil {
+		var did int64
+		if err := ins.QueryRowContext(ctx, newWebhookID(), id, string(ids), Due, now, now).Scan(&did); err != nil {
 			return false, err
 		}
 		if _, err := insBody.ExecContext(ctx, did, b.Body); err != nil {
@@ -291,7 +291,7 @@ func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease ti
 		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
 		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
 		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = ? AND y.claimed_until > ?)
-		ORDER BY d.next_attempt, d.id LIMIT ?)
+		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("d")+`)
 		RETURNING `+deliveryColumns), args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -318,7 +318,7 @@ func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease ti
 }
 
 // body reads a delivery's body inside a write transaction.
-func (s *Store) body(ctx context.Context, tx *sql.Tx, id int64) ([]byte, error) {
+func (s *Store) body(ctx context.Context, tx *txn, id int64) ([]byte, error) {
 	var body []byte
 	err := s.wstmt(ctx, tx, `SELECT body FROM delivery_bodies WHERE delivery_id = ?`).QueryRowContext(ctx, id).Scan(&body)
 	if err != nil {
@@ -343,7 +343,7 @@ func (s *Store) NextDue(ctx context.Context, subscribers []string) (time.Time, b
 	return parseTime(next.String), true, nil
 }
 
-func (s *Store) recordAttempt(ctx context.Context, tx *sql.Tx, id int64, a Attempt) error {
+func (s *Store) recordAttempt(ctx context.Context, tx *txn, id int64, a Attempt) error {
 	_, err := s.wstmt(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?)`).
 		ExecContext(ctx, id, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
 	return err
@@ -400,7 +400,7 @@ func (s *Store) FinishAll(ctx context.Context, done []Finished, lease time.Durat
 			SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
 			WHERE d.subscriber_id = ?2 AND s.paused = 0 AND d.status = 'due' AND d.next_attempt <= ?3
 			  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = ?2 AND x.status IN ('due', 'sending'))
-			  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = ?2 AND y.status = 'sending' AND y.claimed_until > ?3))
+			  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = ?2 AND y.status = 'sending' AND y.claimed_until > ?3) `+s.skipLocked("d")+`)
 			RETURNING `+deliveryColumns).QueryRowContext(ctx, formatTime(now.Add(lease)), f.Delivery.SubscriberID, formatTime(now)))
 		switch {
 		case err == nil:
@@ -415,7 +415,7 @@ func (s *Store) FinishAll(ctx context.Context, done []Finished, lease time.Durat
 	return next, tx.Commit()
 }
 
-func (s *Store) finish(ctx context.Context, tx *sql.Tx, f Finished) error {
+func (s *Store) finish(ctx context.Context, tx *txn, f Finished) error {
 	d, a := f.Delivery, f.Attempt
 	if err := s.recordAttempt(ctx, tx, d.ID, a); err != nil {
 		return err
@@ -480,7 +480,7 @@ func (s *Store) DeliveryBody(ctx context.Context, id int64) ([]byte, error) {
 
 // Attempts lists a delivery's attempts, oldest first.
 func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid`, deliveryID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ? ORDER BY at`, deliveryID)
 	if err != nil {
 		return nil, err
 	}

@@ -16,12 +16,19 @@ import (
 // scans items, documents or deliveries, or sorts them in a temporary
 // B-tree: such a query grows with the store. The one sort allowed is of a
 // union of filter walks that each stop at the page size.
-func TestEveryQueryUsesAnIndex(t *testing.T) {
+//
+// On PostgreSQL the same calls run (the store's API must work there too);
+// the plans are SQLite's to check.
+func TestEveryQueryUsesAnIndex(t *testing.T) { eachEngine(t, testEveryQueryUsesAnIndex) }
+
+func testEveryQueryUsesAnIndex(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	traceSQL = func(q string) { mu.Lock(); seen[q] = true; mu.Unlock() }
+	if !s.pg {
+		traceSQL = func(q string) { mu.Lock(); seen[q] = true; mu.Unlock() }
+	}
 	defer func() { traceSQL = nil }()
 
 	countries := []string{"BE", "LU", "FR", "ES"}
@@ -118,7 +125,9 @@ func TestEveryQueryUsesAnIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	traceSQL = nil
-
+	if s.pg {
+		return
+	}
 	if len(seen) < 25 {
 		t.Fatalf("only %d statements recorded", len(seen))
 	}
@@ -165,7 +174,8 @@ func TestEveryQueryUsesAnIndex(t *testing.T) {
 func bad(step, q string) bool {
 	for _, table := range []string{"items", "documents", "deliveries", "item_facets", "item_bands", "attempts"} {
 		for _, alias := range []string{table, "i", "d", "f", "g", "x", "y", "b"} {
-			if strings.HasPrefix(step, "SCAN "+alias) && !strings.HasPrefix(step, "SCAN "+alias+" USING INDEX") && strings.Contains(q, table) {
+			scan := step == "SCAN "+alias || strings.HasPrefix(step, "SCAN "+alias+" ")
+			if scan && !strings.HasPrefix(step, "SCAN "+alias+" USING INDEX") && strings.Contains(q, table) {
 				// "SCAN i" in arrival order stops at the LIMIT.
 				if alias == "i" && strings.Contains(q, "ORDER BY i.id") && strings.Contains(q, "LIMIT") {
 					return false

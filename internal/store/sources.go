@@ -45,7 +45,7 @@ func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 	exec := func(query string, args ...any) (sql.Result, error) {
 		return s.wstmt(ctx, tx, query).ExecContext(ctx, args...)
 	}
-	if _, err := exec(`INSERT OR IGNORE INTO sources (id) VALUES (?)`, id); err != nil {
+	if _, err := exec(`INSERT INTO sources (id) VALUES (?) ON CONFLICT DO NOTHING`, id); err != nil {
 		return err
 	}
 	next := ""

@@ -1,9 +1,18 @@
-// Package store keeps crier's items, the documents they came from and the
-// state of sources in SQLite (modernc.org/sqlite, no cgo).
+// Package store keeps crier's items, the documents they came from, the
+// state of sources and the webhook outbox, in one of two engines: SQLite
+// (modernc.org/sqlite, no cgo; the embedded default) or PostgreSQL
+// (github.com/jackc/pgx/v5), which any number of crier processes may share.
 //
-// SQLite allows one writer at a time, so the store holds two pools: a single
-// writer connection, which serializes every write inside crier instead of
-// failing with SQLITE_BUSY, and a pool of readers that WAL lets run beside it.
+// The rules (what is a duplicate, what is owed, in what order) are written
+// once, in SQL both engines run; what differs between them (schema and
+// migrations, connection pools, the claim of a delivery across processes,
+// how ids stay in commit order) lives in sqlite.go and postgres.go. The
+// whole test suite runs against both (see engines_test.go).
+//
+// With SQLite the store holds two pools: a single writer connection, which
+// serializes every write inside crier instead of failing with SQLITE_BUSY,
+// and a pool of readers that WAL lets run beside it. With PostgreSQL both
+// are one pool.
 package store
 
 import (
@@ -13,8 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
-	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +36,7 @@ import (
 // ErrNotFound is returned when a requested row does not exist.
 var ErrNotFound = errors.New("store: not found")
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // timeLayout is fixed-width so that stored times sort as text.
@@ -43,8 +51,9 @@ func parseTime(s string) time.Time {
 
 // Store is crier's database.
 type Store struct {
-	w *sql.DB // the one writer connection
-	r *sql.DB // readers
+	w  pool // writes (SQLite: the one writer connection)
+	r  pool // reads
+	pg bool // the engine is PostgreSQL
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -98,7 +107,7 @@ func (s *Store) setGeneration(v uint64) {
 
 // bumpItems moves the items counter inside a write transaction and
 // returns its new value, for setGeneration once the transaction commits.
-func (s *Store) bumpItems(ctx context.Context, tx *sql.Tx) (uint64, error) {
+func (s *Store) bumpItems(ctx context.Context, tx *txn) (uint64, error) {
 	var v uint64
 	err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + 1 WHERE name = 'items' RETURNING value`).QueryRowContext(ctx).Scan(&v)
 	return v, err
@@ -110,8 +119,8 @@ type stmtKey struct {
 }
 
 // prepared returns the statement for query on db, prepared once.
-func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
-	key := stmtKey{db, query}
+func (s *Store) prepared(ctx context.Context, db pool, query string) (*sql.Stmt, error) {
+	key := stmtKey{db.DB, query}
 	if st, ok := s.stmts.Load(key); ok {
 		return st.(*sql.Stmt), nil
 	}
@@ -187,9 +196,9 @@ func (s *Store) rstmt(ctx context.Context, query string) stmt {
 // wstmt is query prepared on the writer, bound to tx. The writer has one
 // connection, which tx holds, so a statement seen for the first time is
 // prepared on tx alone and then, at the next begin, once for good.
-func (s *Store) wstmt(ctx context.Context, tx *sql.Tx, query string) stmt {
+func (s *Store) wstmt(ctx context.Context, tx *txn, query string) stmt {
 	traced(query)
-	if st, ok := s.stmts.Load(stmtKey{s.w, query}); ok {
+	if st, ok := s.stmts.Load(stmtKey{s.w.DB, query}); ok {
 		return stmt{tx.StmtContext(ctx, st.(*sql.Stmt)), nil}
 	}
 	s.pendingMu.Lock()
@@ -204,7 +213,7 @@ func (s *Store) wstmt(ctx context.Context, tx *sql.Tx, query string) stmt {
 
 // begin starts a write transaction, first preparing the statements that
 // earlier transactions met for the first time.
-func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+func (s *Store) begin(ctx context.Context) (*txn, error) {
 	s.pendingMu.Lock()
 	queries := s.pending
 	s.pending = nil
@@ -217,72 +226,29 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
 	return s.w.BeginTx(ctx, nil)
 }
 
-// dsn sets the pragmas in the DSN so that every pooled connection has them.
-func dsn(path string, readOnly bool) string {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	// A page cache and memory map sized for a store of millions of items:
-	// index pages stay in memory instead of being read again and again.
-	q.Add("_pragma", "cache_size(-65536)") // 64 MiB per connection
-	q.Add("_pragma", "mmap_size(1073741824)")
-	q.Add("_pragma", "temp_store(MEMORY)")
-	q.Set("_txlock", "immediate")
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
-	}
-	return "file:" + path + "?" + q.Encode()
-}
-
-// Open opens (creating if needed) the SQLite database at path and applies
+// Open opens (creating if needed) the store of the given driver ("sqlite",
+// with dsn a file path; "postgres", with dsn a postgres:// URL) and applies
 // any migrations it lacks.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
-		return nil, fmt.Errorf("open database: %q is not a file; crier keeps its store in a file (its pools of connections could not share a memory database)", path)
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	switch driver {
+	case "", "sqlite":
+		return openSQLite(ctx, dsn)
+	case "postgres":
+		return openPostgres(ctx, dsn)
 	}
-	// The store holds secrets (WebSub subscribers' hub.secret): readable by
-	// its owner alone. SQLite gives its -wal and -shm files the same mode.
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	} else {
-		f.Close()
-	}
-	w, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, Now: time.Now}
-	if err := s.migrate(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	r, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(4)
-	s.r = r
-	// Fresh statistics let the planner pick the rare filter over the
-	// common one; optimize only analyzes what changed much.
-	if _, err := w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	s.refreshGeneration(ctx)
-	return s, nil
+	return nil, fmt.Errorf("unknown storage driver %q: use sqlite or postgres", driver)
 }
 
-// Optimize refreshes the planner's statistics where they have drifted;
-// crier calls it after large ingests.
-func (s *Store) Optimize(ctx context.Context) error {
-	_, err := s.w.ExecContext(ctx, "PRAGMA optimize")
-	return err
+// Engine names the store's engine: "sqlite" or "postgres".
+func (s *Store) Engine() string {
+	if s.pg {
+		return "postgres"
+	}
+	return "sqlite"
 }
+
+// Ping reports whether the database answers: /readyz.
+func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Close closes the database.
 func (s *Store) Close() error {
@@ -290,61 +256,38 @@ func (s *Store) Close() error {
 		v.(*sql.Stmt).Close()
 		return true
 	})
+	if s.pg {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// migrate applies, in order and each in its own transaction, the embedded
-// migrations whose number is above the database's user_version.
-func (s *Store) migrate(ctx context.Context) error {
-	var current int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// migration is one numbered, embedded schema change.
+type migration struct {
+	n    int
+	name string
+	body string
+}
+
+// migrationsOf lists an engine's embedded migrations in order.
+func migrationsOf(engine string) ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/"+engine+"/*.sql")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sort.Strings(names)
+	var out []migration
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := path.Base(name)
 		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
-			return fmt.Errorf("migration %s: name must start with its number", base)
-		}
-		if n <= current {
-			continue
+			return nil, fmt.Errorf("migration %s: name must start with its number", base)
 		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.apply(ctx, n, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-		current = n
+		out = append(out, migration{n, base, string(body)})
 	}
-	return nil
-}
-
-func (s *Store) apply(ctx context.Context, n int, body string) error {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
-	}
-	// PRAGMA takes no parameters; n is our own integer.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// SchemaVersion returns the number of the last migration applied.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
-	return v, err
+	return out, nil
 }

@@ -22,7 +22,7 @@ func New(t testing.TB, dir, doc string) (*config.Config, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+	st, err := store.Open(context.Background(), "sqlite", filepath.Join(dir, "crier.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+)
+
+// pool is a database pool that speaks the engine's dialect: the store's
+// SQL is written once with ? placeholders (?N where a value is used more
+// than once) and rebound to $N for PostgreSQL.
+type pool struct {
+	*sql.DB
+	pg bool
+}
+
+func (p pool) bind(q string) string {
+	if p.pg {
+		return toPostgres(q)
+	}
+	return q
+}
+
+// spellings are the few functions the engines name differently, as SQLite
+// spells them and as PostgreSQL does.
+var spellings = strings.NewReplacer(
+	"group_concat(source_id, char(31))", "string_agg(source_id, chr(31) ORDER BY source_id)",
+)
+
+// toPostgres rewrites a query written for SQLite into PostgreSQL's dialect.
+func toPostgres(q string) string { return rebind(spellings.Replace(q)) }
+
+func (p pool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return p.DB.QueryContext(ctx, p.bind(q), args...)
+}
+
+func (p pool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return p.DB.QueryRowContext(ctx, p.bind(q), args...)
+}
+
+func (p pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return p.DB.ExecContext(ctx, p.bind(q), args...)
+}
+
+func (p pool) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return p.DB.PrepareContext(ctx, p.bind(q))
+}
+
+func (p pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
+	tx, err := p.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &txn{tx, p.pg}, nil
+}
+
+// txn is a transaction in the engine's dialect.
+type txn struct {
+	*sql.Tx
+	pg bool
+}
+
+func (t *txn) bind(q string) string {
+	if t.pg {
+		return toPostgres(q)
+	}
+	return q
+}
+
+func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, t.bind(q), args...)
+}
+
+func (t *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(ctx, t.bind(q), args...)
+}
+
+func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, t.bind(q), args...)
+}
+
+func (t *txn) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return t.Tx.PrepareContext(ctx, t.bind(q))
+}
+
+// rebind turns ? and ?N placeholders into PostgreSQL's $N, leaving string
+// literals alone.
+func rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	inString := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			inString = !inString
+			b.WriteByte(c)
+		case c == '?' && !inString:
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			if j > i+1 {
+				b.WriteString("$" + q[i+1:j])
+				i = j - 1
+			} else {
+				n++
+				b.WriteString("$" + strconv.Itoa(n))
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
