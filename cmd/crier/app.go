@@ -246,8 +246,18 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	for _, src := range cfg.Sources {
 		src := src
+		every, err := config.ParseSchedule(src.Schedule)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
+		next := every.Next(time.Now())
+		gap := every.Next(next).Sub(next) / 2
 		job := func(ctx context.Context) {
-			r := in.RunDue(ctx, src)
+			r := in.RunScheduled(ctx, src, gap)
+			if r.ElsewhereRun {
+				a.log.Debug("source run by another crier process at this tick", "component", "ingest", "source", src.ID)
+				return
+			}
 			if r.Skipped {
 				a.log.Debug("source not due", "component", "ingest", "source", src.ID, "next_run", r.NextRun)
 				return

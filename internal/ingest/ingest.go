@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ type Ingester struct {
 	PageRun time.Duration
 	// MaxItemSize caps an item's text and HTML (feeds.max_item_size).
 	MaxItemSize int64
+	// Holder names this process in the leases of scheduled runs.
+	Holder string
 
 	mu      sync.Mutex
 	offline map[string]bool         // sources whose last run could not connect
@@ -56,7 +59,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
 		Store: st, Normalizer: normalize.New(topics), Fetch: cfg.Fetch, Sources: cfg.Sources,
 		Fetcher: gather.NewFetcher(ua, cfg.Fetch.Timeout, cfg.Fetch.MaxBody, cfg.Fetch.AllowPrivateTargets),
 		Log:     log.With("component", "ingest"), Now: time.Now,
-		PageDelay: time.Second, MaxPages: 50, MaxItemSize: cfg.Feeds.MaxItemSize, offline: map[string]bool{}, frames: map[string]*frameWindow{},
+		PageDelay: time.Second, MaxPages: 50, MaxItemSize: cfg.Feeds.MaxItemSize, Holder: holderName(), offline: map[string]bool{}, frames: map[string]*frameWindow{},
 	}
 }
 
@@ -71,13 +74,16 @@ type Report struct {
 	Updated     int
 	Merged      int
 	Unchanged   int
-	NotModified bool    // the source answered 304
-	Skipped     bool    // not due yet (backoff or Retry-After)
-	Problems    []error // documents that were skipped; the run still succeeded
-	Warnings    []string
-	Err         error // what stopped the run, if anything
-	Took        time.Duration
-	NextRun     time.Time
+	NotModified bool // the source answered 304
+	Skipped     bool // not due yet (backoff or Retry-After), or run elsewhere
+	// ElsewhereRun: another crier process sharing the database runs (or
+	// just ran) the source at this tick.
+	ElsewhereRun bool
+	Problems     []error // documents that were skipped; the run still succeeded
+	Warnings     []string
+	Err          error // what stopped the run, if anything
+	Took         time.Duration
+	NextRun      time.Time
 }
 
 // RunDue runs src if it is due: not in backoff, not told to wait.
@@ -88,6 +94,32 @@ func (in *Ingester) RunDue(ctx context.Context, src config.Source) Report {
 	}
 	if now := in.Now(); st.NextRun.After(now) {
 		return Report{Source: src.ID, Skipped: true, NextRun: st.NextRun}
+	}
+	return in.run(ctx, src, st)
+}
+
+// RunScheduled is RunDue for a run the source's schedule started, in a
+// process that may share its database with other crier processes: the
+// run happens only if this process claims it (a lease in the database),
+// so that at each tick exactly one process runs the source. gap is half
+// the schedule's interval: a source run less than gap ago was this tick's.
+func (in *Ingester) RunScheduled(ctx context.Context, src config.Source, gap time.Duration) Report {
+	st, err := in.Store.SourceState(ctx, src.ID)
+	if err != nil {
+		return Report{Source: src.ID, Err: err}
+	}
+	if now := in.Now(); st.NextRun.After(now) {
+		return Report{Source: src.ID, Skipped: true, NextRun: st.NextRun}
+	}
+	// The lease outlasts the longest run, so that it expires only when
+	// its holder has died.
+	lease := max(in.pageRun(), 2*in.Fetch.Timeout) + time.Minute
+	ok, err := in.Store.ClaimRun(ctx, src.ID, in.Holder, lease, gap)
+	if err != nil {
+		return Report{Source: src.ID, Err: err}
+	}
+	if !ok {
+		return Report{Source: src.ID, Skipped: true, ElsewhereRun: true}
 	}
 	return in.run(ctx, src, st)
 }
@@ -361,4 +393,10 @@ func capContent(it *store.Item, limit int64) {
 		}
 		it.ContentHTML = b.String()
 	}
+}
+
+// holderName names this process among the replicas: host and process id.
+func holderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }

@@ -57,6 +57,7 @@ func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 		_, err = exec(`UPDATE sources SET last_attempt = ?, last_success = ?, failures = 0, last_error = '',
 			items_added = items_added + ?, next_run = ?, etag = ?, last_modified = ? WHERE id = ?`,
 			formatTime(r.At), formatTime(r.At), r.Added, next, r.ETag, r.LastModified, id)
+
 	case r.CountFailure:
 		_, err = exec(`UPDATE sources SET last_attempt = ?, failures = failures + 1, last_error = ?, next_run = ? WHERE id = ?`,
 			formatTime(r.At), r.Err.Error(), next, id)
@@ -64,10 +65,37 @@ func (s *Store) RecordRun(ctx context.Context, id string, r Run) error {
 		_, err = exec(`UPDATE sources SET last_attempt = ?, last_error = ?, next_run = ? WHERE id = ?`,
 			formatTime(r.At), r.Err.Error(), next, id)
 	}
+	if err == nil { // the run's lease ends with it
+		_, err = exec(`UPDATE sources SET lease_until = '' WHERE id = ?`, id)
+	}
 	if err != nil {
 		return fmt.Errorf("record run of %s: %w", id, err)
 	}
 	return tx.Commit()
+}
+
+// ClaimRun takes, for holder, the right to run a source on its schedule
+// now. It is refused (false) while another process holds an unexpired
+// lease on it (a run under way), or when the source was run less than gap
+// ago (another process took this tick already). The lease lasts lease,
+// and RecordRun ends it; a holder that dies lets it expire.
+func (s *Store) ClaimRun(ctx context.Context, id, holder string, lease, gap time.Duration) (bool, error) {
+	now := s.Now()
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if _, err := s.wstmt(ctx, tx, `INSERT INTO sources (id) VALUES (?) ON CONFLICT DO NOTHING`).ExecContext(ctx, id); err != nil {
+		return false, err
+	}
+	res, err := s.wstmt(ctx, tx, `UPDATE sources SET lease_holder = ?, lease_until = ?
+		WHERE id = ? AND lease_until <= ? AND last_attempt <= ?`).ExecContext(ctx, holder, formatTime(now.Add(lease)), id, formatTime(now), formatTime(now.Add(-gap)))
+	if err != nil {
+		return false, fmt.Errorf("claim the run of %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, tx.Commit()
 }
 
 const sourceColumns = `id, etag, last_modified, last_attempt, last_success, failures, last_error, next_run, items_added`

@@ -229,3 +229,42 @@ func TestDatabaseReadableByItsOwnerOnly(t *testing.T) {
 		t.Errorf("a memory database: %v", err)
 	}
 }
+
+// Replicas sharing a database: at one tick exactly one claims a source's
+// run; a lease whose holder died expires; the next tick is claimed anew.
+func TestClaimRun(t *testing.T) { eachEngine(t, testClaimRun) }
+
+func testClaimRun(t *testing.T) {
+	ctx := context.Background()
+	a, dsn := openTemp(t)
+	b := reopen(t, dsn)
+	clock := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a.Now = func() time.Time { return clock }
+	b.Now = a.Now
+	gap, lease := 7*time.Minute, 5*time.Minute
+	okA, errA := a.ClaimRun(ctx, "src", "a", lease, gap)
+	okB, errB := b.ClaimRun(ctx, "src", "b", lease, gap)
+	if errA != nil || errB != nil || !okA || okB {
+		t.Fatalf("one tick: a %v %v, b %v %v; want a alone", okA, errA, okB, errB)
+	}
+	if err := a.RecordRun(ctx, "src", Run{At: clock}); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Minute) // a replica whose tick comes a little later
+	if ok, _ := b.ClaimRun(ctx, "src", "b", lease, gap); ok {
+		t.Error("a second replica ran the source at the same tick")
+	}
+	clock = clock.Add(14 * time.Minute) // the next tick
+	if ok, _ := b.ClaimRun(ctx, "src", "b", lease, gap); !ok {
+		t.Fatal("the next tick was not claimed")
+	}
+	// b dies without recording its run: its lease expires.
+	clock = clock.Add(2 * time.Minute)
+	if ok, _ := a.ClaimRun(ctx, "src", "a", lease, gap); ok {
+		t.Fatal("a lease still held was taken")
+	}
+	clock = clock.Add(lease)
+	if ok, _ := a.ClaimRun(ctx, "src", "a", lease, gap); !ok {
+		t.Error("a dead replica's expired lease was not taken over")
+	}
+}
