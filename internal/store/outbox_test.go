@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Several processes (here, Store handles on one database) claim and finish
+// deliveries at once: every delivery is sent exactly once, never two of
+// one subscriber at a time, and each subscriber's in the order created.
+func TestOutboxAcrossReplicas(t *testing.T) { eachEngine(t, testOutboxAcrossReplicas) }
+
+func testOutboxAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	first, dsn := openTemp(t)
+	replicas := []*Store{first, reopen(t, dsn), reopen(t, dsn)}
+	var docs []Document
+	for i := 0; i < 30; i++ {
+		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
+	}
+	if _, err := first.SaveDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	subs := []string{"p1", "p2", "p3", "p4", "p5"}
+	build := func(items []Item) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprint(it.Seq))})
+		}
+		return out, nil
+	}
+	for _, id := range subs {
+		if err := first.AddSubscriber(ctx, id, "all"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every replica sees every cron tick: the deliveries are made once.
+	var wg sync.WaitGroup
+	for _, r := range replicas {
+		for _, id := range subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.Fire(ctx, id, Query{}, build); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	owed, err := first.OwedBySubscriber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range subs {
+		if owed[id].Deliveries != 30 {
+			t.Fatalf("%s is owed %d deliveries after every replica fired, want 30", id, owed[id].Deliveries)
+		}
+	}
+	var mu sync.Mutex
+	inFlight := map[string]bool{}
+	sent := map[string][]int64{}
+	var problems []string
+	for _, r := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for idle := 0; idle < 3; {
+				dels, err := r.Claim(ctx, subs, 3, time.Minute)
+				if err != nil {
+					mu.Lock()
+					problems = append(problems, err.Error())
+					mu.Unlock()
+					return
+				}
+				if len(dels) == 0 {
+					idle++
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				idle = 0
+				var done []Finished
+				mu.Lock()
+				for _, d := range dels {
+					if inFlight[d.SubscriberID] {
+						problems = append(problems, "two deliveries of "+d.SubscriberID+" in flight")
+					}
+					inFlight[d.SubscriberID] = true
+					sent[d.SubscriberID] = append(sent[d.SubscriberID], d.ID)
+					done = append(done, Finished{Delivery: d, Attempt: Attempt{At: time.Now(), Status: 200}, Outcome: Delivered})
+				}
+				mu.Unlock()
+				time.Sleep(time.Millisecond) // the request
+				// In flight until recorded: another replica's claim in
+				// between must not pick the same subscriber.
+				mu.Lock()
+				for _, d := range dels {
+					inFlight[d.SubscriberID] = false
+				}
+				mu.Unlock()
+				if _, err := r.FinishAll(ctx, done, 0); err != nil {
+					mu.Lock()
+					problems = append(problems, err.Error())
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	for _, id := range subs {
+		ids := sent[id]
+		if len(ids) != 30 {
+			t.Errorf("%s: %d deliveries sent, want 30", id, len(ids))
+		}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] <= ids[i-1] {
+				t.Errorf("%s: delivery %d sent after %d", id, ids[i], ids[i-1])
+			}
+		}
+	}
+}
+
+// A claim that lapses (its process died mid-request) is claimed again,
+// under the same webhook-id; a paused subscriber's deliveries are not.
+func TestLapsedClaimAndPause(t *testing.T) { eachEngine(t, testLapsedClaimAndPause) }
+
+func testLapsedClaimAndPause(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return clock }
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("a", "one", "f1"), testDoc("b", "two", "f2")}); err != nil {
+		t.Fatal(err)
+	}
+	s.AddSubscriber(ctx, "p", "all")
+	n, err := s.Fire(ctx, "p", Query{}, func(items []Item) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte("x")})
+		}
+		return out, nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("fire: %d %v", n, err)
+	}
+	d1, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute)
+	if len(d1) != 1 || string(d1[0].Body) != "x" {
+		t.Fatalf("first claim: %+v", d1)
+	}
+	if again, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute); len(again) != 0 {
+		t.Fatal("a second delivery claimed while one is in flight")
+	}
+	clock = clock.Add(2 * time.Minute)
+	d2, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute)
+	if len(d2) != 1 || d2[0].WebhookID != d1[0].WebhookID {
+		t.Fatalf("after the claim lapsed: %+v, want the same delivery again", d2)
+	}
+	s.SetPaused(ctx, "p", true)
+	clock = clock.Add(2 * time.Minute)
+	if d, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute); len(d) != 0 {
+		t.Error("a paused subscriber's delivery was claimed")
+	}
+	s.SetPaused(ctx, "p", false)
+	next, err := s.FinishAll(ctx, []Finished{{Delivery: d2[0], Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}}, time.Minute)
+	if err != nil || len(next) != 1 || next[0].ID == d2[0].ID {
+		t.Errorf("finishing claims the next: %+v %v", next, err)
+	}
+}
