@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -331,4 +335,54 @@ func (a *app) serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// copy copies the configured store into the empty store at dsn.
+func (a *app) copy(ctx context.Context, dsn string) error {
+	if dsn == "" {
+		return fmt.Errorf("%w: crier copy: give the target with --to (a SQLite path or a postgres:// URL)", errUsage)
+	}
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	from, err := a.open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	driver := "sqlite"
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		driver = "postgres"
+	} else if abs, err := filepath.Abs(dsn); err == nil {
+		dsn = abs
+	}
+	to, err := store.Open(ctx, driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer to.Close()
+	copied, err := store.Copy(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tROWS")
+	for _, c := range copied {
+		fmt.Fprintf(tw, "%s\t%d\n", c.Table, c.Rows)
+	}
+	tw.Flush()
+	fmt.Fprintf(a.stdout, "copied the %s store into %s; point storage.driver and storage.dsn at it\n", from.Engine(), to.Engine())
+	return nil
+}
+
+// secret prints a new Standard Webhooks secret: whsec_ and 32 random
+// bytes in base64.
+func (a *app) secret() error {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "whsec_"+base64.StdEncoding.EncodeToString(b))
+	return nil
 }

@@ -29,7 +29,9 @@ commands:
   fetch     fetch every source (or --source ID) once, store, print a summary
   check     validate the config and exit
   push      run webhook deliveries now (or --subscriber ID)
-  version   print the version
+  copy      copy the whole store into an empty one: --to DSN (a SQLite path or a postgres:// URL)
+  secret    print a new random whsec_ secret for a subscriber
+  version   print the version (also --version)
 `
 
 func main() {
@@ -49,17 +51,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "--version" || cmd == "-version" {
+		cmd = "version"
+	}
 	fs := flag.NewFlagSet("crier "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "./config.toml", "path of the config file")
 	verbose := fs.Bool("verbose", false, "log debug messages")
-	var sourceID, subscriberID *string
+	var sourceID, subscriberID, copyTo *string
 	switch cmd {
+	case "copy":
+		copyTo = fs.String("to", "", "the empty store to copy into: a SQLite path or a postgres:// URL")
 	case "fetch":
 		sourceID = fs.String("source", "", "fetch only the source with this id")
 	case "push":
 		subscriberID = fs.String("subscriber", "", "deliver only to the subscriber with this id")
-	case "serve", "check", "version":
+	case "serve", "check", "version", "secret":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -98,6 +105,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = a.fetch(ctx, *sourceID)
 	case "push":
 		err = a.push(ctx, *subscriberID)
+	case "copy":
+		err = a.copy(ctx, *copyTo)
+	case "secret":
+		err = a.secret()
 	}
 	switch {
 	case err == nil:

@@ -278,3 +278,22 @@ func TestOnlyFeedsThatChangedAreRendered(t *testing.T) {
 		t.Errorf("%d feeds rendered after one new item outside two of them; want 1", got)
 	}
 }
+
+// When the store stops answering, /readyz says so and the feeds already
+// rendered are still served, with the same ETag.
+func TestStoreDownServesFromCache(t *testing.T) {
+	srv, st, _ := newTestServer(t)
+	resp, body := get(t, srv.URL+"/feeds/all.atom")
+	etag := resp.Header.Get("ETag")
+	if r, _ := get(t, srv.URL+"/readyz"); r.StatusCode != 200 {
+		t.Fatalf("readyz with the store up: %d", r.StatusCode)
+	}
+	st.Close()
+	if r, _ := get(t, srv.URL+"/readyz"); r.StatusCode != 503 {
+		t.Errorf("readyz with the store down: %d, want 503", r.StatusCode)
+	}
+	r, again := get(t, srv.URL+"/feeds/all.atom")
+	if r.StatusCode != 200 || r.Header.Get("ETag") != etag || string(again) != string(body) {
+		t.Errorf("a cached feed with the store down: %d, ETag %q (was %q)", r.StatusCode, r.Header.Get("ETag"), etag)
+	}
+}

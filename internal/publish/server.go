@@ -62,6 +62,20 @@ func (s *Server) Handler(extra ...func(*http.ServeMux)) http.Handler {
 	mux.HandleFunc("POST /websub", s.websub)
 	mux.HandleFunc("GET /feeds/{kind}/{file}", s.feed)
 	mux.HandleFunc("GET /items/{uid}", s.item)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// Ready when the store answers; feeds are served from the cache
+		// meanwhile, so a load balancer may keep a replica that is not.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.store.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready: the store does not answer")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

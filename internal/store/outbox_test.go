@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,5 +172,69 @@ func testLapsedClaimAndPause(t *testing.T) {
 	next, err := s.FinishAll(ctx, []Finished{{Delivery: d2[0], Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}}, time.Minute)
 	if err != nil || len(next) != 1 || next[0].ID == d2[0].ID {
 		t.Errorf("finishing claims the next: %+v %v", next, err)
+	}
+}
+
+// A store copied into another engine's keeps everything: items with their
+// ids, documents, subscribers' cursors, the outbox with its webhook-ids
+// and attempts; a non-empty target is refused.
+func TestCopyBetweenEngines(t *testing.T) { eachEngine(t, testCopyBetweenEngines) }
+
+func testCopyBetweenEngines(t *testing.T) {
+	ctx := context.Background()
+	src, _ := openTemp(t) // the target, of the engine under test; the source is SQLite
+	sqlite, err := Open(ctx, "sqlite", t.TempDir()+"/from.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlite.Close()
+	from, to := sqlite, src
+	var docs []Document
+	for i := 0; i < 12; i++ {
+		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
+	}
+	if _, err := from.SaveDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	from.AddSubscriber(ctx, "p", "all")
+	from.Fire(ctx, "p", Query{Countries: []string{"BE"}}, func(items []Item) ([]Batch, error) {
+		return []Batch{{Items: []int64{items[0].Seq}, Body: []byte("one")}, {Items: []int64{items[1].Seq}, Body: []byte("two")}}, nil
+	})
+	dels, _ := from.Claim(ctx, []string{"p"}, 1, time.Minute)
+	from.FinishAll(ctx, []Finished{{Delivery: dels[0], Attempt: Attempt{At: time.Now(), Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: time.Now()}}, 0)
+	copied, err := Copy(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copied) != len(copyTables) {
+		t.Errorf("copied %v", copied)
+	}
+	before, _ := from.Items(ctx, Query{Limit: 50, SeqDesc: true})
+	after, _ := to.Items(ctx, Query{Limit: 50, SeqDesc: true})
+	if len(after) != 12 || fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("items differ after the copy:\n%v\n%v", before, after)
+	}
+	if f, _ := to.ItemFacets(ctx); f.Items != 12 || len(f.Countries) != 1 {
+		t.Errorf("facets after the copy: %+v", f)
+	}
+	d1, _ := from.Deliveries(ctx, "p", 10)
+	d2, _ := to.Deliveries(ctx, "p", 10)
+	if len(d2) != 2 || d1[0].WebhookID != d2[0].WebhookID || d2[1].Attempts != 1 || string(d2[0].Body) != string(d1[0].Body) {
+		t.Errorf("deliveries after the copy: %+v", d2)
+	}
+	subs, _ := to.Subscribers(ctx)
+	fsubs, _ := from.Subscribers(ctx)
+	if subs["p"].Cursor != fsubs["p"].Cursor || subs["p"].Cursor == 0 {
+		t.Errorf("cursor: %d, want %d", subs["p"].Cursor, fsubs["p"].Cursor)
+	}
+	// New items in the target take ids after the copied ones.
+	if _, err := to.SaveDocuments(ctx, []Document{testDoc("new", "a new body", "fp-new")}); err != nil {
+		t.Fatal(err)
+	}
+	if latest, _ := to.Items(ctx, Query{Limit: 1, SeqDesc: true}); latest[0].Seq <= after[0].Seq {
+		t.Errorf("a new item got id %d, not after %d", latest[0].Seq, after[0].Seq)
+	}
+	if _, err := Copy(ctx, from, to); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("a copy into a non-empty store: %v", err)
 	}
 }

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// copyTables are the tables a store is made of, parents before children.
+// facet_counts and the item count are not copied: the target's triggers
+// count what is inserted.
+var copyTables = []string{"sources", "items", "documents", "item_bands", "item_facets",
+	"subscribers", "deliveries", "delivery_bodies", "attempts", "websub"}
+
+// Copied is how many rows of each table Copy copied.
+type Copied struct {
+	Table string
+	Rows  int
+}
+
+// Copy copies the whole of from (items, documents, source state,
+// subscribers and their cursors, the outbox with its attempts, WebSub
+// subscriptions) into to, which must be empty; ids, webhook-ids and
+// cursors are kept, so nothing owed is lost or sent twice. It works
+// between any two engines.
+func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
+	for _, table := range []string{"items", "subscribers", "sources"} {
+		var n int
+		if err := to.r.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			return nil, fmt.Errorf("copy: read the target: %w", err)
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("copy: the target store is not empty (%d rows in %s): copy only into a new store", n, table)
+		}
+	}
+	tx, err := to.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var out []Copied
+	for _, table := range copyTables {
+		n, err := copyTable(ctx, from, tx, table)
+		if err != nil {
+			return out, fmt.Errorf("copy %s: %w", table, err)
+		}
+		out = append(out, Copied{table, n})
+	}
+	// Leases belong to the processes of the old store.
+	if _, err := tx.ExecContext(ctx, `UPDATE sources SET lease_until = '', lease_holder = ''`); err != nil {
+		return out, err
+	}
+	var gen int64
+	if err := from.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'items'`).Scan(&gen); err != nil {
+		return out, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'items'`, gen); err != nil {
+		return out, err
+	}
+	if to.pg {
+		// Identity columns go on from the largest id copied.
+		for _, table := range []string{"items", "deliveries"} {
+			if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', 'id'), coalesce((SELECT max(id) FROM `+table+`), 0) + 1, false)`); err != nil {
+				return out, err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return out, err
+	}
+	to.refreshGeneration(ctx)
+	return out, nil
+}
+
+func copyTable(ctx context.Context, from *Store, to *txn, table string) (int, error) {
+	rows, err := from.r.QueryContext(ctx, "SELECT * FROM "+table)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	ins, err := to.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ("+marks+")")
+	if err != nil {
+		return 0, err
+	}
+	defer ins.Close()
+	n := 0
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return n, err
+		}
+		if _, err := ins.ExecContext(ctx, vals...); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
