@@ -2,14 +2,11 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crier-hub/crier/internal/pgtest"
 )
 
 // The store's tests run against both engines: eachEngine runs a test as
@@ -20,9 +17,7 @@ import (
 func eachEngine(t *testing.T, test func(t *testing.T)) {
 	t.Run("sqlite", test)
 	t.Run("postgres", func(t *testing.T) {
-		if os.Getenv("CRIER_TEST_POSTGRES") == "" {
-			t.Skip("CRIER_TEST_POSTGRES is not set: run `CRIER_TEST_POSTGRES=postgres://user@127.0.0.1:5432/postgres go test ./internal/store` against a server where the user may create databases (bash .ci/run starts one)")
-		}
+		pgtest.URL(t) // skips, saying how to run it, without a server
 		test(t)
 	})
 }
@@ -66,33 +61,5 @@ func tempDSN(t *testing.T) string {
 	if engineOf(t) == "sqlite" {
 		return filepath.Join(t.TempDir(), "crier.db")
 	}
-	return TempPostgres(t, os.Getenv("CRIER_TEST_POSTGRES"))
-}
-
-// TempPostgres creates an empty database on the server of admin (a URL),
-// dropped when the test ends, and returns its URL. A URL that leads to no
-// server fails the test.
-func TempPostgres(t testing.TB, admin string) string {
-	t.Helper()
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatalf("CRIER_TEST_POSTGRES: %v", err)
-	}
-	defer db.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "crier_test_" + hex.EncodeToString(b)
-	if _, err := db.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("CRIER_TEST_POSTGRES=%s: create a test database: %v", admin, err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", admin)
-		if err == nil {
-			db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			db.Close()
-		}
-	})
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Temp(t)
 }
