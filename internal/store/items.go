@@ -140,6 +140,9 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 		if gen, err = s.bumpItems(ctx, tx); err != nil {
 			return nil, fmt.Errorf("save documents: %w", err)
 		}
+		if err := s.notifyItems(ctx, tx, gen); err != nil {
+			return nil, fmt.Errorf("save documents: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)

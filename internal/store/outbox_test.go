@@ -238,3 +238,31 @@ func testCopyBetweenEngines(t *testing.T) {
 		t.Errorf("a copy into a non-empty store: %v", err)
 	}
 }
+
+// A process watching the store sees items another process stores: at once
+// on PostgreSQL (LISTEN/NOTIFY), at the next check on SQLite.
+func TestWatchSeesOtherProcesses(t *testing.T) { eachEngine(t, testWatchSeesOtherProcesses) }
+
+func testWatchSeesOtherProcesses(t *testing.T) {
+	watcher, dsn := openTemp(t)
+	writer := reopen(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	every := 50 * time.Millisecond
+	if watcher.pg {
+		every = time.Hour // only the notification can tell it in time
+	}
+	go watcher.Watch(ctx, every)
+	time.Sleep(200 * time.Millisecond) // listening
+	before := watcher.Generation()
+	if _, err := writer.SaveDocuments(ctx, []Document{testDoc("a", "one", "f1")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for watcher.Generation() == before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if watcher.Generation() == before {
+		t.Error("the watching process never saw the other's items")
+	}
+}

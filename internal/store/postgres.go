@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
 
@@ -34,7 +36,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	p := pool{DB: db, pg: true}
-	s := &Store{w: p, r: p, pg: true, Now: time.Now}
+	s := &Store{w: p, r: p, pg: true, Now: time.Now, dsn: dsn}
 	all, err := migrationsOf("postgres")
 	if err != nil {
 		db.Close()
@@ -118,4 +120,50 @@ func (s *Store) skipLocked(table string) string {
 		return ""
 	}
 	return "FOR UPDATE OF " + table + " SKIP LOCKED"
+}
+
+// itemsChannel is where a process that stores items tells the others.
+const itemsChannel = "crier_items"
+
+// notifyItems, in a transaction that changed items, tells the other
+// processes at commit (PostgreSQL); SQLite's other processes see the
+// counter at their next check.
+func (s *Store) notifyItems(ctx context.Context, tx *txn, gen uint64) error {
+	if !s.pg {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", itemsChannel, strconv.FormatUint(gen, 10))
+	return err
+}
+
+// listen reads the item counter whenever another process says it stored
+// items, until ctx ends or the connection fails (Watch's periodic check
+// goes on regardless).
+func (s *Store) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, s.dsn)
+		if err != nil {
+			sleep(ctx, 5*time.Second)
+			continue
+		}
+		if _, err := conn.Exec(ctx, "LISTEN "+itemsChannel); err == nil {
+			for {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
+					break
+				}
+				s.refreshGeneration(ctx)
+			}
+		}
+		conn.Close(context.WithoutCancel(ctx))
+		sleep(ctx, time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }

@@ -51,9 +51,10 @@ func parseTime(s string) time.Time {
 
 // Store is crier's database.
 type Store struct {
-	w  pool // writes (SQLite: the one writer connection)
-	r  pool // reads
-	pg bool // the engine is PostgreSQL
+	w   pool   // writes (SQLite: the one writer connection)
+	r   pool   // reads
+	pg  bool   // the engine is PostgreSQL
+	dsn string // PostgreSQL: for the LISTEN connection
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -73,8 +74,13 @@ type Store struct {
 func (s *Store) Generation() uint64 { return s.gen.Load() }
 
 // Watch notices items stored by other processes (a `crier fetch` beside a
-// `crier serve`) and moves the generation, until ctx ends.
+// `crier serve`, other replicas) and moves the generation, until ctx ends:
+// at once on PostgreSQL (LISTEN/NOTIFY), and every few seconds on both
+// engines, the fallback.
 func (s *Store) Watch(ctx context.Context, every time.Duration) {
+	if s.pg {
+		go s.listen(ctx)
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
