@@ -32,12 +32,17 @@ type app struct {
 	configPath     string
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	version        string
 	// listen opens serve's listener; tests replace it (nil = net.Listen).
 	listen func(network, address string) (net.Listener, error)
 }
 
 func (a *app) load() (*config.Config, error) {
-	return config.Load(a.configPath)
+	cfg, err := config.Load(a.configPath)
+	if err == nil {
+		cfg.Version = a.version
+	}
+	return cfg, err
 }
 
 func (a *app) open(ctx context.Context, cfg *config.Config) (*store.Store, error) {

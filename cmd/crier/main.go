@@ -15,8 +15,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/crier-hub/crier/internal/ingest"
-	"github.com/crier-hub/crier/internal/publish"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -88,9 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	ingest.Version, publish.Version = version, version
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log}
+	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log, version: version}
 
 	var err error
 	switch cmd {

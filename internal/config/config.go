@@ -30,6 +30,10 @@ type Config struct {
 	Topics      []Topic      `toml:"topics"`
 	Subscribers []Subscriber `toml:"subscribers"`
 
+	// Version is crier's version, wired in by cmd/crier: it names crier in
+	// User-Agents and in the feeds' generator.
+	Version string `toml:"-"`
+
 	// Path is the file the config was read from; Dir is its folder.
 	Path string `toml:"-"`
 	Dir  string `toml:"-"`

@@ -26,9 +26,9 @@ import (
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
-	"github.com/crier-hub/crier/internal/gather"
+	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/netguard"
-	"github.com/crier-hub/crier/internal/publish"
+	"github.com/crier-hub/crier/internal/retryafter"
 	"github.com/crier-hub/crier/internal/store"
 	"github.com/crier-hub/crier/webhooks"
 )
@@ -41,7 +41,7 @@ var Retries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute
 // Deliverer creates and sends deliveries.
 type Deliverer struct {
 	Store   *store.Store
-	Conv    *publish.Converter
+	Conv    *convert.Converter
 	Client  *http.Client
 	Subs    map[string]config.Subscriber
 	MaxBody int64
@@ -53,6 +53,8 @@ type Deliverer struct {
 	Jitter func() float64
 	// HubURL is this crier's WebSub hub, advertised to WebSub subscribers.
 	HubURL string
+	// UserAgent names crier and its version in every request.
+	UserAgent string
 
 	wake chan struct{}
 
@@ -74,15 +76,16 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &Deliverer{
-		Store: st, Conv: publish.NewConverter(cfg), Subs: subs,
+		Store: st, Conv: convert.New(cfg), Subs: subs,
 		Client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is an answer, not a success
 		}},
 		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: cfg.Webhooks.Concurrency,
 		Log: log.With("component", "webhooks"), Now: time.Now,
-		Jitter: func() float64 { return 0.9 + 0.2*rand.Float64() },
-		HubURL: cfg.Server.BaseURL + "/websub",
-		wake:   make(chan struct{}, 1), encoded: map[int64]encodedItem{},
+		Jitter:    func() float64 { return 0.9 + 0.2*rand.Float64() },
+		HubURL:    cfg.Server.BaseURL + "/websub",
+		UserAgent: "crier/" + cmp.Or(cfg.Version, "dev"),
+		wake:      make(chan struct{}, 1), encoded: map[int64]encodedItem{},
 	}
 }
 
@@ -480,7 +483,7 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 	if err != nil {
 		return fail(err.Error(), 0)
 	}
-	req.Header.Set("User-Agent", "crier/"+publish.Version)
+	req.Header.Set("User-Agent", d.UserAgent)
 	resp, err := d.Client.Do(req)
 	a.Latency = d.Now().Sub(start)
 	if err != nil {
@@ -507,7 +510,7 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 	}
 	var ra time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		ra = gather.RetryAfter(resp.Header.Get("Retry-After"), d.Now())
+		ra = retryafter.Parse(resp.Header.Get("Retry-After"), d.Now())
 	}
 	return fail(fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), ra)
 }

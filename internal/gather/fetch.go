@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/crier-hub/crier/internal/netguard"
+	"github.com/crier-hub/crier/internal/retryafter"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		e := &HTTPError{Status: resp.StatusCode}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			e.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			e.RetryAfter = retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
 		}
 		return nil, e
 	}
@@ -164,21 +165,6 @@ func describe(ctx context.Context, err error, timeout time.Duration) error {
 		return fmt.Errorf("no complete answer within %v", timeout)
 	}
 	return err
-}
-
-// RetryAfter reads a Retry-After header: seconds or an HTTP date.
-func RetryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // freshness reads Cache-Control max-age, then Expires.

@@ -54,7 +54,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
 	for i, t := range cfg.Topics {
 		topics[i] = normalize.Topic{Slug: t.Slug, Keywords: t.Keywords}
 	}
-	ua := fmt.Sprintf("crier/%s (+%s)", Version, cfg.Server.BaseURL)
+	ua := fmt.Sprintf("crier/%s (+%s)", cmp.Or(cfg.Version, "dev"), cfg.Server.BaseURL)
 	return &Ingester{
 		Store: st, Normalizer: normalize.New(topics), Fetch: cfg.Fetch, Sources: cfg.Sources,
 		Fetcher: gather.NewFetcher(ua, cfg.Fetch.Timeout, cfg.Fetch.MaxBody, cfg.Fetch.AllowPrivateTargets),
@@ -62,9 +62,6 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
 		PageDelay: time.Second, MaxPages: 50, MaxItemSize: cfg.Feeds.MaxItemSize, Holder: holderName(), offline: map[string]bool{}, frames: map[string]*frameWindow{},
 	}
 }
-
-// Version names crier in the User-Agent; cmd/crier sets it.
-var Version = "dev"
 
 // Report is the outcome of one run of a source.
 type Report struct {

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -52,14 +53,14 @@ func (s *Server) resolve(kind, name string) (feedSpec, error) {
 		spec.query.Countries = []string{cc}
 		spec.title = "crier: releases from " + gazetteer.Default().CountryName(cc)
 	case "topic":
-		t, ok := s.topics[name]
+		t, ok := s.Topic(name)
 		if !ok {
 			return spec, notFound("unknown topic %q", name)
 		}
 		spec.query.Topics = []string{name}
 		spec.title = "crier: " + t.Name
 	case "source":
-		src, ok := s.sources[name]
+		src, ok := s.Source(name)
 		if !ok {
 			return spec, notFound("unknown source %q", name)
 		}
@@ -197,7 +198,7 @@ func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 		if !slugRE.MatchString(t) {
 			return badRequest("bad topic %q", trunc(t))
 		}
-		if _, ok := s.topics[t]; !ok {
+		if _, ok := s.Topic(t); !ok {
 			return notFound("unknown topic %q", t)
 		}
 	}
@@ -206,7 +207,7 @@ func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 		if !slugRE.MatchString(id) {
 			return badRequest("bad source %q", trunc(id))
 		}
-		if _, ok := s.sources[id]; !ok {
+		if _, ok := s.Source(id); !ok {
 			return notFound("unknown source %q", id)
 		}
 	}
@@ -501,7 +502,7 @@ func (s *Server) buildFeed(spec feedSpec, ext string, fq feedQuery, items []stor
 		HomeURL:     base + "/",
 		SelfURL:     self,
 		Author:      "crier",
-		Generator:   "crier " + Version,
+		Generator:   "crier " + cmp.Or(s.cfg.Version, "dev"),
 		HubURL:      base + "/websub",
 	}
 	langs := map[string]bool{}

@@ -19,15 +19,13 @@ import (
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/store"
 )
 
-// Version is reported in the feeds' generator; cmd/crier sets it.
-var Version = "dev"
-
 // Server serves feeds from a store.
 type Server struct {
-	*Converter
+	*convert.Converter
 	cfg   *config.Config
 	store *store.Store
 	log   *slog.Logger
@@ -45,7 +43,7 @@ type Server struct {
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
-	return &Server{Converter: NewConverter(cfg), cfg: cfg, store: st, log: log.With("component", "http"),
+	return &Server{Converter: convert.New(cfg), cfg: cfg, store: st, log: log.With("component", "http"),
 		cache: newFeedCache(cmp.Or(cfg.Feeds.CacheSize, 64<<20)), cacheControl: []string{fmt.Sprintf("public, max-age=%d", int(cfg.Feeds.MaxAge.Seconds()))},
 		hub: newHubClient(cfg.Webhooks.Timeout, cfg.Webhooks.AllowPrivateTargets), hubBusy: map[string]int{}}
 }

@@ -1,4 +1,7 @@
-package publish
+// Package convert turns stored items into the public feeds model: one
+// place that both the HTTP server (feeds) and the webhook sender
+// (payloads) use, so that a partner and an aggregator see the same item.
+package convert
 
 import (
 	"fmt"
@@ -18,8 +21,8 @@ type Converter struct {
 	topics  map[string]config.Topic
 }
 
-// NewConverter returns a Converter for cfg's base URL, sources and topics.
-func NewConverter(cfg *config.Config) *Converter {
+// New returns a Converter for cfg's base URL, sources and topics.
+func New(cfg *config.Config) *Converter {
 	c := &Converter{base: cfg.Server.BaseURL, sources: map[string]config.Source{}, topics: map[string]config.Topic{}}
 	for _, src := range cfg.Sources {
 		c.sources[src.ID] = src
@@ -94,4 +97,16 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// Topic returns the configured topic with this slug.
+func (s *Converter) Topic(slug string) (config.Topic, bool) {
+	t, ok := s.topics[slug]
+	return t, ok
+}
+
+// Source returns the configured source with this id.
+func (s *Converter) Source(id string) (config.Source, bool) {
+	src, ok := s.sources[id]
+	return src, ok
 }
