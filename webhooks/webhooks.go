@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crier-hub/crier/feeds"
 )
 
 // The headers of a signed delivery.
@@ -45,7 +44,7 @@ type Payload struct {
 // Data is what a delivery carries: JSON Feed 1.1 items with _crier.
 type Data struct {
 	Subscriber string            `json:"subscriber"`
-	Items      []*feeds.JSONItem `json:"items"`
+	Items      []Item `json:"items"`
 }
 
 // Errors of Verify.
@@ -130,4 +129,46 @@ func Verify(secrets []string, h http.Header, body []byte, now time.Time) error {
 		}
 	}
 	return ErrNoValidMatch
+}
+
+// Item is one release as a JSON Feed 1.1 item, with crier's normalized
+// record under _crier. The package defines its own types, so that a
+// partner who imports it to verify signatures needs nothing else.
+type Item struct {
+	ID            string     `json:"id"`
+	URL           string     `json:"url,omitempty"`
+	Title         string     `json:"title,omitempty"`
+	ContentHTML   string     `json:"content_html,omitempty"`
+	ContentText   string     `json:"content_text,omitempty"`
+	Summary       string     `json:"summary,omitempty"`
+	DatePublished *time.Time `json:"date_published,omitempty"`
+	DateModified  *time.Time `json:"date_modified,omitempty"`
+	Authors       []Author   `json:"authors,omitempty"`
+	Tags          []string   `json:"tags,omitempty"`
+	Language      string     `json:"language,omitempty"`
+	Crier         *Record    `json:"_crier,omitempty"`
+}
+
+// Author is an item's author: the office that published it.
+type Author struct {
+	Name string `json:"name,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Record is crier's normalized record of a release.
+type Record struct {
+	Country  string    `json:"country,omitempty"`
+	City     string    `json:"city,omitempty"`
+	Language string    `json:"language,omitempty"`
+	Topics   []string  `json:"topics"`
+	Sources  []string  `json:"sources"`
+	Contacts []Contact `json:"contacts"`
+}
+
+// Contact is a press contact of a release.
+type Contact struct {
+	Name   string `json:"name,omitempty"`
+	Office string `json:"office,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Phone  string `json:"phone,omitempty"`
 }

@@ -70,10 +70,10 @@ func TestCrashDuringFanOut(t *testing.T) {
 			rec.mu.Lock()
 			rec.posts++
 			for _, it := range p.Data.Items {
-				if rec.pairs[it.Id] == nil {
-					rec.pairs[it.Id] = map[string]bool{}
+				if rec.pairs[it.ID] == nil {
+					rec.pairs[it.ID] = map[string]bool{}
 				}
-				rec.pairs[it.Id][r.Header.Get("webhook-id")] = true
+				rec.pairs[it.ID][r.Header.Get("webhook-id")] = true
 			}
 			rec.mu.Unlock()
 		}))

@@ -82,10 +82,10 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 			}
 			p.posts++
 			for _, it := range pl.Data.Items {
-				if p.pairs[it.Id] == nil {
-					p.pairs[it.Id] = map[string]bool{}
+				if p.pairs[it.ID] == nil {
+					p.pairs[it.ID] = map[string]bool{}
 				}
-				p.pairs[it.Id][r.Header.Get("webhook-id")] = true
+				p.pairs[it.ID][r.Header.Get("webhook-id")] = true
 			}
 		}))
 		defer srv.Close()
