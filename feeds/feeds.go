@@ -76,6 +76,20 @@ type Extension struct {
 	Topics   []string  `json:"topics"`
 	Sources  []string  `json:"sources"`
 	Contacts []Contact `json:"contacts"`
+	// DateSource says where the item's date comes from: "stated",
+	// "inferred" (a partial date completed with evidence) or "first_seen"
+	// (no date: the item has no date_published).
+	DateSource string `json:"date_source,omitempty"`
+	// Origins are the copies merged into the item.
+	Origins []Origin `json:"origins,omitempty"`
+}
+
+// Origin is one copy of a release: the source that published it, where,
+// and when crier first saw it.
+type Origin struct {
+	Source    string    `json:"source"`
+	URL       string    `json:"url,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
 }
 
 // Contact is a press contact of a release.

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // The headers of a signed delivery.
@@ -43,7 +42,7 @@ type Payload struct {
 
 // Data is what a delivery carries: JSON Feed 1.1 items with _crier.
 type Data struct {
-	Subscriber string            `json:"subscriber"`
+	Subscriber string `json:"subscriber"`
 	Items      []Item `json:"items"`
 }
 
@@ -163,6 +162,17 @@ type Record struct {
 	Topics   []string  `json:"topics"`
 	Sources  []string  `json:"sources"`
 	Contacts []Contact `json:"contacts"`
+	// DateSource: "stated", "inferred" (a partial date completed with
+	// evidence) or "first_seen" (no date; DatePublished is then absent).
+	DateSource string   `json:"date_source,omitempty"`
+	Origins    []Origin `json:"origins,omitempty"`
+}
+
+// Origin is one copy of a release merged into the item.
+type Origin struct {
+	Source    string    `json:"source"`
+	URL       string    `json:"url,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
 }
 
 // Contact is a press contact of a release.

@@ -6,6 +6,7 @@ package convert
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
@@ -65,9 +66,21 @@ func (s *Converter) Item(it store.Item) feeds.Item {
 		Updated:     it.Updated,
 		Language:    it.Language,
 		Extension: &feeds.Extension{
-			Country: it.Country, City: it.City, Language: it.Language,
+			Country: it.Country, City: it.City, Language: it.Language, DateSource: it.DateSource,
 			Topics: nonNil(it.Topics), Sources: nonNil(it.Sources), Contacts: []feeds.Contact{},
 		},
+	}
+	for _, o := range it.Origins {
+		fi.Extension.Origins = append(fi.Extension.Origins, feeds.Origin{Source: o.Source, URL: o.URL, FirstSeen: o.FirstSeen.UTC()})
+	}
+	if it.DateSource == "first_seen" {
+		// crier never presents a guessed date as a stated one: no
+		// publication date, and the update time is when it was first seen.
+		fi.Published = time.Time{}
+		fi.Updated = it.Updated
+		if fi.Updated.IsZero() || it.Created.Before(fi.Updated) {
+			fi.Updated = it.Created
+		}
 	}
 	for _, c := range it.Contacts {
 		fi.Extension.Contacts = append(fi.Extension.Contacts, feeds.Contact(c))

@@ -349,7 +349,12 @@ func (in *Ingester) document(src config.Source, d gather.Doc, p *normalize.Parse
 	item := store.Item{
 		Title: rec.Title, Summary: rec.Summary, ContentText: rec.Text, ContentHTML: rec.HTML, URL: d.URL,
 		Language: rec.Language, Country: rec.Country, City: rec.City, Topics: rec.Topics,
-		Published: rec.Published, DateKnown: rec.DateKnown, Fingerprint: rec.Fingerprint, Signature: rec.Signature,
+		Published: rec.Published, DateKnown: rec.DateKnown, DateSource: rec.DateSource, Fingerprint: rec.Fingerprint, Signature: rec.Signature,
+	}
+	if rec.DateSource == normalize.FirstSeen {
+		// No date anywhere: kept as when crier first saw the release,
+		// which the feeds show as its update time, never as a date.
+		item.Published = in.Now().UTC()
 	}
 	for _, c := range rec.Contacts {
 		item.Contacts = append(item.Contacts, store.Contact(c))

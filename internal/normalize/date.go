@@ -116,42 +116,105 @@ func fullDate(s string) (time.Time, int, bool) {
 	return best.t, best.pos, true
 }
 
-// partialDate resolves a day/month fragment or a relative word in s against
-// ref, the document's own date: the latest matching day not after ref.
-func partialDate(s string, ref time.Time) (time.Time, bool) {
+// Where a release's date comes from (_crier.date_source).
+const (
+	Stated    = "stated"     // the text or the source's metadata gives the full date
+	Inferred  = "inferred"   // a partial date completed with evidence
+	FirstSeen = "first_seen" // no date: when crier first saw the release
+)
+
+// weekdays are the names of the days, folded, in English, French and
+// Spanish, by time.Weekday.
+var weekdays = map[string]time.Weekday{
+	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
+	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
+	"dimanche": time.Sunday, "lundi": time.Monday, "mardi": time.Tuesday, "mercredi": time.Wednesday,
+	"jeudi": time.Thursday, "vendredi": time.Friday, "samedi": time.Saturday,
+	"domingo": time.Sunday, "lunes": time.Monday, "martes": time.Tuesday, "miercoles": time.Wednesday,
+	"jueves": time.Thursday, "viernes": time.Friday, "sabado": time.Saturday,
+}
+
+var yearRE = regexp.MustCompile(`\b(19[89]\d|20\d\d)\b`)
+
+// yearIn returns the first year written in s (folded text) that is not
+// after ref's, or 0: the evidence that completes a day and month.
+func yearIn(s string, ref time.Time) int {
+	for _, m := range yearRE.FindAllString(s, -1) {
+		y, _ := strconv.Atoi(m)
+		if ref.IsZero() || y <= ref.Year() {
+			return y
+		}
+	}
+	return 0
+}
+
+// namedWeekday returns the day of the week s names, if it names one.
+func namedWeekday(s string) (time.Weekday, bool) {
+	for _, w := range words(s) {
+		if d, ok := weekdays[w]; ok {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// partialDate completes a day and month written without a year (or a
+// relative word) in s, but only with evidence, and never in the future
+// of ref: the weekday the text names (the latest year in which that day
+// falls on it, or the year the text gives), a year written near it, or
+// ref itself when refStated (a feed entry's own date). A file's time is no
+// evidence: without any, there is no date.
+func partialDate(s string, ref time.Time, refStated bool, year int) (time.Time, bool) {
 	if ref.IsZero() {
 		return time.Time{}, false
 	}
 	ref = time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
 	digits := strings.ContainsAny(s, "0123456789") // a day is written in digits
-	if m := dayMonthFrag.FindStringSubmatch(s); digits && m != nil {
-		d, _ := strconv.Atoi(m[1])
-		mo, _ := strconv.Atoi(m[2])
-		for y := ref.Year(); y >= ref.Year()-1; y-- {
-			if t, ok := mkDate(y, time.Month(mo), d); ok && !t.After(ref) {
-				return t, true
-			}
+	var mo time.Month
+	var d int
+	switch {
+	case !digits:
+	case dayMonthFrag.MatchString(s):
+		m := dayMonthFrag.FindStringSubmatch(s)
+		d, _ = strconv.Atoi(m[1])
+		n, _ := strconv.Atoi(m[2])
+		mo = time.Month(n)
+	case dayMonthName.MatchString(s):
+		m := dayMonthName.FindStringSubmatch(s)
+		d, _ = strconv.Atoi(m[1])
+		mo = months[m[2]]
+	default:
+		if m := monthNameDay.FindStringSubmatch(s); m != nil && len(m[1]) > 3 {
+			d, _ = strconv.Atoi(m[2])
+			mo = months[m[1]]
 		}
 	}
-	latest := func(mo time.Month, d int) (time.Time, bool) {
-		for y := ref.Year(); y >= ref.Year()-1; y-- {
-			if t, ok := mkDate(y, mo, d); ok && !t.After(ref) {
+	if d > 0 {
+		if wd, ok := namedWeekday(s); ok {
+			if t, ok := mkDate(year, mo, d); ok && year > 0 && t.Weekday() == wd && !t.After(ref) {
 				return t, true
+			}
+			for y := ref.Year(); y >= ref.Year()-28; y-- {
+				if t, ok := mkDate(y, mo, d); ok && t.Weekday() == wd && !t.After(ref) {
+					return t, true
+				}
+			}
+			return time.Time{}, false // a weekday that fits no year: no date
+		}
+		if year > 0 {
+			return mkDate(year, mo, d)
+		}
+		if refStated {
+			for y := ref.Year(); y >= ref.Year()-1; y-- {
+				if t, ok := mkDate(y, mo, d); ok && !t.After(ref) {
+					return t, true
+				}
 			}
 		}
 		return time.Time{}, false
 	}
-	if m := dayMonthName.FindStringSubmatch(s); digits && m != nil {
-		d, _ := strconv.Atoi(m[1])
-		if t, ok := latest(months[m[2]], d); ok {
-			return t, true
-		}
-	}
-	if m := monthNameDay.FindStringSubmatch(s); digits && m != nil && len(m[1]) > 3 {
-		d, _ := strconv.Atoi(m[2])
-		if t, ok := latest(months[m[1]], d); ok {
-			return t, true
-		}
+	if !refStated {
+		return time.Time{}, false
 	}
 	if m := relative.FindString(s); m != "" {
 		switch m {

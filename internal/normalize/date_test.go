@@ -6,41 +6,59 @@ import (
 )
 
 func TestDates(t *testing.T) {
-	ref := time.Date(2022, 9, 22, 15, 0, 0, 0, time.UTC)
+	ref := time.Date(2022, 9, 22, 15, 0, 0, 0, time.UTC) // a Thursday
 	tests := []struct {
-		text string
-		want string // "" = no date
+		text      string
+		refStated bool // ref is the feed entry's own date, not a file's time
+		want      string
 	}{
-		{"Bruxelles, le 26 mai 2017 – Le", "2017-05-26"},
-		{"le 1er juillet 2019, l'OIM", "2019-07-01"},
-		{"GENEVA, Nov 5, 2018 - The", "2018-11-05"},
-		{"November 5th, 2018", "2018-11-05"},
-		{"5 November 2018", "2018-11-05"},
-		{"21 de septiembre de 2022", "2022-09-21"},
-		{"2021-03-14T09:00:00Z", "2021-03-14"},
-		{"14/03/2021", "2021-03-14"},
-		{"3 février 2020", "2020-02-03"},
-		{"31 février 2020", ""},
-		{"Jeudi (12/04), l'OIM", "2022-04-12"},
-		{"La semaine dernière (11/12), l'OEA", "2021-12-11"},
-		{"a signé, hier, un accord", "2022-09-21"},
-		{"said yesterday that", "2022-09-21"},
-		{"anunció ayer que", "2022-09-21"},
-		{"le 3 mars, l'OIM", "2022-03-03"},
-		{"el 12 de mayo", "2022-05-12"},
-		{"on March 3 the", "2022-03-03"},
-		{"no date at all", ""},
+		{"Bruxelles, le 26 mai 2017 – Le", false, "2017-05-26"},
+		{"le 1er juillet 2019, l'OIM", false, "2019-07-01"},
+		{"GENEVA, Nov 5, 2018 - The", false, "2018-11-05"},
+		{"November 5th, 2018", false, "2018-11-05"},
+		{"5 November 2018", false, "2018-11-05"},
+		{"21 de septiembre de 2022", false, "2022-09-21"},
+		{"2021-03-14T09:00:00Z", false, "2021-03-14"},
+		{"14/03/2021", false, "2021-03-14"},
+		{"3 février 2020", false, "2020-02-03"},
+		{"31 février 2020", false, ""},
+		// Partial dates: completed only with evidence. 12 April fell on a
+		// Thursday in 2018 (and not since); 11 December 2021 was a
+		// Saturday; 3 March 2022 a Thursday.
+		{"Jeudi (12/04), l'OIM", false, "2018-04-12"},
+		{"Jeudi (12/04), l'OIM", true, "2018-04-12"},
+		{"Lundi (12/04), l'OIM", false, "2021-04-12"},
+		{"La semaine dernière (11/12), l'OEA", false, ""},
+		{"La semaine dernière (11/12), l'OEA", true, "2021-12-11"},
+		{"samedi 11 décembre, l'OEA", false, "2021-12-11"},
+		{"a signé, hier, un accord", false, ""},
+		{"a signé, hier, un accord", true, "2022-09-21"},
+		{"said yesterday that", true, "2022-09-21"},
+		{"anunció ayer que", true, "2022-09-21"},
+		{"le 3 mars, l'OIM", false, ""},
+		{"le 3 mars, l'OIM", true, "2022-03-03"},
+		{"el 12 de mayo", true, "2022-05-12"},
+		{"on Thursday, March 3 the", false, "2022-03-03"},
+		{"on March 3 the", true, "2022-03-03"},
+		{"no date at all", true, ""},
 	}
 	for _, tt := range tests {
 		s := fold(tt.text)
 		got, ok := "", false
 		if d, _, found := fullDate(s); found {
 			got, ok = d.Format("2006-01-02"), true
-		} else if d, found := partialDate(s, ref); found {
+		} else if d, found := partialDate(s, ref, tt.refStated, yearIn(s, ref)); found {
 			got, ok = d.Format("2006-01-02"), true
 		}
 		if got != tt.want || ok != (tt.want != "") {
-			t.Errorf("%q: got %q, want %q", tt.text, got, tt.want)
+			t.Errorf("%q (ref stated %v): got %q, want %q", tt.text, tt.refStated, got, tt.want)
 		}
+	}
+	// A year written near the day completes it, but not one after ref.
+	if d, ok := partialDate(fold("le 3 mars"), ref, false, 2019); !ok || d.Format("2006-01-02") != "2019-03-03" {
+		t.Errorf("a year in the text: %v %v", d, ok)
+	}
+	if y := yearIn(fold("le Programme 2030, depuis 2016"), ref); y != 2016 {
+		t.Errorf("yearIn skips years after ref: got %d, want 2016", y)
 	}
 }

@@ -39,8 +39,19 @@ func FuzzNormalize(f *testing.F) {
 		if strings.Contains(strings.ToLower(r.HTML), "<script") {
 			t.Fatalf("script left in HTML: %q", r.HTML)
 		}
-		if r.Published.IsZero() {
-			t.Fatal("no date at all, not even the document's")
+		// A date is given with where it comes from; without one, none is
+		// made up.
+		switch r.DateSource {
+		case Stated, Inferred:
+			if r.Published.IsZero() {
+				t.Fatalf("date_source %s with no date", r.DateSource)
+			}
+		case FirstSeen:
+			if !r.Published.IsZero() {
+				t.Fatalf("a date (%v) presented for a release without one", r.Published)
+			}
+		default:
+			t.Fatalf("date_source %q", r.DateSource)
 		}
 	})
 }
@@ -60,8 +71,8 @@ func TestBadInputKeepsWhatCanBeKnown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := n.Normalize(Input{Raw: tt.raw, Date: ref, Language: "fr"})
-			if r.DateKnown || !r.Published.Equal(ref) {
-				t.Errorf("date: got %v (known %v), want the document's own date, not known", r.Published, r.DateKnown)
+			if r.DateKnown || !r.Published.IsZero() || r.DateSource != FirstSeen {
+				t.Errorf("date: got %v (%s), want none: a file's time is no evidence", r.Published, r.DateSource)
 			}
 			if r.Country != "" || r.City != "" {
 				t.Errorf("invented a place: %q %q", r.City, r.Country)

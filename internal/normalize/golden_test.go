@@ -14,17 +14,17 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // goldenRecord is what a golden file holds of a Record.
 type goldenRecord struct {
-	Title     string    `json:"title"`
-	Summary   string    `json:"summary"`
-	Date      string    `json:"date"`
-	DateKnown bool      `json:"date_known"`
-	Place     string    `json:"place"`
-	City      string    `json:"city"`
-	Country   string    `json:"country"`
-	Language  string    `json:"language"`
-	Topics    []string  `json:"topics"`
-	Contacts  []Contact `json:"contacts"`
-	Text      string    `json:"text"`
+	Title      string    `json:"title"`
+	Summary    string    `json:"summary"`
+	Date       string    `json:"date"`
+	DateSource string    `json:"date_source"`
+	Place      string    `json:"place"`
+	City       string    `json:"city"`
+	Country    string    `json:"country"`
+	Language   string    `json:"language"`
+	Topics     []string  `json:"topics"`
+	Contacts   []Contact `json:"contacts"`
+	Text       string    `json:"text"`
 }
 
 // goldenTopics is a small taxonomy in the three languages.
@@ -94,7 +94,7 @@ func TestGolden(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				in.Language, in.Country, in.Frame = src.lang, src.country, frame
 				r := n.Normalize(in)
-				got := goldenRecord{Title: r.Title, Summary: r.Summary, DateKnown: r.DateKnown, Place: r.Place, City: r.City,
+				got := goldenRecord{Title: r.Title, Summary: r.Summary, DateSource: r.DateSource, Place: r.Place, City: r.City,
 					Country: r.Country, Language: r.Language, Topics: r.Topics, Contacts: r.Contacts, Text: r.Text}
 				if r.DateKnown {
 					got.Date = r.Published.Format("2006-01-02")

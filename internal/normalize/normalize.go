@@ -51,7 +51,8 @@ type Record struct {
 	Text        string // body as plain text, paragraphs separated by blank lines
 	HTML        string // body as sanitized HTML
 	Published   time.Time
-	DateKnown   bool   // Published was written in the release (not the document's date)
+	DateKnown   bool   // Published was given (DateSource stated or inferred)
+	DateSource  string // Stated, Inferred or FirstSeen; with FirstSeen, Published is zero
 	Place       string // the dateline's place as written, if any
 	Language    string
 	Country     string
@@ -194,13 +195,25 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	if !r.DateKnown && !metaDate.IsZero() {
 		r.Published, r.DateKnown = metaDate, true
 	}
+	r.DateSource = Stated
 	if !r.DateKnown {
-		if t, ok := partialDate(head, in.Date); ok {
-			r.Published, r.DateKnown = t, true
+		// A year written in the header or the lead completes a day and
+		// month; so does the weekday the text names, or the feed entry's
+		// own date.
+		near := head
+		for _, b := range header {
+			near += " " + fold(b.text)
+		}
+		year := yearIn(fold(leadText)+" "+near, in.Date)
+		if t, ok := partialDate(head, in.Date, in.DateStated, year); ok {
+			r.Published, r.DateKnown, r.DateSource = t, true, Inferred
 		}
 	}
+	if !r.DateKnown && in.DateStated && !in.Date.IsZero() {
+		r.Published, r.DateKnown = in.Date.UTC(), true // the source's metadata says
+	}
 	if !r.DateKnown {
-		r.Published, r.DateKnown = in.Date.UTC(), in.DateStated && !in.Date.IsZero()
+		r.Published, r.DateSource = time.Time{}, FirstSeen
 	}
 
 	// Body, summary, language, topics.

@@ -297,3 +297,57 @@ func TestStoreDownServesFromCache(t *testing.T) {
 		t.Errorf("a cached feed with the store down: %d, ETag %q (was %q)", r.StatusCode, r.Header.Get("ETag"), etag)
 	}
 }
+
+// Dates are never made up: a release without one has no date_published
+// and says first_seen; a partial date completed from the weekday it names
+// says inferred. Every item lists the copies merged into it.
+func TestDateProvenanceAndOrigins(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	_, body := get(t, srv.URL+"/feeds/all.json")
+	var f struct {
+		Items []struct {
+			Title         string  `json:"title"`
+			DatePublished *string `json:"date_published"`
+			DateModified  *string `json:"date_modified"`
+			Crier         struct {
+				DateSource string `json:"date_source"`
+				Origins    []struct {
+					Source    string `json:"source"`
+					FirstSeen string `json:"first_seen"`
+				} `json:"origins"`
+			} `json:"_crier"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(body, &f); err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]int{}
+	for _, it := range f.Items {
+		sources[it.Crier.DateSource]++
+		switch it.Crier.DateSource {
+		case "first_seen":
+			if it.DatePublished != nil || it.DateModified == nil {
+				t.Errorf("%q: first_seen with date_published %v, date_modified %v", it.Title, it.DatePublished, it.DateModified)
+			}
+		case "stated", "inferred":
+			if it.DatePublished == nil {
+				t.Errorf("%q: %s without date_published", it.Title, it.Crier.DateSource)
+			}
+		default:
+			t.Errorf("%q: date_source %q", it.Title, it.Crier.DateSource)
+		}
+		if it.Crier.DateSource == "inferred" && !strings.HasPrefix(*it.DatePublished, "2018-04-12") {
+			t.Errorf("%q: \"Jeudi (12/04)\" inferred as %s, want 2018-04-12 (a Thursday)", it.Title, *it.DatePublished)
+		}
+		if len(it.Crier.Origins) == 0 || it.Crier.Origins[0].Source == "" || it.Crier.Origins[0].FirstSeen == "" {
+			t.Errorf("%q: origins %+v", it.Title, it.Crier.Origins)
+		}
+	}
+	if sources["inferred"] != 1 || sources["stated"] != 1 || sources["first_seen"] != 3 {
+		t.Errorf("date sources of the samples: %v, want 1 stated, 1 inferred, 3 first_seen", sources)
+	}
+	_, atom := get(t, srv.URL+"/feeds/all.atom")
+	if n := strings.Count(string(atom), "<published>"); n != 2 {
+		t.Errorf("the Atom feed shows %d published dates, want 2 (the three undated releases have none)", n)
+	}
+}

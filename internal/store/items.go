@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -38,12 +39,22 @@ type Item struct {
 	Topics      []string
 	Contacts    []Contact
 	Published   time.Time
-	DateKnown   bool // Published was stated by the release, not guessed
+	DateKnown   bool   // Published was given (DateSource is not first_seen)
+	DateSource  string // stated, inferred or first_seen (Published is then when crier first saw it)
 	Updated     time.Time
 	Created     time.Time
 	Fingerprint string
 	Signature   minhash.Signature // for near-duplicates; nil for short bodies
 	Sources     []string
+	Origins     []Origin // every copy merged into the item, first seen first
+}
+
+// Origin is one copy of a release: its source, its address, and when
+// crier first saw it.
+type Origin struct {
+	Source    string
+	URL       string
+	FirstSeen time.Time
 }
 
 // Document is one copy of a release as a source delivered it, with the item
@@ -192,8 +203,8 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	default:
 		return "", 0, err
 	}
-	if _, err := s.wstmt(ctx, tx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched) VALUES (?, ?, ?, ?, ?, ?, ?)`).
-		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now); err != nil {
+	if _, err := s.wstmt(ctx, tx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).
+		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now, now); err != nil {
 		return "", 0, err
 	}
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
@@ -266,6 +277,17 @@ func sigBytes(s minhash.Signature) []byte {
 	return s.Bytes()
 }
 
+// dateSource is where an item's date comes from, as stored.
+func dateSource(it Item) string {
+	switch {
+	case it.DateSource != "":
+		return it.DateSource
+	case it.DateKnown:
+		return "stated"
+	}
+	return "first_seen"
+}
+
 // b2i stores a flag as the integer both engines keep it as.
 func b2i(b bool) int64 {
 	if b {
@@ -289,10 +311,10 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 	updated := it.Published
 	var id int64
 	err := s.wstmt(ctx, tx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
-		topics, contacts, published, date_known, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		topics, contacts, published, date_known, date_source, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`).QueryRowContext(ctx,
 		uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature)).Scan(&id)
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), dateSource(it), formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
@@ -310,10 +332,10 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 		it.Contacts = []Contact{}
 	}
 	_, err := s.wstmt(ctx, tx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
-		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, updated = ?, fingerprint = ?, signature = ?,
+		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, date_source = ?, updated = ?, fingerprint = ?, signature = ?,
 		version = version + 1 WHERE id = ?`).ExecContext(ctx,
 		it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), now, it.Fingerprint, sigBytes(it.Signature), id)
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), dateSource(it), now, it.Fingerprint, sigBytes(it.Signature), id)
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
@@ -363,7 +385,7 @@ type Query struct {
 }
 
 const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
-	i.topics, i.contacts, i.published, i.date_known, i.updated, i.created, i.fingerprint,
+	i.topics, i.contacts, i.published, i.date_known, i.date_source, i.updated, i.created, i.fingerprint,
 	(SELECT group_concat(source_id, char(31)) FROM (SELECT DISTINCT source_id FROM documents WHERE item_id = i.id ORDER BY source_id) ds)`
 
 func in(col string, vals []string, args *[]any) string {
@@ -534,7 +556,49 @@ func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 		}
 		items = append(items, it)
 	}
-	return items, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return items, addOrigins(ctx, db, items)
+}
+
+// addOrigins reads the copies of the given items, from the documents
+// index of each.
+func addOrigins(ctx context.Context, db querier, items []Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	byID := map[int64]*Item{}
+	args := make([]any, len(items))
+	for i := range items {
+		byID[items[i].Seq] = &items[i]
+		args[i] = items[i].Seq
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(items)), ",")
+	rows, err := db.QueryContext(ctx, traced(`SELECT item_id, source_id, url, first_seen FROM documents WHERE item_id IN (`+marks+`)`), args...)
+	if err != nil {
+		return fmt.Errorf("origins: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var o Origin
+		var seen string
+		if err := rows.Scan(&id, &o.Source, &o.URL, &seen); err != nil {
+			return err
+		}
+		o.FirstSeen = parseTime(seen)
+		if it := byID[id]; it != nil {
+			it.Origins = append(it.Origins, o)
+		}
+	}
+	for i := range items {
+		sort.SliceStable(items[i].Origins, func(a, b int) bool {
+			return items[i].Origins[a].FirstSeen.Before(items[i].Origins[b].FirstSeen)
+		})
+	}
+	return rows.Err()
 }
 
 // Version is a digest of what q selects: the items' arrival numbers and
@@ -572,7 +636,12 @@ func (s *Store) Item(ctx context.Context, uid string) (Item, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, ErrNotFound
 	}
-	return it, err
+	if err != nil {
+		return it, err
+	}
+	one := []Item{it}
+	err = addOrigins(ctx, s.r, one)
+	return one[0], err
 }
 
 type scanner interface{ Scan(...any) error }
@@ -582,7 +651,7 @@ func scanItem(r scanner) (Item, error) {
 	var topics, contacts, published, updated, created string
 	var sources sql.NullString
 	err := r.Scan(&it.Seq, &it.UID, &it.Title, &it.Summary, &it.ContentText, &it.ContentHTML, &it.URL, &it.Language,
-		&it.Country, &it.City, &topics, &contacts, &published, &it.DateKnown, &updated, &created, &it.Fingerprint, &sources)
+		&it.Country, &it.City, &topics, &contacts, &published, &it.DateKnown, &it.DateSource, &updated, &created, &it.Fingerprint, &sources)
 	if err != nil {
 		return it, err
 	}
