@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/crier-hub/crier/internal/lang"
 	"github.com/crier-hub/crier/internal/netguard"
 	"net/url"
 	"os"
@@ -19,7 +20,6 @@ import (
 
 var (
 	idRE      = regexp.MustCompile(`^[a-z0-9-]+$`)
-	langRE    = regexp.MustCompile(`^[a-z]{2}$`)
 	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
 	sizeRE    = regexp.MustCompile(`^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$`)
 )
@@ -265,7 +265,7 @@ func (v *validator) sources() {
 			v.problem(k+".links", "links is for page sources only")
 		}
 		v.schedule(k+".schedule", s.Schedule, "@every 15m", &s.Schedule)
-		if s.Language != "" && !langRE.MatchString(s.Language) {
+		if s.Language != "" && !lang.Known(s.Language) {
 			v.problem(k+".language", "language %q is not an ISO 639-1 code such as \"fr\"", s.Language)
 		}
 		s.Country = strings.ToUpper(s.Country)
@@ -295,10 +295,10 @@ func (v *validator) topics() {
 		if len(t.Keywords) == 0 {
 			v.problem(k, "topic %q has no keywords", t.Slug)
 		}
-		for lang, words := range t.Keywords {
-			kk := k + ".keywords." + lang
-			if !langRE.MatchString(lang) {
-				v.problem(kk, "keywords language %q is not an ISO 639-1 code", lang)
+		for l, words := range t.Keywords {
+			kk := k + ".keywords." + l
+			if !lang.Known(l) {
+				v.problem(kk, "keywords language %q is not an ISO 639-1 code", l)
 			}
 			for j, w := range words {
 				if strings.TrimSpace(w) == "" {
@@ -351,7 +351,7 @@ func (v *validator) subscribers() {
 			}
 		}
 		for j, l := range s.Filter.Languages {
-			if !langRE.MatchString(l) {
+			if !lang.Known(l) {
 				v.problem(fmt.Sprintf("%s.languages.%d", f, j), "language %q is not an ISO 639-1 code", l)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/gazetteer"
+	"github.com/crier-hub/crier/internal/lang"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -67,7 +68,7 @@ func (s *Server) resolve(kind, name string) (feedSpec, error) {
 		spec.query.Sources = []string{name}
 		spec.title = "crier: " + src.Name
 	case "language":
-		if !codeRE.MatchString(name) {
+		if !codeRE.MatchString(name) || !lang.Known(name) {
 			return spec, notFound("unknown language %q: use an ISO 639-1 code in lower case", name)
 		}
 		spec.query.Languages = []string{name}
@@ -190,6 +191,9 @@ func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 	for _, l := range listParam(fq.filters.Get("lang")) {
 		if !codeRE.MatchString(l) {
 			return badRequest("bad lang %q: use ISO 639-1 codes", trunc(l))
+		}
+		if !lang.Known(l) {
+			return notFound("unknown language %q: not an ISO 639-1 code", l)
 		}
 		langs = append(langs, l)
 	}

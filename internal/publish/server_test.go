@@ -184,6 +184,8 @@ func TestNotFoundAndBadRequest(t *testing.T) {
 		{"/items/nope", 404, "no such item"},
 		{"/feeds/country/zz.atom", 404, "unknown country"},
 		{"/feeds/all.json?country=zz", 404, "unknown country"},
+		{"/feeds/language/xx.atom", 404, `unknown language "xx"`},
+		{"/feeds/all.json?lang=xx", 404, `unknown language "xx"`},
 	}
 	for _, tt := range tests {
 		resp, body := get(t, srv.URL+tt.path)
