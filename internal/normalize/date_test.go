@@ -62,3 +62,30 @@ func TestDates(t *testing.T) {
 		t.Errorf("yearIn skips years after ref: got %d, want 2016", y)
 	}
 }
+
+func TestNeverTitles(t *testing.T) {
+	for _, tt := range []struct {
+		line  string
+		never bool
+	}{
+		{"Published on 14 March 2021", true},
+		{"Posted by the IOM media team on Monday", true},
+		{"Publié le 26 mai 2017 par l'OIM Belgique", true},
+		{"Publicado el 21 de septiembre de 2022", true},
+		{"By Jane Doe and John Smith", true},
+		{"Par Marie Dupont, chargée de communication", true},
+		{"14 March 2021", true},
+		{"Home > Newsroom > Press releases", true},
+		{"Accueil / Actualités / Communiqués de presse", true},
+		{"Inicio » Sala de prensa » Comunicados", true},
+		{"GENEVA, 14 March 2021 – Sudden-onset disasters forced", true},
+		{"Sudden-onset disasters displaced more people than conflict last year", false},
+		{"Por primera vez, la OIM abre un centro en Quito", false},
+		{"Des migrants burkinabè rentrés du Niger reçoivent une aide", false},
+		{"Floods in 2021 displaced more people than any year since 2010", false},
+	} {
+		if got := neverTitle(tt.line); got != tt.never {
+			t.Errorf("neverTitle(%q) = %v, want %v", tt.line, got, tt.never)
+		}
+	}
+}

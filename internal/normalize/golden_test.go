@@ -47,6 +47,7 @@ var goldenSources = []struct {
 	{"oim-gt", "testdata/golden/oim-gt", "es", "GT", []string{"Quiénes somos", "Sala de prensa", "Privacidad", "zona 14", "Comunicado de prensa", "alopez@iom.int"}},
 	{"oim-es", "testdata/golden/oim-es", "es", "ES", []string{"Quiénes somos", "Publicaciones", "Síguenos", "Aviso legal", "Política de cookies", "mruiz@iom.int"}},
 	{"oim-sn", "testdata/golden/oim-sn", "fr", "SN", []string{"Accueil", "Actualités", "Partager", "asy@iom.int", "**", "---"}},
+	{"crier-made", "testdata/golden/crier-made", "en", "CH", []string{"UN Migration | East", "Who we are", "All rights reserved", "Privacy policy", "Tous droits réservés", "Mentions légales", "derechos reservados", "Aviso legal", "Published on", "Newsroom"}},
 	{"iom-un", "testdata/golden/iom-un", "en", "US", []string{"Speeches", "Statements", "About", "866 UN Plaza", "smsehli@iom.int"}},
 }
 

@@ -12,7 +12,8 @@ var stopwords = map[string][]string{
 	"de": {"der", "die", "und", "das", "ist", "nicht", "mit", "auf", "den", "dem", "sich", "ein", "eine", "auch", "wurde", "zu", "von", "im", "fur", "werden"},
 	"it": {"il", "della", "di", "che", "non", "per", "sono", "nel", "gli", "alla", "questo", "anche", "delle", "degli", "ha", "e", "piu", "suo", "dei", "stato"},
 	"pt": {"o", "os", "da", "do", "das", "dos", "em", "um", "uma", "nao", "com", "para", "que", "foi", "sao", "pelo", "pela", "mais", "tambem", "seu"},
-	"nl": {"het", "een", "van", "en", "de", "niet", "zijn", "op", "dat", "voor", "met", "ook", "wordt", "werd", "aan", "bij", "naar", "heeft", "om", "deze"},
+	// Not "de" or "en": Spanish and French use them as much as Dutch.
+	"nl": {"het", "een", "van", "niet", "zijn", "op", "dat", "voor", "met", "ook", "wordt", "werd", "aan", "bij", "naar", "heeft", "om", "deze", "wij", "hun", "worden", "hebben"},
 }
 
 var stopSets = func() map[string]map[string]bool {

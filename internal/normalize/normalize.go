@@ -100,6 +100,25 @@ func dateline(s string) (place, date string, ok bool) {
 	return place, m[3], true
 }
 
+// placeJoin separates the places of a dateline that names several:
+// "Mogadishu and Nairobi –", "Dakar et Bamako –", "Quito y Lima –".
+var placeJoin = regexp.MustCompile(`\s+(?:and|et|y|e|&)\s+|\s*/\s*`)
+
+// resolvePlace finds a dateline's place in the gazetteer; of several
+// places, the first one it knows is the release's.
+func resolvePlace(place, lang string) (city, cc string, ok bool) {
+	g := gazetteer.Default()
+	if city, cc, ok := g.Resolve(place, lang); ok {
+		return city, cc, true
+	}
+	for _, p := range placeJoin.Split(place, -1) {
+		if city, cc, ok := g.Resolve(p, lang); ok {
+			return city, cc, true
+		}
+	}
+	return "", "", false
+}
+
 // Normalize turns one document into a record. It never fails: what cannot
 // be known is left empty (a zero date is replaced by in.Date with DateKnown
 // false).
@@ -161,6 +180,18 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 		start = 0
 	}
 	body := blocks[min(start, len(blocks)):]
+	if lead > start {
+		// Between the title and the lead: bylines, "Published on …",
+		// breadcrumbs and dates alone are about the release, not of it.
+		kept := body[:0:0]
+		for i, b := range body {
+			if start+i < lead && neverTitle(strings.TrimSpace(b.text)) {
+				continue
+			}
+			kept = append(kept, b)
+		}
+		body = kept
+	}
 	header := blocks[:min(max(ti, 0), len(blocks))]
 	if lead > ti {
 		header = append(header[:len(header):len(header)], blocks[ti+1:lead]...)
@@ -219,7 +250,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	// Body, summary, language, topics.
 	body, contacts := splitContacts(body)
 	r.Contacts = contacts
-	body = trimTrailing(body)
+	body = trimTrailing(dropLegal(body))
 	var text, htm []string
 	for i, b := range body {
 		text = append(text, b.text)
@@ -261,7 +292,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	r.Topics = matchTopics(n.topics, strings.Join(ws, " "), r.Language)
 	r.Country = in.Country
 	if r.Place != "" {
-		if city, cc, ok := gazetteer.Default().Resolve(r.Place, r.Language); ok {
+		if city, cc, ok := resolvePlace(r.Place, r.Language); ok {
 			r.City, r.Country = city, cc
 		}
 	}
@@ -271,6 +302,38 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	r.Fingerprint = fingerprint(bodyWords)
 	r.Signature = minhash.Of(bodyWords)
 	return r
+}
+
+// legalRE matches a site's legal footer in English, French and Spanish:
+// copyright, rights reserved, privacy, terms, legal notices.
+var legalRE = regexp.MustCompile(`(?i)(?:©|\(c\)\s*\d{4}|\bcopyright\b|all rights reserved|tous droits réservés|todos los derechos reservados|` +
+	`privacy (?:policy|notice)|politique de confidentialité|política de privacidad|terms (?:of use|and conditions|of service)|` +
+	`conditions (?:générales )?d'utilisation|conditions d’utilisation|términos (?:de uso|y condiciones)|condiciones de uso|` +
+	`mentions légales|aviso legal|cookie policy|politique (?:relative aux|de) cookies|política de cookies)`)
+
+// dropLegal removes the blocks of a legal footer: short blocks made of
+// legal phrases (a release's own sentences are long and rarely say
+// "all rights reserved").
+func dropLegal(body []block) []block {
+	out := body[:0:0]
+	for _, b := range body {
+		if b.words() <= 40 && legalRE.MatchString(b.text) && legalShare(b.text) {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// legalShare reports whether legal phrases make up much of a block: a
+// footer, not a sentence of the release that mentions privacy.
+func legalShare(t string) bool {
+	matched := 0
+	for _, m := range legalRE.FindAllString(t, -1) {
+		matched += len(words(fold(m)))
+	}
+	n := len(words(fold(t)))
+	return strings.Contains(t, "©") || matched*3 >= n || n <= 8
 }
 
 // trimTrailing drops the short lines that end a page after its text:
@@ -351,7 +414,35 @@ func findTitle(blocks []block, lead int) int {
 func headline(b block) bool {
 	w := b.words()
 	t := strings.TrimSpace(b.text)
-	return w >= 4 && w <= 40 && !strings.HasSuffix(t, ":") && !strings.Contains(t, "@")
+	return w >= 4 && w <= 40 && !strings.HasSuffix(t, ":") && !strings.Contains(t, "@") && !neverTitle(t)
+}
+
+// notTitleRE matches the lines of a page that are about the release, not
+// its title: when and by whom it was posted, in the three languages.
+var notTitleRE = regexp.MustCompile(`^(?i:published|posted|updated|last updated|publi[ée]e?s?|mis en ligne|mis à jour|mise à jour|publicado|actualizado|fecha de publicaci[oó]n|date de publication|date)(?:\s|$|[:,])|^(?i:by|par|por|written by|écrit par|escrito por)\s+\p{Lu}\S*\s+\p{Lu}`)
+
+// breadcrumbRE matches a trail of links: "Home > News > Releases".
+var breadcrumbRE = regexp.MustCompile(`^[^>/»›|]{1,40}(?:\s[>/»›|]\s[^>/»›|]{1,60}){2,}$`)
+
+// neverTitle reports lines that look like headlines but never are one:
+// "Published on …", "Posted …", bylines, a date alone, a breadcrumb
+// trail, a dateline that opens the lead.
+func neverTitle(t string) bool {
+	if notTitleRE.MatchString(t) || breadcrumbRE.MatchString(t) {
+		return true
+	}
+	if _, dateText, ok := dateline(t); ok && dateText != "" {
+		return true
+	}
+	// A date and little else.
+	f := fold(t)
+	if d, pos, ok := fullDate(f); ok && !d.IsZero() {
+		rest := len(words(f)) - len(words(f[:pos]))
+		if rest <= 6 && len(words(f)) <= 8 {
+			return true
+		}
+	}
+	return false
 }
 
 func fingerprint(ws []string) string {
