@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
