@@ -39,8 +39,19 @@ type atomFeed struct {
 	Links     []gf.AtomLink
 	Generator *atomGenerator
 	Archive   *fhArchive
+	AtNS      string       `xml:"xmlns:at,attr,omitempty"`
+	Deleted   []atDeleted  `xml:"at:deleted-entry"`
 	Entries   []*atomEntry `xml:"entry"`
 }
+
+// atDeleted is a tombstone (RFC 6721).
+type atDeleted struct {
+	Ref  string `xml:"ref,attr"`
+	When string `xml:"when,attr"`
+}
+
+// tombstonesNS is the namespace of RFC 6721's at:deleted-entry.
+const tombstonesNS = "http://purl.org/atompub/tombstones/1.0"
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -116,6 +127,10 @@ func (f *Feed) WriteAtom(w io.Writer) error {
 			e.Categories = append(e.Categories, atomCategory{Term: c.Term, Scheme: c.Scheme, Label: c.Label})
 		}
 		out.Entries = append(out.Entries, e)
+	}
+	for _, d := range f.Deleted {
+		out.AtNS = tombstonesNS
+		out.Deleted = append(out.Deleted, atDeleted{Ref: d.ID, When: rfc3339(d.When)})
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

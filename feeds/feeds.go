@@ -34,6 +34,7 @@ type Feed struct {
 	Generator   string
 	Updated     time.Time
 	Items       []Item
+	Deleted     []Deleted // tombstones, written in Atom only
 }
 
 // Link is a typed link of a feed.
@@ -41,6 +42,13 @@ type Link struct {
 	Rel  string
 	Href string
 	Type string
+}
+
+// Deleted is an entry taken back: Atom feeds carry it as an RFC 6721
+// at:deleted-entry.
+type Deleted struct {
+	ID   string
+	When time.Time
 }
 
 // Item is one entry of a feed.

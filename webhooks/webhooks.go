@@ -30,8 +30,12 @@ const (
 // clock; older or newer deliveries are refused as replays.
 const Tolerance = 5 * time.Minute
 
-// EventItemsPublished is the type of a delivery of new items.
-const EventItemsPublished = "items.published"
+// The types of deliveries.
+const (
+	EventItemsPublished = "items.published" // new items
+	EventItemsUpdated   = "items.updated"   // corrections: an item's text changed at its source
+	EventItemsDeleted   = "items.deleted"   // retractions: each item carries its id and _crier.retracted
+)
 
 // Payload is the body of a delivery.
 type Payload struct {
@@ -43,7 +47,10 @@ type Payload struct {
 // Data is what a delivery carries: JSON Feed 1.1 items with _crier.
 type Data struct {
 	Subscriber string `json:"subscriber"`
-	Items      []Item `json:"items"`
+	// Sequence numbers a subscriber's deliveries 1, 2, 3… in the order
+	// they are created, so that a gap shows; a retry keeps its number.
+	Sequence int64  `json:"sequence"`
+	Items    []Item `json:"items"`
 }
 
 // Errors of Verify.
@@ -166,6 +173,8 @@ type Record struct {
 	// evidence) or "first_seen" (no date; DatePublished is then absent).
 	DateSource string   `json:"date_source,omitempty"`
 	Origins    []Origin `json:"origins,omitempty"`
+	// Retracted is when the item was taken back (items.deleted).
+	Retracted *time.Time `json:"retracted,omitempty"`
 }
 
 // Origin is one copy of a release merged into the item.

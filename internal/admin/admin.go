@@ -44,6 +44,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	route("POST /api/v1/subscribers/{id}/resume", a.pause(false))
 	route("GET /api/v1/subscribers/{id}/deliveries", a.deliveries)
 	route("POST /api/v1/deliveries/{webhook_id}/replay", a.replay)
+	route("DELETE /api/v1/items/{id}", a.retract)
 	for _, p := range []string{"POST /api/v1/sources", "DELETE /api/v1/sources/{id}", "POST /api/v1/subscribers", "DELETE /api/v1/subscribers/{id}"} {
 		route(p, func(http.ResponseWriter, *http.Request) (any, error) {
 			return nil, &apiError{http.StatusNotImplemented, "sources and subscribers are defined in config.toml: edit it and restart crier"}
@@ -303,4 +304,21 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	fmt.Fprint(w, b.String())
+}
+
+// retract takes an item back: out of every feed, a tombstone in Atom, and
+// items.deleted to the subscribers who had it. {id} is the item's public
+// id (urn:uuid:…) or the uid of its page (/items/{uid}).
+func (a *API) retract(w http.ResponseWriter, r *http.Request) (any, error) {
+	uid, err := a.Store.UIDOf(r.Context(), r.PathValue("id"))
+	if err == nil {
+		var it store.Item
+		if it, err = a.Store.Retract(r.Context(), uid); err == nil {
+			return map[string]any{"id": r.PathValue("id"), "retracted": it.Retracted.UTC()}, nil
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no item %q", r.PathValue("id"))}
+	}
+	return nil, err
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -106,7 +107,9 @@ func (d *Deliverer) Fire(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("no subscriber %q", id)
 	}
 	q := store.Query{Countries: sub.Filter.Countries, Topics: sub.Filter.Topics, Languages: sub.Filter.Languages, Sources: sub.Filter.Sources}
-	n, err := d.Store.Fire(ctx, id, q, func(items []store.Item) ([]store.Batch, error) { return d.batches(id, items) })
+	n, err := d.Store.FireEvents(ctx, id, q, func(event string, items []store.Item, seq int64) ([]store.Batch, error) {
+		return d.batches(id, event, items, seq)
+	})
 	if n > 0 {
 		d.Wake()
 	}
@@ -131,7 +134,16 @@ type rawPayload struct {
 
 type rawData struct {
 	Subscriber string            `json:"subscriber"`
+	Sequence   int64             `json:"sequence"`
 	Items      []json.RawMessage `json:"items"`
+}
+
+// retractedItem is what an items.deleted payload says of an item.
+type retractedItem struct {
+	ID    string `json:"id"`
+	Crier struct {
+		Retracted time.Time `json:"retracted"`
+	} `json:"_crier"`
 }
 
 // itemJSON is an item as a JSON Feed item, encoded once per version of
@@ -168,13 +180,16 @@ const maxEncoded = 2048
 // batches splits items into payloads that each stay within MaxBody. An
 // item too large on its own travels alone, without its HTML, its text cut
 // to fit.
-func (d *Deliverer) batches(sub string, items []store.Item) ([]store.Batch, error) {
+func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([]store.Batch, error) {
 	now := d.Now().UTC().Truncate(time.Second)
 	encode := func(raw []json.RawMessage) ([]byte, error) {
-		return json.Marshal(rawPayload{Type: webhooks.EventItemsPublished, Timestamp: now,
-			Data: rawData{Subscriber: sub, Items: raw}})
+		b, err := json.Marshal(rawPayload{Type: event, Timestamp: now,
+			Data: rawData{Subscriber: sub, Sequence: seq, Items: raw}})
+		seq++
+		return b, err
 	}
-	empty, err := encode([]json.RawMessage{})
+	// The envelope's size, with the longest sequence number it can carry.
+	empty, err := json.Marshal(rawPayload{Type: event, Timestamp: now, Data: rawData{Subscriber: sub, Sequence: math.MaxInt64, Items: []json.RawMessage{}}})
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +211,11 @@ func (d *Deliverer) batches(sub string, items []store.Item) ([]store.Batch, erro
 	}
 	for _, it := range items {
 		b, err := d.itemJSON(it)
+		if event == store.Retracted {
+			var r retractedItem
+			r.ID, r.Crier.Retracted = convert.ItemID(it.UID), it.Retracted.UTC()
+			b, err = json.Marshal(r)
+		}
 		if err != nil {
 			return nil, err
 		}

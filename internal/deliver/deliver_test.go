@@ -60,7 +60,7 @@ func newReceiver(t testing.TB) *receiver {
 		var p webhooks.Payload
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil || p.Type != "items.published" {
+		if err := dec.Decode(&p); err != nil || (p.Type != webhooks.EventItemsPublished && p.Type != webhooks.EventItemsUpdated && p.Type != webhooks.EventItemsDeleted) {
 			t.Errorf("payload: %v %q", err, p.Type)
 		}
 		rc.mu.Lock()
@@ -346,5 +346,84 @@ func TestPrivateTargetsRefused(t *testing.T) {
 	dels, _ := d.Store.Deliveries(context.Background(), "p", 1)
 	if !strings.Contains(dels[0].LastError, "not public") {
 		t.Errorf("last error %q, want the address refused", dels[0].LastError)
+	}
+}
+
+// A release corrected at its source keeps its id and reaches the partner
+// again as items.updated; one whose file is deleted leaves every feed and
+// reaches the partner as items.deleted; every delivery is numbered.
+func TestCorrectionsAndRetractions(t *testing.T) {
+	rc := newReceiver(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "releases")
+	os.Mkdir(rel, 0o755)
+	samples, _ := filepath.Glob("../../testdata/releases/*.txt")
+	for _, f := range samples {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(rel, filepath.Base(f)), b, 0o644)
+	}
+	doc := "[webhooks]\ntimeout = \"2s\"\nallow_private_targets = true\n[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n" + sub("p", rc.srv.URL, "")
+	cfg, st := testenv.New(t, dir, doc)
+	in := ingest.New(cfg, st, quiet())
+	src := cfg.Sources[0]
+	if r := in.Run(ctx, src); r.Added != 5 {
+		t.Fatalf("ingest: %+v", r)
+	}
+	d := New(cfg, st, quiet())
+	d.Sync(ctx)
+	fireAll(t, d)
+	if _, delivered, err := d.SendDue(ctx); err != nil || delivered == 0 {
+		t.Fatalf("first fan-out: %d, %v", delivered, err)
+	}
+	files := []string{filepath.Join(rel, "000_dc35ab031d5b7d0b.txt"), filepath.Join(rel, "004_3ddd9c1bccf19f9a.txt")}
+	if len(files) < 2 {
+		t.Fatalf("no release files in %s", rel)
+	}
+	// Correct one release, retract another.
+	b, _ := os.ReadFile(files[0])
+	os.WriteFile(files[0], bytes.Replace(b, []byte("une équipe, appelée"), []byte("une équipe (chiffres corrigés), appelée"), 1), 0o644)
+	os.Remove(files[1])
+	r := in.Run(ctx, src)
+	if r.Err != nil || r.Updated != 1 || r.Retracted != 1 {
+		t.Fatalf("run after the changes: %+v", r)
+	}
+	before := len(rc.bodies)
+	fireAll(t, d)
+	if _, _, err := d.SendDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	var seqs []int64
+	for _, body := range rc.bodies {
+		var p webhooks.Payload
+		json.Unmarshal(body, &p)
+		seqs = append(seqs, p.Data.Sequence)
+	}
+	for _, body := range rc.bodies[before:] {
+		var p webhooks.Payload
+		json.Unmarshal(body, &p)
+		types[p.Type]++
+		for _, it := range p.Data.Items {
+			if p.Type == webhooks.EventItemsDeleted && (it.Crier == nil || it.Crier.Retracted == nil) {
+				t.Errorf("items.deleted without _crier.retracted: %+v", it)
+			}
+			if p.Type == webhooks.EventItemsUpdated && !strings.Contains(it.ContentText, "chiffres corrigés") {
+				t.Errorf("items.updated without the corrected text")
+			}
+		}
+	}
+	if types[webhooks.EventItemsUpdated] != 1 || types[webhooks.EventItemsDeleted] != 1 || len(types) != 2 {
+		t.Errorf("after a correction and a retraction the partner got %v", types)
+	}
+	for i, s := range seqs {
+		if s != int64(i+1) {
+			t.Errorf("sequence numbers %v, want 1, 2, 3…", seqs)
+			break
+		}
+	}
+	items, _ := d.Store.Items(ctx, store.Query{Limit: 50, SeqDesc: true})
+	if len(items) != 4 {
+		t.Errorf("the feed has %d items after one of five was retracted", len(items))
 	}
 }

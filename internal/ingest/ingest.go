@@ -71,6 +71,7 @@ type Report struct {
 	Updated     int
 	Merged      int
 	Unchanged   int
+	Retracted   int  // releases whose file left a dir source
 	NotModified bool // the source answered 304
 	Skipped     bool // not due yet (backoff or Retry-After), or run elsewhere
 	// ElsewhereRun: another crier process sharing the database runs (or
@@ -156,6 +157,9 @@ func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceS
 	}
 	if r.Err == nil {
 		r.Err = in.store(ctx, src, docs, &r)
+	}
+	if r.Err == nil && src.Kind == "dir" {
+		r.Err = in.retractMissing(ctx, src, docs, &r)
 	}
 	r.Took = in.Now().Sub(start)
 	run := store.Run{At: start, Added: r.Added, Err: r.Err, CountFailure: true}
@@ -308,6 +312,47 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
 	}
+	return nil
+}
+
+// retractMissing retracts the releases whose files left a dir source: a
+// folder is the whole of such a source, so a file gone is a release taken
+// back. A file that could not be read this run is not gone, and an empty
+// folder where releases were is taken for a mount that failed, not for
+// every release retracted at once.
+func (in *Ingester) retractMissing(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
+	stored, err := in.Store.DocumentKeys(ctx, src.ID)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.ID, err)
+	}
+	present := map[string]bool{}
+	for _, d := range docs {
+		present[d.Key] = true
+	}
+	for _, p := range r.Problems {
+		var de *gather.DocError
+		if errors.As(p, &de) {
+			present[de.Key] = true
+		}
+	}
+	var gone []string
+	for _, k := range stored {
+		if !present[k] {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if len(docs) == 0 && len(r.Problems) == 0 {
+		in.Log.Warn("the folder of a dir source is empty: its releases are kept, not retracted", "source", src.ID, "path", src.Path, "releases", len(gone))
+		return nil
+	}
+	n, err := in.Store.RemoveDocuments(ctx, src.ID, gone)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.ID, err)
+	}
+	r.Retracted = n
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"encoding/json"
 	"encoding/xml"
+	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/store"
 	"io"
 	"net/http"
@@ -349,5 +350,41 @@ func TestDateProvenanceAndOrigins(t *testing.T) {
 	_, atom := get(t, srv.URL+"/feeds/all.atom")
 	if n := strings.Count(string(atom), "<published>"); n != 2 {
 		t.Errorf("the Atom feed shows %d published dates, want 2 (the three undated releases have none)", n)
+	}
+}
+
+// A retracted item leaves every feed at once; Atom feeds carry its
+// tombstone (RFC 6721) and its page answers 410.
+func TestRetractedItemLeavesFeeds(t *testing.T) {
+	srv, st, _ := newTestServer(t)
+	ctx := context.Background()
+	items, _ := st.Items(ctx, store.Query{Limit: 1, SeqDesc: true, Countries: []string{"BE"}})
+	if len(items) != 1 {
+		t.Fatal("no Belgian item in the samples")
+	}
+	get(t, srv.URL+"/feeds/country/be.atom") // cached before the retraction
+	uid, err := st.UIDOf(ctx, convert.ItemID(items[0].UID))
+	if err != nil || uid != items[0].UID {
+		t.Fatalf("UIDOf(public id) = %q, %v; want %q", uid, err, items[0].UID)
+	}
+	if _, err := st.Retract(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	id := convert.ItemID(uid)
+	for _, path := range []string{"/feeds/all.atom", "/feeds/country/be.atom"} {
+		_, body := get(t, srv.URL+path)
+		if strings.Contains(string(body), "<id>"+id+"</id>") {
+			t.Errorf("%s still lists the retracted item", path)
+		}
+		if !strings.Contains(string(body), `<at:deleted-entry ref="`+id+`"`) || !strings.Contains(string(body), `xmlns:at="http://purl.org/atompub/tombstones/1.0"`) {
+			t.Errorf("%s has no tombstone for it", path)
+		}
+	}
+	_, js := get(t, srv.URL+"/feeds/all.json")
+	if strings.Contains(string(js), id) {
+		t.Error("the JSON feed still lists the retracted item")
+	}
+	if resp, _ := get(t, srv.URL+"/items/"+uid); resp.StatusCode != http.StatusGone {
+		t.Errorf("the retracted item's page: %d, want 410", resp.StatusCode)
 	}
 }

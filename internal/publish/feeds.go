@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crier-hub/crier/feeds"
+	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/gazetteer"
 	"github.com/crier-hub/crier/internal/lang"
 	"github.com/crier-hub/crier/internal/store"
@@ -256,6 +257,21 @@ func intersect(route, query []string) []string {
 	return out
 }
 
+// tombstoneDays is how long Atom feeds carry a retracted item's
+// at:deleted-entry.
+const tombstoneDays = 30
+
+// version is what a feed shows, in short: its items' versions and the
+// recent retractions.
+func (s *Server) version(ctx context.Context, q store.Query) (string, error) {
+	v, err := s.store.Version(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	r, err := s.store.RetractedSince(ctx, s.store.Now().Add(-tombstoneDays*24*time.Hour))
+	return v + "/" + r, err
+}
+
 // rendered is a feed document as served, kept in memory until items change.
 type rendered struct {
 	gen         uint64
@@ -297,7 +313,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	e := s.cache.get(key)
 	if e != nil && e.version != "" {
 		// Items changed somewhere: re-render only if this feed's did.
-		if v, err := s.store.Version(r.Context(), spec.query); err == nil && v == e.version {
+		if v, err := s.version(r.Context(), spec.query); err == nil && v == e.version {
 			fresh := *e
 			fresh.gen = gen
 			e = &fresh
@@ -338,7 +354,7 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 	// makes the next request render again, never serve stale bytes.
 	version := ""
 	if fq.before == 0 {
-		v, err := s.store.Version(ctx, spec.query)
+		v, err := s.version(ctx, spec.query)
 		if err != nil {
 			return nil, err
 		}
@@ -351,6 +367,15 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 	f := s.buildFeed(spec, ext, fq, items)
 	if err := s.pageLinks(ctx, f, spec, ext, fq, items); err != nil {
 		return nil, err
+	}
+	if ext == "atom" && fq.before == 0 && !fq.sinceSet {
+		gone, err := s.store.Tombstones(ctx, spec.query, s.store.Now().Add(-tombstoneDays*24*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range gone {
+			f.Deleted = append(f.Deleted, feeds.Deleted{ID: convert.ItemID(it.UID), When: it.Retracted})
+		}
 	}
 	var buf bytes.Buffer
 	if err := f.Write(&buf, ext); err != nil {

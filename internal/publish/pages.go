@@ -125,6 +125,9 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, store.ErrNotFound) {
 		err = notFound("no such item %q", r.PathValue("uid"))
 	}
+	if err == nil && !it.Retracted.IsZero() {
+		err = &httpError{http.StatusGone, "this release was retracted on " + it.Retracted.UTC().Format("2 January 2006")}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

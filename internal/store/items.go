@@ -46,7 +46,8 @@ type Item struct {
 	Fingerprint string
 	Signature   minhash.Signature // for near-duplicates; nil for short bodies
 	Sources     []string
-	Origins     []Origin // every copy merged into the item, first seen first
+	Origins     []Origin  // every copy merged into the item, first seen first
+	Retracted   time.Time // when it was retracted; zero while it stands
 }
 
 // Origin is one copy of a release: its source, its address, and when
@@ -138,13 +139,17 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	}
 	out := make([]Saved, len(docs))
 	changed := false
+	var corrected []int64
 	for i, d := range docs {
-		uid, status, err := s.saveDocument(ctx, tx, d, now)
+		uid, status, id, err := s.saveDocument(ctx, tx, d, now)
 		if err != nil {
 			return nil, fmt.Errorf("save document %s/%s: %w", d.SourceID, d.Key, err)
 		}
 		out[i] = Saved{uid, status}
 		changed = changed || status != Unchanged
+		if status == Updated {
+			corrected = append(corrected, id)
+		}
 	}
 	var gen uint64
 	if changed {
@@ -154,6 +159,12 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 		if err := s.notifyItems(ctx, tx, gen); err != nil {
 			return nil, fmt.Errorf("save documents: %w", err)
 		}
+		// Corrections are owed again to the subscribers who had them.
+		for _, id := range corrected {
+			if _, err := s.wstmt(ctx, tx, `UPDATE items SET change = ? WHERE id = ?`).ExecContext(ctx, int64(gen), id); err != nil {
+				return nil, fmt.Errorf("save documents: %w", err)
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)
@@ -162,7 +173,7 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	return out, nil
 }
 
-func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now string) (string, SaveStatus, error) {
+func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now string) (string, SaveStatus, int64, error) {
 	hash := ContentHash(d.Raw)
 	var itemID int64
 	var oldHash, uid string
@@ -170,18 +181,18 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 		WHERE d.source_id = ? AND d.key = ?`).QueryRowContext(ctx, d.SourceID, d.Key).Scan(&itemID, &oldHash, &uid)
 	switch {
 	case err == nil && oldHash == hash:
-		return uid, Unchanged, nil
+		return uid, Unchanged, itemID, nil
 	case err == nil:
 		if err := s.updateItem(ctx, tx, itemID, d.Item, now); err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
 		if _, err := s.wstmt(ctx, tx, `UPDATE documents SET content_hash = ?, raw = ?, url = ?, fetched = ? WHERE source_id = ? AND key = ?`).
 			ExecContext(ctx, hash, d.Raw, d.URL, now, d.SourceID, d.Key); err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
-		return uid, Updated, nil
+		return uid, Updated, itemID, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	status := Merged
 	err = s.wstmt(ctx, tx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`).QueryRowContext(ctx, d.Item.Fingerprint).Scan(&itemID, &uid)
@@ -192,25 +203,25 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	case err == nil:
 		// The item gains a source: what feeds show of it changes.
 		if _, err := s.wstmt(ctx, tx, `UPDATE items SET version = version + 1 WHERE id = ?`).ExecContext(ctx, itemID); err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
 	case errors.Is(err, sql.ErrNoRows):
 		status = Added
 		uid = uidFor(d.SourceID, d.Key)
 		if itemID, err = s.insertItem(ctx, tx, uid, d.Item, now); err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
 	default:
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).
 		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now, now); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
-	return uid, status, nil
+	return uid, status, itemID, nil
 }
 
 // nearDuplicate finds the item whose body is most like sig's, above
@@ -385,7 +396,7 @@ type Query struct {
 }
 
 const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
-	i.topics, i.contacts, i.published, i.date_known, i.date_source, i.updated, i.created, i.fingerprint,
+	i.topics, i.contacts, i.published, i.date_known, i.date_source, i.updated, i.created, i.fingerprint, i.retracted,
 	(SELECT group_concat(source_id, char(31)) FROM (SELECT DISTINCT source_id FROM documents WHERE item_id = i.id ORDER BY source_id) ds)`
 
 func in(col string, vals []string, args *[]any) string {
@@ -459,7 +470,9 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 		return " LIMIT ?"
 	}
 	if len(groups) == 0 {
-		query := "SELECT " + cols + " FROM items i WHERE 1 = 1" + bounds("i.id")
+		// Retracted items have no facets, so filtered walks pass them by;
+		// the walk of every item skips them here.
+		query := "SELECT " + cols + " FROM items i WHERE (i.retracted || '') = ''" + bounds("i.id") // not by the index: nearly every item matches
 		switch {
 		case q.BySeq || q.SeqDesc:
 			query += " ORDER BY i.id " + order
@@ -648,14 +661,14 @@ type scanner interface{ Scan(...any) error }
 
 func scanItem(r scanner) (Item, error) {
 	var it Item
-	var topics, contacts, published, updated, created string
+	var topics, contacts, published, updated, created, retracted string
 	var sources sql.NullString
 	err := r.Scan(&it.Seq, &it.UID, &it.Title, &it.Summary, &it.ContentText, &it.ContentHTML, &it.URL, &it.Language,
-		&it.Country, &it.City, &topics, &contacts, &published, &it.DateKnown, &it.DateSource, &updated, &created, &it.Fingerprint, &sources)
+		&it.Country, &it.City, &topics, &contacts, &published, &it.DateKnown, &it.DateSource, &updated, &created, &it.Fingerprint, &retracted, &sources)
 	if err != nil {
 		return it, err
 	}
-	it.Published, it.Updated, it.Created = parseTime(published), parseTime(updated), parseTime(created)
+	it.Published, it.Updated, it.Created, it.Retracted = parseTime(published), parseTime(updated), parseTime(created), parseTime(retracted)
 	if err := json.Unmarshal([]byte(topics), &it.Topics); err != nil {
 		return it, fmt.Errorf("item %s topics: %w", it.UID, err)
 	}
@@ -735,4 +748,234 @@ func (s *Store) ItemFacets(ctx context.Context) (Facets, error) {
 		}
 	}
 	return f, rows.Err()
+}
+
+// DocumentKeys lists the keys of a source's documents.
+func (s *Store) DocumentKeys(ctx context.Context, sourceID string) ([]string, error) {
+	rows, err := s.rstmt(ctx, `SELECT key FROM documents WHERE source_id = ?`).QueryContext(ctx, sourceID)
+	if err != nil {
+		return nil, fmt.Errorf("document keys of %s: %w", sourceID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RemoveDocuments forgets documents a source no longer publishes (a file
+// deleted from a dir source). An item left with no copy is retracted; an
+// item with other copies loses this source. It returns how many items
+// were retracted.
+func (s *Store) RemoveDocuments(ctx context.Context, sourceID string, keys []string) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if err := s.lockItems(ctx, tx); err != nil {
+		return 0, err
+	}
+	gen, err := s.bumpItems(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	now := formatTime(s.Now())
+	retracted := 0
+	for _, key := range keys {
+		var itemID int64
+		err := s.wstmt(ctx, tx, `DELETE FROM documents WHERE source_id = ? AND key = ? RETURNING item_id`).QueryRowContext(ctx, sourceID, key).Scan(&itemID)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("remove %s/%s: %w", sourceID, key, err)
+		}
+		var left int
+		if err := s.wstmt(ctx, tx, `SELECT count(*) FROM documents WHERE item_id = ?`).QueryRowContext(ctx, itemID).Scan(&left); err != nil {
+			return 0, err
+		}
+		if left == 0 {
+			if err := s.retract(ctx, tx, itemID, now, gen); err != nil {
+				return 0, err
+			}
+			retracted++
+			continue
+		}
+		// The item stands, one source fewer.
+		var others int
+		if err := s.wstmt(ctx, tx, `SELECT count(*) FROM documents WHERE item_id = ? AND source_id = ?`).QueryRowContext(ctx, itemID, sourceID).Scan(&others); err != nil {
+			return 0, err
+		}
+		if others == 0 {
+			if _, err := s.wstmt(ctx, tx, `DELETE FROM item_facets WHERE facet = ? AND item_id = ?`).ExecContext(ctx, "s:"+sourceID, itemID); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := s.wstmt(ctx, tx, `UPDATE items SET version = version + 1 WHERE id = ?`).ExecContext(ctx, itemID); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.notifyItems(ctx, tx, gen); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	s.setGeneration(gen)
+	return retracted, nil
+}
+
+// Retract takes the item with the public id uid out of every feed; its
+// subscribers are told (items.deleted) and Atom feeds carry a tombstone.
+func (s *Store) Retract(ctx context.Context, uid string) (Item, error) {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return Item{}, err
+	}
+	defer tx.Rollback()
+	if err := s.lockItems(ctx, tx); err != nil {
+		return Item{}, err
+	}
+	var id int64
+	var retracted string
+	err = s.wstmt(ctx, tx, `SELECT id, retracted FROM items WHERE uid = ?`).QueryRowContext(ctx, uid).Scan(&id, &retracted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, ErrNotFound
+	}
+	if err != nil {
+		return Item{}, err
+	}
+	if retracted == "" {
+		gen, err := s.bumpItems(ctx, tx)
+		if err != nil {
+			return Item{}, err
+		}
+		if err := s.retract(ctx, tx, id, formatTime(s.Now()), gen); err != nil {
+			return Item{}, err
+		}
+		if err := s.notifyItems(ctx, tx, gen); err != nil {
+			return Item{}, err
+		}
+		if err := tx.Commit(); err != nil {
+			return Item{}, err
+		}
+		s.setGeneration(gen)
+	}
+	return s.Item(ctx, uid)
+}
+
+// retract marks an item retracted: out of the facets (so out of filtered
+// feeds), out of near-duplicate matching, counted no more.
+func (s *Store) retract(ctx context.Context, tx *txn, id int64, now string, gen uint64) error {
+	res, err := s.wstmt(ctx, tx, `UPDATE items SET retracted = ?, change = ?, fingerprint = '', version = version + 1 WHERE id = ? AND retracted = ''`).
+		ExecContext(ctx, now, int64(gen), id)
+	if err != nil {
+		return fmt.Errorf("retract item %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	// Its facets are kept under an "r" prefix: no feed walks them, but the
+	// subscribers whose filters it matched can still be told.
+	for _, q := range []string{
+		`INSERT INTO item_facets (facet, item_id) SELECT 'r' || facet, item_id FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r' ON CONFLICT DO NOTHING`,
+		`DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r'`,
+		`DELETE FROM item_bands WHERE item_id = ?`,
+	} {
+		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, id); err != nil {
+			return fmt.Errorf("retract item %d: %w", id, err)
+		}
+	}
+	_, err = s.wstmt(ctx, tx, `UPDATE counters SET value = value - 1 WHERE name = 'item_count'`).ExecContext(ctx)
+	return err
+}
+
+// UIDOf finds the stored uid of an item from any of its ids: the uid
+// itself (as in /items/{uid}) or the public urn:uuid of the feeds, which
+// sets two of the uid's hex digits to mark its UUID version and variant.
+func (s *Store) UIDOf(ctx context.Context, id string) (string, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	if u, ok := strings.CutPrefix(id, "urn:uuid:"); ok {
+		hex := strings.ReplaceAll(u, "-", "")
+		if len(hex) != 32 {
+			return "", ErrNotFound
+		}
+		rows, err := s.rstmt(ctx, `SELECT uid FROM items WHERE uid >= ? AND uid < ? ORDER BY uid LIMIT 64`).QueryContext(ctx, hex[:12], hex[:12]+"g")
+		if err != nil {
+			return "", err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var uid string
+			if err := rows.Scan(&uid); err != nil {
+				return "", err
+			}
+			if len(uid) == 32 && uid[:12] == hex[:12] && uid[13:16] == hex[13:16] && uid[17:] == hex[17:] {
+				return uid, nil
+			}
+		}
+		return "", ErrNotFound
+	}
+	if strings.HasPrefix(id, "urn:crier:item:") {
+		return strings.TrimPrefix(id, "urn:crier:item:"), nil
+	}
+	return id, nil
+}
+
+// Tombstones lists the items retracted since t that q's filters matched,
+// newest first: the at:deleted-entry elements Atom feeds carry (RFC 6721).
+func (s *Store) Tombstones(ctx context.Context, q Query, since time.Time) ([]Item, error) {
+	all, err := s.retractions(ctx, since)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	var out []Item
+	err = s.snapshot(ctx, func(tx *txn) error {
+		for _, it := range all {
+			facets, err := itemFacets(ctx, tx, it)
+			if err != nil {
+				return err
+			}
+			if matches(q, facets) {
+				out = append(out, it)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RetractedSince says how many items were retracted since t and when the
+// last one was: part of a feed's version, so that a tombstone re-renders it.
+func (s *Store) RetractedSince(ctx context.Context, since time.Time) (string, error) {
+	var n int
+	var last sql.NullString
+	err := s.rstmt(ctx, `SELECT count(*), max(retracted) FROM items WHERE retracted > ?`).QueryRowContext(ctx, formatTime(since)).Scan(&n, &last)
+	return fmt.Sprintf("%d@%s", n, last.String), err
+}
+
+func (s *Store) retractions(ctx context.Context, since time.Time) ([]Item, error) {
+	rows, err := s.rstmt(ctx, "SELECT "+itemColumns+" FROM items i WHERE i.retracted > ? ORDER BY i.retracted DESC LIMIT 1000").QueryContext(ctx, formatTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("retractions: %w", err)
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
 }

@@ -121,101 +121,309 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 type Batch struct {
 	Items []int64
 	Body  []byte
+	Seq   int64 // its number in the subscriber's sequence (set by Fire)
 }
 
 // fireChunk bounds the items one step of Fire reads and renders.
 const fireChunk = 500
 
+// The events of deliveries.
+const (
+	Published = "items.published" // new items
+	Corrected = "items.updated"   // items whose text changed at their source
+	Retracted = "items.deleted"   // items taken back
+)
+
+// Builder turns items of one event into batches. seq is the sequence
+// number of the first batch (the next ones follow on); a builder that
+// does not number its batches ignores it.
+type Builder func(event string, items []Item, seq int64) ([]Batch, error)
+
 // Fire creates the deliveries of the items stored after a subscriber's
 // cursor that q selects, and moves the cursor past every item stored so
-// far. build turns the selected items into batches. Items are read and
-// rendered outside any write transaction, a bounded chunk at a time; each
-// chunk's deliveries and the cursor move commit together, and only if no
-// other process moved the cursor meanwhile. It returns the number of
-// deliveries created.
+// far. build turns the selected items into batches. See FireEvents.
 func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item) ([]Batch, error)) (int, error) {
+	return s.fire(ctx, id, q, false, func(_ string, items []Item, _ int64) ([]Batch, error) { return build(items) })
+}
+
+// FireEvents is Fire for webhooks: corrections and retractions of the
+// items the subscriber already had come first (items.updated,
+// items.deleted), then new items (items.published), each batch numbered
+// in the subscriber's sequence.
+//
+// Items are read and rendered outside any write transaction, a bounded
+// chunk at a time; each chunk's deliveries and the cursor move commit
+// together, and only if no other process moved the cursors meanwhile. It
+// returns the number of deliveries created.
+func (s *Store) FireEvents(ctx context.Context, id string, q Query, build Builder) (int, error) {
+	return s.fire(ctx, id, q, true, build)
+}
+
+func (s *Store) fire(ctx context.Context, id string, q Query, changes bool, build Builder) (int, error) {
 	created := 0
-	for {
-		cursor, upper, items, more, err := s.owed(ctx, id, q)
+	for changes {
+		o, err := s.owedChanges(ctx, id, q)
 		if err != nil {
 			return created, err
 		}
-		var batches []Batch
-		if len(items) > 0 {
-			if batches, err = build(items); err != nil {
-				return created, err
-			}
-		}
-		moved, err := s.commitFire(ctx, id, cursor, upper, batches)
+		n, moved, err := s.buildAndCommit(ctx, id, o, build)
 		if err != nil {
 			return created, err
 		}
 		if moved {
-			created += len(batches)
-			if !more {
+			created += n
+			if !o.more {
+				break
+			}
+		}
+	}
+	for {
+		o, err := s.owed(ctx, id, q)
+		if err != nil {
+			return created, err
+		}
+		n, moved, err := s.buildAndCommit(ctx, id, o, build)
+		if err != nil {
+			return created, err
+		}
+		if moved {
+			created += n
+			if !o.more {
 				return created, nil
 			}
 		}
 	}
 }
 
-// owed reads, in one snapshot, a subscriber's cursor and the next chunk of
-// items after it that q selects. upper is where the cursor moves once the
-// chunk is delivered: the last item read when the chunk is full, else the
-// newest item stored.
-func (s *Store) owed(ctx context.Context, id string, q Query) (cursor, upper int64, items []Item, more bool, err error) {
+// owing is one chunk of what a subscriber is owed, read in one snapshot,
+// and where its cursors move once the chunk is delivered.
+type owing struct {
+	cursor, changeCursor, seq int64 // as read
+	upper, changeUpper        int64 // where they move
+	events                    []string
+	items                     [][]Item // by event
+	more                      bool
+}
+
+func (s *Store) buildAndCommit(ctx context.Context, id string, o owing, build Builder) (int, bool, error) {
+	var batches []Batch
+	seq := o.seq + 1
+	for i, event := range o.events {
+		if len(o.items[i]) == 0 {
+			continue
+		}
+		bs, err := build(event, o.items[i], seq)
+		if err != nil {
+			return 0, false, err
+		}
+		for j := range bs {
+			bs[j].Seq = seq
+			seq++
+		}
+		batches = append(batches, bs...)
+	}
+	moved, err := s.commitFire(ctx, id, o, batches)
+	return len(batches), moved, err
+}
+
+// snapshot runs read in one read-only snapshot.
+func (s *Store) snapshot(ctx context.Context, read func(tx *txn) error) error {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.pg {
 		opts.Isolation = sql.LevelRepeatableRead // one snapshot, as SQLite's read transactions are
 	}
 	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
-		return 0, 0, nil, false, err
+		return err
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, traced(`SELECT cursor FROM subscribers WHERE id = ?`), id).Scan(&cursor); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, 0, nil, false, fmt.Errorf("subscriber %s: %w", id, ErrNotFound)
-		}
-		return 0, 0, nil, false, err
-	}
-	if err := tx.QueryRowContext(ctx, traced(`SELECT coalesce(max(id), 0) FROM items`)).Scan(&upper); err != nil {
-		return 0, 0, nil, false, err
-	}
-	q.After, q.BySeq, q.SeqDesc, q.Before, q.Limit = cursor, true, false, 0, fireChunk
-	if items, err = queryItems(ctx, tx, q); err != nil {
-		return 0, 0, nil, false, err
-	}
-	if len(items) == fireChunk {
-		upper, more = items[len(items)-1].Seq, true
-	}
-	return cursor, max(upper, cursor), items, more, nil
+	return read(tx)
 }
 
-// commitFire stores a chunk's deliveries and moves the cursor from cursor
-// to upper, unless another process moved it first (moved is then false
-// and nothing is written).
-func (s *Store) commitFire(ctx context.Context, id string, cursor, upper int64, batches []Batch) (moved bool, err error) {
+func (s *Store) readCursors(ctx context.Context, tx *txn, id string, o *owing) error {
+	err := tx.QueryRowContext(ctx, traced(`SELECT cursor, change_cursor, sequence FROM subscribers WHERE id = ?`), id).Scan(&o.cursor, &o.changeCursor, &o.seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("subscriber %s: %w", id, ErrNotFound)
+	}
+	o.upper, o.changeUpper = o.cursor, o.changeCursor
+	return err
+}
+
+// owed reads the next chunk of new items after a subscriber's cursor that
+// q selects. The cursor moves to the last item read when the chunk is
+// full, else to the newest item stored.
+func (s *Store) owed(ctx context.Context, id string, q Query) (owing, error) {
+	var o owing
+	err := s.snapshot(ctx, func(tx *txn) error {
+		if err := s.readCursors(ctx, tx, id, &o); err != nil {
+			return err
+		}
+		var upper int64
+		if err := tx.QueryRowContext(ctx, traced(`SELECT coalesce(max(id), 0) FROM items`)).Scan(&upper); err != nil {
+			return err
+		}
+		q.After, q.BySeq, q.SeqDesc, q.Before, q.Limit = o.cursor, true, false, 0, fireChunk
+		items, err := queryItems(ctx, tx, q)
+		if err != nil {
+			return err
+		}
+		if len(items) == fireChunk {
+			upper, o.more = items[len(items)-1].Seq, true
+		}
+		o.upper = max(upper, o.cursor)
+		o.events, o.items = []string{Published}, [][]Item{items}
+		return nil
+	})
+	return o, err
+}
+
+// owedChanges reads the next chunk of corrections and retractions of
+// items the subscriber already had (arrived up to its cursor) that q
+// selects. The change cursor moves to the last change read when the
+// chunk is full, else to the items counter.
+func (s *Store) owedChanges(ctx context.Context, id string, q Query) (owing, error) {
+	var o owing
+	err := s.snapshot(ctx, func(tx *txn) error {
+		if err := s.readCursors(ctx, tx, id, &o); err != nil {
+			return err
+		}
+		var upper int64
+		if err := tx.QueryRowContext(ctx, traced(`SELECT value FROM counters WHERE name = 'items'`)).Scan(&upper); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, traced("SELECT "+itemColumns+", i.change FROM items i WHERE i.change > ? AND i.change <= ? ORDER BY i.change LIMIT ?"),
+			o.changeCursor, upper, fireChunk)
+		if err != nil {
+			return err
+		}
+		var all []Item
+		var last int64
+		for rows.Next() {
+			var it Item
+			if it, last, err = scanItemChange(rows); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, it)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(all) == fireChunk {
+			upper, o.more = last, true
+		}
+		o.changeUpper = max(upper, o.changeCursor)
+		var corrected, retracted []Item
+		for _, it := range all {
+			if it.Seq > o.cursor { // not had yet: it goes out as published
+				continue
+			}
+			facets, err := itemFacets(ctx, tx, it)
+			if err != nil {
+				return err
+			}
+			if !matches(q, facets) {
+				continue
+			}
+			if it.Retracted.IsZero() {
+				corrected = append(corrected, it)
+			} else {
+				retracted = append(retracted, it)
+			}
+		}
+		if err := addOrigins(ctx, tx, corrected); err != nil {
+			return err
+		}
+		o.events, o.items = []string{Corrected, Retracted}, [][]Item{corrected, retracted}
+		return nil
+	})
+	return o, err
+}
+
+func scanItemChange(rows *sql.Rows) (Item, int64, error) {
+	var change int64
+	it, err := scanItem(extraScanner{rows, &change})
+	return it, change, err
+}
+
+// extraScanner scans one more column after an item's.
+type extraScanner struct {
+	r     scanner
+	extra any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.extra)...) }
+
+// itemFacets is what an item can be filtered by: for a retracted item,
+// the facets it had (kept under an "r" prefix).
+func itemFacets(ctx context.Context, tx *txn, it Item) (map[string]bool, error) {
+	out := map[string]bool{}
+	if it.Retracted.IsZero() {
+		out["c:"+it.Country], out["l:"+it.Language] = true, true
+		for _, t := range it.Topics {
+			out["t:"+t] = true
+		}
+		for _, src := range it.Sources {
+			out["s:"+src] = true
+		}
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, traced(`SELECT facet FROM item_facets WHERE item_id = ?`), it.Seq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, err
+		}
+		out[strings.TrimPrefix(f, "r")] = true
+	}
+	return out, rows.Err()
+}
+
+// matches applies q's filters to an item's facets.
+func matches(q Query, facets map[string]bool) bool {
+	for _, g := range facetGroups(q) {
+		ok := false
+		for _, f := range g {
+			ok = ok || facets[f]
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// commitFire stores a chunk's deliveries, numbered, and moves the cursors,
+// unless another process moved them first (moved is then false and
+// nothing is written).
+func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Batch) (moved bool, err error) {
 	now := formatTime(s.Now())
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback()
-	res, err := s.wstmt(ctx, tx, `UPDATE subscribers SET cursor = ?, last_fire = ? WHERE id = ? AND cursor = ?`).ExecContext(ctx, upper, now, id, cursor)
+	res, err := s.wstmt(ctx, tx, `UPDATE subscribers SET cursor = ?, change_cursor = ?, sequence = ?, last_fire = ?
+		WHERE id = ? AND cursor = ? AND change_cursor = ? AND sequence = ?`).ExecContext(ctx,
+		o.upper, o.changeUpper, o.seq+int64(len(batches)), now, id, o.cursor, o.changeCursor, o.seq)
 	if err != nil {
 		return false, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	insBody := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)`)
 	for _, b := range batches {
 		ids, _ := json.Marshal(b.Items)
 		var did int64
-		if err := ins.QueryRowContext(ctx, newWebhookID(), id, string(ids), Due, now, now).Scan(&did); err != nil {
+		if err := ins.QueryRowContext(ctx, newWebhookID(), id, string(ids), Due, now, now, b.Seq).Scan(&did); err != nil {
 			return false, err
 		}
 		if _, err := insBody.ExecContext(ctx, did, b.Body); err != nil {
