@@ -494,14 +494,21 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 			drive = i
 		}
 	}
+	// The other groups are checked rarest first: most items fail the
+	// first check and cost one lookup.
+	others := make([]int, 0, len(groups))
+	for i := range groups {
+		if i != drive {
+			others = append(others, i)
+		}
+	}
+	sort.SliceStable(others, func(a, b int) bool { return size(groups[others[a]]) < size(groups[others[b]]) })
 	branch := func(facet string) string {
 		b := "SELECT f.item_id FROM item_facets f WHERE f.facet = ?"
 		args = append(args, facet)
 		b += bounds("f.item_id")
-		for i, g := range groups {
-			if i == drive {
-				continue
-			}
+		for _, i := range others {
+			g := groups[i]
 			marks := strings.TrimSuffix(strings.Repeat("?,", len(g)), ",")
 			b += " AND EXISTS (SELECT 1 FROM item_facets g WHERE g.item_id = f.item_id AND g.facet IN (" + marks + "))"
 			for _, v := range g {
