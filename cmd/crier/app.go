@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -35,6 +36,8 @@ type app struct {
 	version        string
 	// listen opens serve's listener; tests replace it (nil = net.Listen).
 	listen func(network, address string) (net.Listener, error)
+	// reload tells serve to re-read its config (SIGHUP).
+	reload <-chan os.Signal
 }
 
 func (a *app) load() (*config.Config, error) {
@@ -220,7 +223,6 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	in := ingest.New(cfg, st, a.log)
 	listen := a.listen
 	if listen == nil {
 		listen = net.Listen
@@ -229,6 +231,86 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	// The handler is swapped whole on reload: a request in flight ends on
+	// the handler it started with.
+	var handler atomic.Pointer[http.Handler]
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	run, err := a.start(ctx, cfg, st, &handler)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("serving", "component", "http", "listen", ln.Addr().String(), "feeds", cfg.Server.BaseURL+"/feeds/all.atom")
+	for {
+		select {
+		case <-a.reload:
+			next, err := a.load()
+			if err != nil {
+				a.logConfigProblems(err)
+				continue // the running config stays
+			}
+			if next.Storage != cfg.Storage || next.Server.Listen != cfg.Server.Listen {
+				a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
+				next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
+			}
+			nextRun, err := a.start(ctx, next, st, &handler)
+			if err != nil {
+				a.log.Error("config not applied: "+err.Error(), "component", "config")
+				continue
+			}
+			run.stop() // the old pipelines: in-flight deliveries finish or stay due
+			run, cfg = nextRun, next
+			a.log.Info("config reloaded", "component", "config", "sources", len(cfg.Sources), "topics", len(cfg.Topics), "subscribers", len(cfg.Subscribers))
+		case err = <-errc:
+			a.log.Error("the HTTP server stopped; shutting down", "component", "http", "error", err)
+			cancel()
+			run.stop()
+			return err
+		case <-ctx.Done():
+			a.log.Info("shutting down", "component", "http")
+			sctx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+			err = srv.Shutdown(sctx)
+			stop()
+			run.stop()
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			return err
+		}
+	}
+}
+
+// logConfigProblems logs each problem of a config that failed to load, with
+// its line and column.
+func (a *app) logConfigProblems(err error) {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			a.log.Error(fmt.Sprintf("config not reloaded: %s:%d:%d: %s", ce.Path, p.Line, p.Col, p.Msg), "component", "config")
+		}
+		return
+	}
+	a.log.Error("config not reloaded: "+err.Error(), "component", "config")
+}
+
+// running is one config's pipelines: stop ends them and waits.
+type running struct {
+	stop func()
+}
+
+// start builds the HTTP handler and the pipelines of cfg (sources on their
+// schedules, subscribers' schedules, the senders, the WebSub hub), puts the
+// handler in place and starts the pipelines under their own context.
+func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler]) (running, error) {
+	ctx, cancel := context.WithCancel(parent)
+	in := ingest.New(cfg, st, a.log)
 	pub := publish.New(cfg, st, a.log)
 	deliverer := deliver.New(cfg, st, a.log)
 	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
@@ -241,23 +323,17 @@ func (a *app) serve(ctx context.Context) error {
 			}
 			return 0, fmt.Errorf("no source %q", id)
 		}}
-	srv := &http.Server{
-		Handler:           pub.Handler(api.Register),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
 	sched := schedule.New(a.log)
+	fail := func(err error) (running, error) { cancel(); return running{}, err }
 	states, err := st.SourceStates(ctx)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	for _, src := range cfg.Sources {
 		src := src
 		every, err := config.ParseSchedule(src.Schedule)
 		if err != nil {
-			return fmt.Errorf("source %s: %w", src.ID, err)
+			return fail(fmt.Errorf("source %s: %w", src.ID, err))
 		}
 		next := every.Next(time.Now())
 		gap := every.Next(next).Sub(next) / 2
@@ -276,19 +352,19 @@ func (a *app) serve(ctx context.Context) error {
 				return
 			}
 			a.log.Info("source fetched", "component", "ingest", "source", src.ID, "added", r.Added, "updated", r.Updated,
-				"merged", r.Merged, "unchanged", r.Unchanged, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
+				"merged", r.Merged, "unchanged", r.Unchanged, "retracted", r.Retracted, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
 		}
 		// At start-up the scheduler runs what fell due while crier was down.
 		if err := sched.Add(src.ID, src.Schedule, states[src.ID].LastAttempt, job); err != nil {
-			return fmt.Errorf("source %s: %w", src.ID, err)
+			return fail(fmt.Errorf("source %s: %w", src.ID, err))
 		}
 	}
 	if err := deliverer.Sync(ctx); err != nil {
-		return err
+		return fail(err)
 	}
 	subs, err := st.Subscribers(ctx)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	for _, sub := range cfg.Subscribers {
 		id := sub.ID
@@ -300,9 +376,11 @@ func (a *app) serve(ctx context.Context) error {
 			}
 		})
 		if err != nil {
-			return fmt.Errorf("subscriber %s: %w", id, err)
+			return fail(fmt.Errorf("subscriber %s: %w", id, err))
 		}
 	}
+	h := pub.Handler(api.Register)
+	handler.Store(&h)
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() {
@@ -321,25 +399,11 @@ func (a *app) serve(ctx context.Context) error {
 		defer wg.Done()
 		deliverer.Run(ctx) // in-flight deliveries finish; the rest stay due
 	}()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("serving", "component", "http", "listen", ln.Addr().String(), "feeds", cfg.Server.BaseURL+"/feeds/all.atom")
-	select {
-	case err = <-errc:
-		a.log.Error("the HTTP server stopped; shutting down", "component", "http", "error", err)
+	return running{stop: func() {
 		cancel()
-	case <-ctx.Done():
-		a.log.Info("shutting down", "component", "http")
-		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err = srv.Shutdown(sctx)
-		cancel()
-	}
-	wg.Wait()
-	pub.WaitHub()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+		wg.Wait()
+		pub.WaitHub()
+	}}, nil
 }
 
 // copy copies the configured store into the empty store at dsn.

@@ -33,10 +33,17 @@ commands:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP reloads config.toml (crier serve), as operators expect.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload = hup
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// reload receives SIGHUP; nil in tests, which call run directly.
+var reload <-chan os.Signal
 
 // errUsage marks bad usage: exit status 2.
 var errUsage = errors.New("usage")
@@ -86,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log, version: version}
+	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log, version: version, reload: reload}
 
 	var err error
 	switch cmd {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -180,3 +182,71 @@ func TestServeStopsWhenTheServerFails(t *testing.T) {
 		t.Fatal("serve hung after its HTTP server failed")
 	}
 }
+
+// SIGHUP re-reads config.toml: a topic added appears without a restart; a
+// config that fails check is not applied and the running one stays.
+func TestReloadOnSIGHUP(t *testing.T) {
+	addr := freePort(t)
+	path := sampleConfig(t, addr)
+	base, _ := os.ReadFile(path)
+	hup := make(chan os.Signal, 1)
+	var logs syncBuffer
+	a := &app{configPath: path, stdout: io.Discard, stderr: io.Discard, reload: hup,
+		log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx) }()
+	status := func(p string) int {
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	wait := func(p string, want int) bool {
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if status(p) == want {
+				return true
+			}
+		}
+		return false
+	}
+	if !wait("/feeds/all.atom", 200) || status("/feeds/topic/floods.atom") != 404 {
+		t.Fatal("serve did not start, or knows a topic it was not given")
+	}
+	topic := "\n[[topics]]\nslug = \"floods\"\nname = \"Floods\"\n[topics.keywords]\nfr = [\"inondation\"]\n"
+	os.WriteFile(path, append(base, topic...), 0o644)
+	hup <- syscall.SIGHUP
+	if !wait("/feeds/topic/floods.atom", 200) {
+		t.Fatal("a topic added to config.toml did not appear after SIGHUP")
+	}
+	os.WriteFile(path, append(base, "\n[feeds]\npage_size = \"fifty\"\n"...), 0o644)
+	hup <- syscall.SIGHUP
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "config not reloaded"); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "config not reloaded: "+path+":") {
+		t.Errorf("a bad config on reload was not logged with its place:\n%s", logs.String())
+	}
+	if status("/feeds/topic/floods.atom") != 200 {
+		t.Error("a bad config replaced the running one")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
