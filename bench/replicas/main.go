@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,12 +70,15 @@ func run(admin, bin, work string, replicas, items, partners, secs int) (deliveri
 	defer drop()
 	rel := filepath.Join(work, fmt.Sprintf("releases%d", replicas))
 	os.MkdirAll(rel, 0o755)
-	words := strings.Fields("migration migrants border health refugees asylum shelter water families support government partners funding programme centre training employment housing schools children")
+	words := strings.Fields(`migration migrants border health refugees asylum shelter water families support government partners
+funding programme centre training employment housing schools children women return reintegration floods drought violence
+camps registration data survey report conference ministry office coast river valley market road bridge clinic vaccine`)
+	rng := mrand.New(mrand.NewPCG(uint64(replicas), 7))
 	for i := 0; i < items; i++ {
 		var b strings.Builder
 		fmt.Fprintf(&b, "Release %d\n\nGENEVA – ", i)
-		for w := 0; w < 150; w++ {
-			b.WriteString(words[(i*7+w*w*3+w)%len(words)] + " ")
+		for w := 0; w < 150; w++ { // distinct releases: none is a copy of another
+			b.WriteString(words[rng.IntN(len(words))] + " ")
 		}
 		fmt.Fprintf(&b, "%d", i)
 		os.WriteFile(filepath.Join(rel, fmt.Sprintf("r%04d.txt", i)), []byte(b.String()), 0o644)
@@ -127,7 +131,9 @@ func run(admin, bin, work string, replicas, items, partners, secs int) (deliveri
 	deliveries = float64(want) / took.Seconds()
 	f200 = load(addrs, secs, "")
 	etag := ""
-	if resp, err := http.Get("http://" + addrs[0] + "/feeds/all.atom"); err == nil {
+	req, _ := http.NewRequest("GET", "http://"+addrs[0]+"/feeds/all.atom", nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
 		etag = resp.Header.Get("ETag")
 		resp.Body.Close()
 	}

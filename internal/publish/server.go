@@ -84,6 +84,10 @@ func (s *Server) Handler(extra ...func(*http.ServeMux)) http.Handler {
 // logged logs each request once, where it ends.
 func (s *Server) logged(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			h.ServeHTTP(w, r) // the hot path pays nothing for a log it will not write
+			return
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
