@@ -134,6 +134,8 @@ func run(dir string, sizes []int, reps int) error {
 base_url = "http://127.0.0.1"
 [storage]
 dsn = %q
+[fetch]
+allow_private_targets = true   # the feed source is on loopback
 [feeds]
 cache_size = "1"   # nothing kept: every request renders
 [[sources]]

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -163,27 +164,42 @@ func Load(path string) (*Config, error) {
 func Parse(path string, data []byte) (*Config, error) {
 	cerr := &Error{Path: path}
 	var c Config
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	keys := positions(data)
+	// A value of the wrong type stops the decoder: it is reported in plain
+	// words, its line set aside, and the decoding goes on, so that one
+	// mistake does not hide the others.
+	work := append([]byte(nil), data...)
+	for attempt := 0; ; attempt++ {
+		c = Config{}
+		dec := toml.NewDecoder(bytes.NewReader(work))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&c)
+		if err == nil {
+			break
+		}
 		var strict *toml.StrictMissingError
 		var derr *toml.DecodeError
-		switch {
-		case errors.As(err, &strict):
+		if errors.As(err, &strict) {
 			// The rest of the document was decoded: go on and report the
 			// other problems too.
 			for _, e := range strict.Errors {
 				line, col := e.Position()
 				cerr.Problems = append(cerr.Problems, Problem{line, col, fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
 			}
-		case errors.As(err, &derr):
-			line, col := derr.Position()
-			cerr.Problems = append(cerr.Problems, Problem{line, col, strings.TrimPrefix(derr.Error(), "toml: ")})
-			return nil, cerr
-		default:
+			break
+		}
+		if !errors.As(err, &derr) {
 			cerr.Problems = append(cerr.Problems, Problem{1, 1, err.Error()})
 			return nil, cerr
 		}
+		line, col := derr.Position()
+		msg, typeErr := wrongType(derr, keys, data, line)
+		if !typeErr || attempt > 50 {
+			cerr.Problems = append(cerr.Problems, Problem{line, col, strings.TrimPrefix(derr.Error(), "toml: ")})
+			return nil, cerr
+		}
+		cerr.Problems = append(cerr.Problems, Problem{line, col, msg})
+		work = blankLine(work, line)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -191,7 +207,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c.Path = abs
 	c.Dir = filepath.Dir(abs)
-	v := validator{cfg: &c, pos: positions(data), err: cerr}
+	v := validator{cfg: &c, pos: keys, err: cerr}
 	v.run()
 	sort.SliceStable(cerr.Problems, func(i, j int) bool {
 		a, b := cerr.Problems[i], cerr.Problems[j]
@@ -201,4 +217,90 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, cerr
 	}
 	return &c, nil
+}
+
+// wrongType turns a decoder's type error into plain words: the key, what
+// it wants, and what it got ("fetch.timeout: want a duration such as
+// \"30s\", got the number 30"). ok is false for other errors.
+func wrongType(derr *toml.DecodeError, keys map[string]pos, data []byte, line int) (msg string, ok bool) {
+	if !strings.Contains(derr.Error(), "cannot decode") && !strings.Contains(derr.Error(), "cannot store") {
+		return "", false
+	}
+	key := ""
+	for k, p := range keys {
+		if p.line == line && (key == "" || len(k) > len(key)) {
+			key = k
+		}
+	}
+	if key == "" {
+		return "", false
+	}
+	got := ""
+	if lines := strings.Split(string(data), "\n"); line-1 < len(lines) {
+		if _, v, found := strings.Cut(lines[line-1], "="); found {
+			got = strings.TrimSpace(v)
+			if i := strings.Index(got, " #"); i >= 0 {
+				got = strings.TrimSpace(got[:i])
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(got, "\"") || strings.HasPrefix(got, "'"):
+		got = "the text " + got
+	case got == "true" || got == "false":
+		got = "the boolean " + got
+	case strings.HasPrefix(got, "["):
+		got = "a list"
+	case strings.HasPrefix(got, "{"):
+		got = "a table"
+	case got != "":
+		got = "the number " + got
+	default:
+		got = "a value of another type"
+	}
+	return fmt.Sprintf("%s: want %s, got %s", displayKey(key), want(key), got), true
+}
+
+// displayKey drops array indexes from a key path: sources.0.url becomes
+// sources.url (the line says which).
+func displayKey(k string) string {
+	var out []string
+	for _, p := range strings.Split(k, ".") {
+		if _, err := strconv.Atoi(p); err != nil {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// want says what a key takes.
+func want(key string) string {
+	last := key[strings.LastIndexByte(key, '.')+1:]
+	switch last {
+	case "timeout", "max_age":
+		return `a duration such as "30s"`
+	case "max_body", "cache_size", "max_item_size":
+		return `a size such as "10MiB"`
+	case "page_size", "concurrency":
+		return "a whole number"
+	case "allow_private_targets":
+		return "true or false"
+	case "countries", "topics", "languages", "sources":
+		return `a list of texts such as ["fr", "en"]`
+	case "schedule":
+		return `a cron expression or "@every 15m"`
+	}
+	if strings.Contains(key, "keywords") {
+		return `a list of texts such as ["réfugié", "asile"]`
+	}
+	return "a text in quotes"
+}
+
+// blankLine comments out one line, keeping every position in the document.
+func blankLine(data []byte, line int) []byte {
+	lines := bytes.Split(data, []byte("\n"))
+	if line-1 < len(lines) {
+		lines[line-1] = append([]byte("#"), lines[line-1]...)
+	}
+	return bytes.Join(lines, []byte("\n"))
 }

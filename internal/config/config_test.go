@@ -25,7 +25,9 @@ fr = ["réfugié"]
 `
 
 func TestParseDefaults(t *testing.T) {
-	c, err := Parse("config.toml", []byte(minimal))
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "releases"), 0o755)
+	c, err := Parse(filepath.Join(dir, "config.toml"), []byte(minimal))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -78,7 +80,7 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "unknown key in array table",
-			doc:  "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \"p\"\ncolour = \"red\"\n",
+			doc:  "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \".\"\ncolour = \"red\"\n",
 			want: []string{`5:1: unknown key "sources.colour"`},
 		},
 		{
@@ -100,12 +102,12 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "bad cron",
-			doc:  "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \"p\"\nschedule = \"every day\"\n",
+			doc:  "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \".\"\nschedule = \"every day\"\n",
 			want: []string{`5:1: bad cron expression "every day"`},
 		},
 		{
 			name: "second source, several problems",
-			doc: "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \"p\"\n\n[[sources]]\nid = \"a\"\nkind = \"ftp\"\n" +
+			doc: "[[sources]]\nid = \"a\"\nkind = \"dir\"\npath = \".\"\n\n[[sources]]\nid = \"a\"\nkind = \"ftp\"\n" +
 				"country = \"Belgium\"\n",
 			want: []string{`7:1: duplicate source id "a"`, `8:1: unknown source kind "ftp"`, `9:1: country "BELGIUM"`},
 		},
@@ -177,5 +179,48 @@ func TestParseSize(t *testing.T) {
 	}
 	if _, err := ParseSize("ten"); err == nil {
 		t.Error("ParseSize(\"ten\") succeeded")
+	}
+}
+
+// crier check catches at once what would fail at run time, and a value of
+// the wrong type in plain words without hiding the rest.
+func TestCheckCatchesRunTimeFailures(t *testing.T) {
+	dir := t.TempDir()
+	doc := `[server]
+listen = "localhost"
+[fetch]
+timeout = 30
+max_body = true
+[[sources]]
+id = "a"
+kind = "dir"
+path = "no-such-folder"
+[[sources]]
+id = "b"
+kind = "page"
+url = "https://example.org/news"
+links = "a[[["
+[[topics]]
+slug = "t"
+[topics.keywords]
+xx = ["word"]
+`
+	_, err := Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want problems", err)
+	}
+	got := err.Error()
+	for _, want := range []string{
+		`config.toml:2:1: listen "localhost" needs a host and a port`,
+		`config.toml:4:`, `fetch.timeout: want a duration such as "30s", got the number 30`,
+		`config.toml:5:`, `fetch.max_body: want a size such as "10MiB", got the boolean true`,
+		`config.toml:9:1: path `, `does not exist`,
+		`config.toml:14:1: links "a[[[" is not a CSS selector`,
+		`keywords language "xx" is not an ISO 639-1 code`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
 	}
 }

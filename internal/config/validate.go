@@ -3,8 +3,10 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/andybalholm/cascadia"
 	"github.com/crier-hub/crier/internal/lang"
 	"github.com/crier-hub/crier/internal/netguard"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -151,6 +153,11 @@ func (v *validator) schedule(key, spec, def string, dst *string) {
 func (v *validator) run() {
 	c := v.cfg
 	// [server]
+	if c.Server.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
+			v.problem("server.listen", "listen %q needs a host and a port, such as \"127.0.0.1:8080\" or \":8080\"", c.Server.Listen)
+		}
+	}
 	if c.Server.Listen == "" {
 		c.Server.Listen = "127.0.0.1:8080"
 	}
@@ -246,12 +253,21 @@ func (v *validator) sources() {
 			}
 			if s.Kind == "page" && strings.TrimSpace(s.Links) == "" {
 				v.problem(k, "page source %q needs links, the CSS selector of its release links", s.ID)
+			} else if s.Kind == "page" {
+				if _, err := cascadia.Parse(s.Links); err != nil {
+					v.problem(k+".links", "links %q is not a CSS selector crier can read: %v", s.Links, err)
+				}
 			}
 		case "dir":
 			if s.Path == "" {
 				v.problem(k, "dir source %q needs a path", s.ID)
 			} else {
 				s.Path = v.abs(s.Path)
+				if fi, err := os.Stat(s.Path); err != nil {
+					v.problem(k+".path", "path %s does not exist or cannot be read", s.Path)
+				} else if !fi.IsDir() {
+					v.problem(k+".path", "path %s is a file; a dir source reads a folder", s.Path)
+				}
 			}
 			if s.URL != "" {
 				v.problem(k+".url", "url is for feed and page sources; a dir source takes path")
