@@ -314,14 +314,19 @@ func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store,
 	pub := publish.New(cfg, st, a.log)
 	deliverer := deliver.New(cfg, st, a.log)
 	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
-		Fetch: func(ctx context.Context, id string) (int, error) {
+		Fetch: func(ctx context.Context, id string) (admin.RunCounts, error) {
 			for _, src := range cfg.Sources {
 				if src.ID == id {
 					r := in.Run(ctx, src)
-					return r.Added, r.Err
+					c := admin.RunCounts{Source: id, Documents: r.Documents, Added: r.Added, Updated: r.Updated, Merged: r.Merged,
+						Unchanged: r.Unchanged, Skipped: len(r.Problems), Retracted: r.Retracted}
+					if r.Err != nil {
+						c.Error = r.Err.Error()
+					}
+					return c, nil
 				}
 			}
-			return 0, fmt.Errorf("no source %q", id)
+			return admin.RunCounts{}, fmt.Errorf("no source %q", id)
 		}}
 	sched := schedule.New(a.log)
 	fail := func(err error) (running, error) { cancel(); return running{}, err }

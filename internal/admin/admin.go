@@ -24,24 +24,60 @@ type API struct {
 	Cfg   *config.Config
 	Store *store.Store
 	Log   *slog.Logger
-	// Fetch runs a source now and returns its error, if any.
-	Fetch func(ctx context.Context, id string) (added int, err error)
+	// Fetch runs a source now and returns the run's counts.
+	Fetch func(ctx context.Context, id string) (RunCounts, error)
 	// Wake tells the webhook senders that deliveries may be due.
 	Wake func()
 }
 
+// RunCounts is what a source's run did.
+type RunCounts struct {
+	Source    string `json:"source"`
+	Documents int    `json:"documents"`
+	Added     int    `json:"added"`
+	Updated   int    `json:"updated"`
+	Merged    int    `json:"merged"`
+	Unchanged int    `json:"unchanged"`
+	Skipped   int    `json:"skipped"`
+	Retracted int    `json:"retracted"`
+	Error     string `json:"error,omitempty"`
+}
+
 // Register adds the admin routes to mux. Without an admin_token the API
-// answers 404: it is off.
+// answers 404: it is off. Every answer that is not 2xx is JSON, unknown
+// routes (404) and wrong methods (405) included.
 func (a *API) Register(mux *http.ServeMux) {
+	api := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
-		mux.HandleFunc(pattern, a.guard(h))
+		api.HandleFunc(pattern, a.guard(h))
 	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := api.Handler(r); pattern != "" {
+			api.ServeHTTP(w, r) // which sets the path's values
+			return
+		}
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, p := api.Handler(r2); p != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such route " + r.URL.Path})
+	})
 	route("GET /api/v1/sources", a.sources)
 	route("POST /api/v1/sources/{id}/fetch", a.fetch)
 	route("GET /api/v1/sources/{id}/health", a.health)
 	route("GET /api/v1/subscribers", a.subscribers)
 	route("POST /api/v1/subscribers/{id}/pause", a.pause(true))
 	route("POST /api/v1/subscribers/{id}/resume", a.pause(false))
+	route("POST /api/v1/subscribers/{id}/retry", a.retry)
 	route("GET /api/v1/subscribers/{id}/deliveries", a.deliveries)
 	route("POST /api/v1/deliveries/{webhook_id}/replay", a.replay)
 	route("DELETE /api/v1/items/{id}", a.retract)
@@ -174,11 +210,11 @@ func (a *API) fetch(w http.ResponseWriter, r *http.Request) (any, error) {
 	if !a.known(id) {
 		return nil, store.ErrNotFound
 	}
-	added, err := a.Fetch(r.Context(), id)
+	counts, err := a.Fetch(r.Context(), id)
 	if err != nil {
 		return nil, &apiError{http.StatusBadGateway, fmt.Sprintf("source %s failed: %v", id, err)}
 	}
-	return map[string]any{"source": id, "added": added}, nil
+	return counts, nil
 }
 
 type subscriberView struct {
@@ -234,8 +270,47 @@ type deliveryView struct {
 	LastError   string        `json:"last_error,omitempty"`
 }
 
+// subscriber checks that a subscriber exists: in config.toml or, for a
+// WebSub subscription, in the store.
+func (a *API) subscriber(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	for _, s := range a.Cfg.Subscribers {
+		if s.ID == id {
+			return id, nil
+		}
+	}
+	subs, err := a.Store.Subscribers(r.Context())
+	if err != nil {
+		return "", err
+	}
+	if _, ok := subs[id]; ok {
+		return id, nil
+	}
+	return "", &apiError{http.StatusNotFound, fmt.Sprintf("no subscriber %q", id)}
+}
+
+// retry sends what a subscriber is owed now, not at the end of its backoff.
+func (a *API) retry(w http.ResponseWriter, r *http.Request) (any, error) {
+	id, err := a.subscriber(r)
+	if err != nil {
+		return nil, err
+	}
+	n, err := a.Store.RetryNow(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Wake != nil {
+		a.Wake()
+	}
+	return map[string]any{"subscriber": id, "due_now": n}, nil
+}
+
 func (a *API) deliveries(w http.ResponseWriter, r *http.Request) (any, error) {
-	dels, err := a.Store.Deliveries(r.Context(), r.PathValue("id"), 100)
+	id, err := a.subscriber(r)
+	if err != nil {
+		return nil, err
+	}
+	dels, err := a.Store.Deliveries(r.Context(), id, 100)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,9 @@ func setup(t *testing.T, token string) (*httptest.Server, *store.Store) {
 	st.AddSubscriber(context.Background(), "p", "0s")
 	mux := http.NewServeMux()
 	api := &API{Cfg: cfg, Store: st, Log: testenv.Log(),
-		Fetch: func(ctx context.Context, id string) (int, error) { return 3, nil }}
+		Fetch: func(ctx context.Context, id string) (RunCounts, error) {
+			return RunCounts{Source: id, Documents: 4, Added: 3, Unchanged: 1}, nil
+		}}
 	api.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -65,7 +67,7 @@ func TestAdminRoutes(t *testing.T) {
 	token := "a-long-enough-admin-token"
 	srv, _ := setup(t, token)
 	code, body := call(t, "POST", srv.URL+"/api/v1/sources/s/fetch", token)
-	if code != 200 || !strings.Contains(body, `"added": 3`) {
+	if code != 200 || !strings.Contains(body, `"added": 3`) || !strings.Contains(body, `"unchanged": 1`) || !strings.Contains(body, `"documents": 4`) {
 		t.Errorf("fetch now: %d %s", code, body)
 	}
 	if code, _ := call(t, "POST", srv.URL+"/api/v1/sources/nope/fetch", token); code != 404 {
@@ -83,6 +85,30 @@ func TestAdminRoutes(t *testing.T) {
 	}
 	if code, _ := call(t, "POST", srv.URL+"/api/v1/sources", token); code != 501 {
 		t.Errorf("adding a source at run time: %d, want 501", code)
+	}
+	// Every answer that is not 2xx is JSON with an error.
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/api/v1/nope", 404},
+		{"PATCH", "/api/v1/sources", 405},
+		{"GET", "/api/v1/subscribers/nope/deliveries", 404},
+		{"POST", "/api/v1/subscribers/nope/pause", 404},
+		{"GET", "/api/v1/sources", 401},
+	} {
+		tok := token
+		if tt.status == 401 {
+			tok = ""
+		}
+		code, body := call(t, tt.method, srv.URL+tt.path, tok)
+		var e struct{ Error string }
+		if code != tt.status || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+			t.Errorf("%s %s: %d %q, want %d with a JSON error", tt.method, tt.path, code, body, tt.status)
+		}
+	}
+	if code, body := call(t, "POST", srv.URL+"/api/v1/subscribers/p/retry", token); code != 200 || !strings.Contains(body, `"due_now"`) {
+		t.Errorf("retry: %d %s", code, body)
 	}
 	if code, _ := call(t, "GET", srv.URL+"/metrics", ""); code != 401 {
 		t.Errorf("metrics without the admin token: %d, want 401", code)

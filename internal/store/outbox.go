@@ -721,6 +721,18 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 	return nil
 }
 
+// RetryNow makes every delivery owed to a subscriber due now, under its
+// webhook-id, and returns how many there are: after a partner (or the
+// config that refused it) is fixed, what waited out a backoff goes at once.
+func (s *Store) RetryNow(ctx context.Context, subscriberID string) (int, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ? WHERE subscriber_id = ? AND status = ?`, formatTime(s.Now()), subscriberID, Due)
+	if err != nil {
+		return 0, fmt.Errorf("retry %s: %w", subscriberID, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // DeliveryCounts counts deliveries by status.
 func (s *Store) DeliveryCounts(ctx context.Context) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
