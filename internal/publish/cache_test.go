@@ -388,3 +388,49 @@ func TestRetractedItemLeavesFeeds(t *testing.T) {
 		t.Errorf("the retracted item's page: %d, want 410", resp.StatusCode)
 	}
 }
+
+// Any query is a feed: ?q= on every route and format, combined with the
+// filters, cached and paged like any feed; a bad query is a 400 with a
+// reason.
+func TestSearchFeeds(t *testing.T) {
+	srv, _, _ := newTestServer(t)
+	for _, ext := range []string{"atom", "rss", "json"} {
+		resp, body := get(t, srv.URL+"/feeds/all."+ext+"?q=REFUGIES")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", ext, resp.StatusCode, body)
+		}
+		f, err := gofeed.NewParser().ParseString(string(body))
+		if err != nil || len(f.Items) == 0 || len(f.Items) >= 5 {
+			t.Errorf("%s ?q=REFUGIES: %v items, %v", ext, len(f.Items), err)
+			continue
+		}
+		for _, it := range f.Items {
+			text := strings.ToLower(it.Title + it.Description + it.Content)
+			if !strings.Contains(text, "réfugié") && !strings.Contains(text, "refugi") {
+				t.Errorf("%s: %q does not mention refugees", ext, it.Title)
+			}
+		}
+		if r, _ := get(t, srv.URL+"/feeds/all."+ext+"?q=REFUGIES", "If-None-Match", resp.Header.Get("ETag")); r.StatusCode != 304 {
+			t.Errorf("%s: a search feed's ETag gives %d, want 304", ext, r.StatusCode)
+		}
+	}
+	_, all := get(t, srv.URL+"/feeds/all.json?q=OIM")
+	_, none := get(t, srv.URL+"/feeds/all.json?q=OIM+-OIM+migrations")
+	if strings.Count(string(all), `"id"`) == 0 || strings.Count(string(none), `"id": "urn`) != 0 {
+		t.Errorf("exclusion does not exclude")
+	}
+	_, lu := get(t, srv.URL+"/feeds/country/lu.json?q=OIM")
+	if strings.Contains(string(lu), `"country": "BE"`) {
+		t.Error("q does not combine with the route's filter")
+	}
+	for q, want := range map[string]string{"%22open": "quote", "-only": "only excludes", "+": "no words"} {
+		resp, body := get(t, srv.URL+"/feeds/all.atom?q="+q)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), want) {
+			t.Errorf("q=%s: %d %q, want 400 with %q", q, resp.StatusCode, body, want)
+		}
+	}
+	_, page := get(t, srv.URL+"/")
+	if !strings.Contains(string(page), `name="q"`) {
+		t.Error("the index page has no search box")
+	}
+}

@@ -108,9 +108,9 @@ func parseQuery(raw string) (feedQuery, error) {
 	}
 	for key, vs := range vals {
 		switch key {
-		case "country", "topic", "lang", "source", "limit", "before", "since":
+		case "country", "topic", "lang", "source", "q", "limit", "before", "since":
 		default:
-			return fq, badRequest("unknown query parameter %q: use country, topic, lang, source, limit, before or since", trunc(key))
+			return fq, badRequest("unknown query parameter %q: use country, topic, lang, source, q, limit, before or since", trunc(key))
 		}
 		if len(vs) > 1 {
 			return fq, badRequest("%s is given %d times: give it once, values separated by commas", key, len(vs))
@@ -144,7 +144,7 @@ func parseQuery(raw string) (feedQuery, error) {
 	if vals.Has("before") && vals.Has("since") {
 		return fq, badRequest("give before or since, not both")
 	}
-	for _, key := range []string{"country", "topic", "lang", "source"} {
+	for _, key := range []string{"country", "topic", "lang", "source", "q"} {
 		if v := vals.Get(key); v != "" {
 			fq.filters.Set(key, v)
 		}
@@ -175,7 +175,18 @@ func listParam(v string) []string {
 // with AND, values of one filter with OR.
 func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 	var countries, langs []string
+	if q := fq.filters.Get("q"); q != "" {
+		search, err := store.ParseSearch(q)
+		if err != nil {
+			return badRequest("bad q: %s", strings.TrimPrefix(err.Error(), store.ErrBadSearch.Error()+"\n"))
+		}
+		spec.query.Search = search
+		spec.title += " – search: " + q
+	}
 	for key, v := range fq.filters {
+		if key == "q" {
+			continue
+		}
 		if n := len(listParam(v[0])); n > maxValues {
 			return badRequest("%s has %d values; at most %d", key, n, maxValues)
 		}

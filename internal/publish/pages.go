@@ -41,6 +41,9 @@ var pageTmpl = template.Must(template.New("index").Funcs(template.FuncMap{
 <h1>crier</h1>
 <p>Press releases from every configured office, cleaned, tagged and republished as RSS 2.0, Atom 1.0 and JSON Feed 1.1. {{.Count}} items.
 All feeds as <a href="/feeds.opml">OPML</a>; push instead of polling through the WebSub hub at <code>{{.Base}}/websub</code>.</p>
+<form action="/feeds/all.atom" method="get" role="search"><label>Any query is a feed: <input type="search" name="q" placeholder='refugees "labour migration" -sport' required maxlength="500"></label>
+<button>Atom feed</button> <button formaction="/feeds/all.rss">RSS</button> <button formaction="/feeds/all.json">JSON</button></form>
+<p><small>Every word must match the title or the body (case and accents aside); "a phrase" in quotes; -word excludes. Add country, topic, lang or source to narrow it.</small></p>
 {{range .Groups}}<h2>{{.Name}}</h2>
 <ul>{{range .Feeds}}{{$f := .}}
 <li><span class="t">{{.Title}}</span>{{range formats}}<a href="{{$f.Path}}.{{.}}">{{.}}</a>{{end}}</li>{{end}}

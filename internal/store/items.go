@@ -388,11 +388,12 @@ type Query struct {
 	Topics    []string
 	Languages []string
 	Sources   []string
-	Limit     int   // 0 = no limit
-	After     int64 // only items whose Seq is above this
-	Before    int64 // only items whose Seq is below this
-	BySeq     bool  // oldest arrival first, instead of newest publication first
-	SeqDesc   bool  // newest arrival first
+	Limit     int     // 0 = no limit
+	After     int64   // only items whose Seq is above this
+	Before    int64   // only items whose Seq is below this
+	BySeq     bool    // oldest arrival first, instead of newest publication first
+	SeqDesc   bool    // newest arrival first
+	Search    *Search // full-text search (ParseSearch); nil = none
 }
 
 const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_html, i.url, i.language, i.country, i.city,
@@ -410,7 +411,7 @@ func in(col string, vals []string, args *[]any) string {
 
 // Items returns the items q selects, newest first.
 func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
-	return queryItems(ctx, s.r, q)
+	return s.queryItems(ctx, s.r, q)
 }
 
 type querier interface {
@@ -442,7 +443,7 @@ func facetGroups(q Query) [][]string {
 // counts in counts) in arrival order, checks the other filters on each
 // item's own facets, and stops at the limit: its cost follows the page
 // size, not the size of the store.
-func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
+func itemsSQL(cols string, q Query, counts map[string]int64, pg bool) (string, []any) {
 	var args []any
 	groups := facetGroups(q)
 	desc := !q.BySeq && (q.SeqDesc || len(groups) > 0)
@@ -469,6 +470,9 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 		args = append(args, q.Limit)
 		return " LIMIT ?"
 	}
+	if q.Search != nil {
+		return searchSQL(cols, q, groups, order, bounds, limit, &args, pg)
+	}
 	if len(groups) == 0 {
 		// Retracted items have no facets, so filtered walks pass them by;
 		// the walk of every item skips them here.
@@ -479,7 +483,8 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 		default:
 			query += " ORDER BY i.published DESC, i.id DESC"
 		}
-		return query + limit(), args
+		query += limit()
+		return query, args
 	}
 	// Walk the rarest group; check the others on each item.
 	drive := 0
@@ -524,7 +529,52 @@ func itemsSQL(cols string, q Query, counts map[string]int64) (string, []any) {
 	// One value: the walk is already in order. Several: each walk stops at
 	// the limit, and their union (at most values × limit rows) is sorted.
 	query := "SELECT " + cols + " FROM (" + strings.Join(branches, " UNION ") + ") u CROSS JOIN items i WHERE i.id = u.item_id ORDER BY u.item_id " + order
-	return query + limit(), args
+	query += limit()
+	return query, args
+}
+
+// searchSQL is itemsSQL for a query with words to look for: the search
+// index drives the walk in arrival order (FTS5 returns its matches by
+// rowid; PostgreSQL a GIN bitmap sorted by id), the filters are checked on
+// each match, and the walk stops at the limit.
+func searchSQL(cols string, q Query, groups [][]string, order string, bounds func(string) string, limit func() string, args *[]any, pg bool) (string, []any) {
+	var branch string
+	if pg {
+		ws := q.Search.websearch()
+		// Each item is matched in its own language, so that an exclusion
+		// stemmed in another language cannot let it through.
+		branch = `SELECT x.id AS item_id FROM items x WHERE x.retracted = '' AND (` +
+			`(x.language = 'fr' AND x.search @@ websearch_to_tsquery('french', ?)) OR ` +
+			`(x.language = 'en' AND x.search @@ websearch_to_tsquery('english', ?)) OR ` +
+			`(x.language = 'es' AND x.search @@ websearch_to_tsquery('spanish', ?)) OR ` +
+			`(x.language NOT IN ('fr', 'en', 'es') AND x.search @@ websearch_to_tsquery('simple', ?)))`
+		*args = append(*args, ws, ws, ws, ws)
+		branch += bounds("x.id")
+		branch += facetChecks(groups, "x.id", args)
+		branch += " ORDER BY x.id " + order + limit()
+	} else {
+		branch = `SELECT items_fts.rowid AS item_id FROM items_fts WHERE items_fts MATCH ?`
+		*args = append(*args, q.Search.fts5())
+		branch += bounds("items_fts.rowid")
+		branch += facetChecks(groups, "items_fts.rowid", args)
+		branch += " ORDER BY items_fts.rowid " + order + limit()
+	}
+	query := "SELECT " + cols + " FROM (" + branch + ") u CROSS JOIN items i WHERE i.id = u.item_id ORDER BY u.item_id " + order + limit()
+	return query, *args
+}
+
+// facetChecks requires an item (its id written as col) to have a facet
+// of every group.
+func facetChecks(groups [][]string, col string, args *[]any) string {
+	var b strings.Builder
+	for _, g := range groups {
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(g)), ",")
+		b.WriteString(" AND EXISTS (SELECT 1 FROM item_facets g WHERE g.item_id = " + col + " AND g.facet IN (" + marks + "))")
+		for _, v := range g {
+			*args = append(*args, v)
+		}
+	}
+	return b.String()
 }
 
 // facetCounts reads how many items have each facet of q.
@@ -557,12 +607,12 @@ func facetCounts(ctx context.Context, db querier, q Query) (map[string]int64, er
 	return counts, rows.Err()
 }
 
-func queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
+func (s *Store) queryItems(ctx context.Context, db querier, q Query) ([]Item, error) {
 	counts, err := facetCounts(ctx, db, q)
 	if err != nil {
 		return nil, err
 	}
-	query, args := itemsSQL(itemColumns, q, counts)
+	query, args := itemsSQL(itemColumns, q, counts, s.pg)
 	rows, err := db.QueryContext(ctx, traced(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query items: %w", err)
@@ -629,7 +679,7 @@ func (s *Store) Version(ctx context.Context, q Query) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	query, args := itemsSQL("i.id, i.version", q, counts)
+	query, args := itemsSQL("i.id, i.version", q, counts, s.pg)
 	rows, err := s.r.QueryContext(ctx, traced(query), args...)
 	if err != nil {
 		return "", fmt.Errorf("feed version: %w", err)

@@ -263,7 +263,7 @@ func (s *Store) owed(ctx context.Context, id string, q Query) (owing, error) {
 			return err
 		}
 		q.After, q.BySeq, q.SeqDesc, q.Before, q.Limit = o.cursor, true, false, 0, fireChunk
-		items, err := queryItems(ctx, tx, q)
+		items, err := s.queryItems(ctx, tx, q)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -264,5 +265,92 @@ func testWatchSeesOtherProcesses(t *testing.T) {
 	}
 	if watcher.Generation() == before {
 		t.Error("the watching process never saw the other's items")
+	}
+}
+
+// Full-text search: every word must match (case and accents aside), a
+// phrase in quotes matches as a phrase, -word excludes; it combines with
+// the filters and follows corrections and retractions.
+func TestSearch(t *testing.T) { eachEngine(t, testSearch) }
+
+func testSearch(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	mk := func(key, lang, country, title, body string) Document {
+		d := testDoc(key, body, "fp-"+key)
+		d.Item.Title, d.Item.Language, d.Item.Country = title, lang, country
+		return d
+	}
+	docs := []Document{
+		mk("a", "fr", "BE", "Les réfugiés arrivent à Bruxelles", "L'OIM accueille des réfugiés et des migrants dans la capitale."),
+		mk("b", "en", "KE", "Floods displace families", "Heavy rain forced families from their homes near the river."),
+		mk("c", "es", "GT", "Retornados reciben apoyo", "Los migrantes retornados reciben apoyo para reintegrarse."),
+		mk("d", "en", "BE", "Refugee camp opens", "A new camp for refugees opened in the south."),
+	}
+	saved, err := s.SaveDocuments(ctx, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	search := func(q string, filter Query) []string {
+		t.Helper()
+		sq, err := ParseSearch(q)
+		if err != nil {
+			t.Fatalf("ParseSearch(%q): %v", q, err)
+		}
+		filter.Search, filter.Limit, filter.SeqDesc = sq, 50, true
+		items, err := s.Items(ctx, filter)
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		var titles []string
+		for _, it := range items {
+			titles = append(titles, it.Title)
+		}
+		return titles
+	}
+	for _, tt := range []struct {
+		q      string
+		filter Query
+		want   string
+	}{
+		{"REFUGIES", Query{}, "[Les réfugiés arrivent à Bruxelles]"},
+		{"families river", Query{}, "[Floods displace families]"},
+		{"families -river", Query{}, "[]"},
+		{`"forced families"`, Query{}, "[Floods displace families]"},
+		{`"families forced"`, Query{}, "[]"},
+		{"migrantes", Query{Countries: []string{"GT"}}, "[Retornados reciben apoyo]"},
+		{"camp", Query{Countries: []string{"KE"}}, "[]"},
+	} {
+		if got := fmt.Sprint(search(tt.q, tt.filter)); got != tt.want {
+			t.Errorf("q=%s %+v: got %s, want %s", tt.q, tt.filter.Countries, got, tt.want)
+		}
+	}
+	if s.pg { // word forms: the item's language stems
+		if got := fmt.Sprint(search("refugee", Query{})); !strings.Contains(got, "Refugee camp opens") {
+			t.Errorf("stemmed search: %s", got)
+		}
+	}
+	// The index follows corrections and retractions.
+	docs[1].Raw = []byte("corrected")
+	docs[1].Item.ContentText = "The river rose again and the families moved to higher ground."
+	if _, err := s.SaveDocuments(ctx, docs[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(search("ground", Query{})); got != "[Floods displace families]" {
+		t.Errorf("after a correction: %s", got)
+	}
+	if got := fmt.Sprint(search("homes", Query{})); got != "[]" {
+		t.Errorf("the old text is still found: %s", got)
+	}
+	if _, err := s.Retract(ctx, saved[1].UID); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(search("ground", Query{})); got != "[]" {
+		t.Errorf("a retracted item is still found: %s", got)
+	}
+	for _, bad := range []string{"", "-only", `"open`, strings.Repeat("a ", 300)} {
+		if _, err := ParseSearch(bad); !errors.Is(err, ErrBadSearch) {
+			t.Errorf("ParseSearch(%q): %v, want ErrBadSearch", bad, err)
+		}
 	}
 }

@@ -62,6 +62,8 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 		{Limit: 50, SeqDesc: true, Sources: []string{"small"}, Before: 300},
 		{Limit: 50, SeqDesc: true, Countries: []string{"BE"}, Languages: []string{"fr"}, Topics: []string{"refugees"}},
 		{Limit: 50, SeqDesc: true, Countries: []string{"BE", "LU"}, Sources: []string{"small"}},
+		{Limit: 50, SeqDesc: true, Search: mustSearch(t, `release "near duplicate" -absent`)},
+		{Limit: 50, SeqDesc: true, Search: mustSearch(t, "release"), Countries: []string{"BE"}, Before: 300},
 	} {
 		if _, err := s.Items(ctx, q); err != nil {
 			t.Fatal(err)
@@ -195,3 +197,11 @@ func bad(step, q string) bool {
 }
 
 func oneLine(q string) string { return strings.Join(strings.Fields(q), " ") }
+
+func mustSearch(t *testing.T, q string) *Search {
+	s, err := ParseSearch(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
