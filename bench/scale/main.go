@@ -260,6 +260,9 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 		{"small source, last archive page", smallLast},
 		{"?country=mr,ye&topic=climate&lang=fr", "/feeds/all.atom?country=mr,ye&topic=climate&lang=fr"},
 		{"/feeds/language/fr.json", "/feeds/language/fr.json"},
+		{"search ?q=climate (3%)", "/feeds/all.atom?q=climate"},
+		{"search ?q=families (common word)", "/feeds/all.atom?q=families"},
+		{"search ?q=refugies+families&country=fr", "/feeds/all.atom?q=r%C3%A9fugi%C3%A9s+families&country=fr"},
 	}
 	client := &http.Client{}
 	for _, r := range routes {
