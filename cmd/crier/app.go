@@ -26,6 +26,7 @@ import (
 	"github.com/crier-hub/crier/internal/publish"
 	"github.com/crier-hub/crier/internal/schedule"
 	"github.com/crier-hub/crier/internal/store"
+	"github.com/crier-hub/crier/internal/websub"
 )
 
 // app wires crier's parts for one command.
@@ -328,6 +329,13 @@ func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store,
 			}
 			return admin.RunCounts{}, fmt.Errorf("no source %q", id)
 		}}
+	sources := map[string]config.Source{}
+	for _, src := range cfg.Sources {
+		sources[src.ID] = src
+	}
+	push := &websub.Subscriber{Store: st, Client: in.Fetcher.Client, BaseURL: cfg.Server.BaseURL, Sources: sources,
+		Ingest: in.IngestPushed, Log: a.log, Now: time.Now, MaxBody: cfg.Fetch.MaxBody}
+	in.OnHub = push.Ensure
 	sched := schedule.New(a.log)
 	fail := func(err error) (running, error) { cancel(); return running{}, err }
 	states, err := st.SourceStates(ctx)
@@ -384,7 +392,10 @@ func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store,
 			return fail(fmt.Errorf("subscriber %s: %w", id, err))
 		}
 	}
-	h := pub.Handler(api.Register)
+	h := pub.Handler(api.Register, func(mux *http.ServeMux) {
+		mux.Handle("GET "+websub.CallbackPath+"{source}/{token}", push)
+		mux.Handle("POST "+websub.CallbackPath+"{source}/{token}", push)
+	})
 	handler.Store(&h)
 	var wg sync.WaitGroup
 	wg.Add(4)

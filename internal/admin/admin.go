@@ -162,6 +162,17 @@ type sourceView struct {
 	LastError   string    `json:"last_error,omitempty"`
 	NextRun     time.Time `json:"next_run,omitzero"`
 	ItemsAdded  int       `json:"items_added"`
+	Push        *pushView `json:"push,omitempty"` // the source's WebSub hub pushes to crier
+}
+
+// pushView is a source's WebSub subscription, as health shows it.
+type pushView struct {
+	Live       bool      `json:"live"`
+	State      string    `json:"state"`
+	Hub        string    `json:"hub"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	LastPush   time.Time `json:"last_push,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
 }
 
 func (a *API) sourceViews(ctx context.Context) ([]sourceView, error) {
@@ -172,9 +183,15 @@ func (a *API) sourceViews(ctx context.Context) ([]sourceView, error) {
 	out := []sourceView{}
 	for _, s := range a.Cfg.Sources {
 		st := states[s.ID]
-		out = append(out, sourceView{ID: s.ID, Name: s.Name, Kind: s.Kind, URL: s.URL, Schedule: s.Schedule,
+		v := sourceView{ID: s.ID, Name: s.Name, Kind: s.Kind, URL: s.URL, Schedule: s.Schedule,
 			LastAttempt: st.LastAttempt, LastSuccess: st.LastSuccess, Failures: st.Failures, LastError: st.LastError,
-			NextRun: st.NextRun, ItemsAdded: st.ItemsAdded})
+			NextRun: st.NextRun, ItemsAdded: st.ItemsAdded}
+		if p, ok, err := a.Store.PushSubscription(ctx, s.ID); err != nil {
+			return nil, err
+		} else if ok {
+			v.Push = &pushView{Live: p.Live(time.Now()), State: p.State, Hub: p.Hub, LeaseUntil: p.LeaseUntil, LastPush: p.LastPush, LastError: p.LastError}
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

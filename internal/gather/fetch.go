@@ -82,6 +82,8 @@ type Response struct {
 	// Fresh is how long the server says the response stays fresh
 	// (Cache-Control max-age, Expires); zero if it says nothing.
 	Fresh time.Duration
+	// Links are the HTTP Link headers (WebSub discovery).
+	Links []string
 }
 
 // HTTPError is a response with an error status. RetryAfter is set when the
@@ -130,7 +132,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 	defer resp.Body.Close()
 	out := &Response{URL: resp.Request.URL.String(), ContentType: resp.Header.Get("Content-Type"),
 		Validators: Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")},
-		Fresh:      freshness(resp.Header, time.Now())}
+		Fresh:      freshness(resp.Header, time.Now()), Links: resp.Header.Values("Link")}
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		out.NotModified = true

@@ -42,6 +42,9 @@ type Ingester struct {
 	MaxItemSize int64
 	// Holder names this process in the leases of scheduled runs.
 	Holder string
+	// OnHub, when set, is told of a feed source whose feed names a WebSub
+	// hub (after each successful poll), to subscribe to it.
+	OnHub func(ctx context.Context, src config.Source, hub, topic string) error
 
 	mu      sync.Mutex
 	offline map[string]bool         // sources whose last run could not connect
@@ -109,6 +112,11 @@ func (in *Ingester) RunScheduled(ctx context.Context, src config.Source, gap tim
 	if now := in.Now(); st.NextRun.After(now) {
 		return Report{Source: src.ID, Skipped: true, NextRun: st.NextRun}
 	}
+	// A source its hub pushes to is polled less: every sixth tick, as the
+	// fallback.
+	if p, ok, err := in.Store.PushSubscription(ctx, src.ID); err == nil && ok && p.Live(in.Now()) {
+		gap = 11 * gap
+	}
 	// The lease outlasts the longest run, so that it expires only when
 	// its holder has died.
 	lease := max(in.pageRun(), 2*in.Fetch.Timeout) + time.Minute
@@ -120,6 +128,21 @@ func (in *Ingester) RunScheduled(ctx context.Context, src config.Source, gap tim
 		return Report{Source: src.ID, Skipped: true, ElsewhereRun: true}
 	}
 	return in.run(ctx, src, st)
+}
+
+// IngestPushed stores what a source's WebSub hub pushed: a feed document
+// (or a part of one), read, normalized and deduplicated as a poll's.
+func (in *Ingester) IngestPushed(ctx context.Context, src config.Source, body []byte, contentType string) error {
+	p, err := gather.ParseFeed(body, contentType, src.URL)
+	if err != nil {
+		return err
+	}
+	r := Report{Source: src.ID}
+	if err := in.store(ctx, src, p.Docs, &r); err != nil {
+		return err
+	}
+	in.Log.Info("source pushed", "source", src.ID, "added", r.Added, "updated", r.Updated, "merged", r.Merged, "unchanged", r.Unchanged)
+	return nil
 }
 
 // Run gathers, normalizes and stores one source now, and records the run
@@ -175,6 +198,11 @@ func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceS
 		run.NextRun, run.CountFailure = in.afterFailure(src, st, r.Err, start)
 	}
 	in.setOffline(src.ID, r.Err)
+	if r.Err == nil && g.hub != "" && in.OnHub != nil {
+		if err := in.OnHub(ctx, src, g.hub, g.topic); err != nil {
+			in.Log.Warn("websub subscription failed; polling goes on", "source", src.ID, "hub", g.hub, "error", err)
+		}
+	}
 	r.NextRun = run.NextRun
 	if err := in.Store.RecordRun(context.WithoutCancel(ctx), src.ID, run); err != nil {
 		r.Err = errors.Join(r.Err, err)

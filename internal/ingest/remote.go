@@ -21,6 +21,7 @@ type gathered struct {
 	validators  gather.Validators
 	notModified bool
 	fresh       time.Duration
+	hub, topic  string // the feed's WebSub hub, if it names one
 }
 
 // gatherFeed fetches a feed conditionally and reads its entries.
@@ -40,6 +41,7 @@ func (in *Ingester) gatherFeed(ctx context.Context, src config.Source, st store.
 		return g, fmt.Errorf("read %s: %w", src.URL, err)
 	}
 	g.docs, g.warnings = p.Docs, p.Warnings
+	g.hub, g.topic = gather.Discover(resp.Body, resp.Links, resp.URL)
 	return g, nil
 }
 
