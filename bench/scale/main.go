@@ -24,6 +24,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// cpuProfile, when set, profiles the 50-release run.
+var cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the 50-release run to this file")
 
 // perRun is how many new releases the feed source serves each run.
 var perRun atomic.Int64
@@ -287,6 +291,14 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	in := ingest.New(cfg, st, log)
 	perRun.Store(50)
 	rounds.Add(1)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	t := time.Now()
 	rep := in.Run(ctx, history)
 	f["a run of 50 new releases"] = time.Since(t)

@@ -288,6 +288,26 @@ func (a *app) serve(ctx context.Context) error {
 	}
 }
 
+// logRun logs how a scheduled run went: failures as warnings, runs that
+// changed something as news, the rest at debug level.
+func (a *app) logRun(ctx context.Context, src config.Source, r ingest.Report) {
+	switch {
+	case r.ElsewhereRun:
+		a.log.Debug("source run by another crier process at this tick", "component", "ingest", "source", src.ID)
+	case r.Skipped:
+		a.log.Debug("source not due", "component", "ingest", "source", src.ID, "next_run", r.NextRun)
+	case r.Err != nil:
+		a.log.Warn("source failed", "component", "ingest", "source", src.ID, "error", r.Err, "next_run", r.NextRun)
+	default:
+		level := slog.LevelInfo
+		if r.Added+r.Updated+r.Merged+r.Retracted == 0 {
+			level = slog.LevelDebug // a run that changed nothing is not news
+		}
+		a.log.Log(ctx, level, "source fetched", "component", "ingest", "source", src.ID, "added", r.Added, "updated", r.Updated,
+			"merged", r.Merged, "unchanged", r.Unchanged, "retracted", r.Retracted, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
+	}
+}
+
 // logConfigProblems logs each problem of a config that failed to load, with
 // its line and column.
 func (a *app) logConfigProblems(err error) {
@@ -350,23 +370,28 @@ func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store,
 		}
 		next := every.Next(time.Now())
 		gap := every.Next(next).Sub(next) / 2
-		job := func(ctx context.Context) {
+		var running sync.Mutex // a backoff retry and a tick never overlap
+		var job func(ctx context.Context)
+		var runRef func(context.Context, time.Duration)
+		run := func(ctx context.Context, gap time.Duration) {
+			if !running.TryLock() {
+				return
+			}
+			defer running.Unlock()
 			r := in.RunScheduled(ctx, src, gap)
-			if r.ElsewhereRun {
-				a.log.Debug("source run by another crier process at this tick", "component", "ingest", "source", src.ID)
-				return
+			if r.Err != nil && !r.NextRun.IsZero() && r.NextRun.Before(every.Next(time.Now())) {
+				// The backoff (1, 2, 4 minutes…) runs sooner than the
+				// schedule would: a retry of its own.
+				time.AfterFunc(time.Until(r.NextRun)+time.Second, func() {
+					if ctx.Err() == nil {
+						runRef(ctx, 0) // no tick gap: only the lease and the backoff apply
+					}
+				})
 			}
-			if r.Skipped {
-				a.log.Debug("source not due", "component", "ingest", "source", src.ID, "next_run", r.NextRun)
-				return
-			}
-			if r.Err != nil {
-				a.log.Warn("source failed", "component", "ingest", "source", src.ID, "error", r.Err, "next_run", r.NextRun)
-				return
-			}
-			a.log.Info("source fetched", "component", "ingest", "source", src.ID, "added", r.Added, "updated", r.Updated,
-				"merged", r.Merged, "unchanged", r.Unchanged, "retracted", r.Retracted, "skipped", len(r.Problems), "took", r.Took.Round(time.Millisecond))
+			a.logRun(ctx, src, r)
 		}
+		runRef = run
+		job = func(ctx context.Context) { run(ctx, gap) }
 		// At start-up the scheduler runs what fell due while crier was down.
 		if err := sched.Add(src.ID, src.Schedule, states[src.ID].LastAttempt, job); err != nil {
 			return fail(fmt.Errorf("source %s: %w", src.ID, err))

@@ -60,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("crier "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout) // help asked for is data: stdout
+		}
+	}
 	configPath := fs.String("config", "./config.toml", "path of the config file")
 	verbose := fs.Bool("verbose", false, "log debug messages")
 	var sourceID, subscriberID, copyTo *string

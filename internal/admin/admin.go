@@ -165,6 +165,28 @@ type sourceView struct {
 	Push        *pushView `json:"push,omitempty"` // the source's WebSub hub pushes to crier
 }
 
+// nextRun is when a source will run: its backoff (or a server's
+// Retry-After) when one is set, run by a retry of its own when sooner than
+// the schedule; else the schedule's next tick.
+func nextRun(schedule string, backoff, now time.Time) time.Time {
+	every, err := config.ParseSchedule(schedule)
+	if err != nil {
+		return backoff
+	}
+	tick := every.Next(now)
+	if backoff.After(now) {
+		if backoff.Before(tick) {
+			return backoff
+		}
+		// The ticks before the backoff ends are skipped: the first tick
+		// after it runs.
+		for tick.Before(backoff) {
+			tick = every.Next(tick)
+		}
+	}
+	return tick
+}
+
 // pushView is a source's WebSub subscription, as health shows it.
 type pushView struct {
 	Live       bool      `json:"live"`
@@ -185,7 +207,7 @@ func (a *API) sourceViews(ctx context.Context) ([]sourceView, error) {
 		st := states[s.ID]
 		v := sourceView{ID: s.ID, Name: s.Name, Kind: s.Kind, URL: s.URL, Schedule: s.Schedule,
 			LastAttempt: st.LastAttempt, LastSuccess: st.LastSuccess, Failures: st.Failures, LastError: st.LastError,
-			NextRun: st.NextRun, ItemsAdded: st.ItemsAdded}
+			NextRun: nextRun(s.Schedule, st.NextRun, time.Now()), ItemsAdded: st.ItemsAdded}
 		if p, ok, err := a.Store.PushSubscription(ctx, s.ID); err != nil {
 			return nil, err
 		} else if ok {

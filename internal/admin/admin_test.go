@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crier-hub/crier/internal/testenv"
 
@@ -120,5 +121,22 @@ func TestAdminRoutes(t *testing.T) {
 	code, body = call(t, "GET", srv.URL+"/metrics", token)
 	if code != 200 || !strings.Contains(body, "crier_items 0") || !strings.Contains(body, `crier_source_consecutive_failures{source="s"} 0`) {
 		t.Errorf("metrics: %d\n%s", code, body)
+	}
+}
+
+func TestNextRunIsTruthful(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 30, 0, time.UTC)
+	for _, tt := range []struct {
+		schedule string
+		backoff  time.Time
+		want     time.Time
+	}{
+		{"*/15 * * * *", time.Time{}, time.Date(2026, 1, 1, 12, 15, 0, 0, time.UTC)},               // on schedule
+		{"*/15 * * * *", now.Add(time.Minute), now.Add(time.Minute)},                               // a backoff sooner than the tick: its own retry
+		{"*/15 * * * *", now.Add(20 * time.Minute), time.Date(2026, 1, 1, 12, 30, 0, 0, time.UTC)}, // the first tick after a long backoff
+	} {
+		if got := nextRun(tt.schedule, tt.backoff, now); !got.Equal(tt.want) {
+			t.Errorf("nextRun(%q, %v) = %v, want %v", tt.schedule, tt.backoff, got, tt.want)
+		}
 	}
 }
