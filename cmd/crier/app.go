@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"io"
 	"log/slog"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/deliver"
 	"github.com/crier-hub/crier/internal/ingest"
+	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/publish"
 	"github.com/crier-hub/crier/internal/schedule"
 	"github.com/crier-hub/crier/internal/store"
@@ -242,7 +244,8 @@ func (a *app) serve(ctx context.Context) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	run, err := a.start(ctx, cfg, st, &handler)
+	m := metrics.New(st) // one for the process: reloads keep the counts
+	run, err := a.start(ctx, cfg, st, &handler, m)
 	if err != nil {
 		return err
 	}
@@ -261,7 +264,7 @@ func (a *app) serve(ctx context.Context) error {
 				a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
 				next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
 			}
-			nextRun, err := a.start(ctx, next, st, &handler)
+			nextRun, err := a.start(ctx, next, st, &handler, m)
 			if err != nil {
 				a.log.Error("config not applied: "+err.Error(), "component", "config")
 				continue
@@ -329,12 +332,14 @@ type running struct {
 // start builds the HTTP handler and the pipelines of cfg (sources on their
 // schedules, subscribers' schedules, the senders, the WebSub hub), puts the
 // handler in place and starts the pipelines under their own context.
-func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler]) (running, error) {
+func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler], m *metrics.Metrics) (running, error) {
 	ctx, cancel := context.WithCancel(parent)
 	in := ingest.New(cfg, st, a.log)
 	pub := publish.New(cfg, st, a.log)
 	deliverer := deliver.New(cfg, st, a.log)
+	in.Metrics, pub.Metrics, deliverer.Metrics = m, m, m
 	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
+		Metrics: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
 		Fetch: func(ctx context.Context, id string) (admin.RunCounts, error) {
 			for _, src := range cfg.Sources {
 				if src.ID == id {

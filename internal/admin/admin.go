@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -28,6 +27,8 @@ type API struct {
 	Fetch func(ctx context.Context, id string) (RunCounts, error)
 	// Wake tells the webhook senders that deliveries may be due.
 	Wake func()
+	// Metrics serves /metrics (Prometheus).
+	Metrics http.Handler
 }
 
 // RunCounts is what a source's run did.
@@ -101,7 +102,11 @@ func (a *API) metricsGuard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a.metrics(w, r)
+	if a.Metrics == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "metrics are off"})
+		return
+	}
+	a.Metrics.ServeHTTP(w, r)
 }
 
 type apiError struct {
@@ -386,39 +391,6 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) (any, error) {
 
 // metrics writes the Prometheus text format: items, source health and the
 // outbox.
-func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	var b strings.Builder
-	n, err := a.Store.ItemCount(ctx)
-	if err != nil {
-		http.Error(w, "metrics unavailable", http.StatusInternalServerError)
-		return
-	}
-	fmt.Fprintf(&b, "# HELP crier_items Items stored.\n# TYPE crier_items gauge\ncrier_items %d\n", n)
-	if views, err := a.sourceViews(ctx); err == nil {
-		b.WriteString("# HELP crier_source_consecutive_failures Consecutive failed runs of a source.\n# TYPE crier_source_consecutive_failures gauge\n")
-		for _, v := range views {
-			fmt.Fprintf(&b, "crier_source_consecutive_failures{source=%q} %d\n", v.ID, v.Failures)
-		}
-		b.WriteString("# HELP crier_source_items_added_total Items a source has added.\n# TYPE crier_source_items_added_total counter\n")
-		for _, v := range views {
-			fmt.Fprintf(&b, "crier_source_items_added_total{source=%q} %d\n", v.ID, v.ItemsAdded)
-		}
-	}
-	if counts, err := a.Store.DeliveryCounts(ctx); err == nil {
-		b.WriteString("# HELP crier_deliveries Webhook and WebSub deliveries by status.\n# TYPE crier_deliveries gauge\n")
-		keys := make([]string, 0, len(counts))
-		for k := range counts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&b, "crier_deliveries{status=%q} %d\n", k, counts[k])
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	fmt.Fprint(w, b.String())
-}
 
 // retract takes an item back: out of every feed, a tombstone in Atom, and
 // items.deleted to the subscribers who had it. {id} is the item's public

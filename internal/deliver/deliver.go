@@ -28,6 +28,7 @@ import (
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/convert"
+	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/netguard"
 	"github.com/crier-hub/crier/internal/retryafter"
 	"github.com/crier-hub/crier/internal/store"
@@ -56,6 +57,8 @@ type Deliverer struct {
 	HubURL string
 	// UserAgent names crier and its version in every request.
 	UserAgent string
+	// Metrics counts attempts by outcome; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	wake chan struct{}
 
@@ -418,6 +421,7 @@ func (d *Deliverer) send(ctx context.Context, del store.Delivery) sent {
 func (d *Deliverer) logOutcome(ctx context.Context, f sent) {
 	del, a := f.Delivery, f.Attempt
 	attrs := []any{"subscriber", del.SubscriberID, "webhook_id", del.WebhookID, "status", a.Status, "latency", a.Latency.Round(time.Millisecond)}
+	d.Metrics.Delivery([...]string{store.Delivered: "delivered", store.Retry: "retry", store.RetryFailing: "failing", store.Gone: "gone"}[f.Outcome])
 	switch f.Outcome {
 	case store.Delivered:
 		d.Log.Debug("delivered", append(attrs, "items", len(del.Items))...)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/gather"
+	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/normalize"
 	"github.com/crier-hub/crier/internal/store"
 )
@@ -42,6 +43,8 @@ type Ingester struct {
 	MaxItemSize int64
 	// Holder names this process in the leases of scheduled runs.
 	Holder string
+	// Metrics counts runs and their duration; nil counts nothing.
+	Metrics *metrics.Metrics
 	// OnHub, when set, is told of a feed source whose feed names a WebSub
 	// hub (after each successful poll), to subscribe to it.
 	OnHub func(ctx context.Context, src config.Source, hub, topic string) error
@@ -198,6 +201,14 @@ func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceS
 		run.NextRun, run.CountFailure = in.afterFailure(src, st, r.Err, start)
 	}
 	in.setOffline(src.ID, r.Err)
+	outcome := "ok"
+	switch {
+	case r.Err != nil:
+		outcome = "failed"
+	case r.NotModified:
+		outcome = "not_modified"
+	}
+	in.Metrics.Fetch(src.ID, outcome, r.Took)
 	if r.Err == nil && g.hub != "" && in.OnHub != nil {
 		if err := in.OnHub(ctx, src, g.hub, g.topic); err != nil {
 			in.Log.Warn("websub subscription failed; polling goes on", "source", src.ID, "hub", g.hub, "error", err)

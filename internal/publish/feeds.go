@@ -300,6 +300,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Path + "?" + r.URL.RawQuery
 	gen := s.store.Generation()
 	if e := s.cache.get(key); e != nil && e.gen == gen {
+		s.Metrics.CacheHit()
 		s.serveRendered(w, r, e)
 		return
 	}
@@ -329,6 +330,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 			fresh.gen = gen
 			e = &fresh
 			s.cache.put(key, e)
+			s.Metrics.CacheHit()
 			s.serveRendered(w, r, e)
 			return
 		}
@@ -431,9 +433,11 @@ func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *render
 	if notModified(r, tag[0], e.modified) {
 		delete(h, "Content-Type")
 		delete(h, "Content-Encoding")
+		s.Metrics.Request(http.StatusNotModified)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	s.Metrics.Request(http.StatusOK)
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	if r.Method == http.MethodHead {
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/convert"
+	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -33,6 +34,8 @@ type Server struct {
 	cache        *feedCache // rendered feeds, by path and query
 	cacheControl []string   // the Cache-Control header of every feed
 	renders      atomic.Int64
+	// Metrics counts feed requests and cache hits; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	hub     *http.Client   // verifies WebSub subscribers' intent
 	hubJobs sync.WaitGroup // verifications under way
@@ -135,6 +138,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if strings.HasPrefix(r.URL.Path, "/feeds") {
+		s.Metrics.Request(he.status)
+	}
 	w.WriteHeader(he.status)
 	fmt.Fprintln(w, he.msg)
 }

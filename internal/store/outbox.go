@@ -789,3 +789,15 @@ func (s *Store) OwedBySubscriber(ctx context.Context) (map[string]Owed, error) {
 	}
 	return out, rows.Err()
 }
+
+// OutboxDepth counts the deliveries owed and says when the oldest of them
+// was created.
+func (s *Store) OutboxDepth(ctx context.Context) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullString
+	err := s.rstmt(ctx, `SELECT count(*), min(created) FROM deliveries WHERE status IN ('due', 'sending')`).QueryRowContext(ctx).Scan(&n, &oldest)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox depth: %w", err)
+	}
+	return n, parseTime(oldest.String), nil
+}
