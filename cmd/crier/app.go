@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +42,8 @@ type app struct {
 	listen func(network, address string) (net.Listener, error)
 	// reload tells serve to re-read its config (SIGHUP).
 	reload <-chan os.Signal
+	// apply asks serve to put the API's sources and subscribers to work.
+	apply func()
 }
 
 func (a *app) load() (*config.Config, error) {
@@ -244,7 +247,14 @@ func (a *app) serve(ctx context.Context) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	m := metrics.New(st) // one for the process: reloads keep the counts
+	m := metrics.New(st)             // one for the process: reloads keep the counts
+	apply := make(chan os.Signal, 1) // the admin API changed a source or subscriber
+	a.apply = func() {
+		select {
+		case apply <- syscall.SIGHUP:
+		default:
+		}
+	}
 	run, err := a.start(ctx, cfg, st, &handler, m)
 	if err != nil {
 		return err
@@ -255,23 +265,8 @@ func (a *app) serve(ctx context.Context) error {
 	for {
 		select {
 		case <-a.reload:
-			next, err := a.load()
-			if err != nil {
-				a.logConfigProblems(err)
-				continue // the running config stays
-			}
-			if next.Storage != cfg.Storage || next.Server.Listen != cfg.Server.Listen {
-				a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
-				next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
-			}
-			nextRun, err := a.start(ctx, next, st, &handler, m)
-			if err != nil {
-				a.log.Error("config not applied: "+err.Error(), "component", "config")
-				continue
-			}
-			run.stop() // the old pipelines: in-flight deliveries finish or stay due
-			run, cfg = nextRun, next
-			a.log.Info("config reloaded", "component", "config", "sources", len(cfg.Sources), "topics", len(cfg.Topics), "subscribers", len(cfg.Subscribers))
+			a.log.Info("SIGHUP: reloading config.toml", "component", "config")
+		case <-apply:
 		case err = <-errc:
 			a.log.Error("the HTTP server stopped; shutting down", "component", "http", "error", err)
 			cancel()
@@ -288,7 +283,70 @@ func (a *app) serve(ctx context.Context) error {
 			}
 			return err
 		}
+		{
+			next, err := a.load()
+			if err != nil {
+				a.logConfigProblems(err)
+				continue // the running config stays
+			}
+			if next.Storage != cfg.Storage || next.Server.Listen != cfg.Server.Listen {
+				a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
+				next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
+			}
+			nextRun, err := a.start(ctx, next, st, &handler, m)
+			if err != nil {
+				a.log.Error("config not applied: "+err.Error(), "component", "config")
+				continue
+			}
+			run.stop() // the old pipelines: in-flight deliveries finish or stay due
+			run, cfg = nextRun, next
+			a.log.Info("config applied", "component", "config", "sources", len(cfg.Sources), "topics", len(cfg.Topics), "subscribers", len(cfg.Subscribers))
+		}
 	}
+}
+
+// withManaged adds to the file's config the sources and subscribers kept
+// in the store (added through the admin API); config.toml's win an id
+// both have.
+func withManaged(ctx context.Context, file *config.Config, st *store.Store) (*config.Config, error) {
+	var srcs, subs [][]byte
+	for kind, dst := range map[string]*[][]byte{"source": &srcs, "subscriber": &subs} {
+		all, err := st.ManagedAll(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range all {
+			*dst = append(*dst, m.Body)
+		}
+	}
+	if len(srcs)+len(subs) == 0 {
+		return file, nil
+	}
+	extraSrcs, extraSubs, err := config.Extra(file, srcs, subs)
+	if err != nil {
+		return nil, fmt.Errorf("sources and subscribers kept in the store: %w", err)
+	}
+	merged := *file
+	merged.Sources = append([]config.Source(nil), file.Sources...)
+	merged.Subscribers = append([]config.Subscriber(nil), file.Subscribers...)
+	has := map[string]bool{}
+	for _, s := range file.Sources {
+		has["source:"+s.ID] = true
+	}
+	for _, s := range file.Subscribers {
+		has["subscriber:"+s.ID] = true
+	}
+	for _, s := range extraSrcs {
+		if !has["source:"+s.ID] {
+			merged.Sources = append(merged.Sources, s)
+		}
+	}
+	for _, s := range extraSubs {
+		if !has["subscriber:"+s.ID] {
+			merged.Subscribers = append(merged.Subscribers, s)
+		}
+	}
+	return &merged, nil
 }
 
 // logRun logs how a scheduled run went: failures as warnings, runs that
@@ -332,14 +390,18 @@ type running struct {
 // start builds the HTTP handler and the pipelines of cfg (sources on their
 // schedules, subscribers' schedules, the senders, the WebSub hub), puts the
 // handler in place and starts the pipelines under their own context.
-func (a *app) start(parent context.Context, cfg *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler], m *metrics.Metrics) (running, error) {
+func (a *app) start(parent context.Context, file *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler], m *metrics.Metrics) (running, error) {
+	cfg, err := withManaged(parent, file, st)
+	if err != nil {
+		return running{}, err
+	}
 	ctx, cancel := context.WithCancel(parent)
 	in := ingest.New(cfg, st, a.log)
 	pub := publish.New(cfg, st, a.log)
 	deliverer := deliver.New(cfg, st, a.log)
 	in.Metrics, pub.Metrics, deliverer.Metrics = m, m, m
 	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
-		Metrics: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
+		Metrics: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), File: file, Apply: a.apply,
 		Fetch: func(ctx context.Context, id string) (admin.RunCounts, error) {
 			for _, src := range cfg.Sources {
 				if src.ID == id {

@@ -250,3 +250,85 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Sources and subscribers added, replaced and removed through the admin
+// API are kept in the store and put to work without a restart; those of
+// config.toml are read-only there (409); a bad one is a 400 listing its
+// problems; a secret is never returned.
+func TestManagedThroughTheAPI(t *testing.T) {
+	addr := freePort(t)
+	path := sampleConfig(t, addr)
+	base, _ := os.ReadFile(path)
+	token := "a-long-enough-admin-token"
+	os.WriteFile(path, []byte(strings.Replace(string(base), "[server]\n", "[server]\nadmin_token = \""+token+"\"\n", 1)), 0o644)
+	more := t.TempDir()
+	a := &app{configPath: path, stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx) }()
+	call := func(method, p, body string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+addr+p, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	wait := func(p string, want int) bool {
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if code, _ := call("GET", p, ""); code == want {
+				return true
+			}
+		}
+		return false
+	}
+	if !wait("/feeds/all.atom", 200) {
+		t.Fatal("serve did not start")
+	}
+	src := fmt.Sprintf(`{"id": "more", "name": "More releases", "kind": "dir", "path": %q, "language": "en"}`, more)
+	if code, body := call("POST", "/api/v1/sources", src); code != 201 {
+		t.Fatalf("add a source: %d %s", code, body)
+	}
+	if !wait("/feeds/source/more.atom", 200) {
+		t.Fatal("a source added through the API never got its feed")
+	}
+	if code, _ := call("POST", "/api/v1/sources", src); code != 409 {
+		t.Errorf("adding it twice: %d, want 409", code)
+	}
+	if code, body := call("POST", "/api/v1/sources", `{"id": "samples", "kind": "dir", "path": "."}`); code != 409 || !strings.Contains(body, "config.toml") {
+		t.Errorf("changing config.toml's source: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/v1/sources", `{"id": "bad", "kind": "page", "url": "http://127.0.0.1/x", "links": "a[[["}`); code != 400 || !strings.Contains(body, "CSS selector") || !strings.Contains(body, "fetch.allow_private_targets") {
+		t.Errorf("a bad source: %d %s, want 400 with every problem", code, body)
+	}
+	if code, body := call("PUT", "/api/v1/sources/more", fmt.Sprintf(`{"name": "Renamed", "kind": "dir", "path": %q}`, more)); code != 200 {
+		t.Errorf("replace: %d %s", code, body)
+	}
+	sub := `{"id": "p", "url": "https://partner.example/hook", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "schedule": "@hourly"}`
+	if code, body := call("POST", "/api/v1/subscribers", sub); code != 201 || strings.Contains(body, "whsec_") {
+		t.Errorf("add a subscriber: %d %s (a secret must never be returned)", code, body)
+	}
+	wait("/api/v1/subscribers/p", 200) // applied in the background
+	if code, body := call("GET", "/api/v1/subscribers/p", ""); code != 200 || strings.Contains(body, "whsec_") {
+		t.Errorf("get a subscriber: %d %s", code, body)
+	}
+	if code, _ := call("DELETE", "/api/v1/sources/more", ""); code != 200 {
+		t.Errorf("remove: %d", code)
+	}
+	if !wait("/feeds/source/more.atom", 404) {
+		t.Error("a removed source's feed is still served")
+	}
+	cancel()
+	<-done
+	// They are kept in the store: a restart finds the subscriber.
+	a2 := &app{configPath: path, stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go a2.serve(ctx2)
+	if !wait("/api/v1/subscribers/p", 200) {
+		t.Error("a subscriber added through the API did not survive a restart")
+	}
+}

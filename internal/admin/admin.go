@@ -29,6 +29,12 @@ type API struct {
 	Wake func()
 	// Metrics serves /metrics (Prometheus).
 	Metrics http.Handler
+	// File is the config as config.toml gives it: its sources and
+	// subscribers are read-only through the API (409).
+	File *config.Config
+	// Apply puts the sources and subscribers kept in the store to work
+	// (a reload that keeps config.toml).
+	Apply func()
 }
 
 // RunCounts is what a source's run did.
@@ -82,10 +88,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	route("GET /api/v1/subscribers/{id}/deliveries", a.deliveries)
 	route("POST /api/v1/deliveries/{webhook_id}/replay", a.replay)
 	route("DELETE /api/v1/items/{id}", a.retract)
-	for _, p := range []string{"POST /api/v1/sources", "DELETE /api/v1/sources/{id}", "POST /api/v1/subscribers", "DELETE /api/v1/subscribers/{id}"} {
-		route(p, func(http.ResponseWriter, *http.Request) (any, error) {
-			return nil, &apiError{http.StatusNotImplemented, "sources and subscribers are defined in config.toml: edit it and restart crier"}
-		})
+	for _, kind := range []string{"source", "subscriber"} {
+		route("POST /api/v1/"+kind+"s", a.create(kind))
+		route("GET /api/v1/"+kind+"s/{id}", a.getOne(kind))
+		route("PUT /api/v1/"+kind+"s/{id}", a.replace(kind))
+		route("DELETE /api/v1/"+kind+"s/{id}", a.remove(kind))
 	}
 	mux.HandleFunc("GET /metrics", a.metricsGuard)
 }
@@ -108,6 +115,9 @@ func (a *API) metricsGuard(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Metrics.ServeHTTP(w, r)
 }
+
+// created is an answer that made something: 201.
+type created struct{ v any }
 
 type apiError struct {
 	status int
@@ -136,6 +146,10 @@ func (a *API) guard(h func(w http.ResponseWriter, r *http.Request) (any, error))
 		var ae *apiError
 		switch {
 		case err == nil:
+			if c, ok := v.(created); ok {
+				writeJSON(w, http.StatusCreated, c.v)
+				return
+			}
 			writeJSON(w, http.StatusOK, v)
 		case errors.As(err, &ae):
 			writeJSON(w, ae.status, map[string]string{"error": ae.msg})

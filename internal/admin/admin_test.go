@@ -88,8 +88,8 @@ func TestAdminRoutes(t *testing.T) {
 	if code, _ := call(t, "POST", srv.URL+"/api/v1/deliveries/msg_nope/replay", token); code != 404 {
 		t.Errorf("replay of an unknown delivery: %d", code)
 	}
-	if code, _ := call(t, "POST", srv.URL+"/api/v1/sources", token); code != 501 {
-		t.Errorf("adding a source at run time: %d, want 501", code)
+	if code, body := call(t, "POST", srv.URL+"/api/v1/sources", token); code != 400 || !strings.Contains(body, "JSON object") {
+		t.Errorf("adding a source without a body: %d %s, want 400", code, body)
 	}
 	// Every answer that is not 2xx is JSON with an error.
 	for _, tt := range []struct {
@@ -98,6 +98,7 @@ func TestAdminRoutes(t *testing.T) {
 	}{
 		{"GET", "/api/v1/nope", 404},
 		{"PATCH", "/api/v1/sources", 405},
+		{"DELETE", "/api/v1/sources/s", 409},
 		{"GET", "/api/v1/subscribers/nope/deliveries", 404},
 		{"POST", "/api/v1/subscribers/nope/pause", 404},
 		{"GET", "/api/v1/sources", 401},

@@ -10,7 +10,7 @@ import (
 // facet_counts and the item count are not copied: the target's triggers
 // count what is inserted.
 var copyTables = []string{"sources", "items", "documents", "item_bands", "item_facets",
-	"subscribers", "deliveries", "delivery_bodies", "attempts", "websub", "push_subscriptions"}
+	"subscribers", "deliveries", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
 // Copied is how many rows of each table Copy copied.
 type Copied struct {
