@@ -6,6 +6,7 @@ package admin
 import (
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,8 @@ type API struct {
 	// Apply puts the sources and subscribers kept in the store to work
 	// (a reload that keeps config.toml).
 	Apply func()
+
+	routes []string // registered, for the OpenAPI test
 }
 
 // RunCounts is what a source's run did.
@@ -56,8 +59,18 @@ type RunCounts struct {
 func (a *API) Register(mux *http.ServeMux) {
 	api := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) (any, error)) {
+		a.routes = append(a.routes, pattern)
 		api.HandleFunc(pattern, a.guard(h))
 	}
+	a.routes = append(a.routes, "GET /api/v1/openapi.json")
+	api.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		if a.Cfg.Server.AdminToken == "" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "the admin API is off: set server.admin_token"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := api.Handler(r); pattern != "" {
 			api.ServeHTTP(w, r) // which sets the path's values
@@ -115,6 +128,12 @@ func (a *API) metricsGuard(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Metrics.ServeHTTP(w, r)
 }
+
+// openAPI describes every route of the API (OpenAPI 3.1); a test checks
+// that it does, and CI validates it.
+//
+//go:embed openapi.json
+var openAPI []byte
 
 // created is an answer that made something: 201.
 type created struct{ v any }
