@@ -108,6 +108,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		route("DELETE /api/v1/"+kind+"s/{id}", a.remove(kind))
 	}
 	mux.HandleFunc("GET /metrics", a.metricsGuard)
+	a.RegisterDashboard(mux)
 }
 
 // metricsGuard serves /metrics to anyone when there is no admin token,

@@ -1036,3 +1036,41 @@ func (s *Store) retractions(ctx context.Context, since time.Time) ([]Item, error
 	}
 	return out, rows.Err()
 }
+
+// DayCount is how many items a day brought.
+type DayCount struct {
+	Day   string // 2006-01-02
+	Items int
+}
+
+// ItemsPerDay counts, for the last days, the documents a source brought
+// each day (source "" for every source's items), oldest day first.
+func (s *Store) ItemsPerDay(ctx context.Context, sourceID string, days int) ([]DayCount, error) {
+	since := formatTime(s.Now().AddDate(0, 0, -days))
+	var rows *sql.Rows
+	var err error
+	if sourceID == "" {
+		rows, err = s.rstmt(ctx, `SELECT substr(created, 1, 10), count(*) FROM items WHERE created >= ? GROUP BY substr(created, 1, 10)`).QueryContext(ctx, since)
+	} else {
+		rows, err = s.rstmt(ctx, `SELECT substr(fetched, 1, 10), count(*) FROM documents WHERE source_id = ? AND fetched >= ? GROUP BY substr(fetched, 1, 10)`).QueryContext(ctx, sourceID, since)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("items per day: %w", err)
+	}
+	defer rows.Close()
+	got := map[string]int{}
+	for rows.Next() {
+		var day string
+		var n int
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, err
+		}
+		got[day] = n
+	}
+	var out []DayCount
+	for d := days - 1; d >= 0; d-- {
+		day := s.Now().UTC().AddDate(0, 0, -d).Format("2006-01-02")
+		out = append(out, DayCount{day, got[day]})
+	}
+	return out, rows.Err()
+}
