@@ -183,6 +183,13 @@ func (a *app) push(ctx context.Context, only string) error {
 		}
 		created[id] = n
 	}
+	// push means now: what waits out a backoff (a partner down, a target
+	// refused before the config was fixed) goes too.
+	for _, id := range ids {
+		if _, err := st.RetryNow(ctx, id); err != nil {
+			return err
+		}
+	}
 	attempts, delivered, err := d.SendDue(ctx)
 	if err != nil {
 		return err
