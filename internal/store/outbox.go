@@ -19,6 +19,12 @@ const (
 	Sent    = "sent"
 )
 
+// The kinds of subscribers.
+const (
+	KindWebhook = "webhook" // a partner's webhook, from the config or the admin API
+	KindWebSub  = "websub"  // a WebSub subscription to this hub
+)
+
 // Subscriber is the outbox state of a partner.
 type Subscriber struct {
 	ID       string
@@ -471,7 +477,7 @@ func heads(subs string) string {
 // subscriberCond is the condition on s.id for a list of webhook
 // subscribers; WebSub subscriptions always take part.
 func subscriberCond(subscribers []string, args *[]any) string {
-	cond := "s.id LIKE '" + WebSubPrefix + "%'"
+	cond := "s.kind = '" + KindWebSub + "'"
 	if len(subscribers) > 0 {
 		cond = "(" + in("s.id", subscribers, args) + " OR " + cond + ")"
 	}

@@ -38,8 +38,8 @@ func (s *Store) SubscribeWebSub(ctx context.Context, w WebSub) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, cursor, created)
-		VALUES (?, (SELECT coalesce(max(id), 0) FROM items), ?) ON CONFLICT DO NOTHING`, w.ID, formatTime(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, cursor, created, kind)
+		VALUES (?, (SELECT coalesce(max(id), 0) FROM items), ?, ?) ON CONFLICT DO NOTHING`, w.ID, formatTime(now), KindWebSub); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET paused = 0, failing = 0 WHERE id = ?`, w.ID); err != nil {
