@@ -491,7 +491,9 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 			return fail(fmt.Errorf("subscriber %s: %w", id, err))
 		}
 	}
+	hub := websub.NewHub(cfg, st, pub, a.log)
 	h := pub.Handler(api.Register, func(mux *http.ServeMux) {
+		mux.Handle("POST /websub", hub)
 		mux.Handle("GET "+websub.CallbackPath+"{source}/{token}", push)
 		mux.Handle("POST "+websub.CallbackPath+"{source}/{token}", push)
 	})
@@ -504,7 +506,7 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 	}()
 	go func() {
 		defer wg.Done()
-		pub.RunHub(ctx, 2*time.Second, deliverer.Wake) // WebSub content on new items
+		hub.Run(ctx, time.Second, deliverer.Wake) // WebSub content on new items
 	}()
 	go func() {
 		defer wg.Done()
@@ -517,7 +519,7 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 	return running{stop: func() {
 		cancel()
 		wg.Wait()
-		pub.WaitHub()
+		hub.Wait()
 	}}, nil
 }
 

@@ -9,9 +9,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +29,7 @@ import (
 	"github.com/crier-hub/crier/internal/netguard"
 	"github.com/crier-hub/crier/internal/retryafter"
 	"github.com/crier-hub/crier/internal/store"
+	"github.com/crier-hub/crier/internal/websub"
 	"github.com/crier-hub/crier/webhooks"
 )
 
@@ -451,21 +449,7 @@ const (
 // content distribution (the feed's new entries, X-Hub-Signature).
 func (d *Deliverer) request(ctx context.Context, del store.Delivery) (*http.Request, error) {
 	if strings.HasPrefix(del.SubscriberID, store.WebSubPrefix) {
-		ws, err := d.Store.WebSubByID(ctx, del.SubscriberID)
-		if err != nil {
-			return nil, fmt.Errorf("websub subscription: %w", err)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ws.Callback, bytes.NewReader(del.Body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", ws.ContentType)
-		req.Header.Add("Link", "<"+d.HubURL+">; rel=\"hub\"")
-		req.Header.Add("Link", "<"+ws.Topic+">; rel=\"self\"")
-		if ws.Secret != "" {
-			req.Header.Set("X-Hub-Signature", "sha256="+HubSignature(ws.Secret, del.Body))
-		}
-		return req, nil
+		return websub.Request(ctx, d.Store, del, d.HubURL)
 	}
 	sub := d.Subs[del.SubscriberID]
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(del.Body))
@@ -477,14 +461,6 @@ func (d *Deliverer) request(ctx context.Context, del store.Delivery) (*http.Requ
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return req, nil
-}
-
-// HubSignature is the hex HMAC-SHA256 of body that WebSub's
-// X-Hub-Signature carries.
-func HubSignature(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
 }
 
 // attempt POSTs a delivery once and judges the answer.

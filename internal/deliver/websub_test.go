@@ -20,11 +20,12 @@ import (
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/ingest"
 	"github.com/crier-hub/crier/internal/publish"
+	"github.com/crier-hub/crier/internal/websub"
 )
 
 // hubSetup serves the hub over an empty store with one dir source whose
 // folder the test fills later.
-func hubSetup(t *testing.T, allowPrivate bool) (*publish.Server, *Deliverer, *ingest.Ingester, config.Source, string, string) {
+func hubSetup(t *testing.T, allowPrivate bool) (*websub.Hub, *Deliverer, *ingest.Ingester, config.Source, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	rel := filepath.Join(dir, "releases")
@@ -38,11 +39,12 @@ func hubSetup(t *testing.T, allowPrivate bool) (*publish.Server, *Deliverer, *in
 	doc += "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n"
 	cfg, st := testenv.New(t, dir, doc)
 	pub := publish.New(cfg, st, quiet())
-	srv.Config.Handler = pub.Handler()
+	hub := websub.NewHub(cfg, st, pub, quiet())
+	srv.Config.Handler = pub.Handler(func(mux *http.ServeMux) { mux.Handle("POST /websub", hub) })
 	srv.Start()
 	t.Cleanup(srv.Close)
 	d := New(cfg, st, quiet())
-	return pub, d, ingest.New(cfg, st, quiet()), cfg.Sources[0], base, rel
+	return hub, d, ingest.New(cfg, st, quiet()), cfg.Sources[0], base, rel
 }
 
 type callback struct {
@@ -98,7 +100,7 @@ func TestWebSubEveryStep(t *testing.T) {
 	if code, body := postForm(t, base+"/websub", form); code != 202 {
 		t.Fatalf("subscribe: %d %s", code, body)
 	}
-	pub.WaitHub()
+	pub.Wait()
 	subs, _ := d.Store.WebSubs(ctx)
 	if len(subs) != 1 || len(cb.verified) != 1 {
 		t.Fatalf("after verification: %d subscriptions, %d verification requests", len(subs), len(cb.verified))
@@ -115,14 +117,14 @@ func TestWebSubEveryStep(t *testing.T) {
 	if r := in.Run(ctx, src); r.Added != 2 {
 		t.Fatalf("ingest: %+v", r)
 	}
-	if n, err := pub.FireWebSub(ctx); err != nil || n != 1 {
+	if n, err := pub.Fire(ctx); err != nil || n != 1 {
 		t.Fatalf("FireWebSub: %d, %v", n, err)
 	}
 	if _, delivered, _ := d.SendDue(ctx); delivered != 1 {
 		t.Fatal("content not distributed")
 	}
 	req, body := cb.pushes[0], cb.bodies[0]
-	if got, want := req.Header.Get("X-Hub-Signature"), "sha256="+HubSignature("s3cret", body); got != want {
+	if got, want := req.Header.Get("X-Hub-Signature"), "sha256="+websub.Signature("s3cret", body); got != want {
 		t.Errorf("X-Hub-Signature %q, want %q", got, want)
 	}
 	if !strings.HasPrefix(req.Header.Get("Content-Type"), "application/atom+xml") || strings.Count(string(body), "<entry") != 2 {
@@ -132,7 +134,7 @@ func TestWebSubEveryStep(t *testing.T) {
 	if !strings.Contains(links, `rel="hub"`) || !strings.Contains(links, "<"+topic+`>; rel="self"`) {
 		t.Errorf("Link headers: %s", links)
 	}
-	if n, _ := pub.FireWebSub(ctx); n != 0 {
+	if n, _ := pub.Fire(ctx); n != 0 {
 		t.Error("nothing new, but content was fired again")
 	}
 	// A 410 ends the subscription.
@@ -143,17 +145,17 @@ func TestWebSubEveryStep(t *testing.T) {
 	cb.mu.Lock()
 	cb.status = 410
 	cb.mu.Unlock()
-	pub.FireWebSub(ctx)
+	pub.Fire(ctx)
 	d.SendDue(ctx)
 	if subs, _ := d.Store.WebSubs(ctx); len(subs) != 0 {
 		t.Error("410 did not end the subscription")
 	}
 	// Subscribe again, then unsubscribe.
 	postForm(t, base+"/websub", form)
-	pub.WaitHub()
+	pub.Wait()
 	form.Set("hub.mode", "unsubscribe")
 	postForm(t, base+"/websub", form)
-	pub.WaitHub()
+	pub.Wait()
 	if subs, _ := d.Store.WebSubs(ctx); len(subs) != 0 {
 		t.Error("unsubscribe did not end the subscription")
 	}
@@ -176,7 +178,7 @@ func TestWebSubRefusals(t *testing.T) {
 	if code, _ := postForm(t, base+"/websub", form); code != 202 {
 		t.Fatalf("subscribe: %d", code)
 	}
-	pub.WaitHub()
+	pub.Wait()
 	if subs, _ := d.Store.WebSubs(context.Background()); len(subs) != 0 || len(cb.verified) != 1 {
 		t.Errorf("a callback that did not echo the challenge: %d subscriptions stored", len(subs))
 	}
@@ -215,7 +217,7 @@ func TestWebSubHostileRequests(t *testing.T) {
 	if code, body := postForm(t, base+"/websub", form); code != 202 {
 		t.Fatalf("subscribe: %d %s", code, body)
 	}
-	pub.WaitHub()
+	pub.Wait()
 	subs, _ := d.Store.WebSubs(ctx)
 	if len(subs) != 1 || len(cb.verified) != 1 {
 		t.Fatalf("a callback with a fragment: %d subscriptions, %d verifications", len(subs), len(cb.verified))
@@ -244,7 +246,7 @@ func TestWebSubHostileRequests(t *testing.T) {
 		t.Errorf("a real subscriber while another host hangs: %d %s", code, body)
 	}
 	hang.CloseClientConnections()
-	pub.WaitHub()
+	pub.Wait()
 	// Many requests to a keep-alive callback do not leave connections
 	// and goroutines behind.
 	before := runtime.NumGoroutine()
@@ -252,10 +254,10 @@ func TestWebSubHostileRequests(t *testing.T) {
 		form.Set("hub.callback", cb.srv.URL+"/cb"+strconv.Itoa(i))
 		postForm(t, base+"/websub", form)
 		if i%2 == 1 {
-			pub.WaitHub()
+			pub.Wait()
 		}
 	}
-	pub.WaitHub()
+	pub.Wait()
 	http.DefaultClient.CloseIdleConnections()
 	time.Sleep(100 * time.Millisecond)
 	if after := runtime.NumGoroutine(); after > before+20 {

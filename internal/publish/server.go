@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,19 +35,12 @@ type Server struct {
 	renders      atomic.Int64
 	// Metrics counts feed requests and cache hits; nil counts nothing.
 	Metrics *metrics.Metrics
-
-	hub     *http.Client   // verifies WebSub subscribers' intent
-	hubJobs sync.WaitGroup // verifications under way
-	hubMu   sync.Mutex
-	hubBusy map[string]int // verifications under way, by callback host
-	hubAll  int
 }
 
 // New returns a Server for cfg over st.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
 	return &Server{Converter: convert.New(cfg), cfg: cfg, store: st, log: log.With("component", "http"),
-		cache: newFeedCache(cmp.Or(cfg.Feeds.CacheSize, 64<<20)), cacheControl: []string{fmt.Sprintf("public, max-age=%d", int(cfg.Feeds.MaxAge.Seconds()))},
-		hub: newHubClient(cfg.Webhooks.Timeout, cfg.Webhooks.AllowPrivateTargets), hubBusy: map[string]int{}}
+		cache: newFeedCache(cmp.Or(cfg.Feeds.CacheSize, 64<<20)), cacheControl: []string{fmt.Sprintf("public, max-age=%d", int(cfg.Feeds.MaxAge.Seconds()))}}
 }
 
 // Handler returns the HTTP routes; extra adds more (the admin API).
@@ -60,7 +52,6 @@ func (s *Server) Handler(extra ...func(*http.ServeMux)) http.Handler {
 	mux.HandleFunc("GET /{$}", s.index)
 	mux.HandleFunc("GET /feeds/{file}", s.feed)
 	mux.HandleFunc("GET /feeds.opml", s.opml)
-	mux.HandleFunc("POST /websub", s.websub)
 	mux.HandleFunc("GET /feeds/{kind}/{file}", s.feed)
 	mux.HandleFunc("GET /items/{uid}", s.item)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

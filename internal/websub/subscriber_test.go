@@ -1,4 +1,4 @@
-package websub
+package websub_test
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/crier-hub/crier/internal/publish"
 	"github.com/crier-hub/crier/internal/store"
 	"github.com/crier-hub/crier/internal/testenv"
+	"github.com/crier-hub/crier/internal/websub"
 )
 
 // downstream is a crier that reads one feed source and subscribes to its
@@ -31,7 +32,7 @@ type downstream struct {
 	cfg *config.Config
 	st  *store.Store
 	in  *ingest.Ingester
-	sub *Subscriber
+	sub *websub.Subscriber
 	srv *httptest.Server
 }
 
@@ -43,11 +44,11 @@ func newDownstream(t *testing.T, feedURL string) *downstream {
 	cfg, st := testenv.New(t, t.TempDir(), doc)
 	in := ingest.New(cfg, st, testenv.Log())
 	d := &downstream{cfg: cfg, st: st, in: in}
-	d.sub = &Subscriber{Store: st, Client: in.Fetcher.Client, BaseURL: base, Sources: map[string]config.Source{"up": cfg.Sources[0]},
+	d.sub = &websub.Subscriber{Store: st, Client: in.Fetcher.Client, BaseURL: base, Sources: map[string]config.Source{"up": cfg.Sources[0]},
 		Ingest: in.IngestPushed, Log: testenv.Log(), Now: time.Now, MaxBody: 1 << 20}
 	in.OnHub = d.sub.Ensure
 	mux := http.NewServeMux()
-	mux.Handle(CallbackPath+"{source}/{token}", d.sub)
+	mux.Handle(websub.CallbackPath+"{source}/{token}", d.sub)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -99,7 +100,8 @@ func TestPushFromCriersOwnHub(t *testing.T) {
 		"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"fr\"\ncountry = \"BE\"\n", upBase))
 	upIn := ingest.New(upCfg, upSt, testenv.Log())
 	pub := publish.New(upCfg, upSt, testenv.Log())
-	upSrv.Config.Handler = pub.Handler()
+	hub := websub.NewHub(upCfg, upSt, pub, testenv.Log())
+	upSrv.Config.Handler = pub.Handler(func(mux *http.ServeMux) { mux.Handle("POST /websub", hub) })
 	upSrv.Start()
 	defer upSrv.Close()
 	sender := deliver.New(upCfg, upSt, testenv.Log())
@@ -111,7 +113,7 @@ func TestPushFromCriersOwnHub(t *testing.T) {
 	if r := down.in.Run(ctx, down.cfg.Sources[0]); r.Err != nil || r.Added != 1 {
 		t.Fatalf("downstream poll: %+v", r)
 	}
-	pub.WaitHub() // the upstream hub verifies the downstream's intent
+	hub.Wait() // the upstream hub verifies the downstream's intent
 	p, ok, _ := down.st.PushSubscription(ctx, "up")
 	if !ok || !p.Live(time.Now()) || p.Hub != upBase+"/websub" {
 		t.Fatalf("after the poll: push subscription %+v (found %v), want live at the upstream hub", p, ok)
@@ -121,7 +123,7 @@ func TestPushFromCriersOwnHub(t *testing.T) {
 	if r := upIn.Run(ctx, upCfg.Sources[0]); r.Added != 1 {
 		t.Fatalf("upstream ingest: %+v", r)
 	}
-	if n, err := pub.FireWebSub(ctx); err != nil || n != 1 {
+	if n, err := hub.Fire(ctx); err != nil || n != 1 {
 		t.Fatalf("upstream hub: %d deliveries, %v", n, err)
 	}
 	if _, delivered, err := sender.SendDue(ctx); err != nil || delivered != 1 {
@@ -131,7 +133,7 @@ func TestPushFromCriersOwnHub(t *testing.T) {
 		t.Fatalf("downstream after the push: %v, want both releases", got)
 	}
 	// Content whose signature does not match is refused and changes nothing.
-	cb := down.srv.URL + CallbackPath + "up/" + p.Token
+	cb := down.srv.URL + websub.CallbackPath + "up/" + p.Token
 	resp, err := http.Post(cb, "application/atom+xml", strings.NewReader(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id><title>Forged</title><content>forged release with enough words to be stored as an item of its own</content></entry></feed>`))
 	if err != nil {
 		t.Fatal(err)
