@@ -166,39 +166,32 @@ func (s *Store) FireEvents(ctx context.Context, id string, q Query, build Builde
 }
 
 func (s *Store) fire(ctx context.Context, id string, q Query, changes bool, build Builder) (int, error) {
+	passes := []func(context.Context, string, Query) (owing, error){s.owed}
+	if changes {
+		// Corrections and retractions of what the subscriber had go first.
+		passes = []func(context.Context, string, Query) (owing, error){s.owedChanges, s.owed}
+	}
 	created := 0
-	for changes {
-		o, err := s.owedChanges(ctx, id, q)
-		if err != nil {
-			return created, err
-		}
-		n, moved, err := s.buildAndCommit(ctx, id, o, build)
-		if err != nil {
-			return created, err
-		}
-		if moved {
+	for _, read := range passes {
+		for {
+			o, err := read(ctx, id, q)
+			if err != nil {
+				return created, err
+			}
+			n, moved, err := s.buildAndCommit(ctx, id, o, build)
+			if err != nil {
+				return created, err
+			}
+			if !moved {
+				continue // another process moved the cursors: read again
+			}
 			created += n
 			if !o.more {
 				break
 			}
 		}
 	}
-	for {
-		o, err := s.owed(ctx, id, q)
-		if err != nil {
-			return created, err
-		}
-		n, moved, err := s.buildAndCommit(ctx, id, o, build)
-		if err != nil {
-			return created, err
-		}
-		if moved {
-			created += n
-			if !o.more {
-				return created, nil
-			}
-		}
-	}
+	return created, nil
 }
 
 // owing is one chunk of what a subscriber is owed, read in one snapshot,
