@@ -24,6 +24,6 @@ COPY testdata/releases /usr/share/crier/releases
 USER nonroot
 EXPOSE 8080
 VOLUME /data
-HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/bin/crier", "check", "--config", "/etc/crier/config.toml"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/bin/crier", "health", "--config", "/etc/crier/config.toml"]
 ENTRYPOINT ["/usr/bin/crier"]
 CMD ["serve", "--config", "/etc/crier/config.toml"]

@@ -572,3 +572,32 @@ func (a *app) secret() error {
 	fmt.Fprintln(a.stdout, "whsec_"+base64.StdEncoding.EncodeToString(b))
 	return nil
 }
+
+// health asks the running server whether it is up (GET /healthz on
+// server.listen): a HEALTHCHECK for images that carry no HTTP client.
+func (a *app) health(ctx context.Context) error {
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("crier is not answering on %s: %w", cfg.Server.Listen, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("crier answered /healthz with HTTP %d", resp.StatusCode)
+	}
+	fmt.Fprintln(a.stdout, "ok")
+	return nil
+}

@@ -28,6 +28,7 @@ commands:
   push      run webhook deliveries now (or --subscriber ID)
   copy      copy the whole store into an empty one: --to DSN (a SQLite path or a postgres:// URL)
   secret    print a new random whsec_ secret for a subscriber
+  health    ask the running crier serve (server.listen) whether it is up: exit 0 if so
   version   print the version (also --version)
 `
 
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sourceID = fs.String("source", "", "fetch only the source with this id")
 	case "push":
 		subscriberID = fs.String("subscriber", "", "deliver only to the subscriber with this id")
-	case "serve", "check", "version", "secret":
+	case "serve", "check", "version", "secret", "health":
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -117,6 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = a.copy(ctx, *copyTo)
 	case "secret":
 		err = a.secret()
+	case "health":
+		err = a.health(ctx)
 	}
 	switch {
 	case err == nil:

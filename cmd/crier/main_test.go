@@ -143,6 +143,9 @@ func TestServeAndStopGracefully(t *testing.T) {
 	if n := strings.Count(string(body), "<entry"); n != 5 {
 		t.Fatalf("serve: the Atom feed has %d entries, want 5", n)
 	}
+	if code, out, _ := runCmd(context.Background(), "health", "--config", path); code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Errorf("crier health while serving: exit %d %q", code, out)
+	}
 	cancel()
 	select {
 	case code := <-done:
