@@ -251,7 +251,7 @@ func (a *app) serve(ctx context.Context) error {
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 	}
 	m := metrics.New(st)             // one for the process: reloads keep the counts
@@ -376,6 +376,10 @@ func (a *app) logRun(ctx context.Context, src config.Source, r ingest.Report) {
 	}
 }
 
+// writeTimeout bounds the writing of a response; one that takes longer is
+// lost to the client, and logged.
+const writeTimeout = 60 * time.Second
+
 // logConfigProblems logs each problem of a config that failed to load, with
 // its line and column.
 func (a *app) logConfigProblems(err error) {
@@ -407,6 +411,7 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 	pub := publish.New(cfg, st, a.log)
 	deliverer := deliver.New(cfg, st, a.log)
 	in.Metrics, pub.Metrics, deliverer.Metrics = m, m, m
+	pub.WriteTimeout = writeTimeout
 	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
 		Metrics: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), File: file, Apply: a.apply,
 		Fetch: func(ctx context.Context, id string) (admin.RunCounts, error) {

@@ -4,6 +4,9 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/crier-hub/crier/internal/config"
+	"log/slog"
+	"net/http/httptest"
 	"time"
 
 	"encoding/json"
@@ -432,5 +435,22 @@ func TestSearchFeeds(t *testing.T) {
 	_, page := get(t, srv.URL+"/")
 	if !strings.Contains(string(page), `name="q"`) {
 		t.Error("the index page has no search box")
+	}
+}
+
+// A response slower than the write timeout leaves a line in the log: the
+// server itself drops it without a word.
+func TestSlowResponsesAreLogged(t *testing.T) {
+	cfg, err := config.Load("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	s := New(cfg, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	s.WriteTimeout = 10 * time.Millisecond
+	h := s.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(20 * time.Millisecond) }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/feeds/all.atom", nil))
+	if !strings.Contains(logs.String(), "write timeout") {
+		t.Errorf("a response slower than the write timeout was not logged: %q", logs.String())
 	}
 }

@@ -35,6 +35,8 @@ type Server struct {
 	renders      atomic.Int64
 	// Metrics counts feed requests and cache hits; nil counts nothing.
 	Metrics *metrics.Metrics
+	// WriteTimeout is the HTTP server's: a slower response is logged.
+	WriteTimeout time.Duration
 }
 
 // New returns a Server for cfg over st.
@@ -79,7 +81,14 @@ func (s *Server) Handler(extra ...func(*http.ServeMux)) http.Handler {
 func (s *Server) logged(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			start := time.Now()
 			h.ServeHTTP(w, r) // the hot path pays nothing for a log it will not write
+			if took := time.Since(start); s.WriteTimeout > 0 && took > s.WriteTimeout*9/10 {
+				// The server gives up writing at its timeout without a word:
+				// this line is the only trace of an answer the client lost.
+				s.log.Warn("a response took as long as the write timeout allows: the client may have received nothing",
+					"method", r.Method, "path", r.URL.Path, "took", took.Round(time.Millisecond), "write_timeout", s.WriteTimeout)
+			}
 			return
 		}
 		start := time.Now()
