@@ -66,6 +66,8 @@ type Document struct {
 	URL      string
 	Raw      []byte
 	Item     Item // the normalized release; UID, Seq and Sources are set by the store
+
+	packed []byte // Raw as stored (raw.go)
 }
 
 // SaveStatus says what SaveDocument did.
@@ -129,6 +131,12 @@ func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatu
 // (stored before, or earlier in docs) joins that item.
 func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, error) {
 	now := formatTime(s.Now())
+	// Compressed before the transaction: the writer is held for the
+	// database's work alone.
+	docs = append([]Document(nil), docs...)
+	for i := range docs {
+		docs[i].packed = packRaw(docs[i].Raw)
+	}
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)
@@ -187,7 +195,7 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 			return "", 0, 0, err
 		}
 		if _, err := s.wstmt(ctx, tx, `UPDATE documents SET content_hash = ?, raw = ?, url = ?, fetched = ? WHERE source_id = ? AND key = ?`).
-			ExecContext(ctx, hash, d.Raw, d.URL, now, d.SourceID, d.Key); err != nil {
+			ExecContext(ctx, hash, d.packed, d.URL, now, d.SourceID, d.Key); err != nil {
 			return "", 0, 0, err
 		}
 		return uid, Updated, itemID, nil
@@ -215,7 +223,7 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 		return "", 0, 0, err
 	}
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO documents (source_id, key, item_id, url, content_hash, raw, fetched, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).
-		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.Raw, now, now); err != nil {
+		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.packed, now, now); err != nil {
 		return "", 0, 0, err
 	}
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
@@ -758,6 +766,7 @@ func (s *Store) RecentDocuments(ctx context.Context, sourceID string, limit int)
 		if err := rows.Scan(&d.Key, &d.Raw); err != nil {
 			return nil, err
 		}
+		d.Raw = unpackRaw(d.Raw)
 		out = append(out, d)
 	}
 	return out, rows.Err()
