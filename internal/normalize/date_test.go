@@ -89,3 +89,26 @@ func TestNeverTitles(t *testing.T) {
 		}
 	}
 }
+
+// More shapes of datelines that offices write.
+func TestDatelineShapes(t *testing.T) {
+	n := New(nil)
+	ref := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ lead, country, date string }{
+		{"(Quito) 12 de mayo de 2022.- La Organización Internacional para las Migraciones abrió hoy una nueva oficina para las personas migrantes.", "EC", "2022-05-12"},
+		{"BEIRUT/DAMASCUS, 5 June 2023 – The International Organization for Migration has opened a new office for returning migrants today.", "LB", "2023-06-05"},
+		{"Tegucigalpa, Honduras. 21 de septiembre de 2022. La Organización Internacional para las Migraciones abrió hoy una nueva oficina para migrantes.", "HN", "2022-09-21"},
+		{"Ciudad de Panamá, 14 de marzo de 2022 – La Organización Internacional para las Migraciones abrió hoy una nueva oficina para las personas migrantes.", "PA", "2022-03-14"},
+		{"On 5 June 2023, the International Organization for Migration opened a new office for returning migrants in the capital city of the country.", "CH", "2023-06-05"},
+		{"The International Organization for Migration said today. It opened a new office for returning migrants in the capital city of the country.", "CH", ""},
+	} {
+		r := n.Normalize(Input{Raw: []byte("A title for the release\n\n" + tt.lead + "\n\nA second paragraph of the release, with enough words to be a body."), Date: ref, Country: "CH", Language: "en"})
+		date := ""
+		if r.DateSource != FirstSeen {
+			date = r.Published.Format("2006-01-02")
+		}
+		if r.Country != tt.country || date != tt.date {
+			t.Errorf("%.45q: country %s, date %q; want %s, %q", tt.lead, r.Country, date, tt.country, tt.date)
+		}
+	}
+}

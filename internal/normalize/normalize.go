@@ -80,14 +80,14 @@ func New(topics []Topic) *Normalizer {
 
 // datelineRE matches the place that opens a release's lead: "(Bruxelles) –",
 // "GENEVA, 14 March 2021 –", "NAIROBI, Kenya –", "Ciudad de Guatemala –".
-var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\(([^()]{2,30})\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
+var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*|\s*/\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\(([^()]{2,30})\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
 
 // dateline returns the place that opens a lead paragraph and the date text
 // written beside it.
 func dateline(s string) (place, date string, ok bool) {
 	m := datelineRE.FindStringSubmatch(s)
 	if m == nil {
-		return "", "", false
+		return datelineWithDate(s)
 	}
 	place = strings.TrimRight(strings.TrimSpace(m[1]), ",")
 	if utf8.RuneCountInString(place) > 50 {
@@ -96,6 +96,27 @@ func dateline(s string) (place, date string, ok bool) {
 	// "Dakar (Sénégal) –" names the country; "GENEVA (IOM) –" the agency.
 	if paren := strings.TrimSpace(m[2]); paren != "" && strings.ToUpper(paren) != paren {
 		place += ", " + paren
+	}
+	return place, m[3], true
+}
+
+// datedLeadRE is the other common shape of a dateline: a place (a country
+// after a comma or in parentheses), then a full date, closed by a full
+// stop or ".-": "(Quito) 12 de mayo de 2022.- La", "Tegucigalpa, Honduras.
+// 21 de septiembre de 2022. La". It counts only when the date is one.
+var datedLeadRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:\s+(?:\p{Lu}[\p{L}\p{M}'’\-]*|de|del|la|el|du|of)){0,4})\s*\)?(?:,\s*(\p{Lu}[\p{L}\p{M}'’\-]*(?:\s+\p{Lu}[\p{L}\p{M}'’\-]*){0,2}))?[.,]?\s+([^.]{6,40}?)\s*(?:\.-|\.|[–—-])\s+\S`)
+
+func datelineWithDate(s string) (place, date string, ok bool) {
+	m := datedLeadRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	if _, _, isDate := fullDate(fold(m[3])); !isDate {
+		return "", "", false
+	}
+	place = m[1]
+	if m[2] != "" {
+		place += ", " + m[2]
 	}
 	return place, m[3], true
 }
@@ -114,6 +135,14 @@ func resolvePlace(place, lang string) (city, cc string, ok bool) {
 	for _, p := range placeJoin.Split(place, -1) {
 		if city, cc, ok := g.Resolve(p, lang); ok {
 			return city, cc, true
+		}
+		// "Ciudad de Panamá", "City of Manila", "Ville de Québec".
+		for _, prefix := range []string{"ciudad de ", "city of ", "ville de ", "cidade de "} {
+			if len(p) > len(prefix) && strings.EqualFold(p[:len(prefix)], prefix) {
+				if city, cc, ok := g.Resolve(p[len(prefix):], lang); ok {
+					return city, cc, true
+				}
+			}
 		}
 	}
 	return "", "", false
@@ -209,7 +238,18 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 			}
 		}
 	}
-	head := fold(firstRunes(leadText, 240))
+	headText := leadText
+	if lead < 0 {
+		// No dateline: the opening of the first paragraph may still say
+		// when ("On 5 June 2023, the office…").
+		for _, b := range body {
+			if b.kind == para && b.words() >= 8 {
+				headText = b.text
+				break
+			}
+		}
+	}
+	head := fold(firstRunes(headText, 240))
 	if !r.DateKnown {
 		if t, _, ok := fullDate(head); ok {
 			r.Published, r.DateKnown = t, true
