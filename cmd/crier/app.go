@@ -504,7 +504,11 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 	})
 	handler.Store(&h)
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		push.Renew(ctx, time.Hour) // leases of the hubs that push to crier
+	}()
 	go func() {
 		defer wg.Done()
 		st.Watch(ctx, 2*time.Second) // feeds see what another process stored

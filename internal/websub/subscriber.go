@@ -219,3 +219,28 @@ func random(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Renew renews, for every source, a live subscription with less than a
+// quarter of its lease left, without waiting for the source's next poll
+// (a source polled daily, or less often while pushed to, would let it
+// lapse). It runs until ctx ends, checking every interval.
+func (s *Subscriber) Renew(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, src := range s.Sources {
+			p, ok, err := s.Store.PushSubscription(ctx, src.ID)
+			if err != nil || !ok || p.State != store.PushLive || p.LeaseUntil.Sub(s.Now()) > Lease/4 {
+				continue
+			}
+			if err := s.Ensure(ctx, src, p.Hub, p.Topic); err != nil {
+				s.Log.Warn("websub renewal failed; polling goes on", "component", "websub", "source", src.ID, "error", err)
+			}
+		}
+	}
+}

@@ -251,3 +251,28 @@ func TestPushFromAnIndependentHub(t *testing.T) {
 		t.Errorf("a repeated push made a new item: %v", got)
 	}
 }
+
+// A live subscription near the end of its lease is renewed without a poll.
+func TestLeasesAreRenewed(t *testing.T) {
+	ctx := context.Background()
+	hub := newTinyHub(t)
+	down := newDownstream(t, "https://office.example/feed")
+	src := down.cfg.Sources[0]
+	if err := down.sub.Ensure(ctx, src, hub.srv.URL, "https://office.example/feed"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the subscription goes live", func() bool {
+		p, ok, _ := down.st.PushSubscription(ctx, "up")
+		return ok && p.Live(time.Now())
+	})
+	first, _, _ := down.st.PushSubscription(ctx, "up")
+	// Ten days on, with less than a quarter of the lease left.
+	down.sub.Now = func() time.Time { return time.Now().Add(websub.Lease - websub.Lease/8) }
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go down.sub.Renew(rctx, 10*time.Millisecond)
+	waitFor(t, "the subscription is renewed", func() bool {
+		p, _, _ := down.st.PushSubscription(ctx, "up")
+		return p.Token != first.Token && p.State == store.PushLive
+	})
+}
