@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -139,13 +140,6 @@ var openAPI []byte
 // created is an answer that made something: 201.
 type created struct{ v any }
 
-type apiError struct {
-	status int
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
 // guard checks the bearer token and writes the JSON answer.
 func (a *API) guard(h func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -163,22 +157,22 @@ func (a *API) guard(h func(w http.ResponseWriter, r *http.Request) (any, error))
 			return
 		}
 		v, err := h(w, r)
-		var ae *apiError
-		switch {
-		case err == nil:
+		if err == nil {
 			if c, ok := v.(created); ok {
 				writeJSON(w, http.StatusCreated, c.v)
 				return
 			}
 			writeJSON(w, http.StatusOK, v)
-		case errors.As(err, &ae):
-			writeJSON(w, ae.status, map[string]string{"error": ae.msg})
-		case errors.Is(err, store.ErrNotFound):
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
-		default:
-			a.Log.Error("admin request failed", "component", "admin", "path", r.URL.Path, "error", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error; see the server log"})
+			return
 		}
+		status, msg, known, gone := httperr.Of(err)
+		if gone {
+			return
+		}
+		if !known {
+			a.Log.Error("admin request failed", "component", "admin", "path", r.URL.Path, "error", err)
+		}
+		writeJSON(w, status, map[string]string{"error": msg})
 	}
 }
 
@@ -290,7 +284,7 @@ func (a *API) fetch(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	counts, err := a.Fetch(r.Context(), id)
 	if err != nil {
-		return nil, &apiError{http.StatusBadGateway, fmt.Sprintf("source %s failed: %v", id, err)}
+		return nil, httperr.New(http.StatusBadGateway, "source %s failed: %v", id, err)
 	}
 	return counts, nil
 }
@@ -364,7 +358,7 @@ func (a *API) subscriber(r *http.Request) (string, error) {
 	if _, ok := subs[id]; ok {
 		return id, nil
 	}
-	return "", &apiError{http.StatusNotFound, fmt.Sprintf("no subscriber %q", id)}
+	return "", httperr.NotFound("no subscriber %q", id)
 }
 
 // retry sends what a subscriber is owed now, not at the end of its backoff.
@@ -438,7 +432,7 @@ func (a *API) retract(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no item %q", r.PathValue("id"))}
+		return nil, httperr.NotFound("no item %q", r.PathValue("id"))
 	}
 	return nil, err
 }

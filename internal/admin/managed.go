@@ -3,12 +3,12 @@ package admin
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -40,15 +40,15 @@ func (a *API) fileManaged(kind, id string) bool {
 func (a *API) readManaged(r *http.Request, kind, idFromPath string) (store.Managed, any, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
-		return store.Managed{}, nil, &apiError{http.StatusBadRequest, "the body could not be read"}
+		return store.Managed{}, nil, httperr.BadRequest("the body could not be read")
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return store.Managed{}, nil, &apiError{http.StatusBadRequest, "the body is not a JSON object: " + err.Error()}
+		return store.Managed{}, nil, httperr.BadRequest("the body is not a JSON object: %v", err)
 	}
 	if idFromPath != "" {
 		if id, ok := obj["id"]; ok && id != idFromPath {
-			return store.Managed{}, nil, &apiError{http.StatusBadRequest, fmt.Sprintf("the body's id %v is not the path's %q", id, idFromPath)}
+			return store.Managed{}, nil, httperr.BadRequest("the body's id %v is not the path's %q", id, idFromPath)
 		}
 		obj["id"] = idFromPath
 		body, _ = json.Marshal(obj)
@@ -67,7 +67,7 @@ func (a *API) readManaged(r *http.Request, kind, idFromPath string) (store.Manag
 			for _, p := range ce.Problems {
 				msgs = append(msgs, p.Msg)
 			}
-			return store.Managed{}, nil, &apiError{http.StatusBadRequest, "the " + kind + " has problems: " + strings.Join(msgs, "; ")}
+			return store.Managed{}, nil, httperr.BadRequest("the %s has problems: %s", kind, strings.Join(msgs, "; "))
 		}
 		return store.Managed{}, nil, err
 	}
@@ -88,10 +88,10 @@ func (a *API) create(kind string) func(w http.ResponseWriter, r *http.Request) (
 			return nil, err
 		}
 		if a.fileManaged(kind, m.ID) {
-			return nil, &apiError{http.StatusConflict, fmt.Sprintf("%s %q is managed by config.toml", kind, m.ID)}
+			return nil, httperr.Conflict("%s %q is managed by config.toml", kind, m.ID)
 		}
 		if err := a.Store.PutManaged(r.Context(), m, true); errors.Is(err, store.ErrExists) {
-			return nil, &apiError{http.StatusConflict, fmt.Sprintf("%s %q exists: replace it with PUT", kind, m.ID)}
+			return nil, httperr.Conflict("%s %q exists: replace it with PUT", kind, m.ID)
 		} else if err != nil {
 			return nil, err
 		}
@@ -104,14 +104,14 @@ func (a *API) replace(kind string) func(w http.ResponseWriter, r *http.Request) 
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		id := r.PathValue("id")
 		if a.fileManaged(kind, id) {
-			return nil, &apiError{http.StatusConflict, fmt.Sprintf("%s %q is managed by config.toml", kind, id)}
+			return nil, httperr.Conflict("%s %q is managed by config.toml", kind, id)
 		}
 		m, view, err := a.readManaged(r, kind, id)
 		if err != nil {
 			return nil, err
 		}
 		if err := a.Store.PutManaged(r.Context(), m, false); errors.Is(err, store.ErrNotFound) {
-			return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no %s %q: add it with POST", kind, id)}
+			return nil, httperr.NotFound("no %s %q: add it with POST", kind, id)
 		} else if err != nil {
 			return nil, err
 		}
@@ -124,10 +124,10 @@ func (a *API) remove(kind string) func(w http.ResponseWriter, r *http.Request) (
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		id := r.PathValue("id")
 		if a.fileManaged(kind, id) {
-			return nil, &apiError{http.StatusConflict, fmt.Sprintf("%s %q is managed by config.toml", kind, id)}
+			return nil, httperr.Conflict("%s %q is managed by config.toml", kind, id)
 		}
 		if err := a.Store.DeleteManaged(r.Context(), kind, id); errors.Is(err, store.ErrNotFound) {
-			return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no %s %q", kind, id)}
+			return nil, httperr.NotFound("no %s %q", kind, id)
 		} else if err != nil {
 			return nil, err
 		}
@@ -156,7 +156,7 @@ func (a *API) getOne(kind string) func(w http.ResponseWriter, r *http.Request) (
 				}
 			}
 		}
-		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no %s %q", kind, id)}
+		return nil, httperr.NotFound("no %s %q", kind, id)
 	}
 }
 

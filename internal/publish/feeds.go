@@ -18,6 +18,7 @@ import (
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/gazetteer"
+	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/lang"
 	"github.com/crier-hub/crier/internal/store"
 )
@@ -41,41 +42,41 @@ func (s *Server) resolve(kind, name string) (feedSpec, error) {
 	switch kind {
 	case "":
 		if name != "all" {
-			return spec, notFound("no such feed %q: try /feeds/all.atom", name)
+			return spec, httperr.NotFound("no such feed %q: try /feeds/all.atom", name)
 		}
 		spec.path, spec.title = "/feeds/all", "crier: all releases"
 	case "country":
 		if !codeRE.MatchString(name) {
-			return spec, notFound("unknown country %q: use an ISO 3166-1 alpha-2 code in lower case", name)
+			return spec, httperr.NotFound("unknown country %q: use an ISO 3166-1 alpha-2 code in lower case", name)
 		}
 		cc := strings.ToUpper(name)
 		if !gazetteer.Default().Known(cc) {
-			return spec, notFound("unknown country %q: not an ISO 3166-1 alpha-2 code", name)
+			return spec, httperr.NotFound("unknown country %q: not an ISO 3166-1 alpha-2 code", name)
 		}
 		spec.query.Countries = []string{cc}
 		spec.title = "crier: releases from " + gazetteer.Default().CountryName(cc)
 	case "topic":
 		t, ok := s.Topic(name)
 		if !ok {
-			return spec, notFound("unknown topic %q", name)
+			return spec, httperr.NotFound("unknown topic %q", name)
 		}
 		spec.query.Topics = []string{name}
 		spec.title = "crier: " + t.Name
 	case "source":
 		src, ok := s.Source(name)
 		if !ok {
-			return spec, notFound("unknown source %q", name)
+			return spec, httperr.NotFound("unknown source %q", name)
 		}
 		spec.query.Sources = []string{name}
 		spec.title = "crier: " + src.Name
 	case "language":
 		if !codeRE.MatchString(name) || !lang.Known(name) {
-			return spec, notFound("unknown language %q: use an ISO 639-1 code in lower case", name)
+			return spec, httperr.NotFound("unknown language %q: use an ISO 639-1 code in lower case", name)
 		}
 		spec.query.Languages = []string{name}
 		spec.title = "crier: releases in " + name
 	default:
-		return spec, notFound("no such feed kind %q: use country, topic, source or language", kind)
+		return spec, httperr.NotFound("no such feed kind %q: use country, topic, source or language", kind)
 	}
 	if spec.path == "" {
 		spec.path = "/feeds/" + kind + "/" + name
@@ -104,19 +105,19 @@ func parseQuery(raw string) (feedQuery, error) {
 	fq := feedQuery{filters: url.Values{}}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
-		return fq, badRequest("malformed query string: %v", err)
+		return fq, httperr.BadRequest("malformed query string: %v", err)
 	}
 	for key, vs := range vals {
 		switch key {
 		case "country", "topic", "lang", "source", "q", "limit", "before", "since":
 		default:
-			return fq, badRequest("unknown query parameter %q: use country, topic, lang, source, q, limit, before or since", trunc(key))
+			return fq, httperr.BadRequest("unknown query parameter %q: use country, topic, lang, source, q, limit, before or since", trunc(key))
 		}
 		if len(vs) > 1 {
-			return fq, badRequest("%s is given %d times: give it once, values separated by commas", key, len(vs))
+			return fq, httperr.BadRequest("%s is given %d times: give it once, values separated by commas", key, len(vs))
 		}
 		if !utf8.ValidString(vs[0]) || len(vs[0]) > 2000 {
-			return fq, badRequest("%s is not valid UTF-8 or is too long", key)
+			return fq, httperr.BadRequest("%s is not valid UTF-8 or is too long", key)
 		}
 	}
 	num := func(key string, lo, hi int64) (int64, error) {
@@ -126,7 +127,7 @@ func parseQuery(raw string) (feedQuery, error) {
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < lo || n > hi {
-			return 0, badRequest("bad %s %q: use a whole number from %d to %d", key, trunc(v), lo, hi)
+			return 0, httperr.BadRequest("bad %s %q: use a whole number from %d to %d", key, trunc(v), lo, hi)
 		}
 		return n, nil
 	}
@@ -142,7 +143,7 @@ func parseQuery(raw string) (feedQuery, error) {
 		return fq, err
 	}
 	if vals.Has("before") && vals.Has("since") {
-		return fq, badRequest("give before or since, not both")
+		return fq, httperr.BadRequest("give before or since, not both")
 	}
 	for _, key := range []string{"country", "topic", "lang", "source", "q"} {
 		if v := vals.Get(key); v != "" {
@@ -178,7 +179,7 @@ func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 	if q := fq.filters.Get("q"); q != "" {
 		search, err := store.ParseSearch(q)
 		if err != nil {
-			return badRequest("bad q: %s", strings.TrimPrefix(err.Error(), store.ErrBadSearch.Error()+"\n"))
+			return httperr.BadRequest("bad q: %s", strings.TrimPrefix(err.Error(), store.ErrBadSearch.Error()+"\n"))
 		}
 		spec.query.Search = search
 		spec.title += " – search: " + q
@@ -188,43 +189,43 @@ func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 			continue
 		}
 		if n := len(listParam(v[0])); n > maxValues {
-			return badRequest("%s has %d values; at most %d", key, n, maxValues)
+			return httperr.BadRequest("%s has %d values; at most %d", key, n, maxValues)
 		}
 	}
 	for _, c := range listParam(fq.filters.Get("country")) {
 		if !codeRE.MatchString(strings.ToLower(c)) {
-			return badRequest("bad country %q: use ISO 3166-1 alpha-2 codes", trunc(c))
+			return httperr.BadRequest("bad country %q: use ISO 3166-1 alpha-2 codes", trunc(c))
 		}
 		if !gazetteer.Default().Known(c) {
-			return notFound("unknown country %q: not an ISO 3166-1 alpha-2 code", c)
+			return httperr.NotFound("unknown country %q: not an ISO 3166-1 alpha-2 code", c)
 		}
 		countries = append(countries, strings.ToUpper(c))
 	}
 	for _, l := range listParam(fq.filters.Get("lang")) {
 		if !codeRE.MatchString(l) {
-			return badRequest("bad lang %q: use ISO 639-1 codes", trunc(l))
+			return httperr.BadRequest("bad lang %q: use ISO 639-1 codes", trunc(l))
 		}
 		if !lang.Known(l) {
-			return notFound("unknown language %q: not an ISO 639-1 code", l)
+			return httperr.NotFound("unknown language %q: not an ISO 639-1 code", l)
 		}
 		langs = append(langs, l)
 	}
 	topics := listParam(fq.filters.Get("topic"))
 	for _, t := range topics {
 		if !slugRE.MatchString(t) {
-			return badRequest("bad topic %q", trunc(t))
+			return httperr.BadRequest("bad topic %q", trunc(t))
 		}
 		if _, ok := s.Topic(t); !ok {
-			return notFound("unknown topic %q", t)
+			return httperr.NotFound("unknown topic %q", t)
 		}
 	}
 	sources := listParam(fq.filters.Get("source"))
 	for _, id := range sources {
 		if !slugRE.MatchString(id) {
-			return badRequest("bad source %q", trunc(id))
+			return httperr.BadRequest("bad source %q", trunc(id))
 		}
 		if _, ok := s.Source(id); !ok {
-			return notFound("unknown source %q", id)
+			return httperr.NotFound("unknown source %q", id)
 		}
 	}
 	// A filter on a field the route already fixes narrows it further.

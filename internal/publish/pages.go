@@ -10,6 +10,7 @@ import (
 
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/gazetteer"
+	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/store"
 )
 
@@ -126,10 +127,10 @@ var itemTmpl = template.Must(template.New("item").Parse(`<!doctype html>
 func (s *Server) item(w http.ResponseWriter, r *http.Request) {
 	it, err := s.store.Item(r.Context(), r.PathValue("uid"))
 	if errors.Is(err, store.ErrNotFound) {
-		err = notFound("no such item %q", r.PathValue("uid"))
+		err = httperr.NotFound("no such item %q", r.PathValue("uid"))
 	}
 	if err == nil && !it.Retracted.IsZero() {
-		err = &httpError{http.StatusGone, "this release was retracted on " + it.Retracted.UTC().Format("2 January 2006")}
+		err = httperr.New(http.StatusGone, "this release was retracted on %s", it.Retracted.UTC().Format("2 January 2006"))
 	}
 	if err != nil {
 		s.fail(w, r, err)

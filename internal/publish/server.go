@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/crier-hub/crier/feeds"
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/convert"
+	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/store"
 )
@@ -108,41 +108,23 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// httpError is an error with the status and the one-line reason a client
-// gets.
-type httpError struct {
-	status int
-	msg    string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func notFound(format string, args ...any) error {
-	return &httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
-}
-
-func badRequest(format string, args ...any) error {
-	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
-}
-
-// fail answers a request with err: its own status and reason for an
-// httpError, 500 (logged, reason withheld) for anything else.
+// fail answers a request with err, its status and reason from the one
+// table in httperr; an internal error is logged and its reason withheld.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var he *httpError
-	if !errors.As(err, &he) {
-		if errors.Is(err, context.Canceled) {
-			return
-		}
+	status, msg, known, gone := httperr.Of(err)
+	if gone {
+		return
+	}
+	if !known {
 		s.log.Error("request failed", "path", r.URL.Path, "error", err)
-		he = &httpError{http.StatusInternalServerError, "internal error; see the server log"}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if strings.HasPrefix(r.URL.Path, "/feeds") {
-		s.Metrics.Request(he.status)
+		s.Metrics.Request(status)
 	}
-	w.WriteHeader(he.status)
-	fmt.Fprintln(w, he.msg)
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
 }
 
 // serveBytes answers with body, honouring conditional requests: the ETag
@@ -161,11 +143,11 @@ func serveBytes(w http.ResponseWriter, r *http.Request, contentType string, modi
 func splitFile(file string) (name, ext string, err error) {
 	i := strings.LastIndexByte(file, '.')
 	if i <= 0 {
-		return "", "", notFound("no such feed %q: feeds end in .rss, .atom or .json", file)
+		return "", "", httperr.NotFound("no such feed %q: feeds end in .rss, .atom or .json", file)
 	}
 	name, ext = file[:i], file[i+1:]
 	if feeds.MediaType(ext) == "" {
-		return "", "", notFound("unknown feed format %q: use rss, atom or json", ext)
+		return "", "", httperr.NotFound("unknown feed format %q: use rss, atom or json", ext)
 	}
 	return name, ext, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/crier-hub/crier/feeds"
+	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/store"
 	"github.com/crier-hub/crier/internal/websub"
 )
@@ -25,7 +26,7 @@ func (s *Server) topicFeed(topic string) (feedSpec, string, feedQuery, error) {
 	base := s.cfg.Server.BaseURL + "/feeds/"
 	rest, ok := strings.CutPrefix(topic, base)
 	if !ok {
-		return feedSpec{}, "", feedQuery{}, badRequest("hub.topic must be a feed of this hub, starting with %s", base)
+		return feedSpec{}, "", feedQuery{}, httperr.BadRequest("hub.topic must be a feed of this hub, starting with %s", base)
 	}
 	path, rawQuery, _ := strings.Cut(rest, "?")
 	kind, file, found := strings.Cut(path, "/")
@@ -34,21 +35,21 @@ func (s *Server) topicFeed(topic string) (feedSpec, string, feedQuery, error) {
 	}
 	name, ext, err := splitFile(file)
 	if err != nil {
-		return feedSpec{}, "", feedQuery{}, badRequest("hub.topic: %v", err)
+		return feedSpec{}, "", feedQuery{}, httperr.BadRequest("hub.topic: %v", err)
 	}
 	spec, err := s.resolve(kind, name)
 	if err != nil {
-		return feedSpec{}, "", feedQuery{}, badRequest("hub.topic: %v", err)
+		return feedSpec{}, "", feedQuery{}, httperr.BadRequest("hub.topic: %v", err)
 	}
 	fq, err := parseQuery(rawQuery)
 	if err == nil && (fq.before > 0 || fq.sinceSet) {
-		err = badRequest("hub.topic cannot be an archive page")
+		err = httperr.BadRequest("hub.topic cannot be an archive page")
 	}
 	if err == nil {
 		err = s.applyQuery(&spec, fq)
 	}
 	if err != nil {
-		return feedSpec{}, "", feedQuery{}, badRequest("hub.topic: %v", err)
+		return feedSpec{}, "", feedQuery{}, httperr.BadRequest("hub.topic: %v", err)
 	}
 	return spec, ext, fq, nil
 }
