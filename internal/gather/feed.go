@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+
+	"github.com/crier-hub/crier/internal/sniff"
 )
 
 // ErrNotFeed is returned for a document that holds no feed.
@@ -62,15 +64,10 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 		p.Warnings = append(p.Warnings, "read by the generic reader: "+err.Error())
 		return p, nil
 	}
-	if looksHTML(text) {
+	if sniff.HTML(text) {
 		return Parsed{}, fmt.Errorf("%w: the document is an HTML page, not RSS, Atom or JSON Feed", ErrNotFeed)
 	}
 	return Parsed{}, fmt.Errorf("%w: %v", ErrNotFeed, err)
-}
-
-func looksHTML(s string) bool {
-	head := strings.ToLower(s[:min(len(s), 1024)])
-	return strings.Contains(head, "<html") || strings.Contains(head, "<!doctype html")
 }
 
 func feedRoot(name string) bool {
@@ -231,7 +228,7 @@ func genericItems(s, base string) ([]Doc, string, error) {
 			name := strings.ToLower(t.Name.Local)
 			switch {
 			case cur != nil && (name == "item" || name == "entry"):
-				if dt, ok := parseAnyDate(date); ok {
+				if dt, ok := sniff.Date(date); ok {
 					cur.Date, cur.DateStated = dt, true
 				}
 				cur.HTML = bytes.ContainsAny(cur.Raw, "<&")
@@ -265,17 +262,4 @@ func genericItems(s, base string) ([]Doc, string, error) {
 		}
 	}
 	return docs, root, nil
-}
-
-var dateLayouts = []string{time.RFC3339, time.RFC1123Z, time.RFC1123, time.RFC822Z, time.RFC822,
-	"Mon, 2 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04:05 MST", "2006-01-02T15:04:05", "2006-01-02"}
-
-func parseAnyDate(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
 }

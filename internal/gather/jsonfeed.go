@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/crier-hub/crier/internal/sniff"
 )
 
 // parseJSONFeed reads a JSON Feed leniently: a field of the wrong type is
@@ -63,7 +65,7 @@ func parseJSONFeed(b []byte, base string) (Parsed, error) {
 		}
 		body := cmp.Or(str("content_html"), str("content_text"), str("summary"))
 		d.Raw, d.HTML = []byte(body), str("content_html") != ""
-		if dt, ok := parseAnyDate(cmp.Or(str("date_published"), str("date_modified"))); ok {
+		if dt, ok := sniff.Date(cmp.Or(str("date_published"), str("date_modified"))); ok {
 			d.Date, d.DateStated = dt, true
 		}
 		if d.Key == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -143,7 +144,7 @@ func (in *Ingester) fetchPages(ctx context.Context, links []string) ([]gather.Do
 						results[i].err = &gather.DocError{Key: links[i], Err: err}
 						continue
 					}
-					date, _ := time.Parse(time.RFC1123, page.Validators.LastModified)
+					date, _ := http.ParseTime(page.Validators.LastModified)
 					results[i].doc = gather.Doc{Key: links[i], URL: page.URL, Raw: gather.Decode(page.Body, page.ContentType), HTML: true, Date: date.UTC()}
 				}
 			}()

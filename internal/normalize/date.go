@@ -228,14 +228,3 @@ func partialDate(s string, ref time.Time, refStated bool, year int) (time.Time, 
 	}
 	return time.Time{}, false
 }
-
-// parseISO reads the date-times found in page metadata.
-func parseISO(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
-}

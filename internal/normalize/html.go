@@ -8,6 +8,8 @@ import (
 
 	xhtml "golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/crier-hub/crier/internal/sniff"
 )
 
 // htmlDoc is what the HTML path gets out of a page besides its blocks.
@@ -89,12 +91,12 @@ func parseHTML(src string, base *url.URL) htmlDoc {
 				case "og:title":
 					d.title = collapseSpace(attr(n, "content"))
 				case "article:published_time", "date", "DC.date", "dcterms.date", "pubdate":
-					if t, ok := parseISO(attr(n, "content")); ok && d.date.IsZero() {
+					if t, ok := sniff.Date(attr(n, "content")); ok && d.date.IsZero() {
 						d.date = t
 					}
 				}
 			case atom.Time:
-				if t, ok := parseISO(attr(n, "datetime")); ok && d.date.IsZero() {
+				if t, ok := sniff.Date(attr(n, "datetime")); ok && d.date.IsZero() {
 					d.date = t
 				}
 			case atom.Body:

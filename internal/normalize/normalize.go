@@ -17,6 +17,7 @@ import (
 
 	"github.com/crier-hub/crier/internal/gazetteer"
 	"github.com/crier-hub/crier/internal/minhash"
+	"github.com/crier-hub/crier/internal/sniff"
 )
 
 // Format says how a document is written.
@@ -166,7 +167,7 @@ type Parsed struct {
 // Parse decodes a document and splits it into blocks.
 func Parse(in Input) *Parsed {
 	src := decode(in.Raw)
-	if in.Format == HTML || looksLikeHTML(src) {
+	if in.Format == HTML || sniff.HTML(src) {
 		var base *url.URL
 		if u, err := url.Parse(in.URL); err == nil && u.IsAbs() {
 			base = u
@@ -503,12 +504,6 @@ func firstWords(s string, n int) string {
 		return s
 	}
 	return strings.Join(f[:n], " ") + "…"
-}
-
-func looksLikeHTML(s string) bool {
-	head := strings.ToLower(firstRunes(strings.TrimSpace(s), 512))
-	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html") ||
-		(strings.Contains(head, "<body") || strings.Contains(head, "<head"))
 }
 
 // decode returns the document as text. gather has decoded it to UTF-8

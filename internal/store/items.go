@@ -14,15 +14,11 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"
+	"github.com/crier-hub/crier/internal/normalize"
 )
 
-// Contact is a press contact of a release.
-type Contact struct {
-	Name   string `json:"name,omitempty"`
-	Office string `json:"office,omitempty"`
-	Email  string `json:"email,omitempty"`
-	Phone  string `json:"phone,omitempty"`
-}
+// Contact is a press contact of a release, as the normalizer found it.
+type Contact = normalize.Contact
 
 // Item is one release as crier republishes it.
 type Item struct {
