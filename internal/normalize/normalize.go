@@ -180,26 +180,54 @@ func Parse(in Input) *Parsed {
 
 // NormalizeParsed is Normalize for a document already parsed from in.
 func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
-	blocks, metaTitle, metaDate := p.blocks, p.metaTitle, p.metaDate
-	blocks = dropFrame(blocks, in.Frame)
-
-	var r Record
+	blocks := dropFrame(p.blocks, in.Frame)
 	lead := findLead(blocks)
+	var r Record
+	title, header, body := splitTitle(in, blocks, lead, p.metaTitle)
+	var leadText, dateText string
+	if lead >= 0 {
+		leadText = blocks[lead].text
+		r.Place, dateText, _ = dateline(leadText)
+	}
+	r.Published, r.DateSource = findDate(in, leadText, dateText, lead >= 0, header, body, p.metaDate)
+	r.DateKnown = r.DateSource != FirstSeen
+
+	body, r.Contacts = splitContacts(body)
+	body = trimTrailing(dropLegal(body))
+	r.Text, r.HTML, r.Summary = n.render(body)
+	if lead >= 0 {
+		r.Summary = leadText
+	}
+	r.Title = plainText(title)
+	if r.Title == "" && r.Summary != "" {
+		r.Title = firstWords(r.Summary, 12)
+	}
+	if r.Title == "" && len(body) > 0 {
+		r.Title = firstWords(body[0].text, 12)
+	}
+	n.classify(&r, in)
+	return r
+}
+
+// splitTitle finds the title (the source's, else a block, else the page's
+// metadata) and returns it with the blocks before the lead that are about
+// the release (header) and the blocks of the release (body).
+func splitTitle(in Input, blocks []block, lead int, metaTitle string) (title string, header, body []block) {
 	ti := -1
 	if t := strings.TrimSpace(in.Title); t != "" {
-		r.Title, _, _ = inline(plainText(t))
+		title, _, _ = inline(plainText(t))
 		// Drop the title where the body repeats it.
 		for i := 0; i < len(blocks) && i < 5; i++ {
-			if fold(blocks[i].text) == fold(r.Title) {
+			if fold(blocks[i].text) == fold(title) {
 				ti = i
 			}
 		}
 	} else {
 		ti = findTitle(blocks, lead)
 		if ti >= 0 {
-			r.Title = blocks[ti].text
+			title = blocks[ti].text
 		} else if metaTitle != "" {
-			r.Title = metaTitle
+			title = metaTitle
 		}
 	}
 	start := ti + 1
@@ -209,7 +237,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	if start < 0 {
 		start = 0
 	}
-	body := blocks[min(start, len(blocks)):]
+	body = blocks[min(start, len(blocks)):]
 	if lead > start {
 		// Between the title and the lead: bylines, "Published on …",
 		// breadcrumbs and dates alone are about the release, not of it.
@@ -222,25 +250,26 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 		}
 		body = kept
 	}
-	header := blocks[:min(max(ti, 0), len(blocks))]
+	header = blocks[:min(max(ti, 0), len(blocks))]
 	if lead > ti {
 		header = append(header[:len(header):len(header)], blocks[ti+1:lead]...)
 	}
+	return title, header, body
+}
 
-	// Dateline and date.
-	var leadText string
-	if lead >= 0 {
-		leadText = blocks[lead].text
-		place, dateText, _ := dateline(leadText)
-		r.Place = place
-		if dateText != "" {
-			if t, _, ok := fullDate(fold(dateText)); ok {
-				r.Published, r.DateKnown = t, true
-			}
+// findDate returns the release's date and where it comes from, in order of
+// trust: the dateline's date, a full date opening the text, one in the
+// header, the page's metadata; then a day and month completed by a year or
+// weekday nearby (inferred); then the source's own stated date. With none,
+// the date is zero and FirstSeen.
+func findDate(in Input, leadText, dateText string, hasLead bool, header, body []block, metaDate time.Time) (time.Time, string) {
+	if dateText != "" {
+		if t, _, ok := fullDate(fold(dateText)); ok {
+			return t, Stated
 		}
 	}
 	headText := leadText
-	if lead < 0 {
+	if !hasLead {
 		// No dateline: the opening of the first paragraph may still say
 		// when ("On 5 June 2023, the office…").
 		for _, b := range body {
@@ -251,50 +280,39 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 		}
 	}
 	head := fold(firstRunes(headText, 240))
-	if !r.DateKnown {
-		if t, _, ok := fullDate(head); ok {
-			r.Published, r.DateKnown = t, true
+	if t, _, ok := fullDate(head); ok {
+		return t, Stated
+	}
+	for _, b := range header {
+		if t, _, ok := fullDate(fold(b.text)); ok {
+			return t, Stated
 		}
 	}
-	if !r.DateKnown {
-		for _, b := range header {
-			if t, _, ok := fullDate(fold(b.text)); ok {
-				r.Published, r.DateKnown = t, true
-				break
-			}
-		}
+	if !metaDate.IsZero() {
+		return metaDate, Stated
 	}
-	if !r.DateKnown && !metaDate.IsZero() {
-		r.Published, r.DateKnown = metaDate, true
+	// A year written in the header or the lead completes a day and month;
+	// so does the weekday the text names, or the feed entry's own date.
+	near := head
+	for _, b := range header {
+		near += " " + fold(b.text)
 	}
-	r.DateSource = Stated
-	if !r.DateKnown {
-		// A year written in the header or the lead completes a day and
-		// month; so does the weekday the text names, or the feed entry's
-		// own date.
-		near := head
-		for _, b := range header {
-			near += " " + fold(b.text)
-		}
-		year := yearIn(fold(leadText)+" "+near, in.Date)
-		if t, ok := partialDate(head, in.Date, in.DateStated, year); ok {
-			r.Published, r.DateKnown, r.DateSource = t, true, Inferred
-		}
+	year := yearIn(fold(leadText)+" "+near, in.Date)
+	if t, ok := partialDate(head, in.Date, in.DateStated, year); ok {
+		return t, Inferred
 	}
-	if !r.DateKnown && in.DateStated && !in.Date.IsZero() {
-		r.Published, r.DateKnown = in.Date.UTC(), true // the source's metadata says
+	if in.DateStated && !in.Date.IsZero() {
+		return in.Date.UTC(), Stated // the source's metadata says
 	}
-	if !r.DateKnown {
-		r.Published, r.DateSource = time.Time{}, FirstSeen
-	}
+	return time.Time{}, FirstSeen
+}
 
-	// Body, summary, language, topics.
-	body, contacts := splitContacts(body)
-	r.Contacts = contacts
-	body = trimTrailing(dropLegal(body))
-	var text, htm []string
+// render returns the body as plain text, as sanitized HTML, and its first
+// real paragraph as a summary.
+func (n *Normalizer) render(body []block) (text, html, summary string) {
+	var texts, htm []string
 	for i, b := range body {
-		text = append(text, b.text)
+		texts = append(texts, b.text)
 		switch {
 		case b.kind == heading:
 			htm = append(htm, "<h3>"+b.html+"</h3>")
@@ -308,22 +326,16 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 		default:
 			htm = append(htm, "<p>"+b.html+"</p>")
 		}
-		if r.Summary == "" && b.kind == para && !b.emph && b.words() >= 8 {
-			r.Summary = b.text
+		if summary == "" && b.kind == para && !b.emph && b.words() >= 8 {
+			summary = b.text
 		}
 	}
-	if lead >= 0 {
-		r.Summary = leadText
-	}
-	r.Text = strings.Join(text, "\n\n")
-	r.HTML = n.policy.Sanitize(strings.Join(htm, "\n"))
-	r.Title = plainText(r.Title)
-	if r.Title == "" && r.Summary != "" {
-		r.Title = firstWords(r.Summary, 12)
-	}
-	if r.Title == "" && len(body) > 0 {
-		r.Title = firstWords(body[0].text, 12)
-	}
+	return strings.Join(texts, "\n\n"), n.policy.Sanitize(strings.Join(htm, "\n")), summary
+}
+
+// classify sets what is read from the finished text: language, topics,
+// city and country, and the fingerprints that find copies.
+func (n *Normalizer) classify(r *Record, in Input) {
 	bodyWords := words(fold(r.Text))
 	ws := append(words(fold(r.Title)), bodyWords...)
 	r.Language = detectLanguage(ws)
@@ -342,7 +354,6 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	}
 	r.Fingerprint = fingerprint(bodyWords)
 	r.Signature = minhash.Of(bodyWords)
-	return r
 }
 
 // legalRE matches a site's legal footer in English, French and Spanish:
