@@ -290,26 +290,31 @@ func (a *app) serve(ctx context.Context) error {
 			}
 			return err
 		}
-		{
-			next, err := a.load()
-			if err != nil {
-				a.logConfigProblems(err)
-				continue // the running config stays
-			}
-			if next.Storage != cfg.Storage || next.Server.Listen != cfg.Server.Listen {
-				a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
-				next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
-			}
-			nextRun, err := a.start(ctx, next, st, &handler, m)
-			if err != nil {
-				a.log.Error("config not applied: "+err.Error(), "component", "config")
-				continue
-			}
-			run.stop() // the old pipelines: in-flight deliveries finish or stay due
-			run, cfg = nextRun, next
-			a.log.Info("config applied", "component", "config", "sources", len(cfg.Sources), "topics", len(cfg.Topics), "subscribers", len(cfg.Subscribers))
-		}
+		run, cfg = a.reapply(ctx, cfg, st, &handler, m, run)
 	}
+}
+
+// reapply reads config.toml again and starts its pipelines in place of
+// run's. A config with problems, or one that fails to start, leaves the
+// running one as it is.
+func (a *app) reapply(ctx context.Context, cfg *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler], m *metrics.Metrics, run running) (running, *config.Config) {
+	next, err := a.load()
+	if err != nil {
+		a.logConfigProblems(err)
+		return run, cfg
+	}
+	if next.Storage != cfg.Storage || next.Server.Listen != cfg.Server.Listen {
+		a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
+		next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
+	}
+	nextRun, err := a.start(ctx, next, st, handler, m)
+	if err != nil {
+		a.log.Error("config not applied: "+err.Error(), "component", "config")
+		return run, cfg
+	}
+	run.stop() // the old pipelines: in-flight deliveries finish or stay due
+	a.log.Info("config applied", "component", "config", "sources", len(next.Sources), "topics", len(next.Topics), "subscribers", len(next.Subscribers))
+	return nextRun, next
 }
 
 // withManaged adds to the file's config the sources and subscribers kept
@@ -414,20 +419,7 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 	pub.WriteTimeout = writeTimeout
 	api := &admin.API{Cfg: cfg, Store: st, Log: a.log, Wake: deliverer.Wake,
 		Metrics: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), File: file, Apply: a.apply,
-		Fetch: func(ctx context.Context, id string) (admin.RunCounts, error) {
-			for _, src := range cfg.Sources {
-				if src.ID == id {
-					r := in.Run(ctx, src)
-					c := admin.RunCounts{Source: id, Documents: r.Documents, Added: r.Added, Updated: r.Updated, Merged: r.Merged,
-						Unchanged: r.Unchanged, Skipped: len(r.Problems), Retracted: r.Retracted}
-					if r.Err != nil {
-						c.Error = r.Err.Error()
-					}
-					return c, nil
-				}
-			}
-			return admin.RunCounts{}, fmt.Errorf("no source %q", id)
-		}}
+		Fetch: fetchOne(cfg, in)}
 	sources := map[string]config.Source{}
 	for _, src := range cfg.Sources {
 		sources[src.ID] = src
@@ -437,64 +429,14 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 	in.OnHub = push.Ensure
 	sched := schedule.New(a.log)
 	fail := func(err error) (running, error) { cancel(); return running{}, err }
-	states, err := st.SourceStates(ctx)
-	if err != nil {
+	if err := a.scheduleSources(ctx, sched, cfg, st, in); err != nil {
 		return fail(err)
-	}
-	for _, src := range cfg.Sources {
-		src := src
-		every, err := config.ParseSchedule(src.Schedule)
-		if err != nil {
-			return fail(fmt.Errorf("source %s: %w", src.ID, err))
-		}
-		next := every.Next(time.Now())
-		gap := every.Next(next).Sub(next) / 2
-		var running sync.Mutex // a backoff retry and a tick never overlap
-		var job func(ctx context.Context)
-		var runRef func(context.Context, time.Duration)
-		run := func(ctx context.Context, gap time.Duration) {
-			if !running.TryLock() {
-				return
-			}
-			defer running.Unlock()
-			r := in.RunScheduled(ctx, src, gap)
-			if r.Err != nil && !r.NextRun.IsZero() && r.NextRun.Before(every.Next(time.Now())) {
-				// The backoff (1, 2, 4 minutes…) runs sooner than the
-				// schedule would: a retry of its own.
-				time.AfterFunc(time.Until(r.NextRun)+time.Second, func() {
-					if ctx.Err() == nil {
-						runRef(ctx, 0) // no tick gap: only the lease and the backoff apply
-					}
-				})
-			}
-			a.logRun(ctx, src, r)
-		}
-		runRef = run
-		job = func(ctx context.Context) { run(ctx, gap) }
-		// At start-up the scheduler runs what fell due while crier was down.
-		if err := sched.Add(src.ID, src.Schedule, states[src.ID].LastAttempt, job); err != nil {
-			return fail(fmt.Errorf("source %s: %w", src.ID, err))
-		}
 	}
 	if err := deliverer.Sync(ctx); err != nil {
 		return fail(err)
 	}
-	subs, err := st.Subscribers(ctx)
-	if err != nil {
+	if err := a.scheduleSubscribers(ctx, sched, cfg, st, deliverer); err != nil {
 		return fail(err)
-	}
-	for _, sub := range cfg.Subscribers {
-		id := sub.ID
-		err := sched.Add("subscriber "+id, sub.Schedule, subs[id].LastFire, func(ctx context.Context) {
-			if n, err := deliverer.Fire(ctx, id); err != nil {
-				a.log.Error("webhook schedule failed", "component", "webhooks", "subscriber", id, "error", err)
-			} else if n > 0 {
-				a.log.Info("deliveries created", "component", "webhooks", "subscriber", id, "deliveries", n)
-			}
-		})
-		if err != nil {
-			return fail(fmt.Errorf("subscriber %s: %w", id, err))
-		}
 	}
 	hub := websub.NewHub(cfg, st, pub, a.log)
 	h := pub.Handler(api.Register, func(mux *http.ServeMux) {
@@ -530,6 +472,91 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 		wg.Wait()
 		hub.Wait()
 	}}, nil
+}
+
+// fetchOne runs one source of cfg now, for the admin API.
+func fetchOne(cfg *config.Config, in *ingest.Ingester) func(ctx context.Context, id string) (admin.RunCounts, error) {
+	return func(ctx context.Context, id string) (admin.RunCounts, error) {
+		for _, src := range cfg.Sources {
+			if src.ID == id {
+				r := in.Run(ctx, src)
+				c := admin.RunCounts{Source: id, Documents: r.Documents, Added: r.Added, Updated: r.Updated, Merged: r.Merged,
+					Unchanged: r.Unchanged, Skipped: len(r.Problems), Retracted: r.Retracted}
+				if r.Err != nil {
+					c.Error = r.Err.Error()
+				}
+				return c, nil
+			}
+		}
+		return admin.RunCounts{}, fmt.Errorf("no source %q", id)
+	}
+}
+
+// scheduleSources puts every source of cfg on its schedule. A failed run
+// whose backoff ends before the next tick gets a retry of its own.
+func (a *app) scheduleSources(ctx context.Context, sched *schedule.Scheduler, cfg *config.Config, st *store.Store, in *ingest.Ingester) error {
+	states, err := st.SourceStates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, src := range cfg.Sources {
+		src := src
+		every, err := config.ParseSchedule(src.Schedule)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
+		next := every.Next(time.Now())
+		gap := every.Next(next).Sub(next) / 2
+		var running sync.Mutex // a backoff retry and a tick never overlap
+		var job func(ctx context.Context)
+		var runRef func(context.Context, time.Duration)
+		run := func(ctx context.Context, gap time.Duration) {
+			if !running.TryLock() {
+				return
+			}
+			defer running.Unlock()
+			r := in.RunScheduled(ctx, src, gap)
+			if r.Err != nil && !r.NextRun.IsZero() && r.NextRun.Before(every.Next(time.Now())) {
+				// The backoff (1, 2, 4 minutes…) runs sooner than the
+				// schedule would: a retry of its own.
+				time.AfterFunc(time.Until(r.NextRun)+time.Second, func() {
+					if ctx.Err() == nil {
+						runRef(ctx, 0) // no tick gap: only the lease and the backoff apply
+					}
+				})
+			}
+			a.logRun(ctx, src, r)
+		}
+		runRef = run
+		job = func(ctx context.Context) { run(ctx, gap) }
+		// At start-up the scheduler runs what fell due while crier was down.
+		if err := sched.Add(src.ID, src.Schedule, states[src.ID].LastAttempt, job); err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
+	}
+	return nil
+}
+
+// scheduleSubscribers puts every subscriber's webhook schedule in place.
+func (a *app) scheduleSubscribers(ctx context.Context, sched *schedule.Scheduler, cfg *config.Config, st *store.Store, deliverer *deliver.Deliverer) error {
+	subs, err := st.Subscribers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sub := range cfg.Subscribers {
+		id := sub.ID
+		err := sched.Add("subscriber "+id, sub.Schedule, subs[id].LastFire, func(ctx context.Context) {
+			if n, err := deliverer.Fire(ctx, id); err != nil {
+				a.log.Error("webhook schedule failed", "component", "webhooks", "subscriber", id, "error", err)
+			} else if n > 0 {
+				a.log.Info("deliveries created", "component", "webhooks", "subscriber", id, "deliveries", n)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("subscriber %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // copy copies the configured store into the empty store at dsn.
