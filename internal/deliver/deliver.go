@@ -313,23 +313,10 @@ func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, del
 			break
 		}
 		if len(done) > 0 {
-			lease := d.lease()
-			if ctx.Err() != nil {
-				lease = 0 // stopping: claim nothing more
-			}
-			// The context outlives ctx: an answer received is never forgotten.
-			next, ferr := d.Store.FinishAll(context.WithoutCancel(ctx), done, lease)
-			if ferr != nil {
-				d.Log.Error("outbox", "error", ferr)
-				err = cmp.Or(err, ferr) // the claims lapse and the deliveries are sent again
-			}
-			for _, f := range done {
-				d.logOutcome(ctx, f)
-				attempts++
-				if f.Outcome == store.Delivered {
-					delivered++
-				}
-			}
+			next, n, ferr := d.record(ctx, done)
+			attempts += len(done)
+			delivered += n
+			err = cmp.Or(err, ferr) // the claims lapse and the deliveries are sent again
 			// A partner whose queue ran dry frees a place another may take.
 			scan = scan || len(next) < len(done)
 			done = done[:0]
@@ -379,6 +366,28 @@ func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, del
 		d.idle(ctx)
 		scan = true
 	}
+}
+
+// record stores the outcomes of finished requests in one commit, which
+// also claims each partner's next delivery (none when ctx is done), and
+// logs them. It returns the claimed deliveries and how many were delivered.
+func (d *Deliverer) record(ctx context.Context, done []sent) (next []store.Delivery, delivered int, err error) {
+	lease := d.lease()
+	if ctx.Err() != nil {
+		lease = 0 // stopping: claim nothing more
+	}
+	// The context outlives ctx: an answer received is never forgotten.
+	next, err = d.Store.FinishAll(context.WithoutCancel(ctx), done, lease)
+	if err != nil {
+		d.Log.Error("outbox", "error", err)
+	}
+	for _, f := range done {
+		d.logOutcome(ctx, f)
+		if f.Outcome == store.Delivered {
+			delivered++
+		}
+	}
+	return next, delivered, err
 }
 
 // idle waits, with nothing in flight, for a wake-up, the next due time, or
