@@ -18,14 +18,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +29,6 @@ import (
 
 // ErrNotFound is returned when a requested row does not exist.
 var ErrNotFound = errors.New("store: not found")
-
-//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
-var migrations embed.FS
 
 // timeLayout is fixed-width so that stored times sort as text.
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
@@ -266,34 +257,4 @@ func (s *Store) Close() error {
 		return s.w.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// migration is one numbered, embedded schema change.
-type migration struct {
-	n    int
-	name string
-	body string
-}
-
-// migrationsOf lists an engine's embedded migrations in order.
-func migrationsOf(engine string) ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/"+engine+"/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var out []migration
-	for _, name := range names {
-		base := path.Base(name)
-		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number", base)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{n, base, string(body)})
-	}
-	return out, nil
 }

@@ -15,7 +15,7 @@ func latestMigration(t *testing.T) int {
 	if err != nil || len(all) == 0 {
 		t.Fatalf("no embedded migrations: %v", err)
 	}
-	return all[len(all)-1].n
+	return all[len(all)-1].N
 }
 
 func TestMigrateFreshDatabase(t *testing.T) { eachEngine(t, testMigrateFreshDatabase) }
@@ -69,7 +69,7 @@ func testMigrateExistingDatabase(t *testing.T) {
 	}
 	// A database left at an older version is brought up to date.
 	oldPath := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", sqliteDSN(oldPath, false))
+	db, err := sql.Open("sqlite", oldPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestMigrationFailureRollsBack(t *testing.T) { eachEngine(t, testMigrationFa
 func testMigrationFailureRollsBack(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	err := s.migrate(ctx, []migration{{99, "0099_broken.sql", "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;"}})
+	err := s.migrate(ctx, []migration{{N: 99, Name: "0099_broken.sql", Body: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;"}})
 	if err == nil {
 		t.Fatal("a broken migration applied without error")
 	}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/crier-hub/crier/internal/store/postgres"
+	"github.com/crier-hub/crier/internal/store/schema"
+	"github.com/crier-hub/crier/internal/store/sqlite"
+)
+
+// This file joins the store's shared queries to the engine packages, which
+// hold what SQLite and PostgreSQL do differently.
+
+// migration is one numbered, embedded schema change.
+type migration = schema.Migration
+
+// openSQLite opens (creating if needed) the SQLite database at path.
+func openSQLite(ctx context.Context, path string) (*Store, error) {
+	w, r, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now}
+	s.refreshGeneration(ctx)
+	return s, nil
+}
+
+// openPostgres opens the PostgreSQL database at dsn (a postgres:// URL).
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	p := pool{DB: db, pg: true}
+	s := &Store{w: p, r: p, pg: true, Now: time.Now, dsn: dsn}
+	s.refreshGeneration(ctx)
+	return s, nil
+}
+
+// migrationsOf lists an engine's embedded migrations in order.
+func migrationsOf(engine string) ([]migration, error) {
+	if engine == "postgres" {
+		return postgres.Migrations()
+	}
+	return sqlite.Migrations()
+}
+
+// migrate applies migrations the store lacks, with the engine's own
+// bookkeeping.
+func (s *Store) migrate(ctx context.Context, all []migration) error {
+	if s.pg {
+		return postgres.Migrate(ctx, s.w.DB, all)
+	}
+	return sqlite.Migrate(ctx, s.w.DB, all)
+}
+
+// Optimize refreshes the planner's statistics where they have drifted;
+// crier calls it after large ingests. PostgreSQL's autovacuum does this
+// by itself.
+func (s *Store) Optimize(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	return sqlite.Optimize(ctx, s.w.DB)
+}
+
+// SchemaVersion returns the number of the last migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	q := sqlite.SchemaVersion
+	if s.pg {
+		q = postgres.SchemaVersion
+	}
+	var v int
+	err := s.r.QueryRowContext(ctx, q).Scan(&v)
+	return v, err
+}
+
+// lockItems, in a transaction that will store items, waits for the other
+// processes' such transactions (PostgreSQL); SQLite's single writer
+// serializes them already.
+func (s *Store) lockItems(ctx context.Context, tx *txn) error {
+	if !s.pg {
+		return nil
+	}
+	return postgres.LockItems(ctx, tx.Tx)
+}
+
+// skipLocked is the locking clause of a claim: on PostgreSQL, rows another
+// process is claiming are passed over rather than waited for; SQLite's
+// single writer needs none.
+func (s *Store) skipLocked(table string) string {
+	if !s.pg {
+		return ""
+	}
+	return postgres.SkipLocked(table)
+}
+
+// notifyItems, in a transaction that changed items, tells the other
+// processes at commit (PostgreSQL); SQLite's other processes see the
+// counter at their next check.
+func (s *Store) notifyItems(ctx context.Context, tx *txn, gen uint64) error {
+	if !s.pg {
+		return nil
+	}
+	return postgres.NotifyItems(ctx, tx.Tx, gen)
+}
+
+// listen reads the item counter whenever another process says it stored
+// items, until ctx ends (Watch's periodic check goes on regardless).
+func (s *Store) listen(ctx context.Context) {
+	postgres.Listen(ctx, s.dsn, func() { s.refreshGeneration(ctx) })
+}

@@ -1,0 +1,136 @@
+// Package sqlite is what the store needs of SQLite (modernc.org/sqlite,
+// no cgo) that PostgreSQL does differently: opening the file with its
+// pragmas, the writer and reader pools, migrations kept in user_version,
+// and the planner's statistics. The store's queries are shared by both
+// engines and live in package store.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/crier-hub/crier/internal/store/schema"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations lists SQLite's embedded migrations in order.
+func Migrations() ([]schema.Migration, error) { return schema.Load(migrationFiles, "migrations") }
+
+// SchemaVersion is the query that reads the number of the last migration.
+const SchemaVersion = "PRAGMA user_version"
+
+// dsn sets the pragmas in the DSN so that every pooled connection has them.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// A page cache and memory map sized for a store of millions of items:
+	// index pages stay in memory instead of being read again and again.
+	q.Add("_pragma", "cache_size(-65536)") // 64 MiB per connection
+	q.Add("_pragma", "mmap_size(1073741824)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	// ANALYZE (through PRAGMA optimize) samples each index instead of
+	// reading it whole: opening a store of millions of items stays quick.
+	q.Add("_pragma", "analysis_limit(1000)")
+	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path and applies
+// the migrations it lacks. It returns the writer, one connection whose
+// transactions take the write lock at begin, and a pool of read-only
+// readers.
+func Open(ctx context.Context, path string) (w, r *sql.DB, err error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, nil, fmt.Errorf("open database: %q is not a file; crier keeps its store in a file (its pools of connections could not share a memory database)", path)
+	}
+	// The store holds secrets (WebSub subscribers' hub.secret): readable by
+	// its owner alone. SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	f.Close()
+	w, err = sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	all, err := Migrations()
+	if err == nil {
+		err = Migrate(ctx, w, all)
+	}
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	r, err = sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	// Fresh statistics let the planner pick the rare filter over the
+	// common one; optimize only analyzes what changed much.
+	if _, err := w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		err = fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, errors.Join(err, r.Close(), w.Close())
+	}
+	return w, r, nil
+}
+
+// Migrate applies, in order and each in its own transaction, the
+// migrations whose number is above the database's user_version. The
+// writer is one connection and takes its lock at begin, so two processes
+// starting at once apply each migration once.
+func Migrate(ctx context.Context, w *sql.DB, all []schema.Migration) error {
+	for _, m := range all {
+		tx, err := w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, SchemaVersion).Scan(&current); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if m.N <= current {
+			tx.Rollback()
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.Body); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+		// PRAGMA takes no parameters; N is our own integer.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.N)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// Optimize refreshes the planner's statistics where they have drifted.
+func Optimize(ctx context.Context, w *sql.DB) error {
+	_, err := w.ExecContext(ctx, "PRAGMA optimize")
+	return err
+}
