@@ -23,7 +23,7 @@ import (
 // API is the admin API.
 type API struct {
 	Cfg   *config.Config
-	Store *store.Store
+	Store Store
 	Log   *slog.Logger
 	// Fetch runs a source now and returns the run's counts.
 	Fetch func(ctx context.Context, id string) (RunCounts, error)

@@ -27,7 +27,7 @@ func BenchmarkDeliveries(b *testing.B) {
 	ctx := context.Background()
 	fireAll(b, d)
 	d.SendDue(ctx) // every delivery sent once; each round replays them
-	dels, _ := d.Store.Deliveries(ctx, "p", 100)
+	dels, _ := concrete(d.Store).Deliveries(ctx, "p", 100)
 	var bodies [][]byte
 	for _, del := range dels {
 		bodies = append(bodies, del.Body)
@@ -38,7 +38,7 @@ func BenchmarkDeliveries(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, del := range dels {
-			if err := d.Store.Replay(ctx, del.WebhookID); err != nil {
+			if err := concrete(d.Store).Replay(ctx, del.WebhookID); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -40,7 +40,7 @@ var Retries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute
 
 // Deliverer creates and sends deliveries.
 type Deliverer struct {
-	Store   *store.Store
+	Store   Store
 	Conv    *convert.Converter
 	Client  *http.Client
 	Subs    map[string]config.Subscriber
@@ -65,7 +65,7 @@ type Deliverer struct {
 }
 
 // New returns a Deliverer for cfg's subscribers.
-func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Deliverer {
+func New(cfg *config.Config, st Store, log *slog.Logger) *Deliverer {
 	subs := map[string]config.Subscriber{}
 	for _, s := range cfg.Subscribers {
 		subs[s.ID] = s

@@ -137,7 +137,7 @@ func TestEveryMatchingPairDeliveredOnce(t *testing.T) {
 	if _, delivered, err := d.SendDue(ctx); err != nil || delivered != 3 {
 		t.Fatalf("SendDue: %d delivered, %v; want 3", delivered, err)
 	}
-	items, _ := d.Store.Items(ctx, store.Query{})
+	items, _ := concrete(d.Store).Items(ctx, store.Query{})
 	want := map[*receiver]int{all: 0, be: 0, refugees: 0}
 	for _, it := range items {
 		want[all]++
@@ -206,8 +206,8 @@ func TestRetryKeepsWebhookIDAndFollowsSchedule(t *testing.T) {
 	if len(rc.ids) != 1 || seen[0] != seen[1] || seen[1] != rc.ids[0] {
 		t.Errorf("webhook-ids across retries: %v then %v", seen, rc.ids)
 	}
-	dels, _ := d.Store.Deliveries(ctx, "p", 10)
-	atts, _ := d.Store.Attempts(ctx, dels[0].ID)
+	dels, _ := concrete(d.Store).Deliveries(ctx, "p", 10)
+	atts, _ := concrete(d.Store).Attempts(ctx, dels[0].ID)
 	if len(atts) != 3 || atts[0].Status != 500 || atts[1].Status != 503 || atts[2].Status != 200 || string(atts[0].Response) != "oops\n" {
 		t.Errorf("attempts recorded: %+v", atts)
 	}
@@ -221,7 +221,7 @@ func TestGoneAndNeverGiveUp(t *testing.T) {
 	rc.set(func(w http.ResponseWriter, r *http.Request) bool { w.WriteHeader(410); return true })
 	fireAll(t, d)
 	d.SendDue(ctx)
-	subs, _ := d.Store.Subscribers(ctx)
+	subs, _ := concrete(d.Store).Subscribers(ctx)
 	if !subs["p"].Paused {
 		t.Fatal("410 did not pause the subscriber")
 	}
@@ -233,14 +233,14 @@ func TestGoneAndNeverGiveUp(t *testing.T) {
 	// retry the delivery stays owed (retried daily), the subscriber is
 	// failing, and nothing created later overtakes it.
 	rc.set(func(w http.ResponseWriter, r *http.Request) bool { w.WriteHeader(500); return true })
-	d.Store.SetPaused(ctx, "p", false)
+	concrete(d.Store).SetPaused(ctx, "p", false)
 	for i := 0; i <= len(Retries)+1; i++ {
 		d.SendDue(ctx)
 		c.Add(25 * time.Hour)
 	}
-	dels, _ := d.Store.Deliveries(ctx, "p", 10)
+	dels, _ := concrete(d.Store).Deliveries(ctx, "p", 10)
 	first := dels[len(dels)-1]
-	subs, _ = d.Store.Subscribers(ctx)
+	subs, _ = concrete(d.Store).Subscribers(ctx)
 	if first.Status != store.Due || !subs["p"].Failing || first.Attempts != len(Retries)+3 { // the 410, then one a day
 		t.Fatalf("after the last retry: status %s, attempts %d, failing %v", first.Status, first.Attempts, subs["p"].Failing)
 	}
@@ -253,13 +253,13 @@ func TestGoneAndNeverGiveUp(t *testing.T) {
 	// wait) through replay, under its own webhook-id, then the rest in order.
 	rc.set(nil)
 	rc.ids = nil
-	if err := d.Store.Replay(ctx, first.WebhookID); err != nil {
+	if err := concrete(d.Store).Replay(ctx, first.WebhookID); err != nil {
 		t.Fatal(err)
 	}
 	if _, delivered, _ := d.SendDue(ctx); delivered < 1 || rc.ids[0] != first.WebhookID {
 		t.Errorf("replay: delivered %d, ids %v", delivered, rc.ids)
 	}
-	subs, _ = d.Store.Subscribers(ctx)
+	subs, _ = concrete(d.Store).Subscribers(ctx)
 	if subs["p"].Failing {
 		t.Error("a success did not clear failing")
 	}
@@ -307,11 +307,11 @@ func TestBadReceiversDoNotHoldUpOthers(t *testing.T) {
 		t.Fatalf("attempts %d, delivered %d, good got %d items, err %v", attempts, delivered, len(good.got), err)
 	}
 	for name, want := range map[string]string{"redirect": "HTTP 302", "hang": "no answer within 2s", "drip": "HTTP 500", "gigabyte": "HTTP 500"} {
-		dels, _ := d.Store.Deliveries(ctx, name, 1)
+		dels, _ := concrete(d.Store).Deliveries(ctx, name, 1)
 		if len(dels) != 1 || dels[0].Status != store.Due || !strings.Contains(dels[0].LastError, want) {
 			t.Errorf("%s: %d deliveries, first %s %q; want due again with %q", name, len(dels), dels[0].Status, dels[0].LastError, want)
 		}
-		if atts, _ := d.Store.Attempts(ctx, dels[0].ID); len(atts) != 1 || len(atts[0].Response) > 1024 {
+		if atts, _ := concrete(d.Store).Attempts(ctx, dels[0].ID); len(atts) != 1 || len(atts[0].Response) > 1024 {
 			t.Errorf("%s: attempts %d, response kept %d bytes", name, len(atts), len(atts[0].Response))
 		}
 	}
@@ -343,7 +343,7 @@ func TestPrivateTargetsRefused(t *testing.T) {
 	if len(rc.ids) != 0 {
 		t.Fatal("a loopback target was reached with allow_private_targets off")
 	}
-	dels, _ := d.Store.Deliveries(context.Background(), "p", 1)
+	dels, _ := concrete(d.Store).Deliveries(context.Background(), "p", 1)
 	if !strings.Contains(dels[0].LastError, "not public") {
 		t.Errorf("last error %q, want the address refused", dels[0].LastError)
 	}
@@ -422,7 +422,7 @@ func TestCorrectionsAndRetractions(t *testing.T) {
 			break
 		}
 	}
-	items, _ := d.Store.Items(ctx, store.Query{Limit: 50, SeqDesc: true})
+	items, _ := concrete(d.Store).Items(ctx, store.Query{Limit: 50, SeqDesc: true})
 	if len(items) != 4 {
 		t.Errorf("the feed has %d items after one of five was retracted", len(items))
 	}

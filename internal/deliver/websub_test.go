@@ -101,7 +101,7 @@ func TestWebSubEveryStep(t *testing.T) {
 		t.Fatalf("subscribe: %d %s", code, body)
 	}
 	pub.Wait()
-	subs, _ := d.Store.WebSubs(ctx)
+	subs, _ := concrete(d.Store).WebSubs(ctx)
 	if len(subs) != 1 || len(cb.verified) != 1 {
 		t.Fatalf("after verification: %d subscriptions, %d verification requests", len(subs), len(cb.verified))
 	}
@@ -147,7 +147,7 @@ func TestWebSubEveryStep(t *testing.T) {
 	cb.mu.Unlock()
 	pub.Fire(ctx)
 	d.SendDue(ctx)
-	if subs, _ := d.Store.WebSubs(ctx); len(subs) != 0 {
+	if subs, _ := concrete(d.Store).WebSubs(ctx); len(subs) != 0 {
 		t.Error("410 did not end the subscription")
 	}
 	// Subscribe again, then unsubscribe.
@@ -156,7 +156,7 @@ func TestWebSubEveryStep(t *testing.T) {
 	form.Set("hub.mode", "unsubscribe")
 	postForm(t, base+"/websub", form)
 	pub.Wait()
-	if subs, _ := d.Store.WebSubs(ctx); len(subs) != 0 {
+	if subs, _ := concrete(d.Store).WebSubs(ctx); len(subs) != 0 {
 		t.Error("unsubscribe did not end the subscription")
 	}
 }
@@ -179,7 +179,7 @@ func TestWebSubRefusals(t *testing.T) {
 		t.Fatalf("subscribe: %d", code)
 	}
 	pub.Wait()
-	if subs, _ := d.Store.WebSubs(context.Background()); len(subs) != 0 || len(cb.verified) != 1 {
+	if subs, _ := concrete(d.Store).WebSubs(context.Background()); len(subs) != 0 || len(cb.verified) != 1 {
 		t.Errorf("a callback that did not echo the challenge: %d subscriptions stored", len(subs))
 	}
 	for name, f := range map[string]url.Values{
@@ -199,7 +199,7 @@ func TestWebSubRefusals(t *testing.T) {
 	if code != 400 || !strings.Contains(body, "not a public address") {
 		t.Errorf("private callback: %d %q", code, body)
 	}
-	if subs, _ := d2.Store.WebSubs(context.Background()); len(subs) != 0 {
+	if subs, _ := concrete(d2.Store).WebSubs(context.Background()); len(subs) != 0 {
 		t.Error("a private callback was stored")
 	}
 }
@@ -218,7 +218,7 @@ func TestWebSubHostileRequests(t *testing.T) {
 		t.Fatalf("subscribe: %d %s", code, body)
 	}
 	pub.Wait()
-	subs, _ := d.Store.WebSubs(ctx)
+	subs, _ := concrete(d.Store).WebSubs(ctx)
 	if len(subs) != 1 || len(cb.verified) != 1 {
 		t.Fatalf("a callback with a fragment: %d subscriptions, %d verifications", len(subs), len(cb.verified))
 	}

@@ -25,7 +25,7 @@ import (
 
 // Ingester runs sources into the store.
 type Ingester struct {
-	Store      *store.Store
+	Store      Store
 	Normalizer *normalize.Normalizer
 	Fetcher    *gather.Fetcher
 	Fetch      config.Fetch
@@ -55,7 +55,7 @@ type Ingester struct {
 }
 
 // New returns an Ingester for cfg.
-func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Ingester {
+func New(cfg *config.Config, st Store, log *slog.Logger) *Ingester {
 	topics := make([]normalize.Topic, len(cfg.Topics))
 	for i, t := range cfg.Topics {
 		topics[i] = normalize.Topic{Slug: t.Slug, Keywords: t.Keywords}

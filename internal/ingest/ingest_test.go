@@ -55,7 +55,7 @@ func TestDirRefetch(t *testing.T) {
 	if r.Err != nil || r.Added != 0 || r.Updated != 0 || r.Unchanged != 5 {
 		t.Fatalf("unchanged folder: %+v; want 5 unchanged, nothing added", r)
 	}
-	items, _ := in.Store.Items(ctx, store.Query{})
+	items, _ := concrete(in.Store).Items(ctx, store.Query{})
 	if len(items) != 5 {
 		t.Fatalf("items: got %d, want 5", len(items))
 	}
@@ -65,12 +65,12 @@ func TestDirRefetch(t *testing.T) {
 	before := itemFor(t, in, items, "L’OIM et la Belgique signent")
 	b, _ := os.ReadFile(target)
 	os.WriteFile(target, append(b, []byte("\n\nUn paragraphe ajouté après coup pour corriger le communiqué.\n")...), 0o644)
-	in.Store.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	concrete(in.Store).Now = func() time.Time { return time.Now().Add(time.Hour) }
 	r = in.Run(ctx, src)
 	if r.Updated != 1 || r.Added != 0 || r.Unchanged != 4 {
 		t.Fatalf("after an edit: %+v; want 1 updated, 4 unchanged", r)
 	}
-	items, _ = in.Store.Items(ctx, store.Query{})
+	items, _ = concrete(in.Store).Items(ctx, store.Query{})
 	after := itemFor(t, in, items, "L’OIM et la Belgique signent")
 	if after.UID != before.UID {
 		t.Errorf("an edit changed the item's id: %s -> %s", before.UID, after.UID)
@@ -121,7 +121,7 @@ func TestDirMissingFolder(t *testing.T) {
 	if r.Err == nil {
 		t.Fatal("a missing folder did not fail the run")
 	}
-	states, err := in.Store.SourceStates(context.Background())
+	states, err := concrete(in.Store).SourceStates(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestHugeReleaseIsCut(t *testing.T) {
 	if r := in.Run(ctx, src); r.Err != nil || r.Added != 6 {
 		t.Fatalf("run: %+v", r)
 	}
-	items, _ := in.Store.Items(ctx, store.Query{})
+	items, _ := concrete(in.Store).Items(ctx, store.Query{})
 	found := false
 	for _, it := range items {
 		if it.Title != "A very long release" {

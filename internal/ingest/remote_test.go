@@ -77,7 +77,7 @@ func TestFeedSourceConditionalGet(t *testing.T) {
 	if conditional.Load() != 1 {
 		t.Errorf("conditional requests: %d, want 1", conditional.Load())
 	}
-	items, _ := in.Store.Items(context.Background(), store.Query{})
+	items, _ := concrete(in.Store).Items(context.Background(), store.Query{})
 	for _, it := range items {
 		for _, bad := range []string{"<script", "javascript:", "onclick", "onerror", "data:"} {
 			if strings.Contains(it.ContentHTML, bad) {
@@ -184,7 +184,7 @@ func TestFeedSourceFaults(t *testing.T) {
 			if strings.Count(r.Err.Error(), "\n") > 0 {
 				t.Errorf("error is not one line: %q", r.Err)
 			}
-			st, _ := in.Store.SourceState(context.Background(), "src")
+			st, _ := concrete(in.Store).SourceState(context.Background(), "src")
 			if st.Failures != 1 || st.LastError == "" || !st.NextRun.After(time.Now()) {
 				t.Errorf("health after a failure: %+v", st)
 			}
@@ -199,7 +199,7 @@ func TestLatin1Repaired(t *testing.T) {
 	defer srv.Close()
 	in, src := harness(t, "feed", srv.URL)
 	in.Run(context.Background(), src)
-	items, _ := in.Store.Items(context.Background(), store.Query{})
+	items, _ := concrete(in.Store).Items(context.Background(), store.Query{})
 	found := false
 	for _, it := range items {
 		found = found || it.Title == "Deuxième communiqué"
@@ -244,7 +244,7 @@ func TestRetryAfterAndBackoff(t *testing.T) {
 	status.Store(200)
 	now = now.Add(25 * time.Hour)
 	r = in.RunDue(context.Background(), src)
-	st, _ := in.Store.SourceState(context.Background(), "src")
+	st, _ := concrete(in.Store).SourceState(context.Background(), "src")
 	if r.Err != nil || r.Added != 2 || st.Failures != 0 || !st.NextRun.IsZero() {
 		t.Errorf("recovery: %+v, state %+v", r, st)
 	}
@@ -266,7 +266,7 @@ func TestNetworkDownDoesNotBackOff(t *testing.T) {
 	if r.Err == nil {
 		t.Fatal("no error from a refused connection")
 	}
-	st, _ := in.Store.SourceState(ctx, "src")
+	st, _ := concrete(in.Store).SourceState(ctx, "src")
 	if st.Failures != 0 || !st.NextRun.IsZero() {
 		t.Errorf("every source failing to connect put this one in backoff: %+v", st)
 	}
@@ -302,7 +302,7 @@ func TestPageSource(t *testing.T) {
 	if r.Err != nil || fetched.Load() != 2 {
 		t.Errorf("second run fetched known pages again: %d fetches, err %v", fetched.Load(), r.Err)
 	}
-	items, _ := in.Store.Items(context.Background(), store.Query{})
+	items, _ := concrete(in.Store).Items(context.Background(), store.Query{})
 	for _, it := range items {
 		if !strings.HasPrefix(it.Title, "Release number") || it.City != "Dakar" || strings.Contains(it.ContentText, "Menu") || len(it.Contacts) != 1 {
 			t.Errorf("page item: title %q city %q contacts %v text %q", it.Title, it.City, it.Contacts, it.ContentText)

@@ -11,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/crier-hub/crier/internal/store"
 )
 
 // Metrics holds crier's collectors.
@@ -26,7 +24,7 @@ type Metrics struct {
 }
 
 // New registers crier's collectors; st answers the gauges at each scrape.
-func New(st *store.Store) *Metrics {
+func New(st Store) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crier_source_fetches_total",
@@ -84,7 +82,7 @@ func statusText(code int) string {
 }
 
 // storeCollector reads the gauges from the store at each scrape.
-type storeCollector struct{ st *store.Store }
+type storeCollector struct{ st Store }
 
 var (
 	itemsDesc    = prometheus.NewDesc("crier_items", "Items stored (retracted ones excluded).", nil, nil)

@@ -280,7 +280,7 @@ func (s *Server) version(ctx context.Context, q store.Query) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r, err := s.store.RetractedSince(ctx, s.store.Now().Add(-tombstoneDays*24*time.Hour))
+	r, err := s.store.RetractedSince(ctx, s.store.Clock().Add(-tombstoneDays*24*time.Hour))
 	return v + "/" + r, err
 }
 
@@ -383,7 +383,7 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 		return nil, err
 	}
 	if ext == "atom" && fq.before == 0 && !fq.sinceSet {
-		gone, err := s.store.Tombstones(ctx, spec.query, s.store.Now().Add(-tombstoneDays*24*time.Hour))
+		gone, err := s.store.Tombstones(ctx, spec.query, s.store.Clock().Add(-tombstoneDays*24*time.Hour))
 		if err != nil {
 			return nil, err
 		}

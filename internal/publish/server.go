@@ -20,14 +20,13 @@ import (
 	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/httperr"
 	"github.com/crier-hub/crier/internal/metrics"
-	"github.com/crier-hub/crier/internal/store"
 )
 
 // Server serves feeds from a store.
 type Server struct {
 	*convert.Converter
 	cfg   *config.Config
-	store *store.Store
+	store Store
 	log   *slog.Logger
 
 	cache        *feedCache // rendered feeds, by path and query
@@ -40,7 +39,7 @@ type Server struct {
 }
 
 // New returns a Server for cfg over st.
-func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
+func New(cfg *config.Config, st Store, log *slog.Logger) *Server {
 	return &Server{Converter: convert.New(cfg), cfg: cfg, store: st, log: log.With("component", "http"),
 		cache: newFeedCache(cmp.Or(cfg.Feeds.CacheSize, 64<<20)), cacheControl: []string{fmt.Sprintf("public, max-age=%d", int(cfg.Feeds.MaxAge.Seconds()))}}
 }

@@ -258,3 +258,7 @@ func (s *Store) Close() error {
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
+
+// Clock is the store's clock (Now), for the packages that use the store
+// through an interface.
+func (s *Store) Clock() time.Time { return s.Now() }

@@ -58,7 +58,7 @@ const (
 
 // Hub is crier's WebSub hub.
 type Hub struct {
-	Store        *store.Store
+	Store        Store
 	Topics       Topics
 	Log          *slog.Logger
 	AllowPrivate bool // webhooks.allow_private_targets
@@ -72,7 +72,7 @@ type Hub struct {
 }
 
 // NewHub returns the hub of cfg's feeds over st.
-func NewHub(cfg *config.Config, st *store.Store, topics Topics, log *slog.Logger) *Hub {
+func NewHub(cfg *config.Config, st Store, topics Topics, log *slog.Logger) *Hub {
 	return &Hub{Store: st, Topics: topics, Log: log.With("component", "websub"), AllowPrivate: cfg.Webhooks.AllowPrivateTargets,
 		Timeout: cfg.Webhooks.Timeout, busy: map[string]int{},
 		// Idle connections are few and close soon, so that many subscription
@@ -257,7 +257,7 @@ func (h *Hub) verifyIntent(ctx context.Context, mode, topic, callback, secret, c
 		return h.Store.UnsubscribeWebSub(ctx, store.WebSubID(topic, callback))
 	}
 	return h.Store.SubscribeWebSub(ctx, store.WebSub{Topic: topic, Callback: callback, Secret: secret,
-		ContentType: contentType + "; charset=utf-8", LeaseUntil: h.Store.Now().Add(lease)})
+		ContentType: contentType + "; charset=utf-8", LeaseUntil: h.Store.Clock().Add(lease)})
 }
 
 // Fire creates, for every subscription, a delivery of its topic's new
@@ -317,10 +317,15 @@ func Signature(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// Subscriptions looks up a subscription of this hub by its id.
+type Subscriptions interface {
+	WebSubByID(ctx context.Context, id string) (store.WebSub, error)
+}
+
 // Request is the POST of a delivery to a subscription of this hub: the
 // topic's new entries, with the hub and self links, signed with the
 // subscriber's hub.secret when it gave one (X-Hub-Signature).
-func Request(ctx context.Context, st *store.Store, del store.Delivery, hubURL string) (*http.Request, error) {
+func Request(ctx context.Context, st Subscriptions, del store.Delivery, hubURL string) (*http.Request, error) {
 	ws, err := st.WebSubByID(ctx, del.SubscriberID)
 	if err != nil {
 		return nil, fmt.Errorf("websub subscription: %w", err)

@@ -39,7 +39,7 @@ type Ingest func(ctx context.Context, src config.Source, body []byte, contentTyp
 // Subscriber subscribes feed sources to their hubs and receives what the
 // hubs push.
 type Subscriber struct {
-	Store   *store.Store
+	Store   Store
 	Client  *http.Client // guarded like the sources' fetcher
 	BaseURL string
 	Sources map[string]config.Source

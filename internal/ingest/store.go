@@ -1,0 +1,22 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// Store is the store as the pipeline from sources uses it; *store.Store is one, on either engine.
+type Store interface {
+	ClaimRun(ctx context.Context, id, holder string, lease, gap time.Duration) (bool, error)
+	DocumentHash(ctx context.Context, sourceID, key string) (string, bool, error)
+	DocumentKeys(ctx context.Context, sourceID string) ([]string, error)
+	Optimize(ctx context.Context) error
+	PushSubscription(ctx context.Context, sourceID string) (p store.Push, ok bool, err error)
+	RecentDocuments(ctx context.Context, sourceID string, limit int) ([]store.StoredDocument, error)
+	RecordRun(ctx context.Context, id string, r store.Run) error
+	RemoveDocuments(ctx context.Context, sourceID string, keys []string) (int, error)
+	SaveDocuments(ctx context.Context, docs []store.Document) ([]store.Saved, error)
+	SourceState(ctx context.Context, id string) (store.SourceState, error)
+}
