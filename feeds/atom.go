@@ -89,44 +89,7 @@ func (f *Feed) WriteAtom(w io.Writer) error {
 		out.Author = &gf.AtomAuthor{AtomPerson: gf.AtomPerson{Name: f.Author}}
 	}
 	for i := range f.Items {
-		it := &f.Items[i]
-		e := &atomEntry{
-			AtomEntry: gf.AtomEntry{
-				Title:   it.title(),
-				Id:      it.ID,
-				Updated: rfc3339(it.updated()),
-			},
-			Lang: it.Language,
-		}
-		if !it.Published.IsZero() {
-			e.Published = rfc3339(it.Published)
-		}
-		if it.URL != "" {
-			e.Links = []gf.AtomLink{{Href: it.URL, Rel: "alternate", Type: "text/html"}}
-		}
-		if it.Summary != "" {
-			e.Summary = &gf.AtomSummary{Content: it.Summary, Type: "text"}
-		}
-		switch {
-		case it.ContentHTML != "":
-			e.Content = &gf.AtomContent{Content: it.ContentHTML, Type: "html"}
-		case it.ContentText != "":
-			e.Content = &gf.AtomContent{Content: it.ContentText, Type: "text"}
-		case it.URL == "":
-			// An entry needs content or an alternate link.
-			e.Content = &gf.AtomContent{Content: "", Type: "text"}
-		}
-		authors := it.Authors
-		if len(authors) == 0 && f.Author == "" {
-			authors = []string{"unknown"}
-		}
-		for _, a := range authors {
-			e.Authors = append(e.Authors, gf.AtomAuthor{AtomPerson: gf.AtomPerson{Name: a}})
-		}
-		for _, c := range it.Categories {
-			e.Categories = append(e.Categories, atomCategory{Term: c.Term, Scheme: c.Scheme, Label: c.Label})
-		}
-		out.Entries = append(out.Entries, e)
+		out.Entries = append(out.Entries, f.atomEntry(&f.Items[i]))
 	}
 	for _, d := range f.Deleted {
 		out.AtNS = tombstonesNS
@@ -142,4 +105,46 @@ func (f *Feed) WriteAtom(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// atomEntry is one item as an Atom entry: an author where the feed has
+// none, and content or an alternate link, as RFC 4287 requires.
+func (f *Feed) atomEntry(it *Item) *atomEntry {
+	e := &atomEntry{
+		AtomEntry: gf.AtomEntry{
+			Title:   it.title(),
+			Id:      it.ID,
+			Updated: rfc3339(it.updated()),
+		},
+		Lang: it.Language,
+	}
+	if !it.Published.IsZero() {
+		e.Published = rfc3339(it.Published)
+	}
+	if it.URL != "" {
+		e.Links = []gf.AtomLink{{Href: it.URL, Rel: "alternate", Type: "text/html"}}
+	}
+	if it.Summary != "" {
+		e.Summary = &gf.AtomSummary{Content: it.Summary, Type: "text"}
+	}
+	switch {
+	case it.ContentHTML != "":
+		e.Content = &gf.AtomContent{Content: it.ContentHTML, Type: "html"}
+	case it.ContentText != "":
+		e.Content = &gf.AtomContent{Content: it.ContentText, Type: "text"}
+	case it.URL == "":
+		// An entry needs content or an alternate link.
+		e.Content = &gf.AtomContent{Content: "", Type: "text"}
+	}
+	authors := it.Authors
+	if len(authors) == 0 && f.Author == "" {
+		authors = []string{"unknown"}
+	}
+	for _, a := range authors {
+		e.Authors = append(e.Authors, gf.AtomAuthor{AtomPerson: gf.AtomPerson{Name: a}})
+	}
+	for _, c := range it.Categories {
+		e.Categories = append(e.Categories, atomCategory{Term: c.Term, Scheme: c.Scheme, Label: c.Label})
+	}
+	return e
 }
