@@ -177,6 +177,42 @@ func resolve(base, link string) string {
 	return u.String()
 }
 
+// setField sets the field of an item or entry that the element name
+// holds; date keeps the first date element, read when the item ends.
+func setField(cur *Doc, date *string, base, name, v string) {
+	switch name {
+	case "title":
+		cur.Title = v
+	case "link":
+		if cur.URL == "" {
+			cur.URL = resolve(base, v)
+		}
+	case "guid", "id":
+		cur.Key = v
+	case "description", "content", "summary", "encoded":
+		if len(cur.Raw) == 0 || name == "content" || name == "encoded" {
+			cur.Raw = []byte(v)
+		}
+	case "pubdate", "published", "updated", "date", "issued", "modified":
+		if *date == "" {
+			*date = v
+		}
+	}
+}
+
+// finishItem completes an item or entry at its end: its date, whether its
+// content is HTML, and a key when it has neither guid nor id.
+func finishItem(cur *Doc, date string) Doc {
+	if dt, ok := sniff.Date(date); ok {
+		cur.Date, cur.DateStated = dt, true
+	}
+	cur.HTML = bytes.ContainsAny(cur.Raw, "<&")
+	if cur.Key == "" {
+		cur.Key = cmp.Or(cur.URL, contentKey(cur.Title, string(cur.Raw), cur.Date))
+	}
+	return *cur
+}
+
 // genericItems reads the item and entry elements of any XML document: their
 // title, link, guid or id, date, and description or content.
 func genericItems(s, base string) ([]Doc, string, error) {
@@ -228,35 +264,10 @@ func genericItems(s, base string) ([]Doc, string, error) {
 			name := strings.ToLower(t.Name.Local)
 			switch {
 			case cur != nil && (name == "item" || name == "entry"):
-				if dt, ok := sniff.Date(date); ok {
-					cur.Date, cur.DateStated = dt, true
-				}
-				cur.HTML = bytes.ContainsAny(cur.Raw, "<&")
-				if cur.Key == "" {
-					cur.Key = cmp.Or(cur.URL, contentKey(cur.Title, string(cur.Raw), cur.Date))
-				}
-				docs = append(docs, *cur)
+				docs = append(docs, finishItem(cur, date))
 				cur = nil
 			case cur != nil && name == field:
-				v := strings.TrimSpace(text.String())
-				switch name {
-				case "title":
-					cur.Title = v
-				case "link":
-					if cur.URL == "" {
-						cur.URL = resolve(base, v)
-					}
-				case "guid", "id":
-					cur.Key = v
-				case "description", "content", "summary", "encoded":
-					if len(cur.Raw) == 0 || name == "content" || name == "encoded" {
-						cur.Raw = []byte(v)
-					}
-				case "pubdate", "published", "updated", "date", "issued", "modified":
-					if date == "" {
-						date = v
-					}
-				}
+				setField(cur, &date, base, name, strings.TrimSpace(text.String()))
 				field = ""
 			}
 		}
