@@ -440,7 +440,9 @@ func (in *Ingester) document(src config.Source, d gather.Doc, p *normalize.Parse
 		// which the feeds show as its update time, never as a date.
 		item.Published = in.Now().UTC()
 	}
-	item.Contacts = append(item.Contacts, rec.Contacts...)
+	for _, c := range rec.Contacts {
+		item.Contacts = append(item.Contacts, store.Contact(c))
+	}
 	capContent(&item, in.MaxItemSize)
 	return store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item}
 }

@@ -14,11 +14,17 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"
-	"github.com/crier-hub/crier/internal/normalize"
 )
 
-// Contact is a press contact of a release, as the normalizer found it.
-type Contact = normalize.Contact
+// Contact is a press contact of a release. It has the fields of
+// normalize.Contact, which ingest converts to it: the conversion fails to
+// compile if the two drift apart, and the store imports no pipeline step.
+type Contact struct {
+	Name   string `json:"name,omitempty"`
+	Office string `json:"office,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Phone  string `json:"phone,omitempty"`
+}
 
 // Item is one release as crier republishes it.
 type Item struct {
