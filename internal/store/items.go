@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -364,7 +365,7 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 		return err
 	}
 	// The item's sources stay; what its text says is found again.
-	if _, err := s.wstmt(ctx, tx, `DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 2) IN ('c:', 'l:', 't:')`).ExecContext(ctx, id); err != nil {
+	if _, err := s.wstmt(ctx, tx, `DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 2) IN ('c:', 'l:', 't:', 'p:')`).ExecContext(ctx, id); err != nil {
 		return err
 	}
 	return s.setFacets(ctx, tx, id, it)
@@ -381,6 +382,16 @@ func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item) error
 	}
 	for _, t := range it.Topics {
 		facets = append(facets, "t:"+t)
+	}
+	// Pairs of facets of different kinds: a filter on two of them walks
+	// the items that have both, not every item of the rarer one.
+	n := len(facets)
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			if facets[i][:2] != facets[j][:2] {
+				facets = append(facets, pairKey(facets[i], facets[j]))
+			}
+		}
 	}
 	ins := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	for _, f := range facets {
@@ -426,6 +437,44 @@ func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// pairKey names the pair facet of two facets of different kinds
+// (country, language, topic): "p:c:mr&t:climate", in a fixed order.
+func pairKey(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return "p:" + a + "&" + b
+}
+
+// maxPairWalks bounds the walks of a pair drive: a filter of many values
+// on both sides walks its single facets instead.
+const maxPairWalks = 16
+
+// pairable reports whether a group's facets have pair facets: countries,
+// languages and topics.
+func pairable(g []string) bool {
+	switch g[0][:2] {
+	case "c:", "l:", "t:":
+		return true
+	}
+	return false
+}
+
+// pairFacets is the cross product of two groups as pair facets, or nil
+// when the groups cannot drive together.
+func pairFacets(a, b []string) []string {
+	if !pairable(a) || !pairable(b) || len(a)*len(b) > maxPairWalks {
+		return nil
+	}
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, pairKey(x, y))
+		}
+	}
+	return out
 }
 
 // facetGroups turns q's filters into groups of facets: an item matches
@@ -496,24 +545,33 @@ func itemsSQL(cols string, q Query, counts map[string]int64, pg bool) (string, [
 		query += limit()
 		return query, args
 	}
-	// Walk the rarest group; check the others on each item.
-	drive := 0
+	// Walk the rarest group, or pair of groups; check the others on each
+	// item.
 	size := func(g []string) (n int64) {
 		for _, f := range g {
 			n += counts[f]
 		}
 		return n
 	}
+	drive, covers := groups[0], []int{0}
 	for i, g := range groups {
-		if size(g) < size(groups[drive]) {
-			drive = i
+		if size(g) < size(drive) {
+			drive, covers = g, []int{i}
+		}
+		if counts == nil {
+			continue // one group: nothing to choose
+		}
+		for j := i + 1; j < len(groups); j++ {
+			if p := pairFacets(g, groups[j]); p != nil && size(p) < size(drive) {
+				drive, covers = p, []int{i, j}
+			}
 		}
 	}
 	// The other groups are checked rarest first: most items fail the
 	// first check and cost one lookup.
 	others := make([]int, 0, len(groups))
 	for i := range groups {
-		if i != drive {
+		if !slices.Contains(covers, i) {
 			others = append(others, i)
 		}
 	}
@@ -533,7 +591,7 @@ func itemsSQL(cols string, q Query, counts map[string]int64, pg bool) (string, [
 		return b + " ORDER BY f.item_id " + order + limit()
 	}
 	var branches []string
-	for _, f := range groups[drive] {
+	for _, f := range drive {
 		branches = append(branches, "SELECT item_id FROM ("+branch(f)+") w"+strconv.Itoa(len(branches)))
 	}
 	// One value: the walk is already in order. Several: each walk stops at
@@ -594,9 +652,14 @@ func facetCounts(ctx context.Context, db querier, q Query) (map[string]int64, er
 		return nil, nil // nothing to choose between
 	}
 	var all []any
-	for _, g := range groups {
+	for i, g := range groups {
 		for _, f := range g {
 			all = append(all, f)
+		}
+		for _, h := range groups[i+1:] {
+			for _, f := range pairFacets(g, h) {
+				all = append(all, f)
+			}
 		}
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?,", len(all)), ",")
