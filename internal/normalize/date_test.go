@@ -112,3 +112,20 @@ func TestDatelineShapes(t *testing.T) {
 		}
 	}
 }
+
+// A release with no headline (a label, then the lead) gets a title from
+// its lead's words, not from its dateline.
+func TestTitleFromLeadSkipsDateline(t *testing.T) {
+	n := New(nil)
+	for _, tt := range []struct{ text, title string }{
+		{"Communiqué de presse\n\nDakar, le 3 juin 2025 – L’Organisation internationale pour les migrations a lancé aujourd’hui au Sénégal un programme d’appui aux migrants de retour.\n\nLe programme accompagnera plus de 2 000 personnes dans les régions de Tambacounda et de Kolda.",
+			"L’Organisation internationale pour les migrations a lancé aujourd’hui au Sénégal un programme…"},
+		{"(Quito) 12 de mayo de 2022.- La Organización Internacional para las Migraciones abrió hoy una nueva oficina para las personas migrantes en el norte del país.\n\nLa oficina atenderá a miles de personas cada mes en la frontera norte.",
+			"La Organización Internacional para las Migraciones abrió hoy una nueva oficina para…"},
+	} {
+		r := n.Normalize(Input{Raw: []byte(tt.text), Language: "fr"})
+		if r.Title != tt.title || r.Place == "" {
+			t.Errorf("title %q (place %q); want %q", r.Title, r.Place, tt.title)
+		}
+	}
+}

@@ -122,6 +122,22 @@ func datelineWithDate(s string) (place, date string, ok bool) {
 	return place, m[3], true
 }
 
+// afterDateline is a lead without the dateline that opens it (one that
+// dateline accepted): "GENEVA, 3 May 2024 – The office…" → "The office…".
+func afterDateline(s string) string {
+	re := datelineRE
+	if !re.MatchString(s) {
+		re = datedLeadRE
+	}
+	loc := re.FindStringIndex(s)
+	if loc == nil {
+		return s
+	}
+	// The expression ends on the first character of the text.
+	_, size := utf8.DecodeLastRuneInString(s[:loc[1]])
+	return s[loc[1]-size:]
+}
+
 // placeJoin separates the places of a dateline that names several:
 // "Mogadishu and Nairobi –", "Dakar et Bamako –", "Quito y Lima –".
 var placeJoin = regexp.MustCompile(`\s+(?:and|et|y|e|&)\s+|\s*/\s*`)
@@ -200,7 +216,12 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	}
 	r.Title = plainText(title)
 	if r.Title == "" && r.Summary != "" {
-		r.Title = firstWords(r.Summary, 12)
+		// A title made from the lead starts after its dateline.
+		from := r.Summary
+		if lead >= 0 && r.Place != "" {
+			from = afterDateline(leadText)
+		}
+		r.Title = firstWords(from, 12)
 	}
 	if r.Title == "" && len(body) > 0 {
 		r.Title = firstWords(body[0].text, 12)
