@@ -50,7 +50,9 @@ func labelled(s string) bool {
 // the trailing blocks that carry an email or a phone.
 func splitContacts(body []block) ([]block, []Contact) {
 	start := -1
-	minStart := len(body) / 2
+	// The section is in the last half of the body, or its last 12 blocks
+	// when it gives a line to each field of each contact.
+	minStart := min(len(body)/2, max(len(body)-12, 0))
 	for i := len(body) - 1; i >= minStart && i >= 0; i-- {
 		b := body[i]
 		if contactIntro.MatchString(b.text) {
@@ -72,14 +74,69 @@ func splitContacts(body []block) ([]block, []Contact) {
 	if start < 0 {
 		return body, nil
 	}
-	var contacts []Contact
-	for _, b := range body[start:] {
-		contacts = append(contacts, parseContacts(b.text)...)
+	// A name and an office on lines of their own open the section.
+	for n := 0; n < 3 && start > minStart && contactLine(body[start-1].text); n++ {
+		start--
 	}
+	contacts := sectionContacts(body[start:])
 	if len(contacts) == 0 && !contactIntro.MatchString(body[start].text) {
 		return body, nil
 	}
 	return body[:start], contacts
+}
+
+// sectionContacts reads a contact section written a block per contact
+// ("Jane Doe, IOM, jane@iom.int, +41 …") or a line per field ("Laura
+// Pérez", "OIM Colombia", "lperez@iom.int", "+57 …"): lines without an
+// email or a phone (a name, an office) belong to the contact whose email
+// or phone comes next, and a lone email or phone that follows a contact
+// lacking it completes that contact.
+func sectionContacts(section []block) []Contact {
+	var contacts []Contact
+	var pending []string
+	for _, b := range section {
+		text := strings.TrimSpace(contactIntro.ReplaceAllString(strings.TrimSpace(b.text), ""))
+		if text == "" {
+			continue
+		}
+		if !hasContactData(text) && !phoneAlone(text) {
+			pending = append(pending, text)
+			continue
+		}
+		found := parseContacts(strings.Join(append(pending, text), "\n"))
+		pending = nil
+		if len(found) == 1 && len(contacts) > 0 && found[0].Name == "" && found[0].Office == "" {
+			last := &contacts[len(contacts)-1]
+			if last.Email == "" && found[0].Phone == "" {
+				last.Email = found[0].Email
+				continue
+			}
+			if last.Phone == "" && found[0].Email == "" {
+				last.Phone = found[0].Phone
+				continue
+			}
+		}
+		contacts = append(contacts, found...)
+	}
+	return contacts
+}
+
+// contactLine reports whether a block could be a contact's name or office
+// on a line of its own: a few capitalised words, not a sentence.
+func contactLine(s string) bool {
+	s = strings.TrimSpace(s)
+	ws := strings.Fields(s)
+	if len(ws) == 0 || len(ws) > 5 || strings.HasSuffix(s, ".") || strings.HasSuffix(s, ":") {
+		return false
+	}
+	r := []rune(s)
+	return strings.ToUpper(string(r[0])) == string(r[0]) && strings.ToLower(string(r[0])) != string(r[0])
+}
+
+// phoneAlone reports whether a line is a phone number and nothing else.
+func phoneAlone(s string) bool {
+	s = strings.TrimSpace(labelRE.ReplaceAllString(s, ""))
+	return s != "" && phoneRE.FindString(s) == s
 }
 
 // parseContacts reads the contacts of one block: each ends at its email
@@ -143,7 +200,7 @@ func parseContact(seg string) (Contact, bool) {
 	}
 	c.Phone = strings.Join(phones, ", ")
 	var office []string
-	for i, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ';' }) {
+	for i, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ';' || r == '\n' }) {
 		part = strings.TrimSpace(labelRE.ReplaceAllString(strings.TrimSpace(part), ""))
 		part = strings.Trim(part, " .:-–")
 		for _, w := range []string{" ou", " or", " o", " y", " et", " and"} {

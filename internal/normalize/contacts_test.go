@@ -1,0 +1,37 @@
+package normalize
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Contact sections come a block per contact or a line per field; either
+// way each person keeps their name, office, email and phone together.
+func TestContactSections(t *testing.T) {
+	body := "Un primer párrafo de la nota, con bastantes palabras para ser el cuerpo de la nota de prensa.\n\n" +
+		"Un segundo párrafo de la nota, también con bastantes palabras para ser parte del cuerpo.\n\n"
+	for _, tt := range []struct {
+		name, section string
+		want          []Contact
+	}{
+		{"a line per field", "Contacto de prensa:\nLaura Pérez\nOIM Colombia\nlperez@iom.int\n+57 1 639 7777",
+			[]Contact{{Name: "Laura Pérez", Office: "OIM Colombia", Email: "lperez@iom.int", Phone: "+57 1 639 7777"}}},
+		{"two people, a line per field", "Media contacts:\n\nJane Doe\nIOM Geneva\njdoe@iom.int\nTel: +41 22 717 9111\n\nJuan Díaz\nIOM Panama\njdiaz@iom.int",
+			[]Contact{{Name: "Jane Doe", Office: "IOM Geneva", Email: "jdoe@iom.int", Phone: "+41 22 717 9111"},
+				{Name: "Juan Díaz", Office: "IOM Panama", Email: "jdiaz@iom.int"}}},
+		{"a block per contact", "Pour plus d’informations, veuillez contacter :\n\nAwa Diop, OIM Sénégal, adiop@iom.int, +221 33 869 62 00\n\nPaul Martin, OIM Mali, pmartin@iom.int, +223 20 22 00 00",
+			[]Contact{{Name: "Awa Diop", Office: "OIM Sénégal", Email: "adiop@iom.int", Phone: "+221 33 869 62 00"},
+				{Name: "Paul Martin", Office: "OIM Mali", Email: "pmartin@iom.int", Phone: "+223 20 22 00 00"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New(nil).Normalize(Input{Raw: []byte(body + tt.section)})
+			if !reflect.DeepEqual(r.Contacts, tt.want) {
+				t.Errorf("contacts:\n got %+v\nwant %+v", r.Contacts, tt.want)
+			}
+			if strings.Contains(r.Text, "@") || strings.Contains(r.Text, "OIM Colombia") {
+				t.Errorf("the contact section stayed in the body: %q", r.Text)
+			}
+		})
+	}
+}
