@@ -35,3 +35,22 @@ func TestContactSections(t *testing.T) {
 		})
 	}
 }
+
+// What a site adds after the text (more reading, follow us, share) is not
+// part of the release, in any of the three languages; the release's own
+// last sentence stays.
+func TestSiteTailDropped(t *testing.T) {
+	lead := "GENÈVE – L’Organisation internationale pour les migrations salue l’adoption d’un pacte régional sur la libre circulation des personnes.\n\n"
+	last := "Le pacte prévoit la reconnaissance mutuelle des documents de voyage des États membres."
+	for _, tail := range []string{
+		"Lire aussi : Rapport sur l’état de la migration dans le monde\n\nSuivez-nous sur Twitter et Facebook",
+		"Read more: World Migration Report 2024\n\nShare this: Facebook Twitter LinkedIn",
+		"Lea también: Informe sobre las migraciones en el mundo\n\nSíguenos en redes sociales",
+		"Related news: IOM welcomes new donor support",
+	} {
+		r := New(nil).Normalize(Input{Raw: []byte(lead + last + "\n\n" + tail)})
+		if !strings.HasSuffix(r.Text, last) {
+			t.Errorf("tail %.30q: text ends %q", tail, r.Text[max(0, len(r.Text)-80):])
+		}
+	}
+}

@@ -409,6 +409,11 @@ func legalShare(t string) bool {
 	return strings.Contains(t, "©") || matched*3 >= n || n <= 8
 }
 
+// siteTailRE matches what a site adds after a release's text, in English,
+// French and Spanish: links to more reading, invitations to follow or
+// share, subscriptions.
+var siteTailRE = regexp.MustCompile(`(?i)^(?:(?:à )?lire aussi|voir aussi|read (?:more|also)|see also|related(?: news| stories| articles| content)?\s*:|ver también|lea también|le puede interesar|follow us|suivez[- ]nous|síguenos|share (?:this|on)|partager (?:sur|cet|cette)|compartir (?:en|esta|este)|subscribe to|abonnez-vous|suscr[ií]bete)(?:\b|\s|$)`)
+
 // trimTrailing drops the short lines that end a page after its text:
 // "Share", "Back to top", tags. A line of a few words without a full stop
 // at the very end of a release is never its text.
@@ -416,6 +421,10 @@ func trimTrailing(body []block) []block {
 	for len(body) > 1 {
 		b := body[len(body)-1]
 		t := strings.TrimSpace(b.text)
+		if b.words() <= 25 && siteTailRE.MatchString(t) {
+			body = body[:len(body)-1]
+			continue
+		}
 		if b.words() > 4 || strings.HasSuffix(t, ".") || strings.HasSuffix(t, "»") || strings.HasSuffix(t, "\"") {
 			break
 		}
