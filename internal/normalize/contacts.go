@@ -20,7 +20,7 @@ var (
 	// English, French and Spanish: "For more information, please contact:",
 	// "Pour plus d'informations, veuillez contacter :", "Para más
 	// información, contacte a:", "Press contacts:", "Contacto:".
-	contactIntro = regexp.MustCompile(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s*:|\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|contacts? (?:presse|médias|de prensa)|contactos? de prensa|contacto|contact)\s*:)\s*`)
+	contactIntro = regexp.MustCompile(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s*:|\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|(?:press|media) (?:inquiries|enquiries)|for media (?:inquiries|enquiries)|contacts? (?:presse|médias|de prensa)|contacts? (?:pour les|for) (?:médias|media|journalistes|the media)|contactos? (?:de prensa|para (?:los )?(?:medios|prensa)(?: de comunicación)?)|contacto|contact)\s*:)\s*`)
 	labelRE      = regexp.MustCompile(`(?i)^(?:tel|tél|tél\.|tel\.|téléphone|telephone|teléfono|phone|mobile|mob|portable|cell|móvil|celular|email|e-mail|courriel|correo(?: electrónico)?|fax|ext)\b\.?\s*:?\s*`)
 	honorific    = regexp.MustCompile(`^(?:Mme|Mlle|M|Mr|Mrs|Ms|Dr|Sr|Sra|Srta|Prof)\.?\s+`)
 	urlRE        = regexp.MustCompile(`(?i)\b(?:https?://|www\.)\S+`)

@@ -54,3 +54,16 @@ func TestSiteTailDropped(t *testing.T) {
 		}
 	}
 }
+
+// The words that open a contact section vary; each is taken off the
+// contact.
+func TestContactIntros(t *testing.T) {
+	body := "NAIROBI – The International Organization for Migration opened a new office for returning migrants in the north today.\n\nThe office will serve thousands of people each month along the border.\n\n"
+	for _, intro := range []string{"Contacto para medios:", "Media enquiries:", "For media inquiries:", "Contact pour les médias :", "Contactos de prensa:", "Press contact:"} {
+		r := New(nil).Normalize(Input{Raw: []byte(body + intro + " Ana López, alopez@iom.int")})
+		want := []Contact{{Name: "Ana López", Email: "alopez@iom.int"}}
+		if !reflect.DeepEqual(r.Contacts, want) {
+			t.Errorf("%q: got %+v", intro, r.Contacts)
+		}
+	}
+}
