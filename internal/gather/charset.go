@@ -58,10 +58,11 @@ func toUTF8(b []byte, contentType string) (text string, warnings []string) {
 		warnings = append(warnings, "declared "+label+" but holds bytes above 127")
 	}
 	var enc encoding.Encoding
+	canonical := ""
 	if label != "" {
-		if e, canonical := charset.Lookup(label); e != nil {
-			if canonical != "utf-8" {
-				enc = e
+		if e, c := charset.Lookup(label); e != nil {
+			if c != "utf-8" {
+				enc, canonical = e, c
 			}
 		} else {
 			warnings = append(warnings, "unknown charset "+label+"; read as UTF-8")
@@ -74,7 +75,7 @@ func toUTF8(b []byte, contentType string) (text string, warnings []string) {
 		warnings = append(warnings, "declared "+label+" but the bytes are not UTF-16 or UTF-32; read as UTF-8")
 		enc = nil
 	}
-	if enc != nil && validUTF8 && hasMultibyte(b) && isSingleByte(enc) {
+	if enc != nil && validUTF8 && hasMultibyte(b) && isSingleByte(canonical) {
 		warnings = append(warnings, "declared charset "+label+" but the bytes are UTF-8; read as UTF-8")
 		enc = nil
 	}
@@ -153,9 +154,15 @@ func hasMultibyte(b []byte) bool {
 	return false
 }
 
-func isSingleByte(e encoding.Encoding) bool {
-	_, ok := e.(*charmap.Charmap)
-	return ok
+// isSingleByte reports whether a charset (by its WHATWG name) has one
+// byte per character: text in it is almost never valid UTF-8 with
+// multibyte sequences, so a document that is must be UTF-8 mislabelled.
+func isSingleByte(canonical string) bool {
+	switch {
+	case strings.HasPrefix(canonical, "windows-"), strings.HasPrefix(canonical, "iso-8859-"), strings.HasPrefix(canonical, "koi8-"):
+		return true
+	}
+	return canonical == "macintosh" || canonical == "ibm866" || canonical == "x-mac-cyrillic"
 }
 
 // fixDecl makes the XML declaration say UTF-8 (the text now is) and
@@ -249,6 +256,9 @@ func Decode(b []byte, contentType string) []byte {
 		// Declared UTF-8 (or assumed), but not one multi-byte sequence in
 		// it: a single-byte file.
 		enc = charmap.Windows1252
+	case isSingleByte(label) && utf8.Valid(b) && hasMultibyte(b):
+		// Declared single-byte, but the bytes are UTF-8: mislabelled.
+		return b
 	}
 	if label == "utf-8" && enc != charmap.Windows1252 {
 		return []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
