@@ -47,6 +47,9 @@ func TestSiteTailDropped(t *testing.T) {
 		"Read more: World Migration Report 2024\n\nShare this: Facebook Twitter LinkedIn",
 		"Lea también: Informe sobre las migraciones en el mundo\n\nSíguenos en redes sociales",
 		"Related news: IOM welcomes new donor support",
+		"The post IOM welcomes the regional pact appeared first on IOM Switzerland.",
+		"La entrada La OIM saluda el pacto regional se publicó primero en OIM España.",
+		"L’article L’OIM salue le pacte est apparu en premier sur OIM France.",
 	} {
 		r := New(nil).Normalize(Input{Raw: []byte(lead + last + "\n\n" + tail)})
 		if !strings.HasSuffix(r.Text, last) {

@@ -411,8 +411,9 @@ func legalShare(t string) bool {
 
 // siteTailRE matches what a site adds after a release's text, in English,
 // French and Spanish: links to more reading, invitations to follow or
-// share, subscriptions.
-var siteTailRE = regexp.MustCompile(`(?i)^(?:(?:à )?lire aussi|voir aussi|read (?:more|also)|see also|related(?: news| stories| articles| content)?\s*:|ver también|lea también|le puede interesar|follow us|suivez[- ]nous|síguenos|share (?:this|on)|partager (?:sur|cet|cette)|compartir (?:en|esta|este)|subscribe to|abonnez-vous|suscr[ií]bete)(?:\b|\s|$)`)
+// share, subscriptions, and the line blog software adds to feed items
+// ("The post … appeared first on …").
+var siteTailRE = regexp.MustCompile(`(?i)^(?:(?:à )?lire aussi|voir aussi|read (?:more|also)|see also|related(?: news| stories| articles| content)?\s*:|ver también|lea también|le puede interesar|follow us|suivez[- ]nous|síguenos|share (?:this|on)|partager (?:sur|cet|cette)|compartir (?:en|esta|este)|subscribe to|abonnez-vous|suscr[ií]bete|the post .+ appeared first on|l['’]article .+ est apparu en premier sur|la entrada .+ (?:se publicó primero|aparece primero) en)(?:\b|\s|$)`)
 
 // trimTrailing drops the short lines that end a page after its text:
 // "Share", "Back to top", tags. A line of a few words without a full stop
