@@ -70,3 +70,19 @@ func TestContactIntros(t *testing.T) {
 		}
 	}
 }
+
+// End-of-release marks leave the text; the lines after them stay.
+func TestEndMarksDropped(t *testing.T) {
+	for _, mark := range []string{"-ENDS-", "– FIN –", "###", "-30-", "***", "ENDS", "- Fin du communiqué -"} {
+		doc := "NAIROBI – The International Organization for Migration opened a new office for returning migrants today.\n\n" +
+			"The office will serve thousands of people each month.\n\n" + mark + "\n\nNotes to editors: IOM has worked in Kenya since 1991."
+		r := New(nil).Normalize(Input{Raw: []byte(doc)})
+		if strings.Contains(r.Text, strings.Trim(mark, " -–")) || !strings.HasSuffix(r.Text, "since 1991.") {
+			t.Errorf("%q: text %q", mark, r.Text)
+		}
+	}
+	r := New(nil).Normalize(Input{Raw: []byte("NAIROBI – The office opened today for returning migrants in the north.\n\nThe end of the year will see 30 more offices open across the region.")})
+	if !strings.HasSuffix(r.Text, "across the region.") {
+		t.Errorf("a sentence was taken for a mark: %q", r.Text)
+	}
+}

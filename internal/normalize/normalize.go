@@ -209,7 +209,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	r.DateKnown = r.DateSource != FirstSeen
 
 	body, r.Contacts = splitContacts(body)
-	body = trimTrailing(dropLegal(body))
+	body = trimTrailing(dropLegal(dropEndMarks(body)))
 	r.Text, r.HTML, r.Summary = n.render(body)
 	if lead >= 0 {
 		r.Summary = leadText
@@ -383,6 +383,23 @@ var legalRE = regexp.MustCompile(`(?i)(?:©|\(c\)\s*\d{4}|\bcopyright\b|all righ
 	`privacy (?:policy|notice)|politique de confidentialité|política de privacidad|terms (?:of use|and conditions|of service)|` +
 	`conditions (?:générales )?d'utilisation|conditions d’utilisation|términos (?:de uso|y condiciones)|condiciones de uso|` +
 	`mentions légales|aviso legal|cookie policy|politique (?:relative aux|de) cookies|política de cookies)`)
+
+// endMarkRE matches a line that marks the end of a release's text:
+// "-ENDS-", "– FIN –", "###", "-30-", "***".
+var endMarkRE = regexp.MustCompile(`(?i)^[\s\-–—*#]*(?:ends?|fin|fim|end of (?:press )?release|fin du communiqué|fin del comunicado|30)?[\s\-–—*#]*$`)
+
+// dropEndMarks removes end-of-release marks; what follows them (notes to
+// editors, contacts) is read as usual.
+func dropEndMarks(body []block) []block {
+	out := body[:0:0]
+	for _, b := range body {
+		if t := strings.TrimSpace(b.text); t != "" && b.words() <= 5 && endMarkRE.MatchString(t) && (strings.ContainsAny(t, "-–—*#") || strings.ToUpper(t) == t) {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
 
 // dropLegal removes the blocks of a legal footer: short blocks made of
 // legal phrases (a release's own sentences are long and rarely say
