@@ -1,23 +1,18 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/crier-hub/crier/internal/pgtest"
-	"github.com/crier-hub/crier/webhooks"
 )
 
 // TestReplicasShareOnePostgres runs three `crier serve` processes with one
@@ -28,68 +23,16 @@ import (
 // the same feed with the same bytes and ETag.
 func TestReplicasShareOnePostgres(t *testing.T) {
 	dsn := pgtest.Temp(t) // skips without CRIER_TEST_POSTGRES
-	if testing.Short() {
-		t.Skip("builds and runs the crier binary; skipped with -short")
-	}
+	bin := crierBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "crier")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	releases := filepath.Join(dir, "releases")
-	os.Mkdir(releases, 0o755)
-	rng := rand.New(rand.NewSource(11))
 	const nItems, nPartners = 120, 3
-	for i := 0; i < nItems; i++ {
-		var b strings.Builder
-		fmt.Fprintf(&b, "Release %d about %s\n\nGENEVA – ", i, crashWords[rng.Intn(len(crashWords))])
-		for w := 0; w < 120; w++ {
-			b.WriteString(crashWords[rng.Intn(len(crashWords))] + " ")
-		}
-		os.WriteFile(filepath.Join(releases, fmt.Sprintf("r%03d.txt", i)), []byte(b.String()), 0o644)
-	}
-	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	type partner struct {
-		mu       sync.Mutex
-		pairs    map[string]map[string]bool // item id -> webhook-ids
-		inFlight int
-		overlaps int
-		posts    int
-	}
+	releases := writeReleases(t, dir, nItems, 11)
 	var partners []*partner
 	var subs strings.Builder
 	for i := 0; i < nPartners; i++ {
-		p := &partner{pairs: map[string]map[string]bool{}}
+		p, entry := newPartner(t, fmt.Sprintf("p%d", i), 20*time.Millisecond) // slow partners
 		partners = append(partners, p)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p.mu.Lock()
-			p.inFlight++
-			if p.inFlight > 1 {
-				p.overlaps++
-			}
-			p.mu.Unlock()
-			body, _ := io.ReadAll(r.Body)
-			time.Sleep(20 * time.Millisecond) // a slow partner
-			ok := webhooks.Verify([]string{secret}, r.Header, body, time.Now()) == nil
-			var pl webhooks.Payload
-			json.Unmarshal(body, &pl)
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			p.inFlight--
-			if !ok {
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			p.posts++
-			for _, it := range pl.Data.Items {
-				if p.pairs[it.ID] == nil {
-					p.pairs[it.ID] = map[string]bool{}
-				}
-				p.pairs[it.ID][r.Header.Get("webhook-id")] = true
-			}
-		}))
-		defer srv.Close()
-		fmt.Fprintf(&subs, "[[subscribers]]\nid = \"p%d\"\nurl = %q\nsecret = %q\nschedule = \"@every 1s\"\nbackfill = \"all\"\n", i, srv.URL, secret)
+		subs.WriteString(entry)
 	}
 	var addrs []string
 	var cmds []*exec.Cmd
@@ -114,15 +57,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 			c.Wait()
 		}
 	}()
-	count := func() (posts, pairs int) {
-		for _, p := range partners {
-			p.mu.Lock()
-			posts += p.posts
-			pairs += len(p.pairs)
-			p.mu.Unlock()
-		}
-		return
-	}
+	count := func() (int, int) { return tally(partners) }
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		if posts, _ := count(); posts >= 30 {
@@ -168,14 +103,5 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	if pairs != nItems*nPartners {
 		t.Fatalf("%d of %d (item, partner) pairs delivered", pairs, nItems*nPartners)
 	}
-	for i, p := range partners {
-		if p.overlaps > 0 {
-			t.Errorf("partner p%d had two requests in flight %d times", i, p.overlaps)
-		}
-		for item, ids := range p.pairs {
-			if len(ids) != 1 {
-				t.Errorf("partner p%d got item %s under %d webhook-ids", i, item, len(ids))
-			}
-		}
-	}
+	checkPartners(t, partners, true)
 }
