@@ -139,10 +139,10 @@ func phoneAlone(s string) bool {
 	return s != "" && phoneRE.FindString(s) == s
 }
 
-// parseContacts reads the contacts of one block: each ends at its email
-// address (or, with none, the block is one contact).
+// parseContacts reads the contacts of a text whose introduction
+// sectionContacts has taken off: each ends at its email address (or, with
+// none, the text is one contact).
 func parseContacts(s string) []Contact {
-	s = contactIntro.ReplaceAllString(strings.TrimSpace(s), "")
 	s = urlRE.ReplaceAllString(s, "")
 	var segments []string
 	locs := emailRE.FindAllStringIndex(s, -1)
