@@ -5,15 +5,11 @@ import (
 	"time"
 
 	"github.com/crier-hub/crier/internal/store/postgres"
-	"github.com/crier-hub/crier/internal/store/schema"
 	"github.com/crier-hub/crier/internal/store/sqlite"
 )
 
 // This file joins the store's shared queries to the engine packages, which
 // hold what SQLite and PostgreSQL do differently.
-
-// migration is one numbered, embedded schema change.
-type migration = schema.Migration
 
 // openSQLite opens (creating if needed) the SQLite database at path.
 func openSQLite(ctx context.Context, path string) (*Store, error) {
@@ -36,23 +32,6 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{w: p, r: p, pg: true, Now: time.Now, dsn: dsn}
 	s.refreshGeneration(ctx)
 	return s, nil
-}
-
-// migrationsOf lists an engine's embedded migrations in order.
-func migrationsOf(engine string) ([]migration, error) {
-	if engine == "postgres" {
-		return postgres.Migrations()
-	}
-	return sqlite.Migrations()
-}
-
-// migrate applies migrations the store lacks, with the engine's own
-// bookkeeping.
-func (s *Store) migrate(ctx context.Context, all []migration) error {
-	if s.pg {
-		return postgres.Migrate(ctx, s.w.DB, all)
-	}
-	return sqlite.Migrate(ctx, s.w.DB, all)
 }
 
 // Optimize refreshes the planner's statistics where they have drifted;

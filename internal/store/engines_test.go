@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/crier-hub/crier/internal/pgtest"
+	"github.com/crier-hub/crier/internal/store/postgres"
+	"github.com/crier-hub/crier/internal/store/schema"
+	"github.com/crier-hub/crier/internal/store/sqlite"
 )
 
 // The store's tests run against both engines: eachEngine runs a test as
@@ -62,4 +65,24 @@ func tempDSN(t *testing.T) string {
 		return filepath.Join(t.TempDir(), "crier.db")
 	}
 	return pgtest.Temp(t)
+}
+
+// migration is one numbered, embedded schema change.
+type migration = schema.Migration
+
+// migrationsOf lists an engine's embedded migrations in order.
+func migrationsOf(engine string) ([]migration, error) {
+	if engine == "postgres" {
+		return postgres.Migrations()
+	}
+	return sqlite.Migrations()
+}
+
+// migrate applies migrations the store lacks, with the engine's own
+// bookkeeping.
+func (s *Store) migrate(ctx context.Context, all []migration) error {
+	if s.pg {
+		return postgres.Migrate(ctx, s.w.DB, all)
+	}
+	return sqlite.Migrate(ctx, s.w.DB, all)
 }
