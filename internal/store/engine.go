@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/crier-hub/crier/internal/store/postgres"
@@ -17,7 +19,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now}
+	stop, err := sqlite.Checkpoints(path, time.Second)
+	if err != nil {
+		return nil, errors.Join(err, r.Close(), w.Close())
+	}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, stopCheckpoints: stop}
 	s.refreshGeneration(ctx)
 	return s, nil
 }
@@ -89,4 +95,20 @@ func (s *Store) notifyItems(ctx context.Context, tx *txn, gen uint64) error {
 // items, until ctx ends (Watch's periodic check goes on regardless).
 func (s *Store) listen(ctx context.Context) {
 	postgres.Listen(ctx, s.dsn, func() { s.refreshGeneration(ctx) })
+}
+
+// flushSearch, at the end of a transaction that stored items, indexes them
+// for search in one statement (SQLite; see migration 0015). PostgreSQL
+// keeps each item's search vector in its row. CROSS JOIN keeps SQLite
+// walking the few pending ids, whatever its statistics say of them.
+func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
+	if s.pg {
+		return nil
+	}
+	if _, err := s.wstmt(ctx, tx, `INSERT INTO items_fts (rowid, title, body)
+		SELECT i.id, i.title, i.content_text FROM fts_pending p CROSS JOIN items i ON i.id = p.id WHERE i.retracted = ''`).ExecContext(ctx); err != nil {
+		return fmt.Errorf("index for search: %w", err)
+	}
+	_, err := s.wstmt(ctx, tx, `DELETE FROM fts_pending`).ExecContext(ctx)
+	return err
 }

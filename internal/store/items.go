@@ -177,6 +177,11 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 			}
 		}
 	}
+	if changed {
+		if err := s.flushSearch(ctx, tx); err != nil {
+			return nil, fmt.Errorf("save documents: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)
 	}

@@ -348,6 +348,21 @@ func testSearch(t *testing.T) {
 	if got := fmt.Sprint(search("ground", Query{})); got != "[]" {
 		t.Errorf("a retracted item is still found: %s", got)
 	}
+	// A release stored and corrected in one run is indexed once, as
+	// corrected (SQLite indexes a run's new items at its end).
+	first := mk("e", "en", "KE", "Drought response", "Water tankers reach the northern villages.")
+	second := first
+	second.Raw = []byte("second version")
+	second.Item.ContentText = "Water trucks and seed stocks reach the northern villages."
+	if _, err := s.SaveDocuments(ctx, []Document{first, second}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(search("seed", Query{})); got != "[Drought response]" {
+		t.Errorf("an item corrected in the run that stored it: %s", got)
+	}
+	if got := fmt.Sprint(search("tankers", Query{})); got != "[]" {
+		t.Errorf("the first text of an item corrected in the run that stored it is found: %s", got)
+	}
 	for _, bad := range []string{"", "-only", `"open`, strings.Repeat("a ", 300)} {
 		if _, err := ParseSearch(bad); !errors.Is(err, ErrBadSearch) {
 			t.Errorf("ParseSearch(%q): %v, want ErrBadSearch", bad, err)

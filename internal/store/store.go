@@ -54,6 +54,8 @@ type Store struct {
 
 	stmts sync.Map // SQL text -> *sql.Stmt, prepared once per pool
 
+	stopCheckpoints func() error // SQLite: ends the background checkpoints
+
 	pendingMu sync.Mutex
 	pending   map[string]bool // writer statements to prepare when the writer is free
 }
@@ -256,7 +258,11 @@ func (s *Store) Close() error {
 	if s.pg {
 		return s.w.Close()
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	if s.stopCheckpoints != nil {
+		err = s.stopCheckpoints()
+	}
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // Clock is the store's clock (Now), for the packages that use the store

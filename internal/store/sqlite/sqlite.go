@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/crier-hub/crier/internal/store/schema"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -38,12 +40,21 @@ func dsn(path string, readOnly bool) string {
 	// A page cache and memory map sized for a store of millions of items:
 	// index pages stay in memory instead of being read again and again.
 	q.Add("_pragma", "cache_size(-65536)") // 64 MiB per connection
-	q.Add("_pragma", "mmap_size(1073741824)")
+	q.Add("_pragma", "mmap_size(1073741824)") // SQLite's ceiling (SQLITE_MAX_MMAP_SIZE)
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// ANALYZE (through PRAGMA optimize) samples each index instead of
 	// reading it whole: opening a store of millions of items stays quick.
 	q.Add("_pragma", "analysis_limit(1000)")
 	q.Set("_txlock", "immediate")
+	if !readOnly {
+		// The WAL is copied back into the database by a goroutine of its
+		// own (Checkpoints), not by whichever commit crosses 1,000 pages:
+		// in a large store that copy writes pages all over the file, and
+		// a source's run waited for it. The writer still checkpoints if
+		// the WAL passes 64 MiB, should the goroutine fall behind.
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
+		q.Add("_pragma", "journal_size_limit(67108864)")
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -133,4 +144,42 @@ func Migrate(ctx context.Context, w *sql.DB, all []schema.Migration) error {
 func Optimize(ctx context.Context, w *sql.DB) error {
 	_, err := w.ExecContext(ctx, "PRAGMA optimize")
 	return err
+}
+
+// Checkpoints copies the WAL back into the database file every interval,
+// in the background and without blocking writers (a PASSIVE checkpoint),
+// until the returned stop is called. It uses a connection of its own.
+func Checkpoints(path string, every time.Duration) (stop func() error, err error) {
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// Busy or failing checkpoints are tried again next tick;
+				// the writer's own threshold bounds the WAL meanwhile.
+				db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		}
+	}()
+	var once sync.Once
+	return func() error {
+		var err error
+		once.Do(func() {
+			close(done)
+			<-finished
+			err = db.Close()
+		})
+		return err
+	}, nil
 }
