@@ -103,8 +103,12 @@ func lineBlock(line string) (block, bool) {
 // whether the whole line was emphasised.
 func inline(s string) (text, htm string, emph bool) {
 	trimmed := strings.TrimSpace(s)
-	if m := mdEmph.FindStringSubmatch(trimmed); m != nil && m[0] == trimmed && m[1] == m[3] {
-		emph = true
+	// The whole line is emphasised only if it starts and ends with a mark;
+	// the expression is run on those lines alone.
+	if n := len(trimmed); n > 1 && strings.IndexByte("*_", trimmed[0]) >= 0 && strings.IndexByte("*_", trimmed[n-1]) >= 0 {
+		if m := mdEmph.FindStringSubmatch(trimmed); m != nil && m[0] == trimmed && m[1] == m[3] {
+			emph = true
+		}
 	}
 	if strings.Contains(s, "<") {
 		s = mdAutoLink.ReplaceAllString(s, "[$1]($1)")

@@ -13,7 +13,37 @@ import (
 func fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	for _, r := range norm.NFD.String(s) {
+	for _, r := range s {
+		switch {
+		case r < 0x80:
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+		case r < rune(len(foldTable)):
+			b.WriteString(foldTable[r])
+		default:
+			b.WriteString(foldRune(r))
+		}
+	}
+	return b.String()
+}
+
+// foldTable holds foldRune's answers for the runes of the Latin, Greek and
+// Cyrillic blocks, which make up nearly every non-ASCII letter of a
+// release in crier's languages.
+var foldTable = func() (t [0x800]string) {
+	for r := range t {
+		t[r] = foldRune(rune(r))
+	}
+	return t
+}()
+
+// foldRune folds one rune: its canonical decomposition without combining
+// marks, lower-cased.
+func foldRune(r rune) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(string(r)) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue

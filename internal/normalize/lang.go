@@ -1,6 +1,9 @@
 package normalize
 
-import "sort"
+import (
+	"math/bits"
+	"sort"
+)
 
 // stopwords are frequent function words, accent-folded. A press release has
 // hundreds of them, which makes counting them a reliable language test
@@ -16,26 +19,37 @@ var stopwords = map[string][]string{
 	"nl": {"het", "een", "van", "niet", "zijn", "op", "dat", "voor", "met", "ook", "wordt", "werd", "aan", "bij", "naar", "heeft", "om", "deze", "wij", "hun", "worden", "hebben"},
 }
 
-var stopSets = func() map[string]map[string]bool {
-	out := map[string]map[string]bool{}
-	for lang, ws := range stopwords {
-		out[lang] = map[string]bool{}
-		for _, w := range ws {
-			out[lang][w] = true
+// stopLangs lists stopwords' languages in a fixed order, and stopIndex
+// says, for each stopword, in which of them it is one (bit i for
+// stopLangs[i]): one map lookup per word of a release.
+var stopLangs, stopIndex = func() ([]string, map[string]uint32) {
+	var langs []string
+	for lang := range stopwords {
+		langs = append(langs, lang)
+	}
+	sort.Strings(langs)
+	index := map[string]uint32{}
+	for i, lang := range langs {
+		for _, w := range stopwords[lang] {
+			index[w] |= 1 << i
 		}
 	}
-	return out
+	return langs, index
 }()
 
 // detectLanguage returns the language whose function words dominate the
 // folded words, or "" when the text is too short or too mixed to tell.
 func detectLanguage(ws []string) string {
-	scores := map[string]int{}
+	counts := make([]int, len(stopLangs))
 	for _, w := range ws {
-		for lang, set := range stopSets {
-			if set[w] {
-				scores[lang]++
-			}
+		for set := stopIndex[w]; set != 0; set &= set - 1 {
+			counts[bits.TrailingZeros32(set)]++
+		}
+	}
+	scores := map[string]int{}
+	for i, n := range counts {
+		if n > 0 {
+			scores[stopLangs[i]] = n
 		}
 	}
 	type ls struct {

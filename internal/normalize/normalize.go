@@ -407,12 +407,27 @@ func dropEndMarks(body []block) []block {
 func dropLegal(body []block) []block {
 	out := body[:0:0]
 	for _, b := range body {
-		if b.words() <= 40 && legalRE.MatchString(b.text) && legalShare(b.text) {
+		if b.words() <= 40 && mayBeLegal(b.text) && legalRE.MatchString(b.text) && legalShare(b.text) {
 			continue
 		}
 		out = append(out, b)
 	}
 	return out
+}
+
+// legalWords are words of which legalRE's every phrase has one: a block
+// with none of them is passed without running the expression.
+var legalWords = []string{"©", "(c)", "copyright", "reserved", "réservés", "reservados", "privacy", "confidentialité",
+	"privacidad", "terms", "conditions", "términos", "condiciones", "mentions légales", "aviso legal", "cookie"}
+
+func mayBeLegal(t string) bool {
+	t = strings.ToLower(t)
+	for _, w := range legalWords {
+		if strings.Contains(t, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // legalShare reports whether legal phrases make up much of a block: a

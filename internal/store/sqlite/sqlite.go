@@ -39,7 +39,7 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// A page cache and memory map sized for a store of millions of items:
 	// index pages stay in memory instead of being read again and again.
-	q.Add("_pragma", "cache_size(-65536)") // 64 MiB per connection
+	q.Add("_pragma", "cache_size(-65536)")    // 64 MiB per connection
 	q.Add("_pragma", "mmap_size(1073741824)") // SQLite's ceiling (SQLITE_MAX_MMAP_SIZE)
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// ANALYZE (through PRAGMA optimize) samples each index instead of

@@ -1,0 +1,80 @@
+package normalize
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// foldWhole is fold done the plain way, on the whole string at once: the
+// rune-by-rune fold with its table must agree with it.
+func foldWhole(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r == '’' || r == 'ʼ' || r == '‘':
+			r = '\''
+		case r == 'œ' || r == 'Œ':
+			b.WriteString("oe")
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+func TestFoldAgreesWithWholeStringFold(t *testing.T) {
+	for _, s := range []string{
+		"Réfugiés À GENÈVE", "L’ŒUVRE d’AIDE", "Año Niño ÇA", "e\u0301te\u0301", "Ελλάδα", "Москва́", "İstanbul", "ǅemal", "Straße",
+	} {
+		if got, want := fold(s), foldWhole(s); got != want {
+			t.Errorf("fold(%q) = %q, want %q", s, got, want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		var b strings.Builder
+		for j := 0; j < 12; j++ {
+			r := rune(rng.IntN(0x3000))
+			if rng.IntN(2) == 0 {
+				r = rune(rng.IntN(0x250))
+			}
+			if r >= 0xD800 && r < 0xE000 {
+				continue
+			}
+			b.WriteRune(r)
+		}
+		if got, want := fold(b.String()), foldWhole(b.String()); got != want {
+			t.Fatalf("fold(%q) = %q, want %q", b.String(), got, want)
+		}
+	}
+}
+
+// mayBeLegal only lets dropLegal skip its expression: it must say yes to
+// every text the expression matches, in any case.
+func TestMayBeLegalPassesEveryLegalPhrase(t *testing.T) {
+	phrases := []string{"© 2024 IOM", "(c) 2023", "Copyright UN", "All rights reserved", "Tous droits réservés",
+		"Todos los derechos reservados", "Privacy policy", "privacy notice", "Politique de confidentialité",
+		"Política de privacidad", "Terms of use", "terms and conditions", "Terms of service",
+		"Conditions générales d'utilisation", "conditions d'utilisation", "Conditions d’utilisation",
+		"Términos de uso", "Términos y condiciones", "Condiciones de uso", "Mentions légales", "Aviso legal",
+		"Cookie policy", "Politique relative aux cookies", "Politique de cookies", "Política de cookies"}
+	for _, p := range phrases {
+		for _, s := range []string{p, strings.ToUpper(p), strings.ToLower(p), "Home | " + p + " | Contact"} {
+			if !legalRE.MatchString(s) {
+				t.Errorf("legalRE does not match %q: the list of phrases is out of date", s)
+			}
+			if !mayBeLegal(s) {
+				t.Errorf("mayBeLegal(%q) = false, but legalRE matches it", s)
+			}
+		}
+	}
+	if mayBeLegal("Floods displaced 4,000 families in the north of the country.") {
+		t.Error("mayBeLegal passes a plain sentence")
+	}
+}
