@@ -239,6 +239,11 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	}
 	defer st.Close()
 	f["open the store"] = time.Since(start)
+	start = time.Now()
+	if err := st.Warm(ctx); err != nil {
+		return nil, err
+	}
+	f["warm the lookup indexes"] = time.Since(start)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -318,6 +323,13 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	}
 	if *verbose {
 		fmt.Fprintln(os.Stderr, "50-release runs:", runs)
+	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				fmt.Fprintln(os.Stderr, "resident memory after the runs:", strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")))
+			}
+		}
 	}
 	f["a run of 50 new releases, first"] = runs[0]
 	slices.Sort(runs)

@@ -236,6 +236,22 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	warmCtx, stopWarm := context.WithCancel(ctx)
+	warmed := make(chan struct{})
+	defer func() { stopWarm(); <-warmed }() // before the store closes
+	go func() {
+		defer close(warmed)
+		// Storing releases into a large store finds its lookup indexes in
+		// memory once this is done; until then it reads them from disk.
+		start := time.Now()
+		if err := st.Warm(warmCtx); err != nil {
+			if warmCtx.Err() == nil {
+				a.log.Warn("store not warmed", "err", err)
+			}
+			return
+		}
+		a.log.Debug("store warmed", "took", time.Since(start).Round(time.Millisecond))
+	}()
 	listen := a.listen
 	if listen == nil {
 		listen = net.Listen

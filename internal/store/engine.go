@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crier-hub/crier/internal/minhash"
 	"github.com/crier-hub/crier/internal/store/postgres"
 	"github.com/crier-hub/crier/internal/store/sqlite"
 )
@@ -111,4 +112,32 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 	}
 	_, err := s.wstmt(ctx, tx, `DELETE FROM fts_pending`).ExecContext(ctx)
 	return err
+}
+
+// Warm reads the indexes that storing a release looks up and inserts
+// into at random places (near-duplicate bands, uids, fingerprints,
+// document keys) into the writer's page cache (SQLite), so that storing
+// releases into a large store finds them in memory instead of reading
+// them from disk one page at a time. It reads one part at a time, so
+// writes wait for one part at most; crier serve calls it once at start,
+// in the background. PostgreSQL's buffers are the server's affair.
+func (s *Store) Warm(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	var parts []string
+	for b := 0; b < minhash.Bands; b++ {
+		parts = append(parts, fmt.Sprintf(`SELECT count(*) FROM item_bands INDEXED BY sqlite_autoindex_item_bands_1 WHERE band = %d`, b))
+	}
+	parts = append(parts,
+		`SELECT count(*) FROM items INDEXED BY sqlite_autoindex_items_1 WHERE uid >= ''`,
+		`SELECT count(*) FROM items INDEXED BY items_fingerprint WHERE fingerprint >= ''`,
+		`SELECT count(*) FROM documents INDEXED BY sqlite_autoindex_documents_1 WHERE source_id >= ''`)
+	for _, q := range parts {
+		var n int64
+		if err := s.w.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			return fmt.Errorf("warm the store's lookup indexes: %w", err)
+		}
+	}
+	return nil
 }

@@ -306,3 +306,23 @@ func testRawDocumentsRoundTrip(t *testing.T) {
 		t.Errorf("raw documents read back: %d bytes and %q", len(got["old"]), got["b"])
 	}
 }
+
+// Warm names the indexes it reads: a migration that renames one must
+// rename it there too.
+func TestWarm(t *testing.T) { eachEngine(t, testWarm) }
+
+func testWarm(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("a", "body a", "fp-a"), testDoc("b", "body b", "fp-b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Warm(cancelled); err == nil && !s.pg {
+		t.Error("Warm went on after its context was cancelled")
+	}
+}

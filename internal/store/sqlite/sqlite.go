@@ -37,10 +37,21 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	// A page cache and memory map sized for a store of millions of items:
+	// Page caches and a memory map sized for a store of millions of items:
 	// index pages stay in memory instead of being read again and again.
-	q.Add("_pragma", "cache_size(-65536)")    // 64 MiB per connection
-	q.Add("_pragma", "mmap_size(1073741824)") // SQLite's ceiling (SQLITE_MAX_MMAP_SIZE)
+	// Readers walk feeds, newest first, through a 64 MiB cache each and a
+	// 1 GiB map. The writer looks up and inserts every new release at
+	// random places in indexes keyed by hashes (about 500 MB of them at a
+	// million items; Store.Warm reads them in): its cache may grow to
+	// 1 GiB, as the store does, and it keeps no map, whose pages SQLite
+	// does not cache and the kernel may drop.
+	if readOnly {
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", "mmap_size(1073741824)")
+	} else {
+		q.Add("_pragma", "cache_size(-1048576)")
+		q.Add("_pragma", "mmap_size(0)")
+	}
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// ANALYZE (through PRAGMA optimize) samples each index instead of
 	// reading it whole: opening a store of millions of items stays quick.
