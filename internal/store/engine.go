@@ -114,16 +114,24 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 	return err
 }
 
-// Warm reads the indexes that storing a release looks up and inserts
-// into at random places (near-duplicate bands, uids, fingerprints,
-// document keys) into the writer's page cache (SQLite), so that storing
-// releases into a large store finds them in memory instead of reading
-// them from disk one page at a time. It reads one part at a time, so
-// writes wait for one part at most; crier serve calls it once at start,
-// in the background. PostgreSQL's buffers are the server's affair.
+// Warm sizes the writer's page cache for the store (SQLite) and reads
+// into it the indexes that storing a release looks up and inserts into
+// at random places (near-duplicate bands, uids, fingerprints, document
+// keys), so that storing releases into a large store finds them in
+// memory instead of reading them from disk one page at a time. It reads
+// one part at a time, so writes wait for one part at most; crier serve
+// calls it once at start, in the background. PostgreSQL's buffers are
+// the server's affair.
 func (s *Store) Warm(ctx context.Context) error {
 	if s.pg {
 		return nil
+	}
+	items, err := s.ItemCount(ctx)
+	if err != nil {
+		return fmt.Errorf("warm the store's lookup indexes: %w", err)
+	}
+	if err := sqlite.SizeWriterCache(ctx, s.w.DB, int64(items)); err != nil {
+		return fmt.Errorf("warm the store's lookup indexes: %w", err)
 	}
 	var parts []string
 	for b := 0; b < minhash.Bands; b++ {

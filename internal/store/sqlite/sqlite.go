@@ -40,16 +40,13 @@ func dsn(path string, readOnly bool) string {
 	// Page caches and a memory map sized for a store of millions of items:
 	// index pages stay in memory instead of being read again and again.
 	// Readers walk feeds, newest first, through a 64 MiB cache each and a
-	// 1 GiB map. The writer looks up and inserts every new release at
-	// random places in indexes keyed by hashes (about 500 MB of them at a
-	// million items; Store.Warm reads them in): its cache may grow to
-	// 1 GiB, as the store does, and it keeps no map, whose pages SQLite
-	// does not cache and the kernel may drop.
+	// 1 GiB map. The writer starts with 64 MiB and no map, whose pages
+	// SQLite does not cache and the kernel may drop; SizeWriterCache
+	// grows its cache with the store.
+	q.Add("_pragma", "cache_size(-65536)")
 	if readOnly {
-		q.Add("_pragma", "cache_size(-65536)")
 		q.Add("_pragma", "mmap_size(1073741824)")
 	} else {
-		q.Add("_pragma", "cache_size(-1048576)")
 		q.Add("_pragma", "mmap_size(0)")
 	}
 	q.Add("_pragma", "temp_store(MEMORY)")
@@ -193,4 +190,17 @@ func Checkpoints(path string, every time.Duration) (stop func() error, err error
 		})
 		return err
 	}, nil
+}
+
+// SizeWriterCache sizes the writer's page cache for a store of items
+// items: each new release is looked up and inserted at random places in
+// indexes keyed by hashes (near-duplicate bands, uids, fingerprints,
+// document keys), about 500 bytes an item, which the cache should hold
+// (64 MiB plus 512 bytes an item, at most 1 GiB). SQLite allocates the
+// cache as pages are read, so a small store uses little of it.
+func SizeWriterCache(ctx context.Context, w *sql.DB, items int64) error {
+	kib := min(64<<10+items/2, 1<<20)
+	// PRAGMA takes no parameters; kib is our own integer.
+	_, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", kib))
+	return err
 }
