@@ -112,6 +112,35 @@ func main() {
 // cpuProfile, when set, profiles the 50-release run.
 var cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the second half of the 50-release runs to this file")
 
+// mergeAfter, when set, stores that many more releases and then times
+// the merge of the near-duplicate keys waiting (store.MergeBands), which
+// runs in the background once as many keys wait as the store has items.
+var mergeAfter = flag.Int("merge-after", 0, "store this many more releases, then time the merge of the waiting near-duplicate keys")
+
+func timeMerge(ctx context.Context, st *store.Store, in *ingest.Ingester, src config.Source, rounds *atomic.Int64, n int) error {
+	perRun.Store(500)
+	for added := 0; added < n; {
+		rounds.Add(1)
+		rep := in.Run(ctx, src)
+		if rep.Err != nil {
+			return rep.Err
+		}
+		added += rep.Added
+	}
+	waiting, err := st.BandsWaiting(ctx)
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	if err := st.MergeBands(ctx); err != nil {
+		return err
+	}
+	took := time.Since(t)
+	fmt.Printf("merged %d waiting near-duplicate keys (%d releases' worth) in %v: %.1f ms per 50 releases\n",
+		waiting, waiting/16, took.Round(time.Millisecond), float64(took.Milliseconds())*50/float64(waiting/16))
+	return nil
+}
+
 // verbose prints each 50-release run.
 var verbose = flag.Bool("v", false, "print every 50-release run")
 
@@ -334,6 +363,36 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	f["a run of 50 new releases, first"] = runs[0]
 	slices.Sort(runs)
 	f["a run of 50 new releases, median"] = runs[len(runs)/2]
+	// The ingest rate: runs of 500 new releases, as the store was built.
+	if *verbose {
+		if fi, err := os.Stat(cfg.Storage.DSN + "-wal"); err == nil {
+			fmt.Fprintf(os.Stderr, "WAL before the 500-release runs: %d MB\n", fi.Size()>>20)
+		}
+	}
+	perRun.Store(500)
+	var big []time.Duration
+	for i := 0; i < 3; i++ {
+		rounds.Add(1)
+		t := time.Now()
+		rep := in.Run(ctx, history)
+		big = append(big, time.Since(t))
+		if *verbose {
+			fmt.Fprintln(os.Stderr, "500-release run:", big[len(big)-1])
+		}
+		if rep.Err != nil {
+			return nil, rep.Err
+		}
+		if rep.Added != 500 {
+			return nil, fmt.Errorf("the 500-release run added %d", rep.Added)
+		}
+	}
+	slices.Sort(big)
+	f["a run of 500 new releases (ingest rate), median"] = big[1]
+	if *mergeAfter > 0 {
+		if err := timeMerge(ctx, st, in, history, rounds, *mergeAfter); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 

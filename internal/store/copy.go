@@ -9,7 +9,7 @@ import (
 // copyTables are the tables a store is made of, parents before children.
 // facet_counts and the item count are not copied: the target's triggers
 // count what is inserted.
-var copyTables = []string{"sources", "items", "documents", "item_bands", "item_facets",
+var copyTables = []string{"sources", "items", "documents", "item_bands", "item_bands_new", "item_facets",
 	"subscribers", "deliveries", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
 // Copied is how many rows of each table Copy copied.
@@ -55,6 +55,9 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 		return out, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'items'`, gen); err != nil {
+		return out, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`); err != nil {
 		return out, err
 	}
 	if err := to.flushSearch(ctx, tx); err != nil {

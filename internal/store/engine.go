@@ -25,6 +25,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.Join(err, r.Close(), w.Close())
 	}
 	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, stopCheckpoints: stop}
+	s.closing, s.stop = context.WithCancel(context.Background())
 	s.refreshGeneration(ctx)
 	return s, nil
 }
@@ -37,6 +38,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	}
 	p := pool{DB: db, pg: true}
 	s := &Store{w: p, r: p, pg: true, Now: time.Now, dsn: dsn}
+	s.closing, s.stop = context.WithCancel(context.Background())
 	s.refreshGeneration(ctx)
 	return s, nil
 }
@@ -138,6 +140,7 @@ func (s *Store) Warm(ctx context.Context) error {
 		parts = append(parts, fmt.Sprintf(`SELECT count(*) FROM item_bands INDEXED BY sqlite_autoindex_item_bands_1 WHERE band = %d`, b))
 	}
 	parts = append(parts,
+		`SELECT count(*) FROM item_bands_new WHERE band >= 0`,
 		`SELECT count(*) FROM items INDEXED BY sqlite_autoindex_items_1 WHERE uid >= ''`,
 		`SELECT count(*) FROM items INDEXED BY items_fingerprint WHERE fingerprint >= ''`,
 		`SELECT count(*) FROM documents INDEXED BY sqlite_autoindex_documents_1 WHERE source_id >= ''`)

@@ -186,6 +186,9 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
 	s.setGeneration(gen)
+	if changed {
+		s.mergeBandsIfDue(ctx)
+	}
 	return out, nil
 }
 
@@ -250,11 +253,13 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	var conds []string
 	var args []any
 	for b, k := range keys {
-		conds = append(conds, "(b.band = ? AND b.key = ?)")
+		conds = append(conds, "(band = ? AND key = ?)")
 		args = append(args, b, k)
 	}
-	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM item_bands b JOIN items i ON i.id = b.item_id
-		WHERE `+strings.Join(conds, " OR ")).QueryContext(ctx, args...)
+	where := strings.Join(conds, " OR ")
+	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM (
+		SELECT item_id FROM item_bands WHERE `+where+`
+		UNION ALL SELECT item_id FROM item_bands_new WHERE `+where+`) b JOIN items i ON i.id = b.item_id`).QueryContext(ctx, append(args, args...)...)
 	if err != nil {
 		return 0, "", err
 	}
@@ -282,15 +287,28 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	return bestID, bestUID, nil
 }
 
+// setBands stores an item's band keys in item_bands_new (see MergeBands).
 func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature, fresh bool) error {
 	if !fresh {
-		if _, err := s.wstmt(ctx, tx, `DELETE FROM item_bands WHERE item_id = ?`).ExecContext(ctx, id); err != nil {
+		if err := s.dropBands(ctx, tx, id); err != nil {
 			return err
 		}
 	}
-	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
-	for b, k := range sig.BandKeys() {
+	keys := sig.BandKeys()
+	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+	for b, k := range keys {
 		if _, err := ins.ExecContext(ctx, b, k, id); err != nil {
+			return err
+		}
+	}
+	_, err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + ? WHERE name = 'bands_new'`).ExecContext(ctx, len(keys))
+	return err
+}
+
+// dropBands removes an item's band keys from both levels.
+func (s *Store) dropBands(ctx context.Context, tx *txn, id int64) error {
+	for _, q := range []string{`DELETE FROM item_bands WHERE item_id = ?`, `DELETE FROM item_bands_new WHERE item_id = ?`} {
+		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, id); err != nil {
 			return err
 		}
 	}
@@ -1025,11 +1043,13 @@ func (s *Store) retract(ctx context.Context, tx *txn, id int64, now string, gen 
 	for _, q := range []string{
 		`INSERT INTO item_facets (facet, item_id) SELECT 'r' || facet, item_id FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r' ON CONFLICT DO NOTHING`,
 		`DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r'`,
-		`DELETE FROM item_bands WHERE item_id = ?`,
 	} {
 		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, id); err != nil {
 			return fmt.Errorf("retract item %d: %w", id, err)
 		}
+	}
+	if err := s.dropBands(ctx, tx, id); err != nil {
+		return fmt.Errorf("retract item %d: %w", id, err)
 	}
 	_, err = s.wstmt(ctx, tx, `UPDATE counters SET value = value - 1 WHERE name = 'item_count'`).ExecContext(ctx)
 	return err

@@ -48,6 +48,9 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	if _, err := s.SaveDocuments(ctx, docs[:5]); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.MergeBands(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Optimize(ctx); err != nil {
 		t.Fatal(err)
 	}

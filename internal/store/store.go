@@ -56,6 +56,14 @@ type Store struct {
 
 	stopCheckpoints func() error // SQLite: ends the background checkpoints
 
+	// Work the store starts in the background (MergeBands) ends with
+	// closing, which Close cancels, and is waited for.
+	closing    context.Context
+	stop       context.CancelFunc
+	background sync.WaitGroup
+	merging    atomic.Bool
+	mergeMu    sync.Mutex // one MergeBands at a time in a process
+
 	pendingMu sync.Mutex
 	pending   map[string]bool // writer statements to prepare when the writer is free
 }
@@ -251,6 +259,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.background.Wait()
 	s.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
 		return true

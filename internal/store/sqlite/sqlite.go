@@ -194,12 +194,12 @@ func Checkpoints(path string, every time.Duration) (stop func() error, err error
 
 // SizeWriterCache sizes the writer's page cache for a store of items
 // items: each new release is looked up and inserted at random places in
-// indexes keyed by hashes (near-duplicate bands, uids, fingerprints,
-// document keys), about 500 bytes an item, which the cache should hold
-// (64 MiB plus 512 bytes an item, at most 1 GiB). SQLite allocates the
-// cache as pages are read, so a small store uses little of it.
+// indexes keyed by hashes (near-duplicate bands at both levels, uids,
+// fingerprints, document keys), about 620 bytes an item, which the cache
+// should hold (64 MiB plus 640 bytes an item, at most 1 GiB). SQLite
+// allocates the cache as pages are read, so a small store uses little.
 func SizeWriterCache(ctx context.Context, w *sql.DB, items int64) error {
-	kib := min(64<<10+items/2, 1<<20)
+	kib := min(64<<10+items*5/8, 1<<20)
 	// PRAGMA takes no parameters; kib is our own integer.
 	_, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", kib))
 	return err

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/crier-hub/crier/internal/minhash"
+)
+
+// Near-duplicate band keys live in two levels: item_bands_new takes the
+// keys of new items, item_bands holds the rest (migration 0016). A new
+// key lands on a random page, so once item_bands is larger than memory
+// each item stored there would write sixteen pages; item_bands_new stays
+// small and in memory, and MergeBands moves its keys over in sorted
+// batches of four keys for each item of the store, which writes each
+// page of item_bands about once for dozens of keys instead of once per
+// key. At a million items a merge of 4.9 million keys took 52 s of one
+// core in the background, 8 ms for every 50 releases stored.
+
+// minBandBatch is the fewest waiting keys worth a merge (a variable for
+// the tests).
+var minBandBatch int64 = 1 << 16
+
+// bandsDue reports whether item_bands_new holds enough keys to merge:
+// four for each item of the store, and at least minBandBatch.
+func (s *Store) bandsDue(ctx context.Context) (bool, error) {
+	var waiting, items int64
+	err := s.rstmt(ctx, `SELECT (SELECT value FROM counters WHERE name = 'bands_new'), (SELECT value FROM counters WHERE name = 'item_count')`).
+		QueryRowContext(ctx).Scan(&waiting, &items)
+	return waiting >= max(4*items, minBandBatch), err
+}
+
+// mergeBandsIfDue starts MergeBands in the background when it is due and
+// no merge is running in this process.
+func (s *Store) mergeBandsIfDue(ctx context.Context) {
+	if due, err := s.bandsDue(ctx); err != nil || !due || !s.merging.CompareAndSwap(false, true) {
+		return
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.merging.Store(false)
+		s.MergeBands(s.closing) // an error leaves the keys waiting: the next run tries again
+	}()
+}
+
+// MergeBands moves the waiting band keys into item_bands, one band per
+// transaction, so that writers wait for one band at most. It is safe
+// beside other writers and other processes: a key leaves item_bands_new
+// in the transaction that puts it in item_bands.
+func (s *Store) MergeBands(ctx context.Context) error {
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	for b := 0; b < minhash.Bands; b++ {
+		if err := s.mergeBand(ctx, b); err != nil {
+			return fmt.Errorf("merge near-duplicate keys: %w", err)
+		}
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// The count corrects the counter, which deletes do not lower; it reads
+	// the few keys stored while the merge ran.
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) mergeBand(ctx context.Context, band int) error {
+	if !s.pg {
+		return s.mergeBandSQLite(ctx, band)
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// One statement: keys another process adds meanwhile stay waiting.
+	if _, err := s.wstmt(ctx, tx, `WITH moved AS (DELETE FROM item_bands_new WHERE band = ? RETURNING band, key, item_id)
+		INSERT INTO item_bands (band, key, item_id) SELECT band, key, item_id FROM moved ON CONFLICT DO NOTHING`).ExecContext(ctx, band); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// mergeBandSQLite merges one band on the writer connection with foreign
+// keys unchecked: the keys were checked against items when they were
+// stored, deleting an item deletes its keys at both levels, and checking
+// each key's item again cost a third of a merge. SQLite's writer holds
+// the database from the first statement to the commit, so nothing is
+// added between the two.
+func (s *Store) mergeBandSQLite(ctx context.Context, band int) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.Background(), `PRAGMA foreign_keys = ON`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`INSERT INTO item_bands (band, key, item_id) SELECT band, key, item_id FROM item_bands_new WHERE band = ? ORDER BY key, item_id ON CONFLICT DO NOTHING`,
+		`DELETE FROM item_bands_new WHERE band = ?`,
+	} {
+		traced(q)
+		if _, err := tx.ExecContext(ctx, q, band); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// BandsWaiting waits for a merge running in this process, then counts
+// the near-duplicate keys waiting in item_bands_new (for the benchmarks).
+func (s *Store) BandsWaiting(ctx context.Context) (int64, error) {
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM item_bands_new`).Scan(&n)
+	return n, err
+}
