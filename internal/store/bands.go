@@ -70,51 +70,26 @@ func (s *Store) MergeBands(ctx context.Context) error {
 }
 
 func (s *Store) mergeBand(ctx context.Context, band int) error {
-	if !s.pg {
-		return s.mergeBandSQLite(ctx, band)
-	}
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	// One statement: keys another process adds meanwhile stay waiting.
-	if _, err := s.wstmt(ctx, tx, `WITH moved AS (DELETE FROM item_bands_new WHERE band = ? RETURNING band, key, item_id)
-		INSERT INTO item_bands (band, key, item_id) SELECT band, key, item_id FROM moved ON CONFLICT DO NOTHING`).ExecContext(ctx, band); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// mergeBandSQLite merges one band on the writer connection with foreign
-// keys unchecked: the keys were checked against items when they were
-// stored, deleting an item deletes its keys at both levels, and checking
-// each key's item again cost a third of a merge. SQLite's writer holds
-// the database from the first statement to the commit, so nothing is
-// added between the two.
-func (s *Store) mergeBandSQLite(ctx context.Context, band int) error {
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.Background(), `PRAGMA foreign_keys = ON`)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, q := range []string{
-		`INSERT INTO item_bands (band, key, item_id) SELECT band, key, item_id FROM item_bands_new WHERE band = ? ORDER BY key, item_id ON CONFLICT DO NOTHING`,
-		`DELETE FROM item_bands_new WHERE band = ?`,
-	} {
-		traced(q)
-		if _, err := tx.ExecContext(ctx, q, band); err != nil {
-			return err
+	if s.pg {
+		// One statement: keys another process adds meanwhile stay waiting.
+		_, err = s.wstmt(ctx, tx, `WITH moved AS (DELETE FROM item_bands_new WHERE band = ? RETURNING band, key, item_id)
+			INSERT INTO item_bands (band, key, item_id) SELECT band, key, item_id FROM moved ON CONFLICT DO NOTHING`).ExecContext(ctx, band)
+	} else {
+		// SQLite's writer holds the database from the first statement to
+		// the commit: nothing is added between the two.
+		_, err = s.wstmt(ctx, tx, `INSERT INTO item_bands (band, key, item_id)
+			SELECT band, key, item_id FROM item_bands_new WHERE band = ? ORDER BY key, item_id ON CONFLICT DO NOTHING`).ExecContext(ctx, band)
+		if err == nil {
+			_, err = s.wstmt(ctx, tx, `DELETE FROM item_bands_new WHERE band = ?`).ExecContext(ctx, band)
 		}
+	}
+	if err != nil {
+		return err
 	}
 	return tx.Commit()
 }

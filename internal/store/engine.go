@@ -137,7 +137,7 @@ func (s *Store) Warm(ctx context.Context) error {
 	}
 	var parts []string
 	for b := 0; b < minhash.Bands; b++ {
-		parts = append(parts, fmt.Sprintf(`SELECT count(*) FROM item_bands INDEXED BY sqlite_autoindex_item_bands_1 WHERE band = %d`, b))
+		parts = append(parts, fmt.Sprintf(`SELECT count(*) FROM item_bands WHERE band = %d`, b))
 	}
 	parts = append(parts,
 		`SELECT count(*) FROM item_bands_new WHERE band >= 0`,

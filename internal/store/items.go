@@ -287,13 +287,9 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	return bestID, bestUID, nil
 }
 
-// setBands stores an item's band keys in item_bands_new (see MergeBands).
-func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature, fresh bool) error {
-	if !fresh {
-		if err := s.dropBands(ctx, tx, id); err != nil {
-			return err
-		}
-	}
+// setBands stores a new signature's band keys in item_bands_new (see
+// MergeBands).
+func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature) error {
 	keys := sig.BandKeys()
 	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
 	for b, k := range keys {
@@ -305,11 +301,21 @@ func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Sig
 	return err
 }
 
-// dropBands removes an item's band keys from both levels.
+// dropBands removes the band keys of an item's stored signature from
+// both levels, found by their keys: item_bands has no index by item.
 func (s *Store) dropBands(ctx context.Context, tx *txn, id int64) error {
-	for _, q := range []string{`DELETE FROM item_bands WHERE item_id = ?`, `DELETE FROM item_bands_new WHERE item_id = ?`} {
-		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, id); err != nil {
-			return err
+	var raw []byte
+	if err := s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id = ?`).QueryRowContext(ctx, id).Scan(&raw); err != nil {
+		return err
+	}
+	for b, k := range minhash.FromBytes(raw).BandKeys() {
+		for _, q := range []string{
+			`DELETE FROM item_bands WHERE band = ? AND key = ? AND item_id = ?`,
+			`DELETE FROM item_bands_new WHERE band = ? AND key = ? AND item_id = ?`,
+		} {
+			if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, b, k, id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -363,7 +369,7 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 	if err != nil {
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
-	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
+	if err := s.setBands(ctx, tx, id, it.Signature); err != nil {
 		return 0, err
 	}
 	return id, s.setFacets(ctx, tx, id, it)
@@ -376,6 +382,9 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 	if it.Contacts == nil {
 		it.Contacts = []Contact{}
 	}
+	if err := s.dropBands(ctx, tx, id); err != nil { // those of the signature replaced
+		return err
+	}
 	_, err := s.wstmt(ctx, tx, `UPDATE items SET title = ?, summary = ?, content_text = ?, content_html = ?, url = ?, language = ?,
 		country = ?, city = ?, topics = ?, contacts = ?, published = ?, date_known = ?, date_source = ?, updated = ?, fingerprint = ?, signature = ?,
 		version = version + 1 WHERE id = ?`).ExecContext(ctx,
@@ -384,7 +393,7 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
-	if err := s.setBands(ctx, tx, id, it.Signature, false); err != nil {
+	if err := s.setBands(ctx, tx, id, it.Signature); err != nil {
 		return err
 	}
 	// The item's sources stay; what its text says is found again.
