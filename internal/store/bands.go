@@ -66,7 +66,11 @@ func (s *Store) MergeBands(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// The store has grown since the writer's cache was sized.
+	return s.sizeWriterCache(ctx)
 }
 
 func (s *Store) mergeBand(ctx context.Context, band int) error {

@@ -62,6 +62,14 @@ func testBandLevels(t *testing.T) {
 	if count("item_bands_new") != 0 || count("item_bands") != minhash.Bands {
 		t.Fatalf("after a merge: %d waiting, %d merged, want 0 and %d", count("item_bands_new"), count("item_bands"), minhash.Bands)
 	}
+	if !s.pg { // the writer's cache follows the store's size
+		var kib, items int64
+		s.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib)
+		s.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'item_count'`).Scan(&items)
+		if want := -(64<<10 + items*5/8); kib != want {
+			t.Errorf("writer cache_size after a merge: %d, want %d for %d items", kib, want, items)
+		}
+	}
 	var waiting int
 	if err := s.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'bands_new'`).Scan(&waiting); err != nil || waiting != 0 {
 		t.Errorf("bands_new after a merge: %d (%v), want 0", waiting, err)

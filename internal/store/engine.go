@@ -128,11 +128,7 @@ func (s *Store) Warm(ctx context.Context) error {
 	if s.pg {
 		return nil
 	}
-	items, err := s.ItemCount(ctx)
-	if err != nil {
-		return fmt.Errorf("warm the store's lookup indexes: %w", err)
-	}
-	if err := sqlite.SizeWriterCache(ctx, s.w.DB, int64(items)); err != nil {
+	if err := s.sizeWriterCache(ctx); err != nil {
 		return fmt.Errorf("warm the store's lookup indexes: %w", err)
 	}
 	var parts []string
@@ -151,4 +147,18 @@ func (s *Store) Warm(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sizeWriterCache sizes SQLite's writer page cache for the items stored
+// now: at Warm, and after each merge of near-duplicate keys, as the store
+// grows.
+func (s *Store) sizeWriterCache(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	items, err := s.ItemCount(ctx)
+	if err != nil {
+		return err
+	}
+	return sqlite.SizeWriterCache(ctx, s.w.DB, int64(items))
 }
