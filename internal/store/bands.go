@@ -72,8 +72,15 @@ func (s *Store) MergeBands(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	// The store has grown since the writer's cache was sized.
-	return s.sizeWriterCache(ctx)
+	// The store has grown since the writer's cache was sized, and perhaps
+	// past the near-duplicate filter's room.
+	if err := s.sizeWriterCache(ctx); err != nil {
+		return err
+	}
+	if f := s.bandFilter.Load(); s.wantsFilter.Load() && (f == nil || f.full()) {
+		return s.buildBandFilter(ctx)
+	}
+	return nil
 }
 
 func (s *Store) mergeBand(ctx context.Context, band int) error {

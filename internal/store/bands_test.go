@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,11 +16,19 @@ import (
 // keys: before a merge, after it, and after a correction moved them;
 // a retracted item's keys leave both levels; and once enough keys wait,
 // a merge starts by itself and loses none.
-func TestBandLevels(t *testing.T) { eachEngine(t, testBandLevels) }
+func TestBandLevels(t *testing.T) { eachEngine(t, func(t *testing.T) { testBandLevels(t, false) }) }
 
-func testBandLevels(t *testing.T) {
+// The same with the near-duplicate filter of a warmed store in front.
+func TestBandLevelsFiltered(t *testing.T) { eachEngine(t, func(t *testing.T) { testBandLevels(t, true) }) }
+
+func testBandLevels(t *testing.T, warm bool) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
+	if warm {
+		if err := s.Warm(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	words := func(seed int) string {
 		var w []string
 		for i := 0; i < 120; i++ {
@@ -126,5 +136,83 @@ func testBandLevels(t *testing.T) {
 	}
 	if keys != items*minhash.Bands {
 		t.Errorf("%d keys for %d items, want %d: a merge lost or doubled some", keys, items, items*minhash.Bands)
+	}
+}
+
+// The filter of a warmed store learns the items other processes store
+// (here a second handle on the same database) before it is consulted,
+// and spares the lookup of releases that copy nothing.
+func TestBandFilterSeesOtherProcesses(t *testing.T) { eachEngine(t, testBandFilterSeesOtherProcesses) }
+
+func testBandFilterSeesOtherProcesses(t *testing.T) {
+	ctx := context.Background()
+	a, dsn := openTemp(t)
+	b := reopen(t, dsn)
+	body := func(seed int) string { // unrelated texts for unrelated seeds
+		rng := rand.New(rand.NewPCG(uint64(seed), 7))
+		var w []string
+		for i := 0; i < 120; i++ {
+			w = append(w, fmt.Sprintf("v%d", rng.IntN(100000)))
+		}
+		return strings.Join(w, " ")
+	}
+	doc := func(key, text string) Document {
+		d := testDoc(key, text, "fp-"+key)
+		d.Item.Signature = minhash.Of(strings.Fields(text))
+		return d
+	}
+	save := func(s *Store, d Document) (string, SaveStatus) {
+		t.Helper()
+		saved, err := s.SaveDocuments(ctx, []Document{d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved[0].UID, saved[0].Status
+	}
+	save(a, doc("x", body(1)))
+	if err := a.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.bandFilter.Load() == nil {
+		t.Fatal("Warm built no near-duplicate filter")
+	}
+	if uid, st := save(a, doc("x-copy", body(1)+" with a last line")); st != Merged {
+		t.Errorf("a copy of an item the filter was built with: %v (%s)", st, uid)
+	}
+	y, _ := save(b, doc("y", body(2))) // stored by another process
+	if uid, st := save(a, doc("y-copy", body(2)+" with a last line")); st != Merged || uid != y {
+		t.Errorf("a copy of an item another process stored: %v into %s, want merged into %s", st, uid, y)
+	}
+	if err := a.MergeBands(ctx); err != nil {
+		t.Fatal(err)
+	}
+	z, _ := save(b, doc("z", body(3)))
+	if err := b.MergeBands(ctx); err != nil { // z's keys leave item_bands_new before a sees them
+		t.Fatal(err)
+	}
+	if uid, st := save(a, doc("z-copy", body(3)+" with a last line")); st != Merged || uid != z {
+		t.Errorf("a copy of an item another process stored and merged: %v into %s, want merged into %s", st, uid, z)
+	}
+	// Releases that copy nothing are mostly not looked up at all.
+	var mu sync.Mutex
+	lookups := 0
+	if !a.pg {
+		traceSQL = func(q string) {
+			if strings.Contains(q, "UNION ALL SELECT item_id FROM item_bands_new") {
+				mu.Lock()
+				lookups++
+				mu.Unlock()
+			}
+		}
+		defer func() { traceSQL = nil }()
+		for i := 10; i < 30; i++ {
+			if _, st := save(a, doc(fmt.Sprintf("unique-%d", i), body(i))); st != Added {
+				t.Fatalf("an unrelated release was %v", st)
+			}
+		}
+		traceSQL = nil
+		if lookups >= 10 {
+			t.Errorf("%d of 20 releases that copy nothing were looked up despite the filter", lookups)
+		}
 	}
 }

@@ -52,13 +52,14 @@ func (p pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &txn{tx, p.pg}, nil
+	return &txn{Tx: tx, pg: p.pg}, nil
 }
 
 // txn is a transaction in the engine's dialect.
 type txn struct {
 	*sql.Tx
-	pg bool
+	pg    bool
+	bands *bandFilter // in a transaction storing items: the filter caught up, or nil
 }
 
 func (t *txn) bind(q string) string {

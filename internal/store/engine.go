@@ -126,7 +126,8 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 // the server's affair.
 func (s *Store) Warm(ctx context.Context) error {
 	if s.pg {
-		return nil
+		s.wantsFilter.Store(true)
+		return s.buildBandFilter(ctx)
 	}
 	if err := s.sizeWriterCache(ctx); err != nil {
 		return fmt.Errorf("warm the store's lookup indexes: %w", err)
@@ -146,7 +147,8 @@ func (s *Store) Warm(ctx context.Context) error {
 			return fmt.Errorf("warm the store's lookup indexes: %w", err)
 		}
 	}
-	return nil
+	s.wantsFilter.Store(true)
+	return s.buildBandFilter(ctx)
 }
 
 // sizeWriterCache sizes SQLite's writer page cache for the items stored

@@ -148,6 +148,9 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	if err := s.lockItems(ctx, tx); err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
+	if tx.bands, err = s.filterFor(ctx, tx); err != nil {
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
 	out := make([]Saved, len(docs))
 	changed := false
 	var corrected []int64
@@ -252,9 +255,23 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	}
 	var conds []string
 	var args []any
-	for b, k := range keys {
-		conds = append(conds, "(band = ? AND key = ?)")
-		args = append(args, b, k)
+	if f := tx.bands; f != nil {
+		f.mu.Lock()
+		for b, k := range keys {
+			if f.has(b, k) {
+				conds = append(conds, "(band = ? AND key = ?)")
+				args = append(args, b, k)
+			}
+		}
+		f.mu.Unlock()
+		if len(conds) == 0 { // no item has any of these keys
+			return 0, "", sql.ErrNoRows
+		}
+	} else {
+		for b, k := range keys {
+			conds = append(conds, "(band = ? AND key = ?)")
+			args = append(args, b, k)
+		}
 	}
 	where := strings.Join(conds, " OR ")
 	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM (
@@ -291,6 +308,11 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 // MergeBands).
 func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature) error {
 	keys := sig.BandKeys()
+	if f := tx.bands; f != nil {
+		f.mu.Lock()
+		f.addSignature(sig)
+		f.mu.Unlock()
+	}
 	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
 	for b, k := range keys {
 		if _, err := ins.ExecContext(ctx, b, k, id); err != nil {

@@ -85,7 +85,9 @@ func (s *Store) AddSubscriber(ctx context.Context, id, backfill string) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, cursor, created) VALUES (?, ?, ?)`, id, cursor, formatTime(now)); err != nil {
+	// Replicas starting at once register the same subscribers: the first
+	// insert wins, the others change nothing.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, cursor, created) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, cursor, formatTime(now)); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -369,3 +369,35 @@ func testSearch(t *testing.T) {
 		}
 	}
 }
+
+// Replicas starting at once register the same subscribers from their
+// config: none of them fails.
+func TestAddSubscriberFromManyProcesses(t *testing.T) { eachEngine(t, testAddSubscriberFromManyProcesses) }
+
+func testAddSubscriberFromManyProcesses(t *testing.T) {
+	ctx := context.Background()
+	a, dsn := openTemp(t)
+	handles := []*Store{a, reopen(t, dsn), reopen(t, dsn)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*40)
+	for _, h := range handles {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				errs <- h.AddSubscriber(ctx, fmt.Sprintf("partner-%d", i), "all")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("registering a subscriber another process registered at the same time: %v", err)
+		}
+	}
+	subs, err := a.Subscribers(ctx)
+	if err != nil || len(subs) != 40 {
+		t.Errorf("%d subscribers (%v), want 40", len(subs), err)
+	}
+}

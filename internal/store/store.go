@@ -64,6 +64,9 @@ type Store struct {
 	merging    atomic.Bool
 	mergeMu    sync.Mutex // one MergeBands at a time in a process
 
+	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
+	wantsFilter atomic.Bool                // Warm built one: merges keep it sized
+
 	pendingMu sync.Mutex
 	pending   map[string]bool // writer statements to prepare when the writer is free
 }

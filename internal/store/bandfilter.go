@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/bits"
+	"sync"
+
+	"github.com/crier-hub/crier/internal/minhash"
+)
+
+// bandFilter is a Bloom filter over every near-duplicate band key stored:
+// most new releases copy nothing, and their sixteen keys are then known
+// absent without the thirty-two index lookups of both levels. It answers
+// "maybe" for every key stored (never a false "no"), and "maybe" for about
+// one absent key in a hundred; a "maybe" is looked up in the database.
+//
+// It covers the items up to upTo. Other processes store items too (a
+// crier fetch beside crier serve, replicas on PostgreSQL): before each
+// lookup in a transaction that stores items, catchUp adds the keys of
+// the items above upTo from their stored signatures, which every process
+// writes with the item. Keys removed from the store stay in the filter,
+// which only costs a lookup.
+type bandFilter struct {
+	mu   sync.Mutex
+	bits []uint64
+	mask uint64
+	upTo int64 // the items up to this id have their keys in bits
+	room int64 // keys it holds before it answers "maybe" too often
+	n    int64 // keys added
+}
+
+// bandHashes is the number of bits each key sets: with ten bits a key,
+// about one absent key in a hundred is a "maybe".
+const bandHashes = 7
+
+// newBandFilter sizes a filter for about keys keys, with room for as many
+// again.
+func newBandFilter(keys int64) *bandFilter {
+	room := max(2*keys, 1<<16)
+	m := uint64(1) << bits.Len64(uint64(room*10)-1) // bits, a power of two
+	return &bandFilter{bits: make([]uint64, m/64), mask: m - 1, room: room}
+}
+
+func bandHash(band int, key int64) (uint64, uint64) {
+	h := uint64(key)*0x9E3779B97F4A7C15 ^ (uint64(band)+1)*0xC2B2AE3D27D4EB4F
+	h ^= h >> 31
+	h *= 0xBF58476D1CE4E5B9
+	h ^= h >> 29
+	return h, h>>32 | 1
+}
+
+// add records a key; the caller holds mu.
+func (f *bandFilter) add(band int, key int64) {
+	h, step := bandHash(band, key)
+	for i := 0; i < bandHashes; i++ {
+		b := h & f.mask
+		f.bits[b/64] |= 1 << (b % 64)
+		h += step
+	}
+	f.n++
+}
+
+// has reports whether a key may be stored; the caller holds mu.
+func (f *bandFilter) has(band int, key int64) bool {
+	h, step := bandHash(band, key)
+	for i := 0; i < bandHashes; i++ {
+		b := h & f.mask
+		if f.bits[b/64]&(1<<(b%64)) == 0 {
+			return false
+		}
+		h += step
+	}
+	return true
+}
+
+// full reports whether the filter holds more than half its room.
+func (f *bandFilter) full() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n > f.room/2
+}
+
+func (f *bandFilter) addSignature(sig minhash.Signature) {
+	for b, k := range sig.BandKeys() {
+		f.add(b, k)
+	}
+}
+
+// buildBandFilter reads every band key of both levels, in one snapshot,
+// into a new filter and puts it to use. Until then lookups go to the
+// database; Warm builds it at start and each merge builds it again when
+// the store has outgrown it.
+func (s *Store) buildBandFilter(ctx context.Context) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil && s.pg {
+		return err
+	}
+	if err != nil { // SQLite's read transactions are snapshots already
+		tx, err = s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+	}
+	defer tx.Rollback()
+	var upTo, items int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count') FROM items`).Scan(&upTo, &items); err != nil {
+		return fmt.Errorf("near-duplicate filter: %w", err)
+	}
+	f := newBandFilter(items * minhash.Bands)
+	f.upTo = upTo
+	for _, q := range []string{`SELECT band, key FROM item_bands`, `SELECT band, key FROM item_bands_new`} {
+		rows, err := tx.QueryContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("near-duplicate filter: %w", err)
+		}
+		var band int
+		var key int64
+		for rows.Next() {
+			if err := rows.Scan(&band, &key); err != nil {
+				rows.Close()
+				return fmt.Errorf("near-duplicate filter: %w", err)
+			}
+			f.add(band, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("near-duplicate filter: %w", err)
+		}
+	}
+	s.bandFilter.Store(f)
+	return nil
+}
+
+// filterFor returns the filter to consult in tx, a transaction that
+// stores items (it holds the items lock), caught up with the items other
+// processes stored since; nil when there is none, or it is full.
+func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
+	f := s.bandFilter.Load()
+	if f == nil {
+		return nil, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n > f.room {
+		s.bandFilter.CompareAndSwap(f, nil) // the next merge builds a larger one
+		return nil, nil
+	}
+	var last int64
+	if err := s.wstmt(ctx, tx, `SELECT coalesce(max(id), 0) FROM items`).QueryRowContext(ctx).Scan(&last); err != nil {
+		return nil, err
+	}
+	if last > f.upTo {
+		rows, err := s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id > ?`).QueryContext(ctx, f.upTo)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var raw []byte
+			if err := rows.Scan(&raw); err != nil {
+				return nil, err
+			}
+			f.addSignature(minhash.FromBytes(raw))
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		f.upTo = last
+	}
+	return f, nil
+}
