@@ -19,7 +19,9 @@ import (
 func TestBandLevels(t *testing.T) { eachEngine(t, func(t *testing.T) { testBandLevels(t, false) }) }
 
 // The same with the near-duplicate filter of a warmed store in front.
-func TestBandLevelsFiltered(t *testing.T) { eachEngine(t, func(t *testing.T) { testBandLevels(t, true) }) }
+func TestBandLevelsFiltered(t *testing.T) {
+	eachEngine(t, func(t *testing.T) { testBandLevels(t, true) })
+}
 
 func testBandLevels(t *testing.T, warm bool) {
 	ctx := context.Background()

@@ -372,7 +372,9 @@ func testSearch(t *testing.T) {
 
 // Replicas starting at once register the same subscribers from their
 // config: none of them fails.
-func TestAddSubscriberFromManyProcesses(t *testing.T) { eachEngine(t, testAddSubscriberFromManyProcesses) }
+func TestAddSubscriberFromManyProcesses(t *testing.T) {
+	eachEngine(t, testAddSubscriberFromManyProcesses)
+}
 
 func testAddSubscriberFromManyProcesses(t *testing.T) {
 	ctx := context.Background()
