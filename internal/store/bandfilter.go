@@ -36,7 +36,7 @@ type bandFilter struct {
 const bandHashes = 7
 
 // newBandFilter sizes a filter for about keys keys, with room for as many
-// again.
+// again; past that room it is built anew, larger.
 func newBandFilter(keys int64) *bandFilter {
 	room := max(2*keys, 1<<16)
 	m := uint64(1) << bits.Len64(uint64(room*10)-1) // bits, a power of two
@@ -75,11 +75,20 @@ func (f *bandFilter) has(band int, key int64) bool {
 	return true
 }
 
-// full reports whether the filter holds more than half its room.
+// full reports whether the filter holds more keys than it has room for.
 func (f *bandFilter) full() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.n > f.room/2
+	return f.n > f.room
+}
+
+// stored notes, after a transaction that stored items committed, that
+// the filter has the keys of every item up to newest: the transaction
+// held the items lock, so no other process stored items meanwhile.
+func (f *bandFilter) stored(newest int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.upTo = max(f.upTo, newest)
 }
 
 func (f *bandFilter) addSignature(sig minhash.Signature) {
@@ -104,11 +113,12 @@ func (s *Store) buildBandFilter(ctx context.Context) error {
 		}
 	}
 	defer tx.Rollback()
-	var upTo, items int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count') FROM items`).Scan(&upTo, &items); err != nil {
+	var upTo, items, waiting int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count'),
+		(SELECT value FROM counters WHERE name = 'bands_new') FROM items`).Scan(&upTo, &items, &waiting); err != nil {
 		return fmt.Errorf("near-duplicate filter: %w", err)
 	}
-	f := newBandFilter(items * minhash.Bands)
+	f := newBandFilter(items*minhash.Bands + waiting)
 	f.upTo = upTo
 	for _, q := range []string{`SELECT band, key FROM item_bands`, `SELECT band, key FROM item_bands_new`} {
 		rows, err := tx.QueryContext(ctx, q)
@@ -147,6 +157,8 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 		s.bandFilter.CompareAndSwap(f, nil) // the next merge builds a larger one
 		return nil, nil
 	}
+	// Items this process stored are in already (stored, below); the
+	// rest came from other processes.
 	var last int64
 	if err := s.wstmt(ctx, tx, `SELECT coalesce(max(id), 0) FROM items`).QueryRowContext(ctx).Scan(&last); err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ func TestBandLevelsFiltered(t *testing.T) {
 func testBandLevels(t *testing.T, warm bool) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
+	defer func(n int) { mergeChunk = n }(mergeChunk)
+	mergeChunk = 3 // merges of many chunks
 	if warm {
 		if err := s.Warm(ctx); err != nil {
 			t.Fatal(err)

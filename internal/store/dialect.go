@@ -58,8 +58,9 @@ func (p pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 // txn is a transaction in the engine's dialect.
 type txn struct {
 	*sql.Tx
-	pg    bool
-	bands *bandFilter // in a transaction storing items: the filter caught up, or nil
+	pg     bool
+	bands  *bandFilter // in a transaction storing items: the filter caught up, or nil
+	newest int64       // the largest item id it stored
 }
 
 func (t *txn) bind(q string) string {

@@ -188,6 +188,9 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
+	if tx.bands != nil && tx.newest > 0 {
+		tx.bands.stored(tx.newest)
+	}
 	s.setGeneration(gen)
 	if changed {
 		s.mergeBandsIfDue(ctx)
@@ -391,6 +394,7 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 	if err != nil {
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
+	tx.newest = max(tx.newest, id)
 	if err := s.setBands(ctx, tx, id, it.Signature); err != nil {
 		return 0, err
 	}
