@@ -24,24 +24,22 @@ import (
 // the tests).
 var minBandBatch int64 = 1 << 16
 
-// bandsDue reports whether item_bands_new holds enough keys to merge:
-// one for each item of the store, and at least minBandBatch. (Four for
-// each item made merges cheaper by a tenth a key, but the waiting level
-// four times as large cost more on every release stored.)
-func (s *Store) bandsDue(ctx context.Context) (bool, error) {
+// bandsDue reports, in tx, the transaction that stored the keys, whether
+// item_bands_new holds enough keys to merge: one for each item of the
+// store, and at least minBandBatch. (Four for each item made merges
+// cheaper by a tenth a key, but the waiting level four times as large
+// cost more on every release stored.)
+func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
 	var waiting, items int64
-	err := s.rstmt(ctx, `SELECT (SELECT value FROM counters WHERE name = 'bands_new'), (SELECT value FROM counters WHERE name = 'item_count')`).
+	err := s.wstmt(ctx, tx, `SELECT (SELECT value FROM counters WHERE name = 'bands_new'), (SELECT value FROM counters WHERE name = 'item_count')`).
 		QueryRowContext(ctx).Scan(&waiting, &items)
 	return waiting >= max(items, minBandBatch), err
 }
 
-// mergeBandsIfDue starts MergeBands in the background when it is due and
-// no merge is running in this process.
-func (s *Store) mergeBandsIfDue(ctx context.Context) {
-	if s.closing.Err() != nil {
-		return
-	}
-	if due, err := s.bandsDue(ctx); err != nil || !due || !s.merging.CompareAndSwap(false, true) {
+// startMerge starts MergeBands in the background unless a merge is
+// running in this process or the store is closing.
+func (s *Store) startMerge() {
+	if s.closing.Err() != nil || !s.merging.CompareAndSwap(false, true) {
 		return
 	}
 	s.background.Add(1)

@@ -180,8 +180,12 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 			}
 		}
 	}
+	mergeDue := false
 	if changed {
 		if err := s.flushSearch(ctx, tx); err != nil {
+			return nil, fmt.Errorf("save documents: %w", err)
+		}
+		if mergeDue, err = s.bandsDue(ctx, tx); err != nil {
 			return nil, fmt.Errorf("save documents: %w", err)
 		}
 	}
@@ -192,8 +196,8 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 		tx.bands.stored(tx.newest)
 	}
 	s.setGeneration(gen)
-	if changed {
-		s.mergeBandsIfDue(ctx)
+	if mergeDue {
+		s.startMerge()
 	}
 	return out, nil
 }
