@@ -4,6 +4,7 @@ import (
 	"html"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -180,5 +181,26 @@ func safeHref(h string) bool {
 // collapseSpace joins the words of s with single spaces; no-break spaces
 // count as spaces.
 func collapseSpace(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	// Most lines are collapsed already, single spaces between words: they
+	// are returned as they are, without splitting and joining.
+	prevSpace := true // a space first is not collapsed
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		switch {
+		case r == ' ' && !prevSpace:
+			prevSpace = true
+		case r == ' ' || unicode.IsSpace(r):
+			return strings.Join(strings.Fields(s), " ")
+		default:
+			prevSpace = false
+		}
+	}
+	if prevSpace && s != "" { // a space last
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return s
 }

@@ -65,9 +65,25 @@ func mkDate(y int, m time.Month, d int) (time.Time, bool) {
 	return t, true
 }
 
+// hasYearDigits reports whether s has four ASCII digits in a row, as
+// every full date's year is written.
+func hasYearDigits(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			if run++; run == 4 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
 // fullDate finds the first complete date written in s (folded text).
 func fullDate(s string) (time.Time, int, bool) {
-	if !strings.ContainsAny(s, "0123456789") { // every full date has a year
+	if !hasYearDigits(s) { // every full date has a four-digit year
 		return time.Time{}, 0, false
 	}
 	type cand struct {

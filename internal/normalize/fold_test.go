@@ -58,3 +58,20 @@ func TestMayBeLegalPassesEveryLegalPhrase(t *testing.T) {
 		t.Error("mayBeLegal passes a plain sentence")
 	}
 }
+
+// collapseSpace's shortcut for lines already collapsed agrees with
+// splitting and joining, on every kind of space.
+func TestCollapseSpaceAgreesWithFields(t *testing.T) {
+	pieces := []string{"a", "é", "word", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\u0085", "-", ""}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 5000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(8); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		if got, want := collapseSpace(s), strings.Join(strings.Fields(s), " "); got != want {
+			t.Fatalf("collapseSpace(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
