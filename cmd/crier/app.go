@@ -222,6 +222,27 @@ func (a *app) push(ctx context.Context, only string) error {
 	return nil
 }
 
+// warm warms the store in the background (Store.Warm): storing releases
+// into a large store finds its lookup indexes in memory once it is done,
+// and reads them from disk until then. The returned func stops it and
+// waits.
+func (a *app) warm(ctx context.Context, st *store.Store) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		if err := st.Warm(ctx); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("store not warmed", "err", err)
+			}
+			return
+		}
+		a.log.Debug("store warmed", "took", time.Since(start).Round(time.Millisecond))
+	}()
+	return func() { cancel(); <-done }
+}
+
 func (a *app) serve(ctx context.Context) error {
 	// Everything serve starts ends with this context: on a signal, and
 	// also when the HTTP server itself fails.
@@ -236,22 +257,7 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	warmCtx, stopWarm := context.WithCancel(ctx)
-	warmed := make(chan struct{})
-	defer func() { stopWarm(); <-warmed }() // before the store closes
-	go func() {
-		defer close(warmed)
-		// Storing releases into a large store finds its lookup indexes in
-		// memory once this is done; until then it reads them from disk.
-		start := time.Now()
-		if err := st.Warm(warmCtx); err != nil {
-			if warmCtx.Err() == nil {
-				a.log.Warn("store not warmed", "err", err)
-			}
-			return
-		}
-		a.log.Debug("store warmed", "took", time.Since(start).Round(time.Millisecond))
-	}()
+	defer a.warm(ctx, st)() // ends before the store closes
 	listen := a.listen
 	if listen == nil {
 		listen = net.Listen

@@ -40,11 +40,11 @@ func main() {
 	signal.Notify(hup, syscall.SIGHUP)
 	reload = hup
 	// CRIER_CPUPROFILE=file profiles the command, for the benchmarks
-	// under bench/ (go tool pprof crier file).
+	// under bench/ (go tool pprof crier file). os.Exit runs no deferred
+	// call: the profile is stopped, which writes it out, before.
 	if path := os.Getenv("CRIER_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			defer f.Close()
-			defer pprof.StopCPUProfile()
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
 		}
 	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
