@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -79,8 +78,11 @@ func (f *bandFilter) has(band int, key int64) bool {
 func (f *bandFilter) full() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.n > f.room
+	return f.overfull()
 }
+
+// overfull is full for a caller that holds mu.
+func (f *bandFilter) overfull() bool { return f.n > f.room }
 
 // stored notes, after a transaction that stored items committed, that
 // the filter has the keys of every item up to newest: the transaction
@@ -91,10 +93,33 @@ func (f *bandFilter) stored(newest int64) {
 	f.upTo = max(f.upTo, newest)
 }
 
-func (f *bandFilter) addSignature(sig minhash.Signature) {
-	for b, k := range sig.BandKeys() {
+// learn adds keys, a signature's band keys by band; a nil filter learns
+// nothing.
+func (f *bandFilter) learn(keys []int64) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for b, k := range keys {
 		f.add(b, k)
 	}
+}
+
+// mayHave returns the bands whose key of keys may be stored: those the
+// filter cannot rule out, or all of them without a filter.
+func (f *bandFilter) mayHave(keys []int64) []int {
+	var bands []int
+	if f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+	}
+	for b, k := range keys {
+		if f == nil || f.has(b, k) {
+			bands = append(bands, b)
+		}
+	}
+	return bands
 }
 
 // buildBandFilter reads every band key of both levels, in one snapshot,
@@ -102,42 +127,37 @@ func (f *bandFilter) addSignature(sig minhash.Signature) {
 // database; Warm builds it at start and each merge builds it again when
 // the store has outgrown it.
 func (s *Store) buildBandFilter(ctx context.Context) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
-	if err != nil && s.pg {
-		return err
-	}
-	if err != nil { // SQLite's read transactions are snapshots already
-		tx, err = s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
+	var f *bandFilter
+	err := s.snapshot(ctx, func(tx *txn) error {
+		var upTo, items, waiting int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count'),
+			(SELECT value FROM counters WHERE name = 'bands_new') FROM items`).Scan(&upTo, &items, &waiting); err != nil {
 			return err
 		}
-	}
-	defer tx.Rollback()
-	var upTo, items, waiting int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count'),
-		(SELECT value FROM counters WHERE name = 'bands_new') FROM items`).Scan(&upTo, &items, &waiting); err != nil {
-		return fmt.Errorf("near-duplicate filter: %w", err)
-	}
-	f := newBandFilter(items*minhash.Bands + waiting)
-	f.upTo = upTo
-	for _, q := range []string{`SELECT band, key FROM item_bands`, `SELECT band, key FROM item_bands_new`} {
-		rows, err := tx.QueryContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("near-duplicate filter: %w", err)
-		}
-		var band int
-		var key int64
-		for rows.Next() {
-			if err := rows.Scan(&band, &key); err != nil {
-				rows.Close()
-				return fmt.Errorf("near-duplicate filter: %w", err)
+		f = newBandFilter(items*minhash.Bands + waiting)
+		f.upTo = upTo
+		for _, q := range []string{`SELECT band, key FROM item_bands`, `SELECT band, key FROM item_bands_new`} {
+			rows, err := tx.QueryContext(ctx, q)
+			if err != nil {
+				return err
 			}
-			f.add(band, key)
+			defer rows.Close()
+			var band int
+			var key int64
+			for rows.Next() {
+				if err := rows.Scan(&band, &key); err != nil {
+					return err
+				}
+				f.add(band, key)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("near-duplicate filter: %w", err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("near-duplicate filter: %w", err)
 	}
 	s.bandFilter.Store(f)
 	return nil
@@ -153,7 +173,7 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n > f.room {
+	if f.overfull() {
 		s.bandFilter.CompareAndSwap(f, nil) // the next merge builds a larger one
 		return nil, nil
 	}
@@ -174,7 +194,9 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 			if err := rows.Scan(&raw); err != nil {
 				return nil, err
 			}
-			f.addSignature(minhash.FromBytes(raw))
+			for b, k := range minhash.FromBytes(raw).BandKeys() {
+				f.add(b, k)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err

@@ -36,27 +36,33 @@ func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
 	return waiting >= max(items, minBandBatch), err
 }
 
-// startMerge starts MergeBands in the background unless a merge is
-// running in this process or the store is closing.
+// startMerge starts a merge in the background unless one is running in
+// this process or the store is closing.
 func (s *Store) startMerge() {
-	if s.closing.Err() != nil || !s.merging.CompareAndSwap(false, true) {
+	if s.closing.Err() != nil || !s.mergeMu.TryLock() {
 		return
 	}
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		defer s.merging.Store(false)
-		s.MergeBands(s.closing) // an error leaves the keys waiting: the next run tries again
+		defer s.mergeMu.Unlock()
+		s.mergeBands(s.closing) // an error leaves the keys waiting: the next run tries again
 	}()
 }
 
 // MergeBands moves the waiting band keys into item_bands, a chunk of one
-// band per transaction, so that writers wait for one chunk at most. It is safe
-// beside other writers and other processes: a key leaves item_bands_new
-// in the transaction that puts it in item_bands.
+// band per transaction, so that writers wait for one chunk at most. It is
+// safe beside other writers and other processes: a key leaves
+// item_bands_new in the transaction that puts it in item_bands. A merge
+// running in this process is waited for.
 func (s *Store) MergeBands(ctx context.Context) error {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
+	return s.mergeBands(ctx)
+}
+
+// mergeBands is MergeBands; the caller holds mergeMu.
+func (s *Store) mergeBands(ctx context.Context) error {
 	for b := 0; b < minhash.Bands; b++ {
 		if err := s.mergeBand(ctx, b); err != nil {
 			return fmt.Errorf("merge near-duplicate keys: %w", err)
@@ -67,9 +73,9 @@ func (s *Store) MergeBands(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	// The count corrects the counter, which deletes do not lower; it reads
-	// the few keys stored while the merge ran.
-	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`); err != nil {
+	// Deletes do not lower the counter: it is counted again, from the few
+	// keys stored while the merge ran.
+	if err := recountBands(ctx, tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -148,4 +154,11 @@ func (s *Store) BandsWaiting(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM item_bands_new`).Scan(&n)
 	return n, err
+}
+
+// recountBands sets the bands_new counter to the keys item_bands_new
+// holds.
+func recountBands(ctx context.Context, tx *txn) error {
+	_, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`)
+	return err
 }

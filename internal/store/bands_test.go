@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"
 )
@@ -123,12 +122,10 @@ func testBandLevels(t *testing.T, warm bool) {
 	for i := 10; i < 40; i++ {
 		save(doc(fmt.Sprintf("many-%d", i), words(i)))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for (s.merging.Load() || count("item_bands_new") >= 30*minhash.Bands) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := count("item_bands_new"); n >= 30*minhash.Bands {
-		t.Errorf("%d keys still waiting: no merge started by itself", n)
+	// A merge started by the last save holds the merge lock, which
+	// BandsWaiting waits for.
+	if n, err := s.BandsWaiting(ctx); err != nil || n >= 30*minhash.Bands {
+		t.Errorf("%d keys still waiting (%v): no merge started by itself", n, err)
 	}
 	var keys int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT band, key, item_id FROM item_bands UNION SELECT band, key, item_id FROM item_bands_new) k`).Scan(&keys); err != nil {

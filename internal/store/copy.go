@@ -57,7 +57,7 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'items'`, gen); err != nil {
 		return out, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`); err != nil {
+	if err := recountBands(ctx, tx); err != nil {
 		return out, err
 	}
 	if err := to.flushSearch(ctx, tx); err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -20,12 +19,13 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	stop, err := sqlite.Checkpoints(path, time.Second)
-	if err != nil {
-		return nil, errors.Join(err, r.Close(), w.Close())
-	}
-	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, stopCheckpoints: stop}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now}
 	s.closing, s.stop = context.WithCancel(context.Background())
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		sqlite.Checkpoints(s.closing, path, time.Second)
+	}()
 	s.refreshGeneration(ctx)
 	return s, nil
 }

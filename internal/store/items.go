@@ -262,23 +262,12 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	}
 	var conds []string
 	var args []any
-	if f := tx.bands; f != nil {
-		f.mu.Lock()
-		for b, k := range keys {
-			if f.has(b, k) {
-				conds = append(conds, "(band = ? AND key = ?)")
-				args = append(args, b, k)
-			}
-		}
-		f.mu.Unlock()
-		if len(conds) == 0 { // no item has any of these keys
-			return 0, "", sql.ErrNoRows
-		}
-	} else {
-		for b, k := range keys {
-			conds = append(conds, "(band = ? AND key = ?)")
-			args = append(args, b, k)
-		}
+	for _, b := range tx.bands.mayHave(keys) {
+		conds = append(conds, "(band = ? AND key = ?)")
+		args = append(args, b, keys[b])
+	}
+	if len(conds) == 0 { // the filter knows no item has any of these keys
+		return 0, "", sql.ErrNoRows
 	}
 	where := strings.Join(conds, " OR ")
 	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM (
@@ -315,11 +304,10 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 // MergeBands).
 func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature) error {
 	keys := sig.BandKeys()
-	if f := tx.bands; f != nil {
-		f.mu.Lock()
-		f.addSignature(sig)
-		f.mu.Unlock()
+	if keys == nil {
+		return nil
 	}
+	tx.bands.learn(keys)
 	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
 	for b, k := range keys {
 		if _, err := ins.ExecContext(ctx, b, k, id); err != nil {

@@ -54,15 +54,13 @@ type Store struct {
 
 	stmts sync.Map // SQL text -> *sql.Stmt, prepared once per pool
 
-	stopCheckpoints func() error // SQLite: ends the background checkpoints
-
-	// Work the store starts in the background (MergeBands) ends with
-	// closing, which Close cancels, and is waited for.
+	// Work the store does in the background (SQLite's checkpoints, merges
+	// of near-duplicate keys) ends with closing, which Close cancels, and
+	// is waited for.
 	closing    context.Context
 	stop       context.CancelFunc
 	background sync.WaitGroup
-	merging    atomic.Bool
-	mergeMu    sync.Mutex // one MergeBands at a time in a process
+	mergeMu    sync.Mutex // one merge at a time in a process
 
 	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
 	wantsFilter atomic.Bool                // Warm built one: merges keep it sized
@@ -262,9 +260,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	if s.stop != nil {
-		s.stop()
-	}
+	s.stop()
 	s.background.Wait()
 	s.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
@@ -273,11 +269,7 @@ func (s *Store) Close() error {
 	if s.pg {
 		return s.w.Close()
 	}
-	var err error
-	if s.stopCheckpoints != nil {
-		err = s.stopCheckpoints()
-	}
-	return errors.Join(err, s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // Clock is the store's clock (Now), for the packages that use the store

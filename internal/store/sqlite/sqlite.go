@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/internal/store/schema"
@@ -44,17 +43,16 @@ func dsn(path string, readOnly bool) string {
 	// SQLite does not cache and the kernel may drop; SizeWriterCache
 	// grows its cache with the store.
 	q.Add("_pragma", "cache_size(-65536)")
-	if readOnly {
-		q.Add("_pragma", "mmap_size(1073741824)")
-	} else {
-		q.Add("_pragma", "mmap_size(0)")
-	}
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// ANALYZE (through PRAGMA optimize) samples each index instead of
 	// reading it whole: opening a store of millions of items stays quick.
 	q.Add("_pragma", "analysis_limit(1000)")
 	q.Set("_txlock", "immediate")
-	if !readOnly {
+	if readOnly {
+		q.Add("_pragma", "mmap_size(1073741824)")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "mmap_size(0)")
 		// The WAL is copied back into the database by a goroutine of its
 		// own (Checkpoints), not by whichever commit crosses 1,000 pages:
 		// in a large store that copy writes pages all over the file, and
@@ -62,9 +60,6 @@ func dsn(path string, readOnly bool) string {
 		// the WAL passes 64 MiB, should the goroutine fall behind.
 		q.Add("_pragma", "wal_autocheckpoint(16384)")
 		q.Add("_pragma", "journal_size_limit(67108864)")
-	}
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -156,40 +151,26 @@ func Optimize(ctx context.Context, w *sql.DB) error {
 
 // Checkpoints copies the WAL back into the database file every interval,
 // in the background and without blocking writers (a PASSIVE checkpoint),
-// until the returned stop is called. It uses a connection of its own.
-func Checkpoints(path string, every time.Duration) (stop func() error, err error) {
+// on a connection of its own, until ctx ends.
+func Checkpoints(ctx context.Context, path string, every time.Duration) {
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		return nil, err
+		return // the writer's own threshold still bounds the WAL
 	}
+	defer db.Close()
 	db.SetMaxOpenConns(1)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				// Busy or failing checkpoints are tried again next tick;
-				// the writer's own threshold bounds the WAL meanwhile.
-				db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-			}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// Busy or failing checkpoints are tried again next tick; the
+			// writer's own threshold bounds the WAL meanwhile.
+			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		}
-	}()
-	var once sync.Once
-	return func() error {
-		var err error
-		once.Do(func() {
-			close(done)
-			<-finished
-			err = db.Close()
-		})
-		return err
-	}, nil
+	}
 }
 
 // SizeWriterCache sizes the writer's page cache for a store of items
