@@ -33,6 +33,7 @@ import (
 
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/ingest"
+	"github.com/crier-hub/crier/internal/minhash"
 	"github.com/crier-hub/crier/internal/publish"
 	"github.com/crier-hub/crier/internal/store"
 )
@@ -112,20 +113,15 @@ func main() {
 // cpuProfile, when set, profiles the 50-release run.
 var cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the second half of the 50-release runs to this file")
 
-// mergeAfter, when set, stores that many more releases and then times
+// mergeAfter, when set, stores that many more releases (in 500-release
+// runs) and then times
 // the merge of the near-duplicate keys waiting (store.MergeBands), which
 // runs in the background once as many keys wait as the store has items.
 var mergeAfter = flag.Int("merge-after", 0, "store this many more releases, then time the merge of the waiting near-duplicate keys")
 
 func timeMerge(ctx context.Context, st *store.Store, in *ingest.Ingester, src config.Source, rounds *atomic.Int64, n int) error {
-	perRun.Store(500)
-	for added := 0; added < n; {
-		rounds.Add(1)
-		rep := in.Run(ctx, src)
-		if rep.Err != nil {
-			return rep.Err
-		}
-		added += rep.Added
+	if _, err := timedRuns(ctx, in, src, rounds, 500, (n+499)/500); err != nil {
+		return err
 	}
 	waiting, err := st.BandsWaiting(ctx)
 	if err != nil {
@@ -137,12 +133,12 @@ func timeMerge(ctx context.Context, st *store.Store, in *ingest.Ingester, src co
 	}
 	took := time.Since(t)
 	fmt.Printf("merged %d waiting near-duplicate keys (%d releases' worth) in %v: %.1f ms per 50 releases\n",
-		waiting, waiting/16, took.Round(time.Millisecond), float64(took.Milliseconds())*50/float64(waiting/16))
+		waiting, waiting/minhash.Bands, took.Round(time.Millisecond), float64(took.Milliseconds())*50/float64(waiting/minhash.Bands))
 	return nil
 }
 
-// verbose prints each 50-release run.
-var verbose = flag.Bool("v", false, "print every 50-release run")
+// verbose prints every run's time.
+var verbose = flag.Bool("v", false, "print every run's time")
 
 // perRun is how many new releases the feed source serves each run.
 var perRun atomic.Int64
@@ -328,31 +324,33 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	// times: the first run after opening the store reads its indexes from
 	// disk; the median is the steady state of a running server.
 	in := ingest.New(cfg, st, log)
-	perRun.Store(50)
-	var runs []time.Duration
-	for i := 0; i < reps; i++ {
-		rounds.Add(1)
-		if i == reps/2 && *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				return nil, err
-			}
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-		t := time.Now()
-		rep := in.Run(ctx, history)
-		runs = append(runs, time.Since(t))
-		if rep.Err != nil {
-			return nil, rep.Err
-		}
-		if rep.Added != 50 {
-			return nil, fmt.Errorf("the 50-release run added %d", rep.Added)
-		}
+	runs, err := timedRuns(ctx, in, history, rounds, 50, reps/2)
+	if err != nil {
+		return nil, err
 	}
-	if *verbose {
-		fmt.Fprintln(os.Stderr, "50-release runs:", runs)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
+	more, err := timedRuns(ctx, in, history, rounds, 50, reps-reps/2)
+	if err != nil {
+		return nil, err
+	}
+	runs = append(runs, more...)
+	f["a run of 50 new releases, first"] = runs[0]
+	slices.Sort(runs)
+	f["a run of 50 new releases, median"] = runs[len(runs)/2]
+	// The ingest rate: runs of 500 new releases, as the store was built.
+	big, err := timedRuns(ctx, in, history, rounds, 500, 3)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(big)
+	f["a run of 500 new releases (ingest rate), median"] = big[1]
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(line, "VmRSS:") {
@@ -360,34 +358,6 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 			}
 		}
 	}
-	f["a run of 50 new releases, first"] = runs[0]
-	slices.Sort(runs)
-	f["a run of 50 new releases, median"] = runs[len(runs)/2]
-	// The ingest rate: runs of 500 new releases, as the store was built.
-	if *verbose {
-		if fi, err := os.Stat(cfg.Storage.DSN + "-wal"); err == nil {
-			fmt.Fprintf(os.Stderr, "WAL before the 500-release runs: %d MB\n", fi.Size()>>20)
-		}
-	}
-	perRun.Store(500)
-	var big []time.Duration
-	for i := 0; i < 3; i++ {
-		rounds.Add(1)
-		t := time.Now()
-		rep := in.Run(ctx, history)
-		big = append(big, time.Since(t))
-		if *verbose {
-			fmt.Fprintln(os.Stderr, "500-release run:", big[len(big)-1])
-		}
-		if rep.Err != nil {
-			return nil, rep.Err
-		}
-		if rep.Added != 500 {
-			return nil, fmt.Errorf("the 500-release run added %d", rep.Added)
-		}
-	}
-	slices.Sort(big)
-	f["a run of 500 new releases (ingest rate), median"] = big[1]
 	if *mergeAfter > 0 {
 		if err := timeMerge(ctx, st, in, history, rounds, *mergeAfter); err != nil {
 			return nil, err
@@ -417,4 +387,27 @@ func print(sizes []int, results []figures) {
 		last := results[len(results)-1][n]
 		fmt.Printf(" %8.2f\n", float64(last)/float64(results[0][n]))
 	}
+}
+
+// timedRuns runs src n times, the feed serving size new releases each
+// time, and returns how long each run took.
+func timedRuns(ctx context.Context, in *ingest.Ingester, src config.Source, rounds *atomic.Int64, size, n int) ([]time.Duration, error) {
+	perRun.Store(int64(size))
+	var took []time.Duration
+	for i := 0; i < n; i++ {
+		rounds.Add(1)
+		t := time.Now()
+		rep := in.Run(ctx, src)
+		took = append(took, time.Since(t))
+		if rep.Err != nil {
+			return nil, rep.Err
+		}
+		if rep.Added != size {
+			return nil, fmt.Errorf("a %d-release run added %d", size, rep.Added)
+		}
+	}
+	if *verbose {
+		fmt.Fprintf(os.Stderr, "%d-release runs: %v\n", size, took)
+	}
+	return took, nil
 }
