@@ -67,19 +67,24 @@ func main() {
 	partners := flag.Int("partners", 20, "subscribers, each owed every release")
 	maxBody := flag.String("max-body", "4KiB", "webhooks.max_body")
 	words := flag.Int("words", 250, "words per release")
+	keep := flag.Bool("keep", false, "keep the work folder (releases, config, store) and print its path")
 	flag.Parse()
-	if err := run(*items, *partners, *maxBody, *words); err != nil {
+	if err := run(*items, *partners, *maxBody, *words, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/push:", err)
 		os.Exit(1)
 	}
 }
 
-func run(items, partners int, maxBody string, nwords int) error {
+func run(items, partners int, maxBody string, nwords int, keep bool) error {
 	work, err := os.MkdirTemp("", "crier-bench-push-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if keep {
+		defer fmt.Println("work folder kept:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	bin := filepath.Join(work, "crier")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/crier").CombinedOutput(); err != nil {
 		return fmt.Errorf("build crier: %v\n%s", err, out)

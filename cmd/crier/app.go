@@ -175,14 +175,6 @@ func (a *app) push(ctx context.Context, only string) error {
 	if err := d.Sync(ctx); err != nil {
 		return err
 	}
-	created := map[string]int{}
-	for _, id := range ids {
-		n, err := d.Fire(ctx, id)
-		if err != nil {
-			return fmt.Errorf("subscriber %s: %w", id, err)
-		}
-		created[id] = n
-	}
 	// push means now: what waits out a backoff (a partner down, a target
 	// refused before the config was fixed) goes too.
 	for _, id := range ids {
@@ -190,7 +182,19 @@ func (a *app) push(ctx context.Context, only string) error {
 			return err
 		}
 	}
-	attempts, delivered, err := d.SendDue(ctx)
+	// Each partner's new deliveries go out while the next partner's are
+	// being made.
+	created := map[string]int{}
+	attempts, delivered, err := d.SendWhile(ctx, func() error {
+		for _, id := range ids {
+			n, err := d.Fire(ctx, id)
+			if err != nil {
+				return fmt.Errorf("subscriber %s: %w", id, err)
+			}
+			created[id] = n
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

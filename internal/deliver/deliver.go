@@ -261,133 +261,240 @@ func (d *Deliverer) ids() []string {
 	return ids
 }
 
-// lease is how long a claim holds: the request's time and a margin.
-func (d *Deliverer) lease() time.Duration { return d.Timeout + 5*time.Second }
+// lease is how long a claim holds: the request's time and a margin. A
+// sender renews the claims it holds once they are leaseMargin/2 old, so
+// that each request starts with at least its timeout left on its claim.
+func (d *Deliverer) lease() time.Duration { return d.Timeout + leaseMargin }
+
+const leaseMargin = 5 * time.Second
 
 // SendDue sends deliveries until none is due now, and returns how many
 // attempts were made and how many succeeded.
 func (d *Deliverer) SendDue(ctx context.Context) (attempts, delivered int, err error) {
-	return d.dispatch(ctx, true)
+	return d.SendWhile(ctx, func() error { return nil })
+}
+
+// SendWhile sends deliveries as they fall due while work runs (creating
+// them, say), and then until none is due now. It returns how many
+// attempts were made and how many succeeded, and work's error first.
+func (d *Deliverer) SendWhile(ctx context.Context, work func() error) (attempts, delivered int, err error) {
+	finished := make(chan struct{})
+	var werr error
+	go func() {
+		werr = work()
+		close(finished)
+		d.Wake() // after the close: the sender wakes to find it
+	}()
+	attempts, delivered, err = d.dispatch(ctx, finished)
+	<-finished
+	return attempts, delivered, cmp.Or(werr, err)
 }
 
 // Run sends deliveries as they fall due until ctx ends. Requests in flight
 // when ctx ends are finished (within their timeout) and recorded.
 func (d *Deliverer) Run(ctx context.Context) {
-	d.dispatch(ctx, false)
+	d.dispatch(ctx, nil)
 }
 
 // sent is the result of one attempt, on its way back to the dispatcher.
 type sent = store.Finished
 
+// maxRun bounds the deliveries a sender claims of one subscriber at once
+// (the store bounds their bytes too).
+const maxRun = 64
+
+// lane is a subscriber's run of claimed deliveries, sent one at a time:
+// the next as soon as the one before succeeded, while that success is
+// being recorded.
+type lane struct {
+	queue    []store.Delivery // claimed, not yet sent, in order
+	inFlight int64            // the delivery in flight; 0 for none
+	renewed  time.Time        // when its claims were taken or last renewed
+	refill   bool             // its run is used up and its last delivery delivered
+}
+
 // dispatch is the outbox's one loop. It claims due deliveries of
-// different subscribers in one statement, starts a request for each (as
-// many in flight as partners with something due, up to Workers), records
-// finished attempts together in one transaction that also claims each
-// successful partner's next delivery, and sleeps until woken: a new
-// delivery, a finished request, or the next due time. With untilIdle it
-// returns once nothing is in flight and nothing is due now.
-func (d *Deliverer) dispatch(ctx context.Context, untilIdle bool) (attempts, delivered int, err error) {
+// different subscribers, a run of each, in one statement, and keeps one
+// request in flight per subscriber (as many subscribers at once as have
+// something due, up to Workers). Finished attempts are recorded together
+// in one commit, which runs beside the requests and also claims each
+// subscriber's next run when its run is used up; the loop sleeps until
+// woken: a new delivery, a finished request or commit, or the next due
+// time. Once idleAfter is closed, it returns as soon as nothing is in
+// flight or due now.
+//
+// A crash loses nothing: a delivery sent but not yet recorded keeps its
+// claim, which lapses, and it goes again under the same webhook-id, then
+// the ones after it, in order.
+func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (attempts, delivered int, err error) {
 	limit := max(1, d.Workers)
 	results := make(chan sent, limit)
-	inFlight := 0
-	start := func(del store.Delivery) {
-		inFlight++
-		go func() { results <- d.send(ctx, del) }()
+	type committed struct {
+		rec store.Recorded
+		req store.Record
+		err error
 	}
-	var done []sent
-	scan := true // whether a full claim may find something
+	commits := make(chan committed, 1)
+	committing := false
+	lanes := map[string]*lane{}
+	inFlight := 0
+	var pending []sent // finished, not yet recorded
+	scan := true       // whether a claim may find something
 	// While requests are in flight, a retry of another partner may fall
 	// due: look for it now and then.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	lease := d.lease()
+	start := func(l *lane) {
+		del := l.queue[0]
+		l.queue, l.inFlight = l.queue[1:], del.ID
+		inFlight++
+		go func() { results <- d.send(ctx, del) }()
+	}
+	untilIdle := false
 	for {
-		// Take every finished request, and record them together.
-		for len(done) < cap(results) {
+		stopping := ctx.Err() != nil
+		if !untilIdle {
 			select {
-			case f := <-results:
-				done = append(done, f)
-				inFlight--
-				continue
+			case <-idleAfter:
+				untilIdle, scan = true, true
 			default:
 			}
-			break
 		}
-		if len(done) > 0 {
-			next, n, ferr := d.record(ctx, done)
-			attempts += len(done)
-			delivered += n
-			err = cmp.Or(err, ferr) // the claims lapse and the deliveries are sent again
-			// A partner whose queue ran dry frees a place another may take.
-			scan = scan || len(next) < len(done)
-			done = done[:0]
-			for _, del := range next {
-				start(del)
+		if !committing {
+			req := store.Record{Done: pending, Lease: lease, Run: maxRun, Holding: map[string]int64{}, Release: map[string]int64{}}
+			for id, l := range lanes {
+				switch {
+				case stopping && len(l.queue) > 0:
+					req.Release[id] = l.inFlight // give back what will not be sent now
+					l.queue = nil
+				case stopping:
+				case l.refill:
+					req.Refill = append(req.Refill, id)
+				case len(l.queue) > 0:
+					req.Holding[id] = l.inFlight
+					if time.Since(l.renewed) > leaseMargin/2 {
+						req.Renew = append(req.Renew, id)
+						l.renewed = time.Now()
+					}
+				}
+			}
+			if stopping {
+				req.Lease = 0 // claim nothing more
+			}
+			if len(req.Done) > 0 || len(req.Release) > 0 || len(req.Refill) > 0 {
+				committing, pending = true, nil
+				go func() {
+					// The commit outlives ctx: an answer received is never forgotten.
+					rec, err := d.Store.Record(context.WithoutCancel(ctx), req)
+					commits <- committed{rec, req, err}
+				}()
 			}
 		}
-		if ctx.Err() != nil {
-			if inFlight == 0 {
-				return attempts, delivered, err
-			}
-			done = append(done, <-results)
-			inFlight--
-			continue
+		if stopping && inFlight == 0 && !committing && len(pending) == 0 {
+			return attempts, delivered, err
 		}
-		if scan && inFlight < limit {
+		if !stopping && !committing && scan && len(lanes) < limit {
 			scan = false
-			dels, cerr := d.Store.Claim(ctx, d.ids(), limit-inFlight, d.lease())
+			runs, cerr := d.Store.ClaimRuns(ctx, d.ids(), limit-len(lanes), maxRun, lease)
 			if cerr != nil && ctx.Err() == nil {
 				d.Log.Error("outbox", "error", cerr)
 				err = cmp.Or(err, cerr)
 			}
-			for _, del := range dels {
-				start(del)
+			for _, run := range runs {
+				l := &lane{queue: run, renewed: time.Now()}
+				lanes[run[0].SubscriberID] = l
+				start(l)
 			}
-			if len(dels) > 0 && inFlight == limit {
+			if len(runs) > 0 && len(lanes) == limit {
 				scan = true // more may be due once a place is free
 			}
 		}
-		if untilIdle && inFlight == 0 && !scan {
+		if untilIdle && len(lanes) == 0 && !committing && len(pending) == 0 && !scan {
 			return attempts, delivered, err
 		}
-		if inFlight > 0 {
-			// A finished request, or a wake-up for new deliveries.
-			select {
-			case f := <-results:
-				done = append(done, f)
-				inFlight--
-			case <-d.wake:
-				scan = true
-			case <-tick.C:
-				scan = true
-			case <-ctx.Done():
-			}
+		if len(lanes) == 0 && !committing && len(pending) == 0 && !stopping {
+			d.idle(ctx)
+			scan = true
 			continue
 		}
-		d.idle(ctx)
-		scan = true
-	}
-}
-
-// record stores the outcomes of finished requests in one commit, which
-// also claims each partner's next delivery (none when ctx is done), and
-// logs them. It returns the claimed deliveries and how many were delivered.
-func (d *Deliverer) record(ctx context.Context, done []sent) (next []store.Delivery, delivered int, err error) {
-	lease := d.lease()
-	if ctx.Err() != nil {
-		lease = 0 // stopping: claim nothing more
-	}
-	// The context outlives ctx: an answer received is never forgotten.
-	next, err = d.Store.FinishAll(context.WithoutCancel(ctx), done, lease)
-	if err != nil {
-		d.Log.Error("outbox", "error", err)
-	}
-	for _, f := range done {
-		d.logOutcome(ctx, f)
-		if f.Outcome == store.Delivered {
-			delivered++
+		done := ctx.Done()
+		if stopping {
+			done = nil // only the requests and commits under way are waited for
+		}
+		select {
+		case f := <-results:
+			inFlight--
+			pending = append(pending, f)
+			id := f.Delivery.SubscriberID
+			l := lanes[id]
+			l.inFlight = 0
+			switch {
+			case ctx.Err() != nil:
+				if len(l.queue) == 0 {
+					delete(lanes, id)
+				} // else the next commit gives its queue back
+			case f.Outcome != store.Delivered:
+				// Its other claims are given back when this is recorded.
+				delete(lanes, id)
+				scan = true
+			case len(l.queue) > 0:
+				start(l) // the next, while this success is being recorded
+			default:
+				l.refill = true
+			}
+		case c := <-commits:
+			committing = false
+			for _, f := range c.req.Done {
+				d.logOutcome(ctx, f)
+				if f.Outcome == store.Delivered {
+					delivered++
+				}
+			}
+			attempts += len(c.req.Done)
+			if c.err != nil {
+				// Nothing was recorded: the claims lapse and the
+				// deliveries go again, under their webhook-ids. Until
+				// then, nothing more is sent.
+				d.Log.Error("outbox", "error", c.err)
+				err = cmp.Or(err, c.err)
+				for id, l := range lanes {
+					if l.queue = nil; l.inFlight == 0 {
+						delete(lanes, id)
+					}
+				}
+				scan = true
+				continue
+			}
+			for _, id := range c.rec.Stopped {
+				if l := lanes[id]; l != nil {
+					l.queue = nil // paused meanwhile: its claims were given back
+					if l.inFlight == 0 {
+						delete(lanes, id)
+					}
+				}
+			}
+			for _, id := range c.req.Refill {
+				l := lanes[id]
+				if l == nil {
+					continue
+				}
+				l.refill = false
+				if run := c.rec.Runs[id]; len(run) > 0 && ctx.Err() == nil {
+					l.queue, l.renewed = run, time.Now()
+					start(l)
+				} else if l.inFlight == 0 {
+					delete(lanes, id) // its queue ran dry: a place for another
+					scan = true
+				}
+			}
+		case <-d.wake:
+			scan = true
+		case <-tick.C:
+			scan = true
+		case <-done:
 		}
 	}
-	return next, delivered, err
 }
 
 // idle waits, with nothing in flight, for a wake-up, the next due time, or

@@ -10,9 +10,9 @@ import (
 // Store is the store as the webhook sender uses it; *store.Store is one, on either engine.
 type Store interface {
 	AddSubscriber(ctx context.Context, id, backfill string) error
-	Claim(ctx context.Context, subscribers []string, n int, lease time.Duration) ([]store.Delivery, error)
+	ClaimRuns(ctx context.Context, subscribers []string, n, run int, lease time.Duration) ([][]store.Delivery, error)
 	DeliveryBody(ctx context.Context, id int64) ([]byte, error)
-	FinishAll(ctx context.Context, done []store.Finished, lease time.Duration) ([]store.Delivery, error)
+	Record(ctx context.Context, r store.Record) (store.Recorded, error)
 	FireEvents(ctx context.Context, id string, q store.Query, build store.Builder) (int, error)
 	NextDue(ctx context.Context, subscribers []string) (time.Time, bool, error)
 	WebSubByID(ctx context.Context, id string) (store.WebSub, error)

@@ -471,7 +471,7 @@ const itemColumns = `i.id, i.uid, i.title, i.summary, i.content_text, i.content_
 	i.topics, i.contacts, i.published, i.date_known, i.date_source, i.updated, i.created, i.fingerprint, i.retracted,
 	(SELECT group_concat(source_id, char(31)) FROM (SELECT DISTINCT source_id FROM documents WHERE item_id = i.id ORDER BY source_id) ds)`
 
-func in(col string, vals []string, args *[]any) string {
+func in[T any](col string, vals []T, args *[]any) string {
 	marks := make([]string, len(vals))
 	for i, v := range vals {
 		marks[i] = "?"

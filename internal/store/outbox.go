@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -486,55 +489,169 @@ func subscriberCond(subscribers []string, args *[]any) string {
 // Each claim lasts lease. WebSub subscriptions' deliveries are claimed
 // along with subscribers'.
 func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease time.Duration) ([]Delivery, error) {
-	now := s.Now()
-	nowText := formatTime(now)
-	args := []any{Sending, formatTime(now.Add(lease))}
-	cond := subscriberCond(subscribers, &args)
-	args = append(args, Due, nowText, Sending, nowText, Sending, nowText, n)
+	runs, err := s.ClaimRuns(ctx, subscribers, n, 1, lease)
+	var out []Delivery
+	for _, r := range runs {
+		out = append(out, r...)
+	}
+	return out, err
+}
+
+// ClaimRuns is Claim that takes, with each subscriber's head, up to run-1
+// of the deliveries that follow it in the subscriber's queue when they may
+// go now too. Their sender holds them, and sends each once the one before
+// it succeeded: still one request in flight per subscriber, in order. The
+// runs come in the order their heads fell due, each run in order.
+func (s *Store) ClaimRuns(ctx context.Context, subscribers []string, n, run int, lease time.Duration) ([][]Delivery, error) {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, traced(`UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
-		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
-		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
-		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = ? AND y.claimed_until > ?)
-		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("d")+`)
-		RETURNING `+deliveryColumns), args...)
+	var args []any
+	runs, err := s.claimRuns(ctx, tx, subscriberCond(subscribers, &args), args, n, run, lease)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
+	return runs, tx.Commit()
+}
+
+// claimRuns claims, in tx, the runs of up to n subscribers that cond (on
+// s.id, with its args) selects.
+func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []any, n, run int, lease time.Duration) ([][]Delivery, error) {
+	now := s.Now()
+	nowText, until := formatTime(now), formatTime(now.Add(lease))
+	args := append([]any{Sending, until}, condArgs...)
+	args = append(args, Due, nowText, Sending, nowText, Sending, nowText, n)
+	heads, err := scanDeliveries(tx.QueryContext(ctx, traced(`UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
+		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
+		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
+		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status IN ('due', 'sending') AND y.status = ? AND y.claimed_until > ?)
+		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("d")+`)
+		RETURNING `+deliveryColumns), args...))
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING keeps no order: the heads in the order they fell due.
+	slices.SortFunc(heads, func(a, b Delivery) int {
+		return cmp.Or(a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
+	})
+	runs := make([][]Delivery, len(heads))
+	var ids []int64
+	for i, h := range heads {
+		runs[i] = []Delivery{h}
+		ids = append(ids, h.ID)
+		if run <= 1 {
+			continue
+		}
+		more, err := s.claimFollowing(ctx, tx, h, run-1, nowText, until)
+		if err != nil {
+			return nil, err
+		}
+		runs[i] = append(runs[i], more...)
+		for _, d := range more {
+			ids = append(ids, d.ID)
+		}
+	}
+	bodies, err := s.bodies(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		for j := range r {
+			if r[j].Body = bodies[r[j].ID]; r[j].Body == nil {
+				return nil, fmt.Errorf("body of delivery %d: %w", r[j].ID, ErrNotFound)
+			}
+		}
+	}
+	return runs, nil
+}
+
+// runBytes bounds the bodies a run holds after its head, and so a
+// sender's memory: runs of small payloads are long, of large ones short.
+const runBytes = 512 << 10
+
+// claimFollowing claims up to n of the deliveries after a claimed head in
+// its subscriber's queue: those that may go now, up to the first that may
+// not, so that none is sent before one owed ahead of it, and within
+// runBytes.
+func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now, until string) ([]Delivery, error) {
+	rows, err := s.wstmt(ctx, tx, `SELECT d.id, d.status, d.next_attempt, d.claimed_until, (SELECT length(b.body) FROM delivery_bodies b WHERE b.delivery_id = d.id)
+		FROM deliveries d WHERE d.subscriber_id = ? AND d.status IN ('due', 'sending') AND d.id > ? ORDER BY d.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	size := 0
+	for rows.Next() {
+		var id int64
+		var status, next, claimed string
+		var length int
+		if err := rows.Scan(&id, &status, &next, &claimed, &length); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if size += length; size > runBytes || (status == Due && next > now) || (status == Sending && claimed > now) {
+			break
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	args := []any{Sending, until}
+	claimed, err := scanDeliveries(tx.QueryContext(ctx, traced(`UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+in("id", ids, &args)+` RETURNING `+deliveryColumns), args...))
+	slices.SortFunc(claimed, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	return claimed, err
+}
+
+// scanDeliveries reads the deliveryColumns of every row.
+func scanDeliveries(rows *sql.Rows, err error) ([]Delivery, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	var out []Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
-			rows.Close()
 			return nil, err
 		}
 		out = append(out, d)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].Body, err = s.body(ctx, tx, out[i].ID); err != nil {
+	return out, rows.Err()
+}
+
+// bodies reads deliveries' bodies inside a write transaction, by id.
+func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	for chunk := range slices.Chunk(ids, maxListed) {
+		var args []any
+		rows, err := tx.QueryContext(ctx, traced(`SELECT delivery_id, body FROM delivery_bodies WHERE `+in("delivery_id", chunk, &args)), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var body []byte
+			if err := rows.Scan(&id, &body); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = body
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
-	return out, tx.Commit()
+	return out, nil
 }
 
-// body reads a delivery's body inside a write transaction.
-func (s *Store) body(ctx context.Context, tx *txn, id int64) ([]byte, error) {
-	var body []byte
-	err := s.wstmt(ctx, tx, `SELECT body FROM delivery_bodies WHERE delivery_id = ?`).QueryRowContext(ctx, id).Scan(&body)
-	if err != nil {
-		return nil, fmt.Errorf("body of delivery %d: %w", id, err)
-	}
-	return body, nil
-}
+// maxListed bounds the values one statement lists, well within either
+// engine's limit on parameters.
+const maxListed = 500
 
 // NextDue returns when the earliest owed delivery that may be sent falls
 // due: the head of a subscriber's queue, due at its next attempt, or, when
@@ -550,12 +667,6 @@ func (s *Store) NextDue(ctx context.Context, subscribers []string) (time.Time, b
 		return time.Time{}, false, err
 	}
 	return parseTime(next.String), true, nil
-}
-
-func (s *Store) recordAttempt(ctx context.Context, tx *txn, id int64, a Attempt) error {
-	_, err := s.wstmt(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES (?, ?, ?, ?, ?, ?)`).
-		ExecContext(ctx, id, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
-	return err
 }
 
 // Outcome is what became of an attempt.
@@ -591,56 +702,185 @@ func (s *Store) Finish(ctx context.Context, d Delivery, a Attempt, o Outcome, ne
 // same transaction when it is due, so that a partner's queue drains
 // without a scan of every subscriber; the claimed deliveries are returned.
 func (s *Store) FinishAll(ctx context.Context, done []Finished, lease time.Duration) ([]Delivery, error) {
-	now := s.Now()
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("finish deliveries: %w", err)
-	}
-	defer tx.Rollback()
-	var next []Delivery
+	r := Record{Done: done, Lease: lease, Run: 1}
 	for _, f := range done {
-		if err := s.finish(ctx, tx, f); err != nil {
-			return nil, fmt.Errorf("finish delivery %s: %w", f.Delivery.WebhookID, err)
-		}
-		if lease <= 0 || f.Outcome != Delivered {
-			continue
-		}
-		d, err := scanDelivery(s.wstmt(ctx, tx, `UPDATE deliveries SET status = 'sending', claimed_until = ?1 WHERE id = (
-			SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-			WHERE d.subscriber_id = ?2 AND s.paused = 0 AND d.status = 'due' AND d.next_attempt <= ?3
-			  AND d.id = (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = ?2 AND x.status IN ('due', 'sending'))
-			  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = ?2 AND y.status = 'sending' AND y.claimed_until > ?3) `+s.skipLocked("d")+`)
-			RETURNING `+deliveryColumns).QueryRowContext(ctx, formatTime(now.Add(lease)), f.Delivery.SubscriberID, formatTime(now)))
-		switch {
-		case err == nil:
-			if d.Body, err = s.body(ctx, tx, d.ID); err != nil {
-				return nil, err
-			}
-			next = append(next, d)
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, fmt.Errorf("claim the next delivery of %s: %w", f.Delivery.SubscriberID, err)
+		if f.Outcome == Delivered && !slices.Contains(r.Refill, f.Delivery.SubscriberID) {
+			r.Refill = append(r.Refill, f.Delivery.SubscriberID)
 		}
 	}
-	return next, tx.Commit()
+	rec, err := s.Record(ctx, r)
+	var next []Delivery
+	for _, id := range r.Refill {
+		next = append(next, rec.Runs[id]...)
+	}
+	return next, err
 }
 
-func (s *Store) finish(ctx context.Context, tx *txn, f Finished) error {
-	d, a := f.Delivery, f.Attempt
-	if err := s.recordAttempt(ctx, tx, d.ID, a); err != nil {
-		return err
+// Record is one commit of a sender: the attempts finished since its last,
+// and the claims it renews, gives back or takes.
+type Record struct {
+	Done  []Finished
+	Lease time.Duration // how long claims taken or renewed now last; 0 takes none
+	Run   int           // how many deliveries a refill claims, at most
+	// Refill lists subscribers whose claimed run is used up, their last
+	// delivery delivered: their next run is claimed, if due.
+	Refill []string
+	// Holding is every subscriber whose sender holds claimed deliveries
+	// not yet sent, by the one it keeps whatever happens (in flight; 0 for
+	// none). A subscriber paused meanwhile has the others given back.
+	Holding map[string]int64
+	// Renew lists holding subscribers whose claims are renewed for Lease.
+	Renew []string
+	// Release gives back a subscriber's claims after the given delivery
+	// (its sender is stopping).
+	Release map[string]int64
+}
+
+// Recorded is what a Record claimed and stopped.
+type Recorded struct {
+	Runs    map[string][]Delivery // the runs claimed for Refill, by subscriber
+	Stopped []string              // holding subscribers found paused, their claims given back
+}
+
+// Record commits a sender's finished attempts and its claims in one
+// transaction, in a few statements however many attempts it carries.
+// An attempt at a delivery that is gone (its subscriber removed) is not
+// recorded. A delivery that failed gives back its subscriber's other claims.
+func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
+	out := Recorded{Runs: map[string][]Delivery{}}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return out, fmt.Errorf("record deliveries: %w", err)
 	}
+	defer tx.Rollback()
+	if err := s.recordAttempts(ctx, tx, r.Done); err != nil {
+		return out, fmt.Errorf("record deliveries: %w", err)
+	}
+	release := maps.Clone(r.Release)
+	if release == nil {
+		release = map[string]int64{}
+	}
+	for _, f := range r.Done {
+		if f.Outcome != Delivered {
+			if err := s.finishFailed(ctx, tx, f); err != nil {
+				return out, fmt.Errorf("finish delivery %s: %w", f.Delivery.WebhookID, err)
+			}
+			release[f.Delivery.SubscriberID] = f.Delivery.ID
+		}
+	}
+	if len(r.Holding) > 0 {
+		var args []any
+		rows, err := tx.QueryContext(ctx, traced(`SELECT id FROM subscribers WHERE paused != 0 AND `+in("id", slices.Collect(maps.Keys(r.Holding)), &args)), args...)
+		if out.Stopped, err = scanColumn[string](rows, err); err != nil {
+			return out, fmt.Errorf("record deliveries: %w", err)
+		}
+		for _, id := range out.Stopped {
+			release[id] = r.Holding[id]
+		}
+	}
+	for id, after := range release {
+		_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = '' WHERE subscriber_id = ? AND status IN ('due', 'sending') AND status = ? AND id > ?`).
+			ExecContext(ctx, Due, id, Sending, after)
+		if err != nil {
+			return out, fmt.Errorf("give back the deliveries of %s: %w", id, err)
+		}
+	}
+	if r.Lease > 0 {
+		until := formatTime(s.Now().Add(r.Lease))
+		var renew []string
+		for _, id := range r.Renew {
+			if _, stopped := release[id]; !stopped {
+				renew = append(renew, id)
+			}
+		}
+		if len(renew) > 0 {
+			args := []any{until}
+			_, err := tx.ExecContext(ctx, traced(`UPDATE deliveries SET claimed_until = ? WHERE `+in("subscriber_id", renew, &args)+` AND status IN ('due', 'sending') AND status = 'sending'`), args...)
+			if err != nil {
+				return out, fmt.Errorf("renew claims: %w", err)
+			}
+		}
+		if len(r.Refill) > 0 {
+			var args []any
+			runs, err := s.claimRuns(ctx, tx, in("s.id", r.Refill, &args), args, len(r.Refill), max(1, r.Run), r.Lease)
+			if err != nil {
+				return out, fmt.Errorf("claim the next deliveries: %w", err)
+			}
+			for _, run := range runs {
+				out.Runs[run[0].SubscriberID] = run
+			}
+		}
+	}
+	return out, tx.Commit()
+}
+
+// recordAttempts stores finished attempts, and marks the delivered ones
+// sent, a statement for many.
+func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) error {
+	for chunk := range slices.Chunk(done, maxListed/6) {
+		var ids []int64
+		for _, f := range chunk {
+			ids = append(ids, f.Delivery.ID)
+		}
+		var args []any
+		rows, err := tx.QueryContext(ctx, traced(`SELECT id FROM deliveries WHERE `+in("id", ids, &args)), args...)
+		exist, err := scanColumn[int64](rows, err)
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		var values []string
+		var sent, failing []any
+		var sentCase strings.Builder
+		for _, f := range chunk {
+			if !slices.Contains(exist, f.Delivery.ID) {
+				continue
+			}
+			a := f.Attempt
+			values = append(values, "(?, ?, ?, ?, ?, ?)")
+			args = append(args, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
+			if f.Outcome == Delivered {
+				sentCase.WriteString(" WHEN ? THEN ?")
+				sent = append(sent, f.Delivery.ID, formatTime(a.At))
+				failing = append(failing, f.Delivery.SubscriberID)
+			}
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, traced(`INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `+strings.Join(values, ", ")), args...); err != nil {
+			return err
+		}
+		if len(sent) == 0 {
+			continue
+		}
+		args = append([]any{Sent}, sent...)
+		var delivered []any
+		for i := 0; i < len(sent); i += 2 {
+			delivered = append(delivered, sent[i])
+		}
+		q := `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = CASE id` + sentCase.String() + ` END, last_error = '', claimed_until = '' WHERE ` + in("id", delivered, &args)
+		if _, err := tx.ExecContext(ctx, traced(q), args...); err != nil {
+			return err
+		}
+		args = args[:0]
+		if _, err := tx.ExecContext(ctx, traced(`UPDATE subscribers SET failing = 0 WHERE failing != 0 AND `+in("id", failing, &args)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishFailed records what a failed attempt means for its delivery and
+// subscriber (the attempt itself is recorded already).
+func (s *Store) finishFailed(ctx context.Context, tx *txn, f Finished) error {
+	d, a := f.Delivery, f.Attempt
 	exec := func(query string, args ...any) error {
 		_, err := s.wstmt(ctx, tx, query).ExecContext(ctx, args...)
 		return err
 	}
 	var err error
 	switch f.Outcome {
-	case Delivered:
-		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = ?, last_error = '', claimed_until = '' WHERE id = ?`,
-			Sent, formatTime(a.At), d.ID)
-		if err == nil {
-			err = exec(`UPDATE subscribers SET failing = 0 WHERE id = ? AND failing != 0`, d.SubscriberID)
-		}
 	case Retry, RetryFailing:
 		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt = ?, last_error = ?, claimed_until = '' WHERE id = ?`,
 			Due, formatTime(f.Next), a.Error, d.ID)
@@ -655,6 +895,23 @@ func (s *Store) finish(ctx context.Context, tx *txn, f Finished) error {
 		}
 	}
 	return err
+}
+
+// scanColumn reads a one-column result.
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Deliveries lists a subscriber's deliveries, newest first.
@@ -726,31 +983,12 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 // webhook-id, and returns how many there are: after a partner (or the
 // config that refused it) is fixed, what waited out a backoff goes at once.
 func (s *Store) RetryNow(ctx context.Context, subscriberID string) (int, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ? WHERE subscriber_id = ? AND status = ?`, formatTime(s.Now()), subscriberID, Due)
+	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ? WHERE subscriber_id = ? AND status IN ('due', 'sending') AND status = ?`, formatTime(s.Now()), subscriberID, Due)
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", subscriberID, err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
-}
-
-// DeliveryCounts counts deliveries by status.
-func (s *Store) DeliveryCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{Due: 0, Sending: 0, Sent: 0}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		out[st] = n
-	}
-	return out, rows.Err()
 }
 
 // ItemCount counts items.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -401,5 +402,106 @@ func testAddSubscriberFromManyProcesses(t *testing.T) {
 	subs, err := a.Subscribers(ctx)
 	if err != nil || len(subs) != 40 {
 		t.Errorf("%d subscribers (%v), want 40", len(subs), err)
+	}
+}
+
+// A sender claims a run of a subscriber's deliveries, in order, up to the
+// first that may not go now; another process can claim none of them while
+// the run is held; a failure gives the rest of the run back, and so does a
+// pause noticed at the next commit; a run whose sender died lapses, and
+// the whole run is claimed again, in order, under the same webhook-ids.
+func TestClaimRuns(t *testing.T) { eachEngine(t, testClaimRuns) }
+
+func testClaimRuns(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	other := reopen(t, dsn)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return clock }
+	other.Now = s.Now
+	var docs []Document
+	for i := 0; i < 8; i++ {
+		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
+	}
+	if _, err := s.SaveDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	s.AddSubscriber(ctx, "p", "all")
+	if _, err := s.Fire(ctx, "p", Query{}, func(items []Item) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprint(it.Seq))})
+		}
+		return out, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(run []Delivery) (out []int64) {
+		for _, d := range run {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	all, _ := s.Deliveries(ctx, "p", 20)
+	slices.SortFunc(all, func(a, b Delivery) int { return int(a.ID - b.ID) })
+	want := ids(all)
+
+	runs, err := s.ClaimRuns(ctx, []string{"p"}, 5, 4, time.Minute)
+	if err != nil || len(runs) != 1 || fmt.Sprint(ids(runs[0])) != fmt.Sprint(want[:4]) {
+		t.Fatalf("first run: %v %v, want %v", runs, err, want[:4])
+	}
+	for _, d := range runs[0] {
+		if string(d.Body) != string(all[slices.Index(want, d.ID)].Body) {
+			t.Errorf("delivery %d came with body %q", d.ID, d.Body)
+		}
+	}
+	if again, _ := other.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute); len(again) != 0 {
+		t.Fatalf("another process claimed %v while a run is held", again)
+	}
+	// The first two go; the third fails: the fourth is given back.
+	ok := func(d Delivery) Finished {
+		return Finished{Delivery: d, Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}
+	}
+	if _, err := s.Record(ctx, Record{Done: []Finished{ok(runs[0][0]), ok(runs[0][1])}, Lease: time.Minute, Run: 3, Holding: map[string]int64{"p": runs[0][2].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	failed := Finished{Delivery: runs[0][2], Attempt: Attempt{At: clock, Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: clock.Add(30 * time.Second)}
+	if _, err := s.Record(ctx, Record{Done: []Finished{failed}, Lease: time.Minute, Run: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := other.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute); len(r) != 0 {
+		t.Fatalf("claimed %v while the head waits out its backoff", r)
+	}
+	// Once due again, the run starts at the failed one and holds the
+	// next two; a pause noticed at the next commit gives them back.
+	clock = clock.Add(31 * time.Second) // the rest of the run's claims have not lapsed
+	runs, _ = other.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute)
+	if len(runs) != 1 || fmt.Sprint(ids(runs[0])) != fmt.Sprint(want[2:5]) || runs[0][0].WebhookID != failed.Delivery.WebhookID {
+		t.Fatalf("after the backoff: %v, want %v", runs, want[2:5])
+	}
+	s.SetPaused(ctx, "p", true)
+	rec, err := other.Record(ctx, Record{Done: []Finished{ok(runs[0][0])}, Lease: time.Minute, Run: 3, Holding: map[string]int64{"p": 0}})
+	if err != nil || fmt.Sprint(rec.Stopped) != "[p]" {
+		t.Fatalf("a pause noticed: %+v %v", rec, err)
+	}
+	s.SetPaused(ctx, "p", false)
+	// The sender of the next run dies: the run lapses and is claimed
+	// again whole, in order.
+	runs, _ = s.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute)
+	if len(runs) != 1 || fmt.Sprint(ids(runs[0])) != fmt.Sprint(want[3:6]) {
+		t.Fatalf("after the pause: %v, want %v", runs, want[3:6])
+	}
+	clock = clock.Add(2 * time.Minute)
+	again, _ := other.ClaimRuns(ctx, []string{"p"}, 5, 8, time.Minute)
+	if len(again) != 1 || fmt.Sprint(ids(again[0])) != fmt.Sprint(want[3:]) {
+		t.Fatalf("after the run lapsed: %v, want %v", again, want[3:])
+	}
+	// Renewed claims outlive the lease they were taken with.
+	if _, err := other.Record(ctx, Record{Lease: time.Hour, Renew: []string{"p"}, Holding: map[string]int64{"p": 0}}); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * time.Minute)
+	if r, _ := s.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute); len(r) != 0 {
+		t.Errorf("claimed %v while renewed claims hold", r)
 	}
 }
