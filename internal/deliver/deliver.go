@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -125,18 +126,40 @@ func (d *Deliverer) Wake() {
 	}
 }
 
-// rawPayload is webhooks.Payload with its items already encoded, so that
-// an item is encoded once however many partners are owed it.
-type rawPayload struct {
-	Type      string    `json:"type"`
-	Timestamp time.Time `json:"timestamp"`
-	Data      rawData   `json:"data"`
+// envelope is the start of a payload (webhooks.Payload) of one event to
+// one subscriber, up to its sequence number; with appends the number and
+// items already encoded, so that an item is encoded once however many
+// partners are owed it, and never read again.
+type envelope []byte
+
+func newEnvelope(event, sub string, at time.Time) (envelope, error) {
+	var b []byte
+	for i, part := range []any{event, at, sub} {
+		v, err := json.Marshal(part)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, [...]string{`{"type":`, `,"timestamp":`, `,"data":{"subscriber":`}[i]...)
+		b = append(b, v...)
+	}
+	return append(b, `,"sequence":`...), nil
 }
 
-type rawData struct {
-	Subscriber string            `json:"subscriber"`
-	Sequence   int64             `json:"sequence"`
-	Items      []json.RawMessage `json:"items"`
+// with makes the payload of seq carrying items, each valid JSON.
+func (e envelope) with(seq int64, items []json.RawMessage) []byte {
+	n := len(e) + 32
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := strconv.AppendInt(append(make([]byte, 0, n), e...), seq, 10)
+	b = append(b, `,"items":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	return append(b, "]}}"...)
 }
 
 // retractedItem is what an items.deleted payload says of an item.
@@ -182,18 +205,12 @@ const maxEncoded = 2048
 // item too large on its own travels alone, without its HTML, its text cut
 // to fit.
 func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([]store.Batch, error) {
-	now := d.Now().UTC().Truncate(time.Second)
-	encode := func(raw []json.RawMessage) ([]byte, error) {
-		b, err := json.Marshal(rawPayload{Type: event, Timestamp: now,
-			Data: rawData{Subscriber: sub, Sequence: seq, Items: raw}})
-		seq++
-		return b, err
-	}
-	// The envelope's size, with the longest sequence number it can carry.
-	empty, err := json.Marshal(rawPayload{Type: event, Timestamp: now, Data: rawData{Subscriber: sub, Sequence: math.MaxInt64, Items: []json.RawMessage{}}})
+	env, err := newEnvelope(event, sub, d.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		return nil, err
 	}
+	// The envelope's size, with the longest sequence number it can carry.
+	empty := env.with(math.MaxInt64, nil)
 	var out []store.Batch
 	var cur []json.RawMessage
 	var ids []int64
@@ -202,12 +219,8 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 		if len(cur) == 0 {
 			return nil
 		}
-		body, err := encode(cur)
-		if err != nil {
-			return err
-		}
-		out = append(out, store.Batch{Items: ids, Body: body})
-		cur, ids, size = nil, nil, len(empty)
+		out = append(out, store.Batch{Items: ids, Body: env.with(seq, cur)})
+		cur, ids, size, seq = nil, nil, len(empty), seq+1
 		return nil
 	}
 	for _, it := range items {

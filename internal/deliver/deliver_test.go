@@ -427,3 +427,40 @@ func TestCorrectionsAndRetractions(t *testing.T) {
 		t.Errorf("the feed has %d items after one of five was retracted", len(items))
 	}
 }
+
+// A payload put together from items encoded once is byte for byte what
+// encoding/json makes of the whole, whatever the strings it carries.
+func TestEnvelopeIsWhatJSONMakes(t *testing.T) {
+	type payload struct {
+		Type      string    `json:"type"`
+		Timestamp time.Time `json:"timestamp"`
+		Data      struct {
+			Subscriber string            `json:"subscriber"`
+			Sequence   int64             `json:"sequence"`
+			Items      []json.RawMessage `json:"items"`
+		} `json:"data"`
+	}
+	at := time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
+	for _, c := range []struct {
+		event, sub string
+		items      []json.RawMessage
+	}{
+		{store.Published, "partner-1", []json.RawMessage{[]byte(`{"id":"a","title":"x \u003c y \u0026 \"z\""}`), []byte(`{"id":"b"}`)}},
+		{store.Retracted, `odd "sub" <name> é`, []json.RawMessage{[]byte(`{"id":"c"}`)}},
+		{store.Corrected, "p", nil},
+	} {
+		env, err := newEnvelope(c.event, c.sub, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p payload
+		p.Type, p.Timestamp, p.Data.Subscriber, p.Data.Sequence, p.Data.Items = c.event, at, c.sub, 42, c.items
+		if p.Data.Items == nil {
+			p.Data.Items = []json.RawMessage{}
+		}
+		want, _ := json.Marshal(p)
+		if got := env.with(42, c.items); string(got) != string(want) {
+			t.Errorf("envelope:\n%s\nencoding/json:\n%s", got, want)
+		}
+	}
+}

@@ -421,21 +421,47 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	ins := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-	insBody := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)`)
-	for _, b := range batches {
-		ids, _ := json.Marshal(b.Items)
-		var did int64
-		if err := ins.QueryRowContext(ctx, newWebhookID(), id, string(ids), Due, now, now, b.Seq).Scan(&did); err != nil {
+	// A statement for many deliveries, and one for their bodies.
+	for rest := batches; len(rest) > 0; {
+		n := pow2Runs(len(rest), maxRows)[0]
+		run := rest[:n]
+		rest = rest[n:]
+		args := make([]any, 0, 7*n)
+		hooks := make(map[string][]byte, n)
+		for _, b := range run {
+			ids, _ := json.Marshal(b.Items)
+			hook := newWebhookID()
+			hooks[hook] = b.Body
+			args = append(args, hook, id, string(ids), Due, now, now, b.Seq)
+		}
+		rows, err := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence)
+			VALUES `+valueRows(n, 7)+` RETURNING id, webhook_id`).QueryContext(ctx, args...)
+		if err != nil {
 			return false, err
 		}
-		if _, err := insBody.ExecContext(ctx, did, b.Body); err != nil {
+		args = args[:0]
+		for rows.Next() {
+			var did int64
+			var hook string
+			if err := rows.Scan(&did, &hook); err != nil {
+				rows.Close()
+				return false, err
+			}
+			args = append(args, did, hooks[hook])
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		if _, err := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES `+valueRows(n, 2)).ExecContext(ctx, args...); err != nil {
 			return false, err
 		}
 	}
 	return true, tx.Commit()
 }
+
+// maxRows bounds the rows one statement inserts.
+const maxRows = 64
 
 // newWebhookID makes the id a delivery keeps across all its retries.
 func newWebhookID() string {
@@ -523,12 +549,12 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	nowText, until := formatTime(now), formatTime(now.Add(lease))
 	args := append([]any{Sending, until}, condArgs...)
 	args = append(args, Due, nowText, Sending, nowText, Sending, nowText, n)
-	heads, err := scanDeliveries(tx.QueryContext(ctx, traced(`UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
+	heads, err := scanDeliveries(s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
 		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
 		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
 		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status IN ('due', 'sending') AND y.status = ? AND y.claimed_until > ?)
 		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("d")+`)
-		RETURNING `+deliveryColumns), args...))
+		RETURNING `+deliveryColumns).QueryContext(ctx, args...))
 	if err != nil {
 		return nil, err
 	}
@@ -601,7 +627,7 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 		return nil, err
 	}
 	args := []any{Sending, until}
-	claimed, err := scanDeliveries(tx.QueryContext(ctx, traced(`UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+in("id", ids, &args)+` RETURNING `+deliveryColumns), args...))
+	claimed, err := scanDeliveries(s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+inShape("id", ids, &args)+` RETURNING `+deliveryColumns).QueryContext(ctx, args...))
 	slices.SortFunc(claimed, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
 	return claimed, err
 }
@@ -628,7 +654,7 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 	out := make(map[int64][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, maxListed) {
 		var args []any
-		rows, err := tx.QueryContext(ctx, traced(`SELECT delivery_id, body FROM delivery_bodies WHERE `+in("delivery_id", chunk, &args)), args...)
+		rows, err := s.wstmt(ctx, tx, `SELECT delivery_id, body FROM delivery_bodies WHERE `+inShape("delivery_id", chunk, &args)).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -650,8 +676,8 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 }
 
 // maxListed bounds the values one statement lists, well within either
-// engine's limit on parameters.
-const maxListed = 500
+// engine's limit on parameters (a power of two: see inShape).
+const maxListed = 256
 
 // NextDue returns when the earliest owed delivery that may be sent falls
 // due: the head of a subscriber's queue, due at its next attempt, or, when
@@ -770,7 +796,7 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 	}
 	if len(r.Holding) > 0 {
 		var args []any
-		rows, err := tx.QueryContext(ctx, traced(`SELECT id FROM subscribers WHERE paused != 0 AND `+in("id", slices.Collect(maps.Keys(r.Holding)), &args)), args...)
+		rows, err := s.wstmt(ctx, tx, `SELECT id FROM subscribers WHERE paused != 0 AND `+inShape("id", slices.Sorted(maps.Keys(r.Holding)), &args)).QueryContext(ctx, args...)
 		if out.Stopped, err = scanColumn[string](rows, err); err != nil {
 			return out, fmt.Errorf("record deliveries: %w", err)
 		}
@@ -795,14 +821,14 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 		if len(renew) > 0 {
 			args := []any{until}
-			_, err := tx.ExecContext(ctx, traced(`UPDATE deliveries SET claimed_until = ? WHERE `+in("subscriber_id", renew, &args)+` AND status IN ('due', 'sending') AND status = 'sending'`), args...)
+			_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET claimed_until = ? WHERE `+inShape("subscriber_id", renew, &args)+` AND status IN ('due', 'sending') AND status = 'sending'`).ExecContext(ctx, args...)
 			if err != nil {
 				return out, fmt.Errorf("renew claims: %w", err)
 			}
 		}
 		if len(r.Refill) > 0 {
 			var args []any
-			runs, err := s.claimRuns(ctx, tx, in("s.id", r.Refill, &args), args, len(r.Refill), max(1, r.Run), r.Lease)
+			runs, err := s.claimRuns(ctx, tx, inShape("s.id", r.Refill, &args), args, len(r.Refill), max(1, r.Run), r.Lease)
 			if err != nil {
 				return out, fmt.Errorf("claim the next deliveries: %w", err)
 			}
@@ -817,54 +843,60 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 // recordAttempts stores finished attempts, and marks the delivered ones
 // sent, a statement for many.
 func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) error {
-	for chunk := range slices.Chunk(done, maxListed/6) {
+	for chunk := range slices.Chunk(done, maxRows) {
 		var ids []int64
 		for _, f := range chunk {
 			ids = append(ids, f.Delivery.ID)
 		}
 		var args []any
-		rows, err := tx.QueryContext(ctx, traced(`SELECT id FROM deliveries WHERE `+in("id", ids, &args)), args...)
-		exist, err := scanColumn[int64](rows, err)
+		exist, err := scanColumn[int64](s.wstmt(ctx, tx, `SELECT id FROM deliveries WHERE `+inShape("id", ids, &args)).QueryContext(ctx, args...))
 		if err != nil {
 			return err
 		}
-		args = args[:0]
-		var values []string
+		var kept []Finished
 		var sent, failing []any
-		var sentCase strings.Builder
 		for _, f := range chunk {
-			if !slices.Contains(exist, f.Delivery.ID) {
-				continue
-			}
-			a := f.Attempt
-			values = append(values, "(?, ?, ?, ?, ?, ?)")
-			args = append(args, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
-			if f.Outcome == Delivered {
-				sentCase.WriteString(" WHEN ? THEN ?")
-				sent = append(sent, f.Delivery.ID, formatTime(a.At))
-				failing = append(failing, f.Delivery.SubscriberID)
+			if slices.Contains(exist, f.Delivery.ID) {
+				kept = append(kept, f)
 			}
 		}
-		if len(values) == 0 {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, traced(`INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `+strings.Join(values, ", ")), args...); err != nil {
-			return err
+		for rest := kept; len(rest) > 0; {
+			n := pow2Runs(len(rest), maxRows)[0]
+			args = args[:0]
+			for _, f := range rest[:n] {
+				a := f.Attempt
+				args = append(args, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
+				if f.Outcome == Delivered {
+					sent = append(sent, f.Delivery.ID, formatTime(a.At))
+					failing = append(failing, f.Delivery.SubscriberID)
+				}
+			}
+			rest = rest[n:]
+			if _, err := s.wstmt(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `+valueRows(n, 6)).ExecContext(ctx, args...); err != nil {
+				return err
+			}
 		}
 		if len(sent) == 0 {
 			continue
 		}
-		args = append([]any{Sent}, sent...)
+		// Each delivered one is sent at its attempt's time: the pairs
+		// padded as the list of ids is.
 		var delivered []any
 		for i := 0; i < len(sent); i += 2 {
 			delivered = append(delivered, sent[i])
 		}
-		q := `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = CASE id` + sentCase.String() + ` END, last_error = '', claimed_until = '' WHERE ` + in("id", delivered, &args)
-		if _, err := tx.ExecContext(ctx, traced(q), args...); err != nil {
+		delivered = padded(delivered)
+		for len(sent) < 2*len(delivered) {
+			sent = append(sent, sent[len(sent)-2:]...)
+		}
+		args = append(append(args[:0], Sent), sent...)
+		q := `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = CASE id` + strings.Repeat(" WHEN ? THEN ?", len(delivered)) +
+			` END, last_error = '', claimed_until = '' WHERE ` + in("id", delivered, &args)
+		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
 			return err
 		}
 		args = args[:0]
-		if _, err := tx.ExecContext(ctx, traced(`UPDATE subscribers SET failing = 0 WHERE failing != 0 AND `+in("id", failing, &args)), args...); err != nil {
+		if _, err := s.wstmt(ctx, tx, `UPDATE subscribers SET failing = 0 WHERE failing != 0 AND `+inShape("id", failing, &args)).ExecContext(ctx, args...); err != nil {
 			return err
 		}
 	}

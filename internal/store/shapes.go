@@ -1,0 +1,51 @@
+package store
+
+import (
+	"slices"
+	"strings"
+)
+
+// Statements that list values take one of a few shapes, so that each is
+// prepared once and not parsed again at every call: a list is padded to a
+// power of two with its last value repeated (a value listed twice selects
+// nothing more), and rows inserted together go in runs of a power of two.
+
+// inShape is in with vals padded to a power of two.
+func inShape[T any](col string, vals []T, args *[]any) string {
+	return in(col, padded(vals), args)
+}
+
+// padded repeats the last of vals up to a power of two values.
+func padded[T any](vals []T) []T {
+	n := 1
+	for n < len(vals) {
+		n *= 2
+	}
+	if len(vals) == 0 || n == len(vals) {
+		return vals
+	}
+	out := slices.Grow(slices.Clone(vals), n-len(vals))
+	for len(out) < n {
+		out = append(out, vals[len(vals)-1])
+	}
+	return out
+}
+
+// pow2Runs splits n rows into runs of powers of two, largest first, each
+// at most most (a power of two).
+func pow2Runs(n, most int) []int {
+	var out []int
+	for size := most; n > 0; size /= 2 {
+		for n >= size {
+			out = append(out, size)
+			n -= size
+		}
+	}
+	return out
+}
+
+// valueRows is "(?, ?), (?, ?)": rows rows of cols values.
+func valueRows(rows, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}

@@ -1,0 +1,32 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestShapes(t *testing.T) {
+	for n := 0; n <= 300; n++ {
+		sum, last := 0, 1<<30
+		for _, r := range pow2Runs(n, 64) {
+			if r > 64 || r&(r-1) != 0 || r > last {
+				t.Fatalf("pow2Runs(%d): run %d", n, r)
+			}
+			sum, last = sum+r, r
+		}
+		if sum != n {
+			t.Fatalf("pow2Runs(%d) adds up to %d", n, sum)
+		}
+		vals := make([]int, n)
+		for i := range vals {
+			vals[i] = i
+		}
+		p := padded(vals)
+		if n > 0 && (len(p)&(len(p)-1) != 0 || len(p) < n || len(p) >= 2*n+1 || fmt.Sprint(p[:n]) != fmt.Sprint(vals) || p[len(p)-1] != n-1) {
+			t.Fatalf("padded(%d values) = %v", n, p)
+		}
+	}
+	if got := valueRows(2, 3); got != "(?, ?, ?), (?, ?, ?)" {
+		t.Errorf("valueRows(2, 3) = %q", got)
+	}
+}
