@@ -62,7 +62,7 @@ type Deliverer struct {
 	wake chan struct{}
 
 	mu      sync.Mutex
-	encoded map[int64]encodedItem // by item Seq
+	encoded map[encodedKey]encodedItem
 }
 
 // New returns a Deliverer for cfg's subscribers.
@@ -88,7 +88,7 @@ func New(cfg *config.Config, st Store, log *slog.Logger) *Deliverer {
 		Jitter:    func() float64 { return 0.9 + 0.2*rand.Float64() },
 		HubURL:    cfg.Server.BaseURL + "/websub",
 		UserAgent: "crier/" + cmp.Or(cfg.Version, "dev"),
-		wake:      make(chan struct{}, 1), encoded: map[int64]encodedItem{},
+		wake:      make(chan struct{}, 1), encoded: map[encodedKey]encodedItem{},
 	}
 }
 
@@ -171,16 +171,22 @@ type retractedItem struct {
 }
 
 // itemJSON is an item as a JSON Feed item, encoded once per version of
-// the item and kept for the other partners owed it.
-func (d *Deliverer) itemJSON(it store.Item) ([]byte, error) {
+// the item and kept for the other partners owed it. With a budget, the
+// item is fitted into about that many bytes (shrink).
+func (d *Deliverer) itemJSON(it store.Item, budget int) ([]byte, error) {
+	key := encodedKey{it.Seq, budget}
 	d.mu.Lock()
-	c, ok := d.encoded[it.Seq]
+	c, ok := d.encoded[key]
 	d.mu.Unlock()
 	if ok && c.updated.Equal(it.Updated) {
 		return c.json, nil
 	}
 	fi := d.Conv.Item(it)
-	b, err := json.Marshal(feeds.JSONItemOf(&fi))
+	ji := feeds.JSONItemOf(&fi)
+	if budget > 0 {
+		shrink(ji, budget)
+	}
+	b, err := json.Marshal(ji)
 	if err != nil {
 		return nil, err
 	}
@@ -188,9 +194,14 @@ func (d *Deliverer) itemJSON(it store.Item) ([]byte, error) {
 	if len(d.encoded) >= maxEncoded {
 		clear(d.encoded)
 	}
-	d.encoded[it.Seq] = encodedItem{it.Updated, b}
+	d.encoded[key] = encodedItem{it.Updated, b}
 	d.mu.Unlock()
 	return b, nil
+}
+
+type encodedKey struct {
+	seq    int64
+	budget int // 0: whole
 }
 
 type encodedItem struct {
@@ -224,7 +235,7 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 		return nil
 	}
 	for _, it := range items {
-		b, err := d.itemJSON(it)
+		b, err := d.itemJSON(it, 0)
 		if event == store.Retracted {
 			var r retractedItem
 			r.ID, r.Crier.Retracted = convert.ItemID(it.UID), it.Retracted.UTC()
@@ -237,11 +248,8 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 			if err := flush(); err != nil {
 				return nil, err
 			}
-			if len(empty)+len(b) > int(d.MaxBody) {
-				fi := d.Conv.Item(it)
-				ji := feeds.JSONItemOf(&fi)
-				shrink(ji, int(d.MaxBody)-len(empty))
-				if b, err = json.Marshal(ji); err != nil {
+			if len(empty)+len(b) > int(d.MaxBody) && event != store.Retracted {
+				if b, err = d.itemJSON(it, int(d.MaxBody)-len(empty)); err != nil {
 					return nil, err
 				}
 			}
