@@ -147,19 +147,28 @@ func newEnvelope(event, sub string, at time.Time) (envelope, error) {
 
 // with makes the payload of seq carrying items, each valid JSON.
 func (e envelope) with(seq int64, items []json.RawMessage) []byte {
-	n := len(e) + 32
+	b := e.batch(seq, items)
+	return append(append(b.Body[:b.Split:b.Split], b.Shared...), b.Body[b.Split:]...)
+}
+
+// batch is the payload of seq carrying items as the store keeps it: the
+// items, the same for every partner, apart from the envelope.
+func (e envelope) batch(seq int64, items []json.RawMessage) store.Batch {
+	own := strconv.AppendInt(append(make([]byte, 0, len(e)+32), e...), seq, 10)
+	own = append(own, `,"items":[`...)
+	split := len(own)
+	n := 0
 	for _, it := range items {
 		n += len(it) + 1
 	}
-	b := strconv.AppendInt(append(make([]byte, 0, n), e...), seq, 10)
-	b = append(b, `,"items":[`...)
+	shared := make([]byte, 0, n)
 	for i, it := range items {
 		if i > 0 {
-			b = append(b, ',')
+			shared = append(shared, ',')
 		}
-		b = append(b, it...)
+		shared = append(shared, it...)
 	}
-	return append(b, "]}}"...)
+	return store.Batch{Body: append(own, "]}}"...), Shared: shared, Split: split}
 }
 
 // retractedItem is what an items.deleted payload says of an item.
@@ -230,7 +239,9 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 		if len(cur) == 0 {
 			return nil
 		}
-		out = append(out, store.Batch{Items: ids, Body: env.with(seq, cur)})
+		b := env.batch(seq, cur)
+		b.Items = ids
+		out = append(out, b)
 		cur, ids, size, seq = nil, nil, len(empty), seq+1
 		return nil
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,7 +11,7 @@ import (
 // facet_counts and the item count are not copied: the target's triggers
 // count what is inserted.
 var copyTables = []string{"sources", "items", "documents", "item_bands", "item_bands_new", "item_facets",
-	"subscribers", "deliveries", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
+	"subscribers", "deliveries", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
 // Copied is how many rows of each table Copy copied.
 type Copied struct {
@@ -79,15 +80,27 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 }
 
 func copyTable(ctx context.Context, from *Store, to *txn, table string) (int, error) {
-	rows, err := from.r.QueryContext(ctx, "SELECT * FROM "+table)
+	// The columns both engines store: PostgreSQL computes some itself
+	// (the search vector), which SQLite keeps elsewhere.
+	have, err := insertable(ctx, to, table)
+	if err != nil {
+		return 0, err
+	}
+	theirs, err := columnsOf(ctx, from, table)
+	if err != nil {
+		return 0, err
+	}
+	var cols []string
+	for _, c := range have {
+		if slices.Contains(theirs, c) {
+			cols = append(cols, c)
+		}
+	}
+	rows, err := from.r.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+table)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
 	ins, err := to.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ("+marks+")")
 	if err != nil {
@@ -110,4 +123,26 @@ func copyTable(ctx context.Context, from *Store, to *txn, table string) (int, er
 		n++
 	}
 	return n, rows.Err()
+}
+
+// insertable lists the columns of a table that an insert may set (not
+// generated), in the transaction's engine.
+func insertable(ctx context.Context, tx *txn, table string) ([]string, error) {
+	q := `SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid`
+	if tx.pg {
+		q = `SELECT column_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = ? AND is_generated = 'NEVER' ORDER BY ordinal_position`
+	}
+	rows, err := tx.QueryContext(ctx, q, table)
+	return scanColumn[string](rows, err)
+}
+
+// columnsOf is insertable in a store, read outside any transaction.
+func columnsOf(ctx context.Context, s *Store, table string) ([]string, error) {
+	var cols []string
+	err := s.snapshot(ctx, func(tx *txn) (err error) {
+		cols, err = insertable(ctx, tx, table)
+		return err
+	})
+	return cols, err
 }

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,6 +135,11 @@ type Batch struct {
 	Items []int64
 	Body  []byte
 	Seq   int64 // its number in the subscriber's sequence (set by Fire)
+	// Shared, when set, is the part of the body that other deliveries
+	// carry too (the items, whoever they go to): the body sent is
+	// Body[:Split] + Shared + Body[Split:], and Shared is stored once.
+	Shared []byte
+	Split  int
 }
 
 // fireChunk bounds the items one step of Fire reads and renders.
@@ -421,18 +428,39 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	// A statement for many deliveries, and one for their bodies.
+	// A statement for many deliveries, and one for their bodies; each
+	// shared part once.
+	stored := map[string]bool{}
 	for rest := batches; len(rest) > 0; {
 		n := pow2Runs(len(rest), maxRows)[0]
 		run := rest[:n]
 		rest = rest[n:]
 		args := make([]any, 0, 7*n)
-		hooks := make(map[string][]byte, n)
+		type body struct {
+			own, shared any // shared: its hash, or NULL for a whole body
+			split       int
+		}
+		bodies := make(map[string]body, n) // by webhook-id
 		for _, b := range run {
 			ids, _ := json.Marshal(b.Items)
 			hook := newWebhookID()
-			hooks[hook] = b.Body
+			bodies[hook] = body{own: b.Body}
 			args = append(args, hook, id, string(ids), Due, now, now, b.Seq)
+			if b.Shared == nil {
+				continue
+			}
+			if b.Split < 0 || b.Split > len(b.Body) {
+				return false, fmt.Errorf("subscriber %s: a body split at %d of %d bytes", id, b.Split, len(b.Body))
+			}
+			hash := sharedHash(b.Shared)
+			bodies[hook] = body{b.Body, hash, b.Split}
+			if stored[hash] || s.sharedKnown(hash) {
+				continue
+			}
+			stored[hash] = true
+			if _, err := s.wstmt(ctx, tx, `INSERT INTO shared_bodies (hash, content) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`).ExecContext(ctx, hash, b.Shared); err != nil {
+				return false, err
+			}
 		}
 		rows, err := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence)
 			VALUES `+valueRows(n, 7)+` RETURNING id, webhook_id`).QueryContext(ctx, args...)
@@ -447,18 +475,62 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				rows.Close()
 				return false, err
 			}
-			args = append(args, did, hooks[hook])
+			b := bodies[hook]
+			args = append(args, did, b.own, b.shared, b.split)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, err
 		}
-		if _, err := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES `+valueRows(n, 2)).ExecContext(ctx, args...); err != nil {
+		if _, err := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body, shared, split) VALUES `+valueRows(n, 4)).ExecContext(ctx, args...); err != nil {
 			return false, err
 		}
 	}
-	return true, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	s.sharedStored(stored)
+	return true, nil
 }
+
+// sharedHash names a shared part of bodies.
+func sharedHash(b []byte) string {
+	h := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// sharedKnown says whether this process stored (or met) a shared part
+// already: shared parts are never deleted, so it need not be stored again.
+func (s *Store) sharedKnown(hash string) bool {
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	return s.shared[hash]
+}
+
+// sharedStored notes shared parts committed, keeping at most maxShared.
+func (s *Store) sharedStored(hashes map[string]bool) {
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	if len(s.shared)+len(hashes) > maxShared || s.shared == nil {
+		s.shared = map[string]bool{}
+	}
+	maps.Copy(s.shared, hashes)
+}
+
+const maxShared = 1 << 16
+
+// assemble puts a stored body together: its own part with the shared
+// part, if any, at split.
+func assemble(own []byte, split int, shared []byte) []byte {
+	if shared == nil {
+		return own
+	}
+	out := make([]byte, 0, len(own)+len(shared))
+	return append(append(append(out, own[:split]...), shared...), own[split:]...)
+}
+
+// bodyJoin reads a delivery's body as assemble takes it, from delivery_bodies b.
+const bodyJoin = `delivery_bodies b LEFT JOIN shared_bodies sb ON sb.hash = b.shared`
 
 // maxRows bounds the rows one statement inserts.
 const maxRows = 64
@@ -472,18 +544,22 @@ func newWebhookID() string {
 
 const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts, next_attempt, created, sent_at, last_error`
 
-// scanDelivery reads deliveryColumns, and the body when withBody.
+// scanDelivery reads deliveryColumns, and the body (its own part, split
+// and shared part) when withBody.
 func scanDelivery(r scanner, withBody ...bool) (Delivery, error) {
 	var d Delivery
 	var items, next, created, sent string
+	var shared []byte
+	var split sql.NullInt64
 	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError}
 	if len(withBody) > 0 && withBody[0] {
-		dest = append(dest, &d.Body)
+		dest = append(dest, &d.Body, &split, &shared) // as bodyJoin has them
 	}
 	err := r.Scan(dest...)
 	if err != nil {
 		return d, err
 	}
+	d.Body = assemble(d.Body, int(split.Int64), shared)
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
 	err = json.Unmarshal([]byte(items), &d.Items)
 	return d, err
@@ -602,7 +678,7 @@ const runBytes = 512 << 10
 // not, so that none is sent before one owed ahead of it, and within
 // runBytes.
 func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now, until string) ([]Delivery, error) {
-	rows, err := s.wstmt(ctx, tx, `SELECT d.id, d.status, d.next_attempt, d.claimed_until, (SELECT length(b.body) FROM delivery_bodies b WHERE b.delivery_id = d.id)
+	rows, err := s.wstmt(ctx, tx, `SELECT d.id, d.status, d.next_attempt, d.claimed_until, (SELECT length(b.body) + coalesce(length(sb.content), 0) FROM `+bodyJoin+` WHERE b.delivery_id = d.id)
 		FROM deliveries d WHERE d.subscriber_id = ? AND d.status IN ('due', 'sending') AND d.id > ? ORDER BY d.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
 		return nil, err
@@ -654,18 +730,19 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 	out := make(map[int64][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, maxListed) {
 		var args []any
-		rows, err := s.wstmt(ctx, tx, `SELECT delivery_id, body FROM delivery_bodies WHERE `+inShape("delivery_id", chunk, &args)).QueryContext(ctx, args...)
+		rows, err := s.wstmt(ctx, tx, `SELECT b.delivery_id, b.body, b.split, sb.content FROM `+bodyJoin+` WHERE `+inShape("b.delivery_id", chunk, &args)).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var id int64
-			var body []byte
-			if err := rows.Scan(&id, &body); err != nil {
+			var own, shared []byte
+			var split int
+			if err := rows.Scan(&id, &own, &split, &shared); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[id] = body
+			out[id] = assemble(own, split, shared)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -948,8 +1025,9 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, (SELECT body FROM delivery_bodies b WHERE b.delivery_id = deliveries.id)
-		FROM deliveries WHERE subscriber_id = ? ORDER BY id DESC LIMIT ?`), subscriberID, limit)
+	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, b.body, b.split, sb.content
+		FROM deliveries LEFT JOIN delivery_bodies b ON b.delivery_id = deliveries.id LEFT JOIN shared_bodies sb ON sb.hash = b.shared
+		WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -968,12 +1046,13 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 // DeliveryBody returns the body of a delivery, the bytes every attempt
 // sends.
 func (s *Store) DeliveryBody(ctx context.Context, id int64) ([]byte, error) {
-	var body []byte
-	err := s.rstmt(ctx, `SELECT body FROM delivery_bodies WHERE delivery_id = ?`).QueryRowContext(ctx, id).Scan(&body)
+	var own, shared []byte
+	var split int
+	err := s.rstmt(ctx, `SELECT b.body, b.split, sb.content FROM `+bodyJoin+` WHERE b.delivery_id = ?`).QueryRowContext(ctx, id).Scan(&own, &split, &shared)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("delivery %d: %w", id, ErrNotFound)
 	}
-	return body, err
+	return assemble(own, split, shared), err
 }
 
 // Attempts lists a delivery's attempts, oldest first.

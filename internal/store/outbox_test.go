@@ -505,3 +505,101 @@ func testClaimRuns(t *testing.T) {
 		t.Errorf("claimed %v while renewed claims hold", r)
 	}
 }
+
+// The part of bodies that many deliveries carry is stored once, and every
+// way of reading a body (claiming, listing, by id, after a copy) puts the
+// whole together again.
+func TestSharedBodies(t *testing.T) { eachEngine(t, testSharedBodies) }
+
+func testSharedBodies(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("a", "one", "f1"), testDoc("b", "two", "f2")}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, id := range []string{"p1", "p2", "p3"} {
+		s.AddSubscriber(ctx, id, "all")
+		if _, err := s.Fire(ctx, id, Query{}, func(items []Item) ([]Batch, error) {
+			var out []Batch
+			for _, it := range items {
+				own := fmt.Sprintf("{%q:[]}", id)
+				shared := []byte(fmt.Sprintf(`"item %d, the same for everyone"`, it.Seq))
+				out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(own), Shared: shared, Split: len(own) - 2})
+				want[id] = append(want[id], fmt.Sprintf(`{%q:["item %d, the same for everyone"]}`, id, it.Seq))
+			}
+			return out, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM shared_bodies`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d shared parts stored for 2 items sent to 3 subscribers (%v), want 2", n, err)
+	}
+	// Another process stores the same parts again without harm.
+	other := reopen(t, dsn)
+	other.AddSubscriber(ctx, "p4", "all")
+	if _, err := other.Fire(ctx, "p4", Query{}, func(items []Item) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte("[]"), Shared: []byte(fmt.Sprintf(`"item %d, the same for everyone"`, it.Seq)), Split: 1})
+		}
+		return out, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, dels []Delivery) {
+		t.Helper()
+		got := map[string][]string{}
+		for _, d := range dels {
+			got[d.SubscriberID] = append(got[d.SubscriberID], string(d.Body))
+		}
+		for id, bodies := range want {
+			slices.Sort(bodies)
+			slices.Sort(got[id])
+			if fmt.Sprint(got[id]) != fmt.Sprint(bodies) {
+				t.Errorf("%s, %s: %q, want %q", how, id, got[id], bodies)
+			}
+		}
+	}
+	var listed, byID []Delivery
+	for id := range want {
+		dels, err := s.Deliveries(ctx, id, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, dels...)
+		for _, d := range dels {
+			if d.Body, err = s.DeliveryBody(ctx, d.ID); err != nil {
+				t.Fatal(err)
+			}
+			byID = append(byID, d)
+		}
+	}
+	check("listed", listed)
+	check("by id", byID)
+	var claimed []Delivery
+	runs, err := s.ClaimRuns(ctx, []string{"p1", "p2", "p3"}, 3, 2, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		claimed = append(claimed, r...)
+	}
+	check("claimed", claimed)
+	copied, err := Open(ctx, "sqlite", t.TempDir()+"/copy.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	if _, err := Copy(ctx, s, copied); err != nil {
+		t.Fatal(err)
+	}
+	var after []Delivery
+	for id := range want {
+		dels, _ := copied.Deliveries(ctx, id, 10)
+		after = append(after, dels...)
+	}
+	check("after a copy", after)
+}
