@@ -184,16 +184,10 @@ func (a *app) push(ctx context.Context, only string) error {
 	}
 	// Each partner's new deliveries go out while the next partner's are
 	// being made.
-	created := map[string]int{}
-	attempts, delivered, err := d.SendWhile(ctx, func() error {
-		for _, id := range ids {
-			n, err := d.Fire(ctx, id)
-			if err != nil {
-				return fmt.Errorf("subscriber %s: %w", id, err)
-			}
-			created[id] = n
-		}
-		return nil
+	var created map[string]int
+	attempts, delivered, err := d.SendWhile(ctx, func() (err error) {
+		created, err = d.FireAll(ctx, ids)
+		return err
 	})
 	if err != nil {
 		return err

@@ -104,18 +104,46 @@ func (d *Deliverer) Sync(ctx context.Context) error {
 
 // Fire creates the deliveries a subscriber is owed now.
 func (d *Deliverer) Fire(ctx context.Context, id string) (int, error) {
-	sub, ok := d.Subs[id]
-	if !ok {
-		return 0, fmt.Errorf("no subscriber %q", id)
+	n, err := d.FireAll(ctx, []string{id})
+	return n[id], err
+}
+
+// FireAll creates the deliveries the subscribers are owed now, reading
+// once what those with the same filter and the same cursors are owed, and
+// returns how many each got.
+func (d *Deliverer) FireAll(ctx context.Context, ids []string) (map[string]int, error) {
+	var order []string
+	byFilter := map[string][]string{}
+	for _, id := range ids {
+		sub, ok := d.Subs[id]
+		if !ok {
+			return nil, fmt.Errorf("no subscriber %q", id)
+		}
+		f := sub.Filter
+		key := fmt.Sprint(f.Countries, f.Topics, f.Languages, f.Sources)
+		if _, ok := byFilter[key]; !ok {
+			order = append(order, key)
+		}
+		byFilter[key] = append(byFilter[key], id)
 	}
-	q := store.Query{Countries: sub.Filter.Countries, Topics: sub.Filter.Topics, Languages: sub.Filter.Languages, Sources: sub.Filter.Sources}
-	n, err := d.Store.FireEvents(ctx, id, q, func(event string, items []store.Item, seq int64) ([]store.Batch, error) {
-		return d.batches(id, event, items, seq)
-	})
-	if n > 0 {
-		d.Wake()
+	created := map[string]int{}
+	for _, key := range order {
+		group := byFilter[key]
+		f := d.Subs[group[0]].Filter
+		q := store.Query{Countries: f.Countries, Topics: f.Topics, Languages: f.Languages, Sources: f.Sources}
+		n, err := d.Store.FireMany(ctx, group, q, func(id string) store.Builder {
+			return func(event string, items []store.Item, seq int64) ([]store.Batch, error) {
+				return d.batches(id, event, items, seq)
+			}
+		}, func(string, int) { d.Wake() })
+		for id, k := range n {
+			created[id] += k
+		}
+		if err != nil {
+			return created, err
+		}
 	}
-	return n, err
+	return created, nil
 }
 
 // Wake tells the senders that deliveries may be due.

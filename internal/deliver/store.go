@@ -13,7 +13,7 @@ type Store interface {
 	ClaimRuns(ctx context.Context, subscribers []string, n, run int, lease time.Duration) ([][]store.Delivery, error)
 	DeliveryBody(ctx context.Context, id int64) ([]byte, error)
 	Record(ctx context.Context, r store.Record) (store.Recorded, error)
-	FireEvents(ctx context.Context, id string, q store.Query, build store.Builder) (int, error)
+	FireMany(ctx context.Context, ids []string, q store.Query, build func(id string) store.Builder, fired func(id string, n int)) (map[string]int, error)
 	NextDue(ctx context.Context, subscribers []string) (time.Time, bool, error)
 	WebSubByID(ctx context.Context, id string) (store.WebSub, error)
 	UnsubscribeWebSub(ctx context.Context, id string) error

@@ -161,7 +161,10 @@ type Builder func(event string, items []Item, seq int64) ([]Batch, error)
 // cursor that q selects, and moves the cursor past every item stored so
 // far. build turns the selected items into batches. See FireEvents.
 func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item) ([]Batch, error)) (int, error) {
-	return s.fire(ctx, id, q, false, func(_ string, items []Item, _ int64) ([]Batch, error) { return build(items) })
+	n, err := s.fire(ctx, []string{id}, q, false, func(string) Builder {
+		return func(_ string, items []Item, _ int64) ([]Batch, error) { return build(items) }
+	}, nil)
+	return n[id], err
 }
 
 // FireEvents is Fire for webhooks: corrections and retractions of the
@@ -174,36 +177,97 @@ func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item)
 // together, and only if no other process moved the cursors meanwhile. It
 // returns the number of deliveries created.
 func (s *Store) FireEvents(ctx context.Context, id string, q Query, build Builder) (int, error) {
-	return s.fire(ctx, id, q, true, build)
+	n, err := s.FireMany(ctx, []string{id}, q, func(string) Builder { return build }, nil)
+	return n[id], err
 }
 
-func (s *Store) fire(ctx context.Context, id string, q Query, changes bool, build Builder) (int, error) {
+// FireMany is FireEvents for several subscribers with the same query:
+// those whose cursors stand at the same place (partners added together,
+// fired together) have what they are owed read once, and built for each
+// by build(id). fired, if not nil, is told of each commit that created
+// deliveries. It returns the deliveries created for each.
+func (s *Store) FireMany(ctx context.Context, ids []string, q Query, build func(id string) Builder, fired func(id string, n int)) (map[string]int, error) {
+	return s.fire(ctx, ids, q, true, build, fired)
+}
+
+func (s *Store) fire(ctx context.Context, ids []string, q Query, changes bool, build func(string) Builder, fired func(string, int)) (map[string]int, error) {
 	passes := []func(context.Context, string, Query) (owing, error){s.owed}
 	if changes {
 		// Corrections and retractions of what the subscriber had go first.
 		passes = []func(context.Context, string, Query) (owing, error){s.owedChanges, s.owed}
 	}
-	created := 0
+	created := map[string]int{}
 	for _, read := range passes {
-		for {
-			o, err := read(ctx, id, q)
+		for todo := ids; len(todo) > 0; {
+			groups, err := s.byCursors(ctx, todo)
 			if err != nil {
 				return created, err
 			}
-			n, moved, err := s.buildAndCommit(ctx, id, o, build)
-			if err != nil {
-				return created, err
-			}
-			if !moved {
-				continue // another process moved the cursors: read again
-			}
-			created += n
-			if !o.more {
-				break
+			todo = nil
+			for _, g := range groups {
+				o, err := read(ctx, g.ids[0], q)
+				if err != nil {
+					return created, err
+				}
+				for _, id := range g.ids {
+					// The chunk was read after o's cursors; it is this
+					// subscriber's only if its cursors are still there
+					// and its sequence where it was (else nothing is
+					// written, and it reads again).
+					mine := o
+					mine.seq = g.seqs[id]
+					n, moved, err := s.buildAndCommit(ctx, id, mine, build(id))
+					if err != nil {
+						return created, err
+					}
+					if !moved {
+						todo = append(todo, id) // another process moved its cursors: read again
+						continue
+					}
+					created[id] += n
+					if n > 0 && fired != nil {
+						fired(id, n)
+					}
+					if o.more {
+						todo = append(todo, id)
+					}
+				}
 			}
 		}
 	}
 	return created, nil
+}
+
+// cursorGroup is subscribers whose cursors stand at the same place.
+type cursorGroup struct {
+	ids  []string
+	seqs map[string]int64 // each one's sequence
+}
+
+// byCursors reads subscribers' cursors in one snapshot and groups them.
+func (s *Store) byCursors(ctx context.Context, ids []string) ([]cursorGroup, error) {
+	type at struct{ cursor, change int64 }
+	index := map[at]int{}
+	var groups []cursorGroup
+	err := s.snapshot(ctx, func(tx *txn) error {
+		for _, id := range ids {
+			var o owing
+			if err := s.readCursors(ctx, tx, id, &o); err != nil {
+				return err
+			}
+			k := at{o.cursor, o.changeCursor}
+			i, ok := index[k]
+			if !ok {
+				i = len(groups)
+				index[k] = i
+				groups = append(groups, cursorGroup{seqs: map[string]int64{}})
+			}
+			groups[i].ids = append(groups[i].ids, id)
+			groups[i].seqs[id] = o.seq
+		}
+		return nil
+	})
+	return groups, err
 }
 
 // owing is one chunk of what a subscriber is owed, read in one snapshot,

@@ -603,3 +603,88 @@ func testSharedBodies(t *testing.T) {
 	}
 	check("after a copy", after)
 }
+
+// Subscribers fired together each get what they are owed, once, numbered
+// in their own sequence, whether their cursors stand together or apart,
+// and however many processes fire them at once.
+func TestFireMany(t *testing.T) { eachEngine(t, testFireMany) }
+
+func testFireMany(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	other := reopen(t, dsn)
+	save := func(from, to int) {
+		var docs []Document
+		for i := from; i < to; i++ {
+			docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
+		}
+		if _, err := s.SaveDocuments(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := func(id string) Builder {
+		return func(event string, items []Item, seq int64) ([]Batch, error) {
+			var out []Batch
+			for _, it := range items {
+				out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprintf("%s %d #%d", id, it.Seq, seq))})
+				seq++
+			}
+			return out, nil
+		}
+	}
+	ids := []string{"p1", "p2", "p3", "p4"}
+	for _, id := range ids {
+		s.AddSubscriber(ctx, id, "all")
+	}
+	save(0, 5)
+	if _, err := s.FireMany(ctx, []string{"p3"}, Query{}, build, nil); err != nil {
+		t.Fatal(err)
+	}
+	save(5, 12)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := map[string]int{}
+	fired := 0
+	for _, st := range []*Store{s, other, s} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := st.FireMany(ctx, ids, Query{}, build, func(string, int) { mu.Lock(); fired++; mu.Unlock() })
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for id, k := range n {
+				total[id] += k
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if want := map[string]int{"p1": 12, "p2": 12, "p3": 7, "p4": 12}; fmt.Sprint(total) != fmt.Sprint(want) {
+		t.Errorf("created %v, want %v", total, want)
+	}
+	if fired == 0 {
+		t.Error("fired was never told")
+	}
+	for _, id := range ids {
+		dels, err := s.Deliveries(ctx, id, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for i, d := range dels {
+			// Newest first: sequence n, n-1, … 1 and one delivery per item.
+			var sub string
+			var item, seq int64
+			fmt.Sscanf(string(d.Body), "%s %d #%d", &sub, &item, &seq)
+			if sub != id || seq != int64(len(dels)-i) || seen[fmt.Sprint(item)] {
+				t.Errorf("%s: delivery %d is %q", id, i, d.Body)
+			}
+			seen[fmt.Sprint(item)] = true
+		}
+		if len(dels) != 12 {
+			t.Errorf("%s: %d deliveries, want 12", id, len(dels))
+		}
+	}
+}
