@@ -688,11 +688,11 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	now := s.Now()
 	nowText, until := formatTime(now), formatTime(now.Add(lease))
 	args := append([]any{Sending, until}, condArgs...)
-	args = append(args, Due, nowText, Sending, nowText, Sending, nowText, n)
+	args = append(args, Due, nowText, Sending, nowText, nowText, n)
 	heads, err := scanDeliveries(s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
 		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
 		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
-		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status IN ('due', 'sending') AND y.status = ? AND y.claimed_until > ?)
+		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = 'sending' AND y.claimed_until > ?)
 		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("d")+`)
 		RETURNING `+deliveryColumns).QueryContext(ctx, args...))
 	if err != nil {
@@ -946,8 +946,9 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 	}
 	for id, after := range release {
-		_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = '' WHERE subscriber_id = ? AND status IN ('due', 'sending') AND status = ? AND id > ?`).
-			ExecContext(ctx, Due, id, Sending, after)
+		// +id: found by the claimed ones, not by walking the queue.
+		_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = '' WHERE subscriber_id = ? AND status = 'sending' AND +id > ?`).
+			ExecContext(ctx, Due, id, after)
 		if err != nil {
 			return out, fmt.Errorf("give back the deliveries of %s: %w", id, err)
 		}
@@ -962,7 +963,7 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 		if len(renew) > 0 {
 			args := []any{until}
-			_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET claimed_until = ? WHERE `+inShape("subscriber_id", renew, &args)+` AND status IN ('due', 'sending') AND status = 'sending'`).ExecContext(ctx, args...)
+			_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET claimed_until = ? WHERE `+inShape("subscriber_id", renew, &args)+` AND status = 'sending'`).ExecContext(ctx, args...)
 			if err != nil {
 				return out, fmt.Errorf("renew claims: %w", err)
 			}
