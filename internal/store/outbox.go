@@ -714,20 +714,15 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 		if err != nil {
 			return nil, err
 		}
-		runs[i] = append(runs[i], more...)
-		for _, d := range more {
-			ids = append(ids, d.ID)
-		}
+		runs[i] = append(runs[i], more...) // with their bodies
 	}
 	bodies, err := s.bodies(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range runs {
-		for j := range r {
-			if r[j].Body = bodies[r[j].ID]; r[j].Body == nil {
-				return nil, fmt.Errorf("body of delivery %d: %w", r[j].ID, ErrNotFound)
-			}
+		if r[0].Body = bodies[r[0].ID]; r[0].Body == nil {
+			return nil, fmt.Errorf("body of delivery %d: %w", r[0].ID, ErrNotFound)
 		}
 	}
 	return runs, nil
@@ -742,34 +737,37 @@ const runBytes = 512 << 10
 // not, so that none is sent before one owed ahead of it, and within
 // runBytes.
 func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now, until string) ([]Delivery, error) {
-	rows, err := s.wstmt(ctx, tx, `SELECT d.id, d.status, d.next_attempt, d.claimed_until, (SELECT length(b.body) + coalesce(length(sb.content), 0) FROM `+bodyJoin+` WHERE b.delivery_id = d.id)
-		FROM deliveries d WHERE d.subscriber_id = ? AND d.status IN ('due', 'sending') AND d.id > ? ORDER BY d.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
+	// The deliveries with their bodies, read once.
+	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, b.body, b.split, sb.content, claimed_until
+		FROM deliveries JOIN delivery_bodies b ON b.delivery_id = deliveries.id LEFT JOIN shared_bodies sb ON sb.hash = b.shared
+		WHERE subscriber_id = ? AND status IN ('due', 'sending') AND deliveries.id > ? ORDER BY deliveries.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
 		return nil, err
 	}
+	var run []Delivery
 	var ids []int64
 	size := 0
 	for rows.Next() {
-		var id int64
-		var status, next, claimed string
-		var length int
-		if err := rows.Scan(&id, &status, &next, &claimed, &length); err != nil {
+		var claimed string
+		d, err := scanDelivery(extraScanner{rows, &claimed}, true)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if size += length; size > runBytes || (status == Due && next > now) || (status == Sending && claimed > now) {
+		next := formatTime(d.NextAttempt)
+		if size += len(d.Body); size > runBytes || (d.Status == Due && next > now) || (d.Status == Sending && claimed > now) {
 			break
 		}
-		ids = append(ids, id)
+		d.Status = Sending
+		run, ids = append(run, d), append(ids, d.ID)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return nil, err
 	}
 	args := []any{Sending, until}
-	claimed, err := scanDeliveries(s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+inShape("id", ids, &args)+` RETURNING `+deliveryColumns).QueryContext(ctx, args...))
-	slices.SortFunc(claimed, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
-	return claimed, err
+	_, err = s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+inShape("id", ids, &args)).ExecContext(ctx, args...)
+	return run, err
 }
 
 // scanDeliveries reads the deliveryColumns of every row.
