@@ -363,6 +363,14 @@ type sent = store.Finished
 // (the store bounds their bytes too).
 const maxRun = 64
 
+// commitEvery spaces the commits of successes that need nothing more
+// (their subscriber holds more claimed deliveries) unless gatherMost
+// of them wait.
+const (
+	commitEvery = 5 * time.Millisecond
+	gatherMost  = 256
+)
+
 // lane is a subscriber's run of claimed deliveries, sent one at a time:
 // the next as soon as the one before succeeded, while that success is
 // being recorded.
@@ -404,6 +412,11 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 	// due: look for it now and then.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// Successes that need nothing more wait a little for others, so that
+	// a commit carries many: each commit rewrites the pages it touches.
+	var lastCommit time.Time
+	gather := time.NewTimer(0)
+	defer gather.Stop()
 	lease := d.lease()
 	start := func(l *lane) {
 		del := l.queue[0]
@@ -423,11 +436,11 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		}
 		if !committing {
 			req := store.Record{Done: pending, Lease: lease, Run: maxRun, Holding: map[string]int64{}, Release: map[string]int64{}}
+			var renewed []*lane
 			for id, l := range lanes {
 				switch {
 				case stopping && len(l.queue) > 0:
 					req.Release[id] = l.inFlight // give back what will not be sent now
-					l.queue = nil
 				case stopping:
 				case l.refill:
 					req.Refill = append(req.Refill, id)
@@ -435,15 +448,26 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 					req.Holding[id] = l.inFlight
 					if time.Since(l.renewed) > leaseMargin/2 {
 						req.Renew = append(req.Renew, id)
-						l.renewed = time.Now()
+						renewed = append(renewed, l)
 					}
 				}
 			}
 			if stopping {
 				req.Lease = 0 // claim nothing more
 			}
-			if len(req.Done) > 0 || len(req.Release) > 0 || len(req.Refill) > 0 {
-				committing, pending = true, nil
+			urgent := len(req.Release) > 0 || len(req.Refill) > 0 || len(req.Renew) > 0 || stopping || len(req.Done) >= gatherMost
+			switch wait := commitEvery - time.Since(lastCommit); {
+			case len(req.Done)+len(req.Release)+len(req.Refill)+len(req.Renew) == 0:
+			case !urgent && wait > 0:
+				gather.Reset(wait)
+			default:
+				committing, pending, lastCommit = true, nil, time.Now()
+				for id := range req.Release {
+					lanes[id].queue = nil
+				}
+				for _, l := range renewed {
+					l.renewed = lastCommit
+				}
 				go func() {
 					// The commit outlives ctx: an answer received is never forgotten.
 					rec, err := d.Store.Record(context.WithoutCancel(ctx), req)
@@ -552,6 +576,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			scan = true
 		case <-tick.C:
 			scan = true
+		case <-gather.C:
 		case <-done:
 		}
 	}

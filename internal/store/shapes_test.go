@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestShapes(t *testing.T) {
@@ -28,5 +29,27 @@ func TestShapes(t *testing.T) {
 	}
 	if got := valueRows(2, 3); got != "(?, ?, ?), (?, ?, ?)" {
 		t.Errorf("valueRows(2, 3) = %q", got)
+	}
+}
+
+// Webhook-ids made later sort later (they go at the end of their index),
+// and are never the same.
+func TestWebhookIDsSortByTime(t *testing.T) {
+	seen := map[string]bool{}
+	prev := newWebhookID()
+	for i := 0; i < 2000; i++ {
+		if i%500 == 0 {
+			time.Sleep(2 * time.Millisecond)
+			id := newWebhookID()
+			if id <= prev || len(id) != 28 {
+				t.Fatalf("%q made after %q", id, prev)
+			}
+			prev = id
+		}
+		id := newWebhookID()
+		if seen[id] {
+			t.Fatalf("%q made twice", id)
+		}
+		seen[id] = true
 	}
 }
