@@ -602,6 +602,10 @@ func testSharedBodies(t *testing.T) {
 		after = append(after, dels...)
 	}
 	check("after a copy", after)
+	// The copy's own search index holds the copied items.
+	if found, err := copied.Items(ctx, Query{Limit: 5, SeqDesc: true, Search: mustSearch(t, "two")}); err != nil || len(found) != 1 {
+		t.Errorf("search in the copy: %d items, %v", len(found), err)
+	}
 }
 
 // Subscribers fired together each get what they are owed, once, numbered
