@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -462,5 +463,76 @@ func TestEnvelopeIsWhatJSONMakes(t *testing.T) {
 		if got := env.with(42, c.items); string(got) != string(want) {
 			t.Errorf("envelope:\n%s\nencoding/json:\n%s", got, want)
 		}
+	}
+}
+
+// A run of a partner's deliveries stops at the first commit after a pause
+// (at most the one sent ahead meanwhile goes), and a sender that stops
+// mid-run gives the rest of its run back at once: another process need
+// not wait for the claims to lapse.
+func TestRunsStopOnPauseAndShutdown(t *testing.T) {
+	for _, how := range []string{"pause", "shutdown"} {
+		t.Run(how, func(t *testing.T) {
+			rc := newReceiver(t)
+			d, _ := setup(t, "", sub("p", rc.srv.URL, ""))
+			d.MaxBody = 2000 // one release a delivery: a run of five
+			st := d.Store.(*store.Store)
+			fireAll(t, d)
+			second := make(chan struct{})
+			resume := make(chan struct{})
+			n := 0
+			rc.set(func(w http.ResponseWriter, r *http.Request) bool {
+				rc.mu.Lock()
+				n++
+				k := n
+				rc.mu.Unlock()
+				if k == 2 {
+					close(second)
+					<-resume
+				}
+				if k > 2 {
+					time.Sleep(50 * time.Millisecond) // longer than a commit takes to notice
+				}
+				return false
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan struct{})
+			go func() { d.Run(ctx); close(done) }()
+			<-second
+			if how == "pause" {
+				if err := st.SetPaused(ctx, "p", true); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				cancel()
+			}
+			close(resume)
+			if how == "pause" {
+				time.Sleep(300 * time.Millisecond) // the commit that notices the pause
+				cancel()
+			}
+			<-done
+			rc.mu.Lock()
+			got := len(rc.ids)
+			rc.mu.Unlock()
+			if got < 2 || got > 3 {
+				t.Errorf("%d deliveries arrived; want the two in flight or sent ahead at the %s, and no more", got, how)
+			}
+			if how == "pause" {
+				st.SetPaused(context.Background(), "p", false)
+			}
+			// The rest of the run is given back: claimable now, in order.
+			runs, err := st.ClaimRuns(context.Background(), []string{"p"}, 1, 10, time.Minute)
+			if err != nil || len(runs) != 1 || len(runs[0]) != 5-got {
+				t.Fatalf("after the %s: %v %v, want the %d not sent", how, runs, err, 5-got)
+			}
+			dels, _ := st.Deliveries(context.Background(), "p", 10)
+			for _, del := range dels {
+				if del.Status == store.Sent && !slices.Contains(rc.ids, del.WebhookID) {
+					t.Errorf("%s recorded sent, never arrived", del.WebhookID)
+				}
+			}
+		})
 	}
 }
