@@ -256,10 +256,10 @@ func (w *frameWindow) frame() *normalize.Frame {
 	return normalize.FrameOf(sets)
 }
 
-// learnFrame adds this run's changed documents to the source's frame
-// window (read from its most recent stored documents the first time) and
-// learns the frame from it.
-func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed) (*normalize.Frame, error) {
+// learnFrame adds the frame lines of this run's first frameDocs changed
+// documents to the source's frame window (read from its most recent
+// stored documents the first time) and learns the frame from it.
+func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []gather.Doc, lines []normalize.FrameLines) (*normalize.Frame, error) {
 	in.mu.Lock()
 	w := in.frames[src.ID]
 	in.mu.Unlock()
@@ -273,8 +273,8 @@ func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []ga
 			w.add(stored[i].Key, normalize.LinesOf(normalize.Input{Raw: stored[i].Raw}))
 		}
 	}
-	for i, d := range docs[:min(len(docs), frameDocs)] {
-		w.add(d.Key, parsed[i].Lines())
+	for i, l := range lines {
+		w.add(docs[i].Key, l)
 	}
 	in.mu.Lock()
 	in.frames[src.ID] = w
@@ -314,8 +314,14 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	// Each document is parsed once, on every core, for its frame lines
 	// and for normalizing.
 	parsed := make([]*normalize.Parsed, len(changed))
-	parallel(ctx, len(changed), func(i int) { parsed[i] = normalize.Parse(in.input(src, changed[i], nil)) })
-	frame, err := in.learnFrame(ctx, src, changed, parsed)
+	lines := make([]normalize.FrameLines, min(len(changed), frameDocs))
+	parallel(ctx, len(changed), func(i int) {
+		parsed[i] = normalize.Parse(in.input(src, changed[i], nil))
+		if i < len(lines) {
+			lines[i] = parsed[i].Lines()
+		}
+	})
+	frame, err := in.learnFrame(ctx, src, changed, lines)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", src.ID, err)
 	}

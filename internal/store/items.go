@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"
@@ -137,9 +139,16 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	// Compressed before the transaction: the writer is held for the
 	// database's work alone.
 	docs = append([]Document(nil), docs...)
-	for i := range docs {
-		docs[i].packed = packRaw(docs[i].Raw)
+	var wg sync.WaitGroup
+	procs := runtime.GOMAXPROCS(0)
+	for part := range slices.Chunk(docs, max(1, (len(docs)+procs-1)/procs)) { // on every core
+		wg.Go(func() {
+			for i := range part {
+				part[i].packed = packRaw(part[i].Raw)
+			}
+		})
 	}
+	wg.Wait()
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("save documents: %w", err)
