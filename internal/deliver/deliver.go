@@ -263,15 +263,14 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 	var cur []json.RawMessage
 	var ids []int64
 	size := len(empty)
-	flush := func() error {
+	flush := func() {
 		if len(cur) == 0 {
-			return nil
+			return
 		}
 		b := env.batch(seq, cur)
 		b.Items = ids
 		out = append(out, b)
 		cur, ids, size, seq = nil, nil, len(empty), seq+1
-		return nil
 	}
 	for _, it := range items {
 		b, err := d.itemJSON(it, 0)
@@ -284,9 +283,7 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 			return nil, err
 		}
 		if size+len(b)+1 > int(d.MaxBody) {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			flush()
 			if len(empty)+len(b) > int(d.MaxBody) && event != store.Retracted {
 				if b, err = d.itemJSON(it, int(d.MaxBody)-len(empty)); err != nil {
 					return nil, err
@@ -296,7 +293,8 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 		cur, ids = append(cur, b), append(ids, it.Seq)
 		size += len(b) + 1
 	}
-	return out, flush()
+	flush()
+	return out, nil
 }
 
 // shrink fits a single item into about budget bytes.
@@ -435,26 +433,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			}
 		}
 		if !committing {
-			req := store.Record{Done: pending, Lease: lease, Run: maxRun, Holding: map[string]int64{}, Release: map[string]int64{}}
-			var renewed []*lane
-			for id, l := range lanes {
-				switch {
-				case stopping && len(l.queue) > 0:
-					req.Release[id] = l.inFlight // give back what will not be sent now
-				case stopping:
-				case l.refill:
-					req.Refill = append(req.Refill, id)
-				case len(l.queue) > 0:
-					req.Holding[id] = l.inFlight
-					if time.Since(l.renewed) > leaseMargin/2 {
-						req.Renew = append(req.Renew, id)
-						renewed = append(renewed, l)
-					}
-				}
-			}
-			if stopping {
-				req.Lease = 0 // claim nothing more
-			}
+			req, renewed := nextCommit(lanes, pending, stopping, lease)
 			urgent := len(req.Release) > 0 || len(req.Refill) > 0 || len(req.Renew) > 0 || stopping || len(req.Done) >= gatherMost
 			switch wait := commitEvery - time.Since(lastCommit); {
 			case len(req.Done)+len(req.Release)+len(req.Refill)+len(req.Renew) == 0:
@@ -564,9 +543,11 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 					continue
 				}
 				l.refill = false
-				if run := c.rec.Runs[id]; len(run) > 0 && ctx.Err() == nil {
+				if run := c.rec.Runs[id]; len(run) > 0 {
 					l.queue, l.renewed = run, time.Now()
-					start(l)
+					if ctx.Err() == nil {
+						start(l)
+					} // else the next commit gives it back
 				} else if l.inFlight == 0 {
 					delete(lanes, id) // its queue ran dry: a place for another
 					scan = true
@@ -580,6 +561,34 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		case <-done:
 		}
 	}
+}
+
+// nextCommit is what the dispatcher's next commit carries: the attempts
+// finished, the lanes whose runs are used up (refilled), held (checked for
+// a pause), old enough to renew, or, when stopping, given back. It returns
+// the lanes to mark renewed once the commit starts.
+func nextCommit(lanes map[string]*lane, done []sent, stopping bool, lease time.Duration) (store.Record, []*lane) {
+	req := store.Record{Done: done, Lease: lease, Run: maxRun, Holding: map[string]int64{}, Release: map[string]int64{}}
+	if stopping {
+		req.Lease = 0 // claim nothing more
+	}
+	var renewed []*lane
+	for id, l := range lanes {
+		switch {
+		case stopping && len(l.queue) > 0:
+			req.Release[id] = l.inFlight // give back what will not be sent now
+		case stopping:
+		case l.refill:
+			req.Refill = append(req.Refill, id)
+		case len(l.queue) > 0:
+			req.Holding[id] = l.inFlight
+			if time.Since(l.renewed) > leaseMargin/2 {
+				req.Renew = append(req.Renew, id)
+				renewed = append(renewed, l)
+			}
+		}
+	}
+	return req, renewed
 }
 
 // idle waits, with nothing in flight, for a wake-up, the next due time, or
