@@ -746,7 +746,7 @@ const runBytes = 512 << 10
 func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now, until string) ([]Delivery, error) {
 	// The deliveries with their bodies, read once.
 	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, b.body, b.split, sb.content, claimed_until
-		FROM deliveries JOIN delivery_bodies b ON b.delivery_id = deliveries.id LEFT JOIN shared_bodies sb ON sb.hash = b.shared
+		FROM deliveries LEFT JOIN delivery_bodies b ON b.delivery_id = deliveries.id LEFT JOIN shared_bodies sb ON sb.hash = b.shared
 		WHERE subscriber_id = ? AND status IN ('due', 'sending') AND deliveries.id > ? ORDER BY deliveries.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
 		return nil, err
@@ -762,7 +762,8 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 			return nil, err
 		}
 		next := formatTime(d.NextAttempt)
-		if size += len(d.Body); size > runBytes || (d.Status == Due && next > now) || (d.Status == Sending && claimed > now) {
+		// A delivery without its body (never written so) ends the run too.
+		if size += len(d.Body); size > runBytes || d.Body == nil || (d.Status == Due && next > now) || (d.Status == Sending && claimed > now) {
 			break
 		}
 		d.Status = Sending
