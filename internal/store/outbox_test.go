@@ -20,10 +20,7 @@ func testOutboxAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	first, dsn := openTemp(t)
 	replicas := []*Store{first, reopen(t, dsn), reopen(t, dsn)}
-	var docs []Document
-	for i := 0; i < 30; i++ {
-		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
-	}
+	docs := numberedDocs(0, 30)
 	if _, err := first.SaveDocuments(ctx, docs); err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +188,7 @@ func testCopyBetweenEngines(t *testing.T) {
 	}
 	defer sqlite.Close()
 	from, to := sqlite, src
-	var docs []Document
-	for i := 0; i < 12; i++ {
-		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
-	}
+	docs := numberedDocs(0, 12)
 	if _, err := from.SaveDocuments(ctx, docs); err != nil {
 		t.Fatal(err)
 	}
@@ -419,10 +413,7 @@ func testClaimRuns(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.Now = func() time.Time { return clock }
 	other.Now = s.Now
-	var docs []Document
-	for i := 0; i < 8; i++ {
-		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
-	}
+	docs := numberedDocs(0, 8)
 	if _, err := s.SaveDocuments(ctx, docs); err != nil {
 		t.Fatal(err)
 	}
@@ -618,11 +609,7 @@ func testFireMany(t *testing.T) {
 	s, dsn := openTemp(t)
 	other := reopen(t, dsn)
 	save := func(from, to int) {
-		var docs []Document
-		for i := from; i < to; i++ {
-			docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
-		}
-		if _, err := s.SaveDocuments(ctx, docs); err != nil {
+		if _, err := s.SaveDocuments(ctx, numberedDocs(from, to)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -691,4 +678,13 @@ func testFireMany(t *testing.T) {
 			t.Errorf("%s: %d deliveries, want 12", id, len(dels))
 		}
 	}
+}
+
+// numberedDocs makes documents from to to-1, each a release of its own.
+func numberedDocs(from, to int) []Document {
+	var docs []Document
+	for i := from; i < to; i++ {
+		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
+	}
+	return docs
 }
