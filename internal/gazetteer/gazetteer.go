@@ -119,6 +119,35 @@ func (g *Gazetteer) Country(name string) (string, bool) {
 	return cc, ok
 }
 
+// KnownCountry reports whether cc is an ISO 3166-1 alpha-2 code, reading
+// only the bundled data's countries, which come first: a config is checked
+// without loading every city.
+func KnownCountry(cc string) bool {
+	codesOnce.Do(func() {
+		codes = map[string]bool{}
+		zr, err := gzip.NewReader(bytes.NewReader(placesGz))
+		if err != nil {
+			return
+		}
+		sc := bufio.NewScanner(zr)
+		for sc.Scan() {
+			f := strings.SplitN(sc.Text(), "\t", 3)
+			if f[0] == "city" {
+				break
+			}
+			if f[0] == "country" && len(f) == 3 {
+				codes[f[1]] = true
+			}
+		}
+	})
+	return codes[strings.ToUpper(cc)]
+}
+
+var (
+	codesOnce sync.Once
+	codes     map[string]bool
+)
+
 // Known reports whether cc is an ISO 3166-1 alpha-2 code.
 func (g *Gazetteer) Known(cc string) bool {
 	_, ok := g.names[strings.ToUpper(cc)]

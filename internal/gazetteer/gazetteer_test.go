@@ -1,6 +1,9 @@
 package gazetteer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestResolve(t *testing.T) {
 	g := Default()
@@ -52,5 +55,25 @@ func TestCoverage(t *testing.T) {
 	}
 	if !g.Known("be") || g.Known("ZZ") {
 		t.Error("Known: wrong answer for BE or ZZ")
+	}
+}
+
+// The codes known without loading the cities are the gazetteer's own.
+func TestKnownCountryAgreesWithKnown(t *testing.T) {
+	g := Default()
+	n := 0
+	for cc := range g.names {
+		n++
+		if !KnownCountry(cc) || !KnownCountry(strings.ToLower(cc)) {
+			t.Errorf("%s is not known", cc)
+		}
+	}
+	for _, cc := range []string{"XX", "ZZ", "", "FRA"} {
+		if KnownCountry(cc) {
+			t.Errorf("%q is known", cc)
+		}
+	}
+	if n < 240 {
+		t.Errorf("only %d countries", n)
 	}
 }
