@@ -502,7 +502,8 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 		rest = rest[n:]
 		args := make([]any, 0, 7*n)
 		type body struct {
-			own, shared any // shared: its hash, or NULL for a whole body
+			own, shared []byte // shared: nil for a whole body
+			hash        string
 			split       int
 		}
 		bodies := make(map[string]body, n) // by webhook-id
@@ -518,7 +519,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				return false, fmt.Errorf("subscriber %s: a body split at %d of %d bytes", id, b.Split, len(b.Body))
 			}
 			hash := sharedHash(b.Shared)
-			bodies[hook] = body{b.Body, hash, b.Split}
+			bodies[hook] = body{b.Body, b.Shared, hash, b.Split}
 			if stored[hash] || s.sharedKnown(hash) {
 				continue
 			}
@@ -532,7 +533,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 		if err != nil {
 			return false, err
 		}
-		args = args[:0]
+		var whole, parts []any
 		for rows.Next() {
 			var did int64
 			var hook string
@@ -540,14 +541,20 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				rows.Close()
 				return false, err
 			}
-			b := bodies[hook]
-			args = append(args, did, b.own, b.shared, b.split)
+			if b := bodies[hook]; b.shared == nil {
+				whole = append(whole, did, b.own)
+			} else {
+				parts = append(parts, did, b.own, b.hash, b.split)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, err
 		}
-		if _, err := s.wstmt(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body, shared, split) VALUES `+valueRows(n, 4)).ExecContext(ctx, args...); err != nil {
+		if err := s.insertMany(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES `, 2, whole); err != nil {
+			return false, err
+		}
+		if err := s.insertMany(ctx, tx, `INSERT INTO delivery_parts (delivery_id, own, shared, split) VALUES `, 4, parts); err != nil {
 			return false, err
 		}
 	}
@@ -584,18 +591,38 @@ func (s *Store) sharedStored(hashes map[string]bool) {
 
 const maxShared = 1 << 16
 
-// assemble puts a stored body together: its own part with the shared
-// part, if any, at split.
-func assemble(own []byte, split int, shared []byte) []byte {
-	if shared == nil {
-		return own
+// assemble puts a stored body together: whole, or its own part with the
+// shared part at split (bodyColumns, read through bodyJoins).
+func assemble(whole, own []byte, split sql.NullInt64, shared []byte) []byte {
+	if whole != nil || own == nil {
+		return whole
 	}
+	at := min(int(split.Int64), len(own))
 	out := make([]byte, 0, len(own)+len(shared))
-	return append(append(append(out, own[:split]...), shared...), own[split:]...)
+	return append(append(append(out, own[:at]...), shared...), own[at:]...)
 }
 
-// bodyJoin reads a delivery's body as assemble takes it, from delivery_bodies b.
-const bodyJoin = `delivery_bodies b LEFT JOIN shared_bodies sb ON sb.hash = b.shared`
+// bodyColumns and bodyJoins read the body of the delivery whose id is
+// idExpr, for assemble.
+const bodyColumns = `b.body, p.own, p.split, sb.content`
+
+func bodyJoins(idExpr string) string {
+	return `LEFT JOIN delivery_bodies b ON b.delivery_id = ` + idExpr + ` LEFT JOIN delivery_parts p ON p.delivery_id = ` + idExpr +
+		` LEFT JOIN shared_bodies sb ON sb.hash = p.shared`
+}
+
+// insertMany inserts rows of cols values each (args, row after row) with
+// insert ("INSERT INTO t (…) VALUES "), in runs of a few shapes.
+func (s *Store) insertMany(ctx context.Context, tx *txn, insert string, cols int, args []any) error {
+	for rest := args; len(rest) > 0; {
+		n := pow2Runs(len(rest)/cols, maxRows)[0]
+		if _, err := s.wstmt(ctx, tx, insert+valueRows(n, cols)).ExecContext(ctx, rest[:n*cols]...); err != nil {
+			return err
+		}
+		rest = rest[n*cols:]
+	}
+	return nil
+}
 
 // maxRows bounds the rows one statement inserts.
 const maxRows = 64
@@ -620,17 +647,17 @@ const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts,
 func scanDelivery(r scanner, withBody ...bool) (Delivery, error) {
 	var d Delivery
 	var items, next, created, sent string
-	var shared []byte
+	var own, shared []byte
 	var split sql.NullInt64
 	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError}
 	if len(withBody) > 0 && withBody[0] {
-		dest = append(dest, &d.Body, &split, &shared) // as bodyJoin has them
+		dest = append(dest, &d.Body, &own, &split, &shared) // bodyColumns
 	}
 	err := r.Scan(dest...)
 	if err != nil {
 		return d, err
 	}
-	d.Body = assemble(d.Body, int(split.Int64), shared)
+	d.Body = assemble(d.Body, own, split, shared)
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
 	err = json.Unmarshal([]byte(items), &d.Items)
 	return d, err
@@ -745,8 +772,8 @@ const runBytes = 512 << 10
 // runBytes.
 func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now, until string) ([]Delivery, error) {
 	// The deliveries with their bodies, read once.
-	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, b.body, b.split, sb.content, claimed_until
-		FROM deliveries LEFT JOIN delivery_bodies b ON b.delivery_id = deliveries.id LEFT JOIN shared_bodies sb ON sb.hash = b.shared
+	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns+`, claimed_until
+		FROM deliveries `+bodyJoins("deliveries.id")+`
 		WHERE subscriber_id = ? AND status IN ('due', 'sending') AND deliveries.id > ? ORDER BY deliveries.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
 		return nil, err
@@ -800,19 +827,19 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 	out := make(map[int64][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, maxListed) {
 		var args []any
-		rows, err := s.wstmt(ctx, tx, `SELECT b.delivery_id, b.body, b.split, sb.content FROM `+bodyJoin+` WHERE `+inShape("b.delivery_id", chunk, &args)).QueryContext(ctx, args...)
+		rows, err := s.wstmt(ctx, tx, `SELECT d.id, `+bodyColumns+` FROM deliveries d `+bodyJoins("d.id")+` WHERE `+inShape("d.id", chunk, &args)).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var id int64
-			var own, shared []byte
-			var split int
-			if err := rows.Scan(&id, &own, &split, &shared); err != nil {
+			var whole, own, shared []byte
+			var split sql.NullInt64
+			if err := rows.Scan(&id, &whole, &own, &split, &shared); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[id] = assemble(own, split, shared)
+			out[id] = assemble(whole, own, split, shared)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -1008,21 +1035,17 @@ func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) er
 				kept = append(kept, f)
 			}
 		}
-		for rest := kept; len(rest) > 0; {
-			n := pow2Runs(len(rest), maxRows)[0]
-			args = args[:0]
-			for _, f := range rest[:n] {
-				a := f.Attempt
-				args = append(args, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
-				if f.Outcome == Delivered {
-					sent = append(sent, f.Delivery.ID, formatTime(a.At))
-					failing = append(failing, f.Delivery.SubscriberID)
-				}
+		args = args[:0]
+		for _, f := range kept {
+			a := f.Attempt
+			args = append(args, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
+			if f.Outcome == Delivered {
+				sent = append(sent, f.Delivery.ID, formatTime(a.At))
+				failing = append(failing, f.Delivery.SubscriberID)
 			}
-			rest = rest[n:]
-			if _, err := s.wstmt(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `+valueRows(n, 6)).ExecContext(ctx, args...); err != nil {
-				return err
-			}
+		}
+		if err := s.insertMany(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `, 6, args); err != nil {
+			return err
 		}
 		if len(sent) == 0 {
 			continue
@@ -1096,8 +1119,8 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, b.body, b.split, sb.content
-		FROM deliveries LEFT JOIN delivery_bodies b ON b.delivery_id = deliveries.id LEFT JOIN shared_bodies sb ON sb.hash = b.shared
+	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns+`
+		FROM deliveries `+bodyJoins("deliveries.id")+`
 		WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
 	if err != nil {
 		return nil, err
@@ -1117,13 +1140,17 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 // DeliveryBody returns the body of a delivery, the bytes every attempt
 // sends.
 func (s *Store) DeliveryBody(ctx context.Context, id int64) ([]byte, error) {
-	var own, shared []byte
-	var split int
-	err := s.rstmt(ctx, `SELECT b.body, b.split, sb.content FROM `+bodyJoin+` WHERE b.delivery_id = ?`).QueryRowContext(ctx, id).Scan(&own, &split, &shared)
+	var whole, own, shared []byte
+	var split sql.NullInt64
+	err := s.rstmt(ctx, `SELECT `+bodyColumns+` FROM deliveries d `+bodyJoins("d.id")+` WHERE d.id = ?`).QueryRowContext(ctx, id).Scan(&whole, &own, &split, &shared)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("delivery %d: %w", id, ErrNotFound)
 	}
-	return assemble(own, split, shared), err
+	body := assemble(whole, own, split, shared)
+	if err == nil && body == nil {
+		return nil, fmt.Errorf("delivery %d has no body: %w", id, ErrNotFound)
+	}
+	return body, err
 }
 
 // Attempts lists a delivery's attempts, oldest first.

@@ -524,9 +524,13 @@ func testSharedBodies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var n int
+	var n, whole int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM shared_bodies`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("%d shared parts stored for 2 items sent to 3 subscribers (%v), want 2", n, err)
+	}
+	// A crier from before shared parts finds no whole body to send half of.
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM delivery_bodies`).Scan(&whole); err != nil || whole != 0 {
+		t.Errorf("%d deliveries sharing parts have a row in delivery_bodies (%v)", whole, err)
 	}
 	// Another process stores the same parts again without harm.
 	other := reopen(t, dsn)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,5 +325,31 @@ func testWarm(t *testing.T) {
 	cancel()
 	if err := s.Warm(cancelled); err == nil && !s.pg {
 		t.Error("Warm went on after its context was cancelled")
+	}
+}
+
+// A store migrated by a newer crier is refused, in one sentence, rather
+// than misread.
+func TestNewerSchemaRefused(t *testing.T) { eachEngine(t, testNewerSchemaRefused) }
+
+func testNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	newer := latestMigration(t) + 1
+	bump := fmt.Sprintf("PRAGMA user_version = %d", newer)
+	if s.pg {
+		bump = fmt.Sprintf("INSERT INTO schema_migrations (version, applied) VALUES (%d, 'later')", newer)
+	}
+	if _, err := s.w.ExecContext(ctx, bump); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	again, err := Open(ctx, engineOf(t), dsn)
+	if err == nil {
+		again.Close()
+		t.Fatal("a store of a newer schema was opened")
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("version %d, newer than this crier knows", newer)) {
+		t.Errorf("error: %v", err)
 	}
 }

@@ -95,6 +95,9 @@ func Migrate(ctx context.Context, db *sql.DB, all []schema.Migration) error {
 	if err := conn.QueryRowContext(ctx, SchemaVersion).Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
+	if err := schema.CheckNotNewer(current, all); err != nil {
+		return err
+	}
 	for _, m := range all {
 		if m.N <= current {
 			continue

@@ -40,3 +40,13 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	return out, nil
 }
+
+// CheckNotNewer refuses a database whose schema is newer than the last of
+// all: a crier older than the one that migrated it could misread what the
+// newer one writes.
+func CheckNotNewer(current int, all []Migration) error {
+	if len(all) > 0 && current > all[len(all)-1].N {
+		return fmt.Errorf("the store's schema is version %d, newer than this crier knows (%d): it was upgraded by a newer crier; run that version", current, all[len(all)-1].N)
+	}
+	return nil
+}

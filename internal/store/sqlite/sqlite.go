@@ -113,6 +113,13 @@ func Open(ctx context.Context, path string) (w, r *sql.DB, err error) {
 // writer is one connection and takes its lock at begin, so two processes
 // starting at once apply each migration once.
 func Migrate(ctx context.Context, w *sql.DB, all []schema.Migration) error {
+	var current int
+	if err := w.QueryRowContext(ctx, SchemaVersion).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if err := schema.CheckNotNewer(current, all); err != nil {
+		return err
+	}
 	for _, m := range all {
 		tx, err := w.BeginTx(ctx, nil)
 		if err != nil {
