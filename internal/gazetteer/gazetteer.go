@@ -41,7 +41,7 @@ var (
 // Default returns the bundled gazetteer, loaded on first use.
 func Default() *Gazetteer {
 	once.Do(func() {
-		g, err := parse(placesGz)
+		g, err := parse(placesGz, true)
 		if err != nil {
 			panic("gazetteer: bundled data is corrupt: " + err.Error())
 		}
@@ -50,7 +50,9 @@ func Default() *Gazetteer {
 	return def
 }
 
-func parse(gz []byte) (*Gazetteer, error) {
+// parse reads the bundled data: its countries, and its cities too when
+// cities (the countries come first).
+func parse(gz []byte, cities bool) (*Gazetteer, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return nil, err
@@ -71,6 +73,8 @@ func parse(gz []byte) (*Gazetteer, error) {
 			for _, n := range names {
 				g.countries[Key(n)] = f[1]
 			}
+		case f[0] == "city" && !cities:
+			return g, nil
 		case f[0] == "city" && len(f) == 8:
 			pop, _ := strconv.Atoi(f[2])
 			c := &city{cc: f[1], population: pop, capital: f[3] == "1",
@@ -120,32 +124,22 @@ func (g *Gazetteer) Country(name string) (string, bool) {
 }
 
 // KnownCountry reports whether cc is an ISO 3166-1 alpha-2 code, reading
-// only the bundled data's countries, which come first: a config is checked
-// without loading every city.
+// only the bundled data's countries: a config is checked without loading
+// every city.
 func KnownCountry(cc string) bool {
-	codesOnce.Do(func() {
-		codes = map[string]bool{}
-		zr, err := gzip.NewReader(bytes.NewReader(placesGz))
-		if err != nil {
-			return
-		}
-		sc := bufio.NewScanner(zr)
-		for sc.Scan() {
-			f := strings.SplitN(sc.Text(), "\t", 3)
-			if f[0] == "city" {
-				break
-			}
-			if f[0] == "country" && len(f) == 3 {
-				codes[f[1]] = true
-			}
+	countriesOnce.Do(func() {
+		if g, err := parse(placesGz, false); err == nil {
+			countries = g
+		} else {
+			countries = Default() // which says what is wrong with the data
 		}
 	})
-	return codes[strings.ToUpper(cc)]
+	return countries.Known(cc)
 }
 
 var (
-	codesOnce sync.Once
-	codes     map[string]bool
+	countriesOnce sync.Once
+	countries     *Gazetteer
 )
 
 // Known reports whether cc is an ISO 3166-1 alpha-2 code.
