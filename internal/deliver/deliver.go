@@ -611,16 +611,7 @@ func (d *Deliverer) idle(ctx context.Context) {
 // when crier is stopping: it is then recorded, or its claim lapses and it
 // is sent again under the same webhook-id.
 func (d *Deliverer) send(ctx context.Context, del store.Delivery) sent {
-	ctx = context.WithoutCancel(ctx)
-	if del.Body == nil {
-		body, err := d.Store.DeliveryBody(ctx, del.ID)
-		if err != nil {
-			// Not the partner's fault: retried soon, the failure recorded.
-			return sent{Delivery: del, Attempt: store.Attempt{At: d.Now(), Error: err.Error()}, Outcome: store.Retry, Next: d.Now().Add(Retries[0])}
-		}
-		del.Body = body
-	}
-	a, outcome, next := d.attempt(ctx, del)
+	a, outcome, next := d.attempt(context.WithoutCancel(ctx), del)
 	return sent{Delivery: del, Attempt: a, Outcome: outcome, Next: next}
 }
 

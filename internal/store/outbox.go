@@ -160,7 +160,7 @@ type Builder func(event string, items []Item, seq int64) ([]Batch, error)
 
 // Fire creates the deliveries of the items stored after a subscriber's
 // cursor that q selects, and moves the cursor past every item stored so
-// far. build turns the selected items into batches. See FireEvents.
+// far. build turns the selected items into batches. See FireMany.
 func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item) ([]Batch, error)) (int, error) {
 	n, err := s.fire(ctx, []string{id}, q, false, func(string) Builder {
 		return func(_ string, items []Item, _ int64) ([]Batch, error) { return build(items) }
@@ -168,25 +168,19 @@ func (s *Store) Fire(ctx context.Context, id string, q Query, build func([]Item)
 	return n[id], err
 }
 
-// FireEvents is Fire for webhooks: corrections and retractions of the
-// items the subscriber already had come first (items.updated,
-// items.deleted), then new items (items.published), each batch numbered
-// in the subscriber's sequence.
+// FireMany is Fire for webhooks, for several subscribers with the same
+// query: corrections and retractions of the items a subscriber already had
+// come first (items.updated, items.deleted), then new items
+// (items.published), each batch numbered in the subscriber's sequence.
+// Subscribers whose cursors stand at the same place (partners added
+// together, fired together) have what they are owed read once, and built
+// for each by build(id).
 //
 // Items are read and rendered outside any write transaction, a bounded
 // chunk at a time; each chunk's deliveries and the cursor move commit
-// together, and only if no other process moved the cursors meanwhile. It
-// returns the number of deliveries created.
-func (s *Store) FireEvents(ctx context.Context, id string, q Query, build Builder) (int, error) {
-	n, err := s.FireMany(ctx, []string{id}, q, func(string) Builder { return build }, nil)
-	return n[id], err
-}
-
-// FireMany is FireEvents for several subscribers with the same query:
-// those whose cursors stand at the same place (partners added together,
-// fired together) have what they are owed read once, and built for each
-// by build(id). fired, if not nil, is told of each commit that created
-// deliveries. It returns the deliveries created for each.
+// together, and only if no other process moved the cursors meanwhile.
+// fired, if not nil, is told of each commit that created deliveries. It
+// returns the deliveries created for each.
 func (s *Store) FireMany(ctx context.Context, ids []string, q Query, build func(id string) Builder, fired func(id string, n int)) (map[string]int, error) {
 	return s.fire(ctx, ids, q, true, build, fired)
 }
@@ -497,14 +491,14 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	// shared part once.
 	stored := map[string]bool{}
 	for rest := batches; len(rest) > 0; {
-		n := pow2Runs(len(rest), maxRows)[0]
+		n := pow2Run(len(rest), maxRows)
 		run := rest[:n]
 		rest = rest[n:]
 		args := make([]any, 0, 7*n)
 		type body struct {
-			own, shared []byte // shared: nil for a whole body
-			hash        string
-			split       int
+			own   []byte
+			hash  string // of the shared part; "" for a whole body
+			split int
 		}
 		bodies := make(map[string]body, n) // by webhook-id
 		for _, b := range run {
@@ -519,7 +513,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				return false, fmt.Errorf("subscriber %s: a body split at %d of %d bytes", id, b.Split, len(b.Body))
 			}
 			hash := sharedHash(b.Shared)
-			bodies[hook] = body{b.Body, b.Shared, hash, b.Split}
+			bodies[hook] = body{b.Body, hash, b.Split}
 			if stored[hash] || s.sharedKnown(hash) {
 				continue
 			}
@@ -541,7 +535,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				rows.Close()
 				return false, err
 			}
-			if b := bodies[hook]; b.shared == nil {
+			if b := bodies[hook]; b.hash == "" {
 				whole = append(whole, did, b.own)
 			} else {
 				parts = append(parts, did, b.own, b.hash, b.split)
@@ -615,7 +609,7 @@ func bodyJoins(idExpr string) string {
 // insert ("INSERT INTO t (…) VALUES "), in runs of a few shapes.
 func (s *Store) insertMany(ctx context.Context, tx *txn, insert string, cols int, args []any) error {
 	for rest := args; len(rest) > 0; {
-		n := pow2Runs(len(rest)/cols, maxRows)[0]
+		n := pow2Run(len(rest)/cols, maxRows)
 		if _, err := s.wstmt(ctx, tx, insert+valueRows(n, cols)).ExecContext(ctx, rest[:n*cols]...); err != nil {
 			return err
 		}
@@ -682,24 +676,13 @@ func subscriberCond(subscribers []string, args *[]any) string {
 	return cond
 }
 
-// Claim takes up to n due deliveries, of n different subscribers, in one
-// statement: each the oldest owed delivery of a subscriber that is not
-// paused and has nothing in flight. A delivery whose claim has lapsed
-// (crier stopped mid-request) is due again, under the same webhook-id.
-// Each claim lasts lease. WebSub subscriptions' deliveries are claimed
-// along with subscribers'.
-func (s *Store) Claim(ctx context.Context, subscribers []string, n int, lease time.Duration) ([]Delivery, error) {
-	runs, err := s.ClaimRuns(ctx, subscribers, n, 1, lease)
-	var out []Delivery
-	for _, r := range runs {
-		out = append(out, r...)
-	}
-	return out, err
-}
-
-// ClaimRuns is Claim that takes, with each subscriber's head, up to run-1
-// of the deliveries that follow it in the subscriber's queue when they may
-// go now too. Their sender holds them, and sends each once the one before
+// ClaimRuns takes the due deliveries of up to n different subscribers in
+// one statement: each the oldest owed delivery of a subscriber that is not
+// paused and has nothing in flight, and with it up to run-1 of the
+// deliveries that follow it in the subscriber's queue when they may go now
+// too. A delivery whose claim has lapsed (crier stopped mid-request) is
+// due again, under the same webhook-id. Each claim lasts lease. WebSub
+// subscriptions' deliveries are claimed along with subscribers'. Their sender holds them, and sends each once the one before
 // it succeeded: still one request in flight per subscriber, in order. The
 // runs come in the order their heads fell due, each run in order.
 func (s *Store) ClaimRuns(ctx context.Context, subscribers []string, n, run int, lease time.Duration) ([][]Delivery, error) {
@@ -807,19 +790,7 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 
 // scanDeliveries reads the deliveryColumns of every row.
 func scanDeliveries(rows *sql.Rows, err error) ([]Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, func(r scanner) (Delivery, error) { return scanDelivery(r) })
 }
 
 // bodies reads deliveries' bodies inside a write transaction, by id.
@@ -889,31 +860,6 @@ type Finished struct {
 	Attempt  Attempt
 	Outcome  Outcome
 	Next     time.Time // the next attempt, for Retry and RetryFailing
-}
-
-// Finish records an attempt at a claimed delivery and its outcome.
-func (s *Store) Finish(ctx context.Context, d Delivery, a Attempt, o Outcome, next time.Time) error {
-	_, err := s.FinishAll(ctx, []Finished{{d, a, o, next}}, 0)
-	return err
-}
-
-// FinishAll records several attempts in one transaction. With a lease, a
-// subscriber whose delivery succeeded has its next delivery claimed in the
-// same transaction when it is due, so that a partner's queue drains
-// without a scan of every subscriber; the claimed deliveries are returned.
-func (s *Store) FinishAll(ctx context.Context, done []Finished, lease time.Duration) ([]Delivery, error) {
-	r := Record{Done: done, Lease: lease, Run: 1}
-	for _, f := range done {
-		if f.Outcome == Delivered && !slices.Contains(r.Refill, f.Delivery.SubscriberID) {
-			r.Refill = append(r.Refill, f.Delivery.SubscriberID)
-		}
-	}
-	rec, err := s.Record(ctx, r)
-	var next []Delivery
-	for _, id := range r.Refill {
-		next = append(next, rec.Runs[id]...)
-	}
-	return next, err
 }
 
 // Record is one commit of a sender: the attempts finished since its last,
@@ -1028,39 +974,31 @@ func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) er
 		if err != nil {
 			return err
 		}
-		var kept []Finished
-		var sent, failing []any
+		var attempts, delivered, sentAt, failing []any
 		for _, f := range chunk {
-			if slices.Contains(exist, f.Delivery.ID) {
-				kept = append(kept, f)
+			if !slices.Contains(exist, f.Delivery.ID) {
+				continue // its subscriber was removed, and its deliveries with it
 			}
-		}
-		args = args[:0]
-		for _, f := range kept {
 			a := f.Attempt
-			args = append(args, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
+			attempts = append(attempts, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
 			if f.Outcome == Delivered {
-				sent = append(sent, f.Delivery.ID, formatTime(a.At))
+				delivered, sentAt = append(delivered, f.Delivery.ID), append(sentAt, formatTime(a.At))
 				failing = append(failing, f.Delivery.SubscriberID)
 			}
 		}
-		if err := s.insertMany(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `, 6, args); err != nil {
+		if err := s.insertMany(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `, 6, attempts); err != nil {
 			return err
 		}
-		if len(sent) == 0 {
+		if len(delivered) == 0 {
 			continue
 		}
-		// Each delivered one is sent at its attempt's time: the pairs
-		// padded as the list of ids is.
-		var delivered []any
-		for i := 0; i < len(sent); i += 2 {
-			delivered = append(delivered, sent[i])
+		// Each delivered one is sent at its attempt's time: both lists
+		// padded alike to a shape.
+		delivered, sentAt = padded(delivered), padded(sentAt)
+		args = append(args[:0], Sent)
+		for i := range delivered {
+			args = append(args, delivered[i], sentAt[i])
 		}
-		delivered = padded(delivered)
-		for len(sent) < 2*len(delivered) {
-			sent = append(sent, sent[len(sent)-2:]...)
-		}
-		args = append(append(args[:0], Sent), sent...)
 		q := `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = CASE id` + strings.Repeat(" WHEN ? THEN ?", len(delivered)) +
 			` END, last_error = '', claimed_until = '' WHERE ` + in("id", delivered, &args)
 		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
@@ -1100,16 +1038,16 @@ func (s *Store) finishFailed(ctx context.Context, tx *txn, f Finished) error {
 	return err
 }
 
-// scanColumn reads a one-column result.
-func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
+// scanAll reads every row with scan.
+func scanAll[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
@@ -1117,61 +1055,30 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 	return out, rows.Err()
 }
 
+// scanColumn reads a one-column result.
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
+	return scanAll(rows, err, func(r scanner) (v T, err error) { return v, r.Scan(&v) })
+}
+
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
 	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns+`
 		FROM deliveries `+bodyJoins("deliveries.id")+`
 		WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
-// DeliveryBody returns the body of a delivery, the bytes every attempt
-// sends.
-func (s *Store) DeliveryBody(ctx context.Context, id int64) ([]byte, error) {
-	var whole, own, shared []byte
-	var split sql.NullInt64
-	err := s.rstmt(ctx, `SELECT `+bodyColumns+` FROM deliveries d `+bodyJoins("d.id")+` WHERE d.id = ?`).QueryRowContext(ctx, id).Scan(&whole, &own, &split, &shared)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("delivery %d: %w", id, ErrNotFound)
-	}
-	body := assemble(whole, own, split, shared)
-	if err == nil && body == nil {
-		return nil, fmt.Errorf("delivery %d has no body: %w", id, ErrNotFound)
-	}
-	return body, err
+	return scanAll(rows, err, func(r scanner) (Delivery, error) { return scanDelivery(r, true) })
 }
 
 // Attempts lists a delivery's attempts, oldest first.
 func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ? ORDER BY at`, deliveryID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Attempt
-	for rows.Next() {
+	return scanAll(rows, err, func(r scanner) (Attempt, error) {
 		var a Attempt
 		var at string
 		var ms int64
-		if err := rows.Scan(&at, &a.Status, &ms, &a.Error, &a.Response); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&at, &a.Status, &ms, &a.Error, &a.Response)
 		a.At, a.Latency = parseTime(at), time.Duration(ms)*time.Millisecond
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, err
+	})
 }
 
 // Replay sends a delivery again under its own webhook-id: a sent one is

@@ -69,7 +69,7 @@ func testOutboxAcrossReplicas(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for idle := 0; idle < 3; {
-				dels, err := r.Claim(ctx, subs, 3, time.Minute)
+				dels, err := claim(ctx, r, subs, 3, time.Minute)
 				if err != nil {
 					mu.Lock()
 					problems = append(problems, err.Error())
@@ -101,7 +101,7 @@ func testOutboxAcrossReplicas(t *testing.T) {
 					inFlight[d.SubscriberID] = false
 				}
 				mu.Unlock()
-				if _, err := r.FinishAll(ctx, done, 0); err != nil {
+				if _, err := finishAll(ctx, r, done, 0); err != nil {
 					mu.Lock()
 					problems = append(problems, err.Error())
 					mu.Unlock()
@@ -150,25 +150,25 @@ func testLapsedClaimAndPause(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("fire: %d %v", n, err)
 	}
-	d1, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute)
+	d1, _ := claim(ctx, s, []string{"p"}, 5, time.Minute)
 	if len(d1) != 1 || string(d1[0].Body) != "x" {
 		t.Fatalf("first claim: %+v", d1)
 	}
-	if again, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute); len(again) != 0 {
+	if again, _ := claim(ctx, s, []string{"p"}, 5, time.Minute); len(again) != 0 {
 		t.Fatal("a second delivery claimed while one is in flight")
 	}
 	clock = clock.Add(2 * time.Minute)
-	d2, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute)
+	d2, _ := claim(ctx, s, []string{"p"}, 5, time.Minute)
 	if len(d2) != 1 || d2[0].WebhookID != d1[0].WebhookID {
 		t.Fatalf("after the claim lapsed: %+v, want the same delivery again", d2)
 	}
 	s.SetPaused(ctx, "p", true)
 	clock = clock.Add(2 * time.Minute)
-	if d, _ := s.Claim(ctx, []string{"p"}, 5, time.Minute); len(d) != 0 {
+	if d, _ := claim(ctx, s, []string{"p"}, 5, time.Minute); len(d) != 0 {
 		t.Error("a paused subscriber's delivery was claimed")
 	}
 	s.SetPaused(ctx, "p", false)
-	next, err := s.FinishAll(ctx, []Finished{{Delivery: d2[0], Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}}, time.Minute)
+	next, err := finishAll(ctx, s, []Finished{{Delivery: d2[0], Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}}, time.Minute)
 	if err != nil || len(next) != 1 || next[0].ID == d2[0].ID {
 		t.Errorf("finishing claims the next: %+v %v", next, err)
 	}
@@ -196,8 +196,8 @@ func testCopyBetweenEngines(t *testing.T) {
 	from.Fire(ctx, "p", Query{Countries: []string{"BE"}}, func(items []Item) ([]Batch, error) {
 		return []Batch{{Items: []int64{items[0].Seq}, Body: []byte("one")}, {Items: []int64{items[1].Seq}, Body: []byte("two")}}, nil
 	})
-	dels, _ := from.Claim(ctx, []string{"p"}, 1, time.Minute)
-	from.FinishAll(ctx, []Finished{{Delivery: dels[0], Attempt: Attempt{At: time.Now(), Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: time.Now()}}, 0)
+	dels, _ := claim(ctx, from, []string{"p"}, 1, time.Minute)
+	finishAll(ctx, from, []Finished{{Delivery: dels[0], Attempt: Attempt{At: time.Now(), Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: time.Now()}}, 0)
 	copied, err := Copy(ctx, from, to)
 	if err != nil {
 		t.Fatal(err)
@@ -498,8 +498,8 @@ func testClaimRuns(t *testing.T) {
 }
 
 // The part of bodies that many deliveries carry is stored once, and every
-// way of reading a body (claiming, listing, by id, after a copy) puts the
-// whole together again.
+// way of reading a body (claiming, listing, after a copy) puts the whole
+// together again.
 func TestSharedBodies(t *testing.T) { eachEngine(t, testSharedBodies) }
 
 func testSharedBodies(t *testing.T) {
@@ -558,22 +558,15 @@ func testSharedBodies(t *testing.T) {
 			}
 		}
 	}
-	var listed, byID []Delivery
+	var listed []Delivery
 	for id := range want {
 		dels, err := s.Deliveries(ctx, id, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		listed = append(listed, dels...)
-		for _, d := range dels {
-			if d.Body, err = s.DeliveryBody(ctx, d.ID); err != nil {
-				t.Fatal(err)
-			}
-			byID = append(byID, d)
-		}
 	}
 	check("listed", listed)
-	check("by id", byID)
 	var claimed []Delivery
 	runs, err := s.ClaimRuns(ctx, []string{"p1", "p2", "p3"}, 3, 2, time.Minute)
 	if err != nil {
@@ -691,4 +684,76 @@ func numberedDocs(from, to int) []Document {
 		docs = append(docs, testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i)))
 	}
 	return docs
+}
+
+// Deliveries recorded together are each marked sent at their own
+// attempt's time, once, with their attempt kept.
+func TestRecordMarksEachSent(t *testing.T) { eachEngine(t, testRecordMarksEachSent) }
+
+func testRecordMarksEachSent(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if _, err := s.SaveDocuments(ctx, numberedDocs(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	s.AddSubscriber(ctx, "p", "all")
+	if _, err := s.Fire(ctx, "p", Query{}, func(items []Item) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte("x")})
+		}
+		return out, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.ClaimRuns(ctx, []string{"p"}, 1, 3, time.Minute)
+	if err != nil || len(runs) != 1 || len(runs[0]) != 3 {
+		t.Fatalf("claim: %v %v", runs, err)
+	}
+	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
+	var done []Finished
+	for i, d := range runs[0] { // three: a list padded to four
+		done = append(done, Finished{Delivery: d, Attempt: Attempt{At: at.Add(time.Duration(i) * time.Second), Status: 200}, Outcome: Delivered})
+	}
+	if _, err := s.Record(ctx, Record{Done: done}); err != nil {
+		t.Fatal(err)
+	}
+	dels, _ := s.Deliveries(ctx, "p", 10)
+	for _, d := range dels {
+		i := slices.IndexFunc(runs[0], func(c Delivery) bool { return c.ID == d.ID })
+		want := at.Add(time.Duration(i) * time.Second)
+		if d.Status != Sent || d.Attempts != 1 || !d.SentAt.Equal(want) {
+			t.Errorf("delivery %d: %s, %d attempts, sent at %v; want sent once at %v", d.ID, d.Status, d.Attempts, d.SentAt, want)
+		}
+		if a, _ := s.Attempts(ctx, d.ID); len(a) != 1 || !a[0].At.Equal(want) || a[0].Status != 200 {
+			t.Errorf("delivery %d: attempts %+v", d.ID, a)
+		}
+	}
+}
+
+// claim is ClaimRuns with runs of one: each subscriber's head alone.
+func claim(ctx context.Context, s *Store, subscribers []string, n int, lease time.Duration) ([]Delivery, error) {
+	runs, err := s.ClaimRuns(ctx, subscribers, n, 1, lease)
+	var out []Delivery
+	for _, r := range runs {
+		out = append(out, r...)
+	}
+	return out, err
+}
+
+// finishAll records attempts; with a lease, each subscriber whose delivery
+// succeeded has its next one claimed in the same commit, and returned.
+func finishAll(ctx context.Context, s *Store, done []Finished, lease time.Duration) ([]Delivery, error) {
+	r := Record{Done: done, Lease: lease, Run: 1}
+	for _, f := range done {
+		if f.Outcome == Delivered && !slices.Contains(r.Refill, f.Delivery.SubscriberID) {
+			r.Refill = append(r.Refill, f.Delivery.SubscriberID)
+		}
+	}
+	rec, err := s.Record(ctx, r)
+	var next []Delivery
+	for _, id := range r.Refill {
+		next = append(next, rec.Runs[id]...)
+	}
+	return next, err
 }

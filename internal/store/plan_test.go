@@ -106,7 +106,7 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dels, err := s.Claim(ctx, []string{"p1", "p2"}, 10, time.Minute)
+	dels, err := claim(ctx, s, []string{"p1", "p2"}, 10, time.Minute)
 	if err != nil || len(dels) != 2 {
 		t.Fatalf("claim: %d, %v", len(dels), err)
 	}
@@ -114,7 +114,7 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	for _, d := range dels {
 		done = append(done, Finished{Delivery: d, Attempt: Attempt{At: time.Now(), Status: 200}, Outcome: Delivered})
 	}
-	if _, err := s.FinishAll(ctx, done, time.Minute); err != nil {
+	if _, err := finishAll(ctx, s, done, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.NextDue(ctx, []string{"p1", "p2"}); err != nil {

@@ -31,17 +31,14 @@ func padded[T any](vals []T) []T {
 	return out
 }
 
-// pow2Runs splits n rows into runs of powers of two, largest first, each
-// at most most (a power of two).
-func pow2Runs(n, most int) []int {
-	var out []int
-	for size := most; n > 0; size /= 2 {
-		for n >= size {
-			out = append(out, size)
-			n -= size
-		}
+// pow2Run is how many of n rows go in the next statement: the largest
+// power of two that fits, at most most (a power of two).
+func pow2Run(n, most int) int {
+	size := most
+	for size > max(n, 1) {
+		size /= 2
 	}
-	return out
+	return size
 }
 
 // valueRows is "(?, ?), (?, ?)": rows rows of cols values.

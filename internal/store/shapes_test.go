@@ -8,15 +8,16 @@ import (
 
 func TestShapes(t *testing.T) {
 	for n := 0; n <= 300; n++ {
-		sum, last := 0, 1<<30
-		for _, r := range pow2Runs(n, 64) {
-			if r > 64 || r&(r-1) != 0 || r > last {
-				t.Fatalf("pow2Runs(%d): run %d", n, r)
+		sum, last, shapes := 0, 1<<30, map[int]bool{}
+		for rest := n; rest > 0; rest -= last {
+			r := pow2Run(rest, 64)
+			if r > 64 || r&(r-1) != 0 || r > last || r > rest {
+				t.Fatalf("pow2Run(%d of %d): %d", rest, n, r)
 			}
-			sum, last = sum+r, r
+			sum, last, shapes[r] = sum+r, r, true
 		}
-		if sum != n {
-			t.Fatalf("pow2Runs(%d) adds up to %d", n, sum)
+		if sum != n || len(shapes) > 7 {
+			t.Fatalf("%d rows went in runs adding up to %d, of %d shapes", n, sum, len(shapes))
 		}
 		vals := make([]int, n)
 		for i := range vals {
