@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,8 +62,10 @@ type Deliverer struct {
 
 	wake chan struct{}
 
-	mu      sync.Mutex
-	encoded map[encodedKey]encodedItem
+	mu        sync.Mutex
+	encoded   map[encodedKey]encodedItem
+	parts     map[string]sharedPart
+	partBytes int
 }
 
 // New returns a Deliverer for cfg's subscribers.
@@ -88,7 +91,7 @@ func New(cfg *config.Config, st Store, log *slog.Logger) *Deliverer {
 		Jitter:    func() float64 { return 0.9 + 0.2*rand.Float64() },
 		HubURL:    cfg.Server.BaseURL + "/websub",
 		UserAgent: "crier/" + cmp.Or(cfg.Version, "dev"),
-		wake:      make(chan struct{}, 1), encoded: map[encodedKey]encodedItem{},
+		wake:      make(chan struct{}, 1), encoded: map[encodedKey]encodedItem{}, parts: map[string]sharedPart{},
 	}
 }
 
@@ -175,29 +178,68 @@ func newEnvelope(event, sub string, at time.Time) (envelope, error) {
 
 // with makes the payload of seq carrying items, each valid JSON.
 func (e envelope) with(seq int64, items []json.RawMessage) []byte {
-	b := e.batch(seq, items)
+	b := e.batch(seq, sharedPart{content: join(items)})
 	return append(append(b.Body[:b.Split:b.Split], b.Shared...), b.Body[b.Split:]...)
 }
 
 // batch is the payload of seq carrying items as the store keeps it: the
 // items, the same for every partner, apart from the envelope.
-func (e envelope) batch(seq int64, items []json.RawMessage) store.Batch {
+func (e envelope) batch(seq int64, items sharedPart) store.Batch {
 	own := strconv.AppendInt(append(make([]byte, 0, len(e)+32), e...), seq, 10)
 	own = append(own, `,"items":[`...)
 	split := len(own)
+	return store.Batch{Body: append(own, "]}}"...), Shared: items.content, SharedHash: items.hash, Split: split}
+}
+
+// join is items as the elements of a JSON array, without its brackets.
+func join(items []json.RawMessage) []byte {
 	n := 0
 	for _, it := range items {
 		n += len(it) + 1
 	}
-	shared := make([]byte, 0, n)
+	out := make([]byte, 0, n)
 	for i, it := range items {
 		if i > 0 {
-			shared = append(shared, ',')
+			out = append(out, ',')
 		}
-		shared = append(shared, it...)
+		out = append(out, it...)
 	}
-	return store.Batch{Body: append(own, "]}}"...), Shared: shared, Split: split}
+	return out
 }
+
+// sharedPart is the items of a payload, joined once for every partner
+// owed the same ones, and the store's name for them.
+type sharedPart struct {
+	content []byte
+	hash    string
+}
+
+// part is items joined, from the parts kept when key (each item's
+// number, version and budget) was joined before.
+func (d *Deliverer) part(key []byte, items []json.RawMessage) sharedPart {
+	if key == nil {
+		return sharedPart{content: join(items)}
+	}
+	d.mu.Lock()
+	p, ok := d.parts[string(key)]
+	d.mu.Unlock()
+	if ok {
+		return p
+	}
+	p.content = join(items)
+	p.hash = store.SharedHash(p.content)
+	d.mu.Lock()
+	if d.partBytes += len(p.content); d.partBytes > maxPartBytes {
+		clear(d.parts)
+		d.partBytes = len(p.content)
+	}
+	d.parts[string(key)] = p
+	d.mu.Unlock()
+	return p
+}
+
+// maxPartBytes bounds the bytes of the parts kept.
+const maxPartBytes = 16 << 20
 
 // retractedItem is what an items.deleted payload says of an item.
 type retractedItem struct {
@@ -262,15 +304,18 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 	var out []store.Batch
 	var cur []json.RawMessage
 	var ids []int64
+	// key names cur's items as encoded, for the parts kept; retractions
+	// are small and not kept.
+	var key []byte
 	size := len(empty)
 	flush := func() {
 		if len(cur) == 0 {
 			return
 		}
-		b := env.batch(seq, cur)
+		b := env.batch(seq, d.part(key, cur))
 		b.Items = ids
 		out = append(out, b)
-		cur, ids, size, seq = nil, nil, len(empty), seq+1
+		cur, ids, key, size, seq = nil, nil, nil, len(empty), seq+1
 	}
 	for _, it := range items {
 		b, err := d.itemJSON(it, 0)
@@ -282,13 +327,18 @@ func (d *Deliverer) batches(sub, event string, items []store.Item, seq int64) ([
 		if err != nil {
 			return nil, err
 		}
+		budget := 0
 		if size+len(b)+1 > int(d.MaxBody) {
 			flush()
 			if len(empty)+len(b) > int(d.MaxBody) && event != store.Retracted {
-				if b, err = d.itemJSON(it, int(d.MaxBody)-len(empty)); err != nil {
+				budget = int(d.MaxBody) - len(empty)
+				if b, err = d.itemJSON(it, budget); err != nil {
 					return nil, err
 				}
 			}
+		}
+		if event != store.Retracted {
+			key = binary.AppendVarint(binary.AppendVarint(binary.AppendVarint(key, it.Seq), it.Updated.UnixNano()), int64(budget))
 		}
 		cur, ids = append(cur, b), append(ids, it.Seq)
 		size += len(b) + 1

@@ -536,3 +536,32 @@ func TestRunsStopOnPauseAndShutdown(t *testing.T) {
 		})
 	}
 }
+
+// The items of a payload are joined and named once for every partner
+// owed them, and joined again when an item changes.
+func TestSharedPartsFollowCorrections(t *testing.T) {
+	cfg, st := testenv.New(t, t.TempDir(), "[webhooks]\nmax_body = \"4KiB\"\n")
+	d := New(cfg, st, quiet())
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	it := store.Item{Seq: 7, UID: "u7", Title: "First", ContentText: "the first text", Updated: at, Published: at, Language: "en"}
+	body := func(sub string, it store.Item) store.Batch {
+		t.Helper()
+		bs, err := d.batches(sub, store.Published, []store.Item{it}, 1)
+		if err != nil || len(bs) != 1 {
+			t.Fatalf("batches: %d, %v", len(bs), err)
+		}
+		if b := bs[0]; b.SharedHash != store.SharedHash(b.Shared) {
+			t.Fatalf("the part's hash does not name it")
+		}
+		return bs[0]
+	}
+	a, b := body("partner-a", it), body("partner-b", it)
+	if a.SharedHash != b.SharedHash || &a.Shared[0] != &b.Shared[0] {
+		t.Errorf("two partners owed the same item got parts joined twice")
+	}
+	it.ContentText, it.Updated = "the corrected text", at.Add(time.Hour)
+	c := body("partner-a", it)
+	if c.SharedHash == a.SharedHash || !strings.Contains(string(c.Shared), "the corrected text") {
+		t.Errorf("a corrected item went out with its old text: %s", c.Shared)
+	}
+}

@@ -141,6 +141,9 @@ type Batch struct {
 	// Body[:Split] + Shared + Body[Split:], and Shared is stored once.
 	Shared []byte
 	Split  int
+	// SharedHash, when set, is SharedHash(Shared), computed once by a
+	// caller that builds the same part for many subscribers.
+	SharedHash string
 }
 
 // fireChunk bounds the items one step of Fire reads and renders.
@@ -512,7 +515,10 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 			if b.Split < 0 || b.Split > len(b.Body) {
 				return false, fmt.Errorf("subscriber %s: a body split at %d of %d bytes", id, b.Split, len(b.Body))
 			}
-			hash := sharedHash(b.Shared)
+			hash := b.SharedHash
+			if hash == "" {
+				hash = SharedHash(b.Shared)
+			}
 			bodies[hook] = body{b.Body, hash, b.Split}
 			if stored[hash] || s.sharedKnown(hash) {
 				continue
@@ -559,8 +565,8 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	return true, nil
 }
 
-// sharedHash names a shared part of bodies.
-func sharedHash(b []byte) string {
+// SharedHash names a shared part of bodies (Batch.Shared).
+func SharedHash(b []byte) string {
 	h := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
