@@ -466,11 +466,24 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 	gather := time.NewTimer(0)
 	defer gather.Stop()
 	lease := d.lease()
+	// Requests go out from workers that live as long as the loop, one
+	// more whenever all are busy: a goroutine per request would grow
+	// its stack again for each.
+	jobs := make(chan store.Delivery)
+	defer close(jobs)
+	workers := 0
 	start := func(l *lane) {
 		del := l.queue[0]
 		l.queue, l.inFlight = l.queue[1:], del.ID
-		inFlight++
-		go func() { results <- d.send(ctx, del) }()
+		if inFlight++; inFlight > workers {
+			workers++
+			go func() {
+				for del := range jobs {
+					results <- d.send(ctx, del)
+				}
+			}()
+		}
+		jobs <- del
 	}
 	untilIdle := false
 	for {
