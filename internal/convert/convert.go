@@ -93,7 +93,7 @@ func (s *Converter) Item(it store.Item) feeds.Item {
 		fi.Authors = append(fi.Authors, name)
 	}
 	if it.Country != "" {
-		fi.Categories = append(fi.Categories, feeds.Category{Term: it.Country, Scheme: base + "/feeds/country/", Label: gazetteer.Default().CountryName(it.Country)})
+		fi.Categories = append(fi.Categories, feeds.Category{Term: it.Country, Scheme: base + "/feeds/country/", Label: gazetteer.Countries().CountryName(it.Country)})
 	}
 	for _, t := range it.Topics {
 		label := t

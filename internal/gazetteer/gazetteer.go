@@ -123,10 +123,10 @@ func (g *Gazetteer) Country(name string) (string, bool) {
 	return cc, ok
 }
 
-// KnownCountry reports whether cc is an ISO 3166-1 alpha-2 code, reading
-// only the bundled data's countries: a config is checked without loading
-// every city.
-func KnownCountry(cc string) bool {
+// Countries returns the bundled gazetteer's countries without its
+// cities: enough to check a country code or name one, and much quicker
+// to read.
+func Countries() *Gazetteer {
 	countriesOnce.Do(func() {
 		if g, err := parse(placesGz, false); err == nil {
 			countries = g
@@ -134,8 +134,13 @@ func KnownCountry(cc string) bool {
 			countries = Default() // which says what is wrong with the data
 		}
 	})
-	return countries.Known(cc)
+	return countries
 }
+
+// KnownCountry reports whether cc is an ISO 3166-1 alpha-2 code, reading
+// only the bundled data's countries: a config is checked without loading
+// every city.
+func KnownCountry(cc string) bool { return Countries().Known(cc) }
 
 var (
 	countriesOnce sync.Once

@@ -50,11 +50,11 @@ func (s *Server) resolve(kind, name string) (feedSpec, error) {
 			return spec, httperr.NotFound("unknown country %q: use an ISO 3166-1 alpha-2 code in lower case", name)
 		}
 		cc := strings.ToUpper(name)
-		if !gazetteer.Default().Known(cc) {
+		if !gazetteer.Countries().Known(cc) {
 			return spec, httperr.NotFound("unknown country %q: not an ISO 3166-1 alpha-2 code", name)
 		}
 		spec.query.Countries = []string{cc}
-		spec.title = "crier: releases from " + gazetteer.Default().CountryName(cc)
+		spec.title = "crier: releases from " + gazetteer.Countries().CountryName(cc)
 	case "topic":
 		t, ok := s.Topic(name)
 		if !ok {
@@ -196,7 +196,7 @@ func (s *Server) applyQuery(spec *feedSpec, fq feedQuery) error {
 		if !codeRE.MatchString(strings.ToLower(c)) {
 			return httperr.BadRequest("bad country %q: use ISO 3166-1 alpha-2 codes", trunc(c))
 		}
-		if !gazetteer.Default().Known(c) {
+		if !gazetteer.Countries().Known(c) {
 			return httperr.NotFound("unknown country %q: not an ISO 3166-1 alpha-2 code", c)
 		}
 		countries = append(countries, strings.ToUpper(c))

@@ -59,7 +59,7 @@ func (s *Server) opml(w http.ResponseWriter, r *http.Request) {
 	}
 	countries := opmlOutline{Text: "Countries"}
 	for _, c := range facets.Countries {
-		countries.Children = append(countries.Children, feed(gazetteer.Default().CountryName(c), "/feeds/country/"+strings.ToLower(c)))
+		countries.Children = append(countries.Children, feed(gazetteer.Countries().CountryName(c), "/feeds/country/"+strings.ToLower(c)))
 	}
 	langs := opmlOutline{Text: "Languages"}
 	for _, l := range facets.Languages {

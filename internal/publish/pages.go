@@ -88,7 +88,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	groups = append(groups, g)
 	g = feedGroup{Name: "By country"}
 	for _, c := range facets.Countries {
-		g.Feeds = append(g.Feeds, feedLink{gazetteer.Default().CountryName(c), "/feeds/country/" + strings.ToLower(c)})
+		g.Feeds = append(g.Feeds, feedLink{gazetteer.Countries().CountryName(c), "/feeds/country/" + strings.ToLower(c)})
 	}
 	groups = append(groups, g)
 	g = feedGroup{Name: "By language"}
