@@ -5,7 +5,6 @@ package minhash
 import (
 	"encoding/binary"
 	"math"
-	"strings"
 )
 
 // Signature is a MinHash signature of a release's body: the estimated
@@ -29,21 +28,18 @@ func Of(ws []string) Signature {
 	if len(ws) < shingleWords+minShingles {
 		return nil
 	}
-	sig := make(Signature, SignatureSize)
-	for i := range sig {
-		sig[i] = math.MaxUint32
+	var low [SignatureSize]uint32
+	for i := range low {
+		low[i] = math.MaxUint32
 	}
 	for i := 0; i+shingleWords <= len(ws); i++ {
-		h := fnv64(strings.Join(ws[i:i+shingleWords], " "))
-		for j := range sig {
+		h := shingleHash(ws[i : i+shingleWords])
+		for j := range low {
 			// Universal hashing family: a different odd multiplier per slot.
-			v := uint32((h*mult[j] + add[j]) >> 32)
-			if v < sig[j] {
-				sig[j] = v
-			}
+			low[j] = min(low[j], uint32((h*mult[j]+add[j])>>32))
 		}
 	}
-	return sig
+	return Signature(low[:])
 }
 
 var mult, add = func() (m, a [SignatureSize]uint64) {
@@ -61,11 +57,19 @@ var mult, add = func() (m, a [SignatureSize]uint64) {
 	return
 }()
 
-func fnv64(s string) uint64 {
+// shingleHash is the 64-bit FNV-1a hash of the words joined by spaces,
+// without joining them.
+func shingleHash(ws []string) uint64 {
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+	for k, w := range ws {
+		if k > 0 {
+			h ^= ' '
+			h *= 1099511628211
+		}
+		for i := 0; i < len(w); i++ {
+			h ^= uint64(w[i])
+			h *= 1099511628211
+		}
 	}
 	return h
 }
