@@ -43,10 +43,21 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 	}
 	text, warnings := toUTF8(body, contentType)
 	p := Parsed{Warnings: warnings}
-	if err := wellFormed(text); err != nil {
+	// Whether the document is well-formed decides only a warning: it is
+	// checked on another core while gofeed parses.
+	formed := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				formed <- fmt.Errorf("the XML checker failed: %v", r)
+			}
+		}()
+		formed <- wellFormed(text)
+	}()
+	f, err := gofeed.NewParser().ParseString(text)
+	if err := <-formed; err != nil {
 		p.Warnings = append(p.Warnings, "not well-formed XML ("+err.Error()+"); read leniently")
 	}
-	f, err := gofeed.NewParser().ParseString(text)
 	if err == nil {
 		p.Format = f.FeedType
 		base = cmp.Or(f.Link, base)

@@ -54,10 +54,10 @@ func Discover(body []byte, links []string, fetched string) (hub, topic string) {
 		// The channel's own links come before the entries': look only at
 		// the head of the document.
 		head := trimmed
-		if i := strings.Index(strings.ToLower(head), "<item"); i > 0 {
+		if i := indexTag(head, "<item"); i > 0 {
 			head = head[:i]
 		}
-		if i := strings.Index(strings.ToLower(head), "<entry"); i > 0 {
+		if i := indexTag(head, "<entry"); i > 0 {
 			head = head[:i]
 		}
 		for _, tag := range linkTagRE.FindAllString(head, -1) {
@@ -82,6 +82,21 @@ func Discover(body []byte, links []string, fetched string) (hub, topic string) {
 		}
 	}
 	return hub, cmpOr(topic, fetched)
+}
+
+// indexTag is where the first tag (a '<' and a lower-case ASCII name)
+// starts in s, whatever the case it is written in, or -1; the document is
+// not lowered whole.
+func indexTag(s, tag string) int {
+	for i := 0; ; i++ {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			return -1
+		}
+		if i += j; i+len(tag) <= len(s) && strings.EqualFold(s[i:i+len(tag)], tag) {
+			return i
+		}
+	}
 }
 
 func cmpOr(a, b string) string {
