@@ -290,6 +290,8 @@ type rendered struct {
 	version     string // what the feed's items were when rendered; "" = always re-render
 	body, gz    []byte
 	etag, gzTag []string
+	length      []string // Content-Length of body, and of gz
+	gzLength    []string
 	modified    time.Time
 	lastMod     []string
 	contentType []string
@@ -298,7 +300,7 @@ type rendered struct {
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	// The fast path: a feed served before, under the same path and query,
 	// and no item changed since.
-	key := r.URL.Path + "?" + r.URL.RawQuery
+	key := cacheKey(r.URL)
 	gen := s.store.Generation()
 	if e := s.cache.get(key); e != nil && e.gen == gen {
 		s.Metrics.CacheHit()
@@ -342,6 +344,16 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cache.put(key, e)
 	s.serveRendered(w, r, e)
+}
+
+// cacheKey is a feed's path and query, the path alone when there is no
+// query (and no '?' in the path that would make it look like one), which
+// costs nothing to make.
+func cacheKey(u *url.URL) string {
+	if u.RawQuery == "" && !strings.Contains(u.Path, "?") {
+		return u.Path
+	}
+	return u.Path + "?" + u.RawQuery
 }
 
 // canonical writes a query in a fixed order, for cache keys and ids.
@@ -406,6 +418,7 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 	zw.Write(e.body)
 	zw.Close()
 	e.gz = gz.Bytes()
+	e.length, e.gzLength = []string{strconv.Itoa(len(e.body))}, []string{strconv.Itoa(len(e.gz))}
 	return e, nil
 }
 
@@ -425,9 +438,9 @@ func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *render
 	h["Cache-Control"] = s.cacheControl
 	h["X-Content-Type-Options"] = nosniff
 	h["Last-Modified"] = e.lastMod
-	body, tag := e.body, e.etag
+	body, tag, length := e.body, e.etag, e.length
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, tag = e.gz, e.gzTag
+		body, tag, length = e.gz, e.gzTag, e.gzLength
 		h["Content-Encoding"] = gzipHeader
 	}
 	h["Etag"] = tag
@@ -439,7 +452,7 @@ func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *render
 		return
 	}
 	s.Metrics.Request(http.StatusOK)
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = length
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -469,7 +482,9 @@ func notModified(r *http.Request, etag string, modified time.Time) bool {
 }
 
 func acceptsGzip(ae string) bool {
-	for _, part := range strings.Split(ae, ",") {
+	for ae != "" {
+		var part string
+		part, ae, _ = strings.Cut(ae, ",")
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(name), "gzip") || strings.TrimSpace(name) == "*" {
 			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
