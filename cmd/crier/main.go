@@ -50,6 +50,14 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
+	// CRIER_MEMPROFILE=file writes what the command allocated, sampled
+	// (go tool pprof -sample_index=alloc_space crier file).
+	if path := os.Getenv("CRIER_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	os.Exit(code)
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -591,11 +592,12 @@ func (s *Store) sharedStored(hashes map[string]bool) {
 
 const maxShared = 1 << 16
 
-// assemble puts a stored body together: whole, or its own part with the
-// shared part at split (bodyColumns, read through bodyJoins).
+// assemble puts a stored body together, in memory of its own (the parts
+// may be the driver's): whole, or its own part with the shared part at
+// split (bodyColumns, read through bodyJoins).
 func assemble(whole, own []byte, split sql.NullInt64, shared []byte) []byte {
 	if whole != nil || own == nil {
-		return whole
+		return bytes.Clone(whole)
 	}
 	at := min(int(split.Int64), len(own))
 	out := make([]byte, 0, len(own)+len(shared))
@@ -647,17 +649,19 @@ const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts,
 func scanDelivery(r scanner, withBody ...bool) (Delivery, error) {
 	var d Delivery
 	var items, next, created, sent string
-	var own, shared []byte
+	// The body's parts are the driver's own bytes, copied once, into the
+	// body assembled: a delivery's body is read at every claim.
+	var whole, own, shared sql.RawBytes
 	var split sql.NullInt64
 	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError}
 	if len(withBody) > 0 && withBody[0] {
-		dest = append(dest, &d.Body, &own, &split, &shared) // bodyColumns
+		dest = append(dest, &whole, &own, &split, &shared) // bodyColumns
 	}
 	err := r.Scan(dest...)
 	if err != nil {
 		return d, err
 	}
-	d.Body = assemble(d.Body, own, split, shared)
+	d.Body = assemble(whole, own, split, shared)
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
 	err = json.Unmarshal([]byte(items), &d.Items)
 	return d, err
@@ -810,7 +814,7 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 		}
 		for rows.Next() {
 			var id int64
-			var whole, own, shared []byte
+			var whole, own, shared sql.RawBytes
 			var split sql.NullInt64
 			if err := rows.Scan(&id, &whole, &own, &split, &shared); err != nil {
 				rows.Close()
