@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"io"
-	"sync"
+	"runtime"
 )
 
 // A raw document is kept compressed (most are HTML or text that deflate
@@ -12,18 +12,29 @@ import (
 // before compression lack: the store grows by what it must keep.
 var rawMagic = []byte("\x00crz1")
 
-var writers = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
+// writers keeps compressors for reuse, one per core: making one costs
+// more than compressing a release, and a sync.Pool loses them at every
+// collection.
+var writers = make(chan *flate.Writer, runtime.GOMAXPROCS(0))
 
 // packRaw compresses a raw document for storage; one that does not shrink
 // is kept as it is.
 func packRaw(raw []byte) []byte {
 	var b bytes.Buffer
 	b.Write(rawMagic)
-	w := writers.Get().(*flate.Writer)
-	w.Reset(&b)
+	var w *flate.Writer
+	select {
+	case w = <-writers:
+		w.Reset(&b)
+	default:
+		w, _ = flate.NewWriter(&b, flate.BestSpeed)
+	}
 	w.Write(raw)
 	w.Close()
-	writers.Put(w)
+	select {
+	case writers <- w:
+	default:
+	}
 	if b.Len() >= len(raw) {
 		return raw
 	}
