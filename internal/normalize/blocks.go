@@ -27,7 +27,7 @@ type block struct {
 	emph  bool // the whole block was emphasised (a subtitle, a kicker)
 }
 
-func (b block) words() int { return len(strings.Fields(b.text)) }
+func (b block) words() int { return countFields(b.text) }
 
 var (
 	mdHeading  = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)

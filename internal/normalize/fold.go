@@ -68,3 +68,51 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 func words(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) })
 }
+
+// countWords is len(words(s)), without making the words.
+func countWords(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if w := isWordRune(r); w && !in {
+			n++
+			in = true
+		} else if !w {
+			in = false
+		}
+	}
+	return n
+}
+
+// joinWords is strings.Join(words(s), " "), made in one pass.
+func joinWords(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	in := false
+	for _, r := range s {
+		switch w := isWordRune(r); {
+		case w && !in && b.Len() > 0:
+			b.WriteByte(' ')
+			fallthrough
+		case w:
+			b.WriteRune(r)
+			in = true
+		default:
+			in = false
+		}
+	}
+	return b.String()
+}
+
+// countFields is len(strings.Fields(s)), without making the fields.
+func countFields(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if sp := unicode.IsSpace(r); !sp && !in {
+			n++
+			in = true
+		} else if sp {
+			in = false
+		}
+	}
+	return n
+}

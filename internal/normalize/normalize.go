@@ -435,9 +435,9 @@ func mayBeLegal(t string) bool {
 func legalShare(t string) bool {
 	matched := 0
 	for _, m := range legalRE.FindAllString(t, -1) {
-		matched += len(words(fold(m)))
+		matched += countWords(fold(m))
 	}
-	n := len(words(fold(t)))
+	n := countWords(fold(t))
 	return strings.Contains(t, "©") || matched*3 >= n || n <= 8
 }
 
@@ -552,8 +552,8 @@ func neverTitle(t string) bool {
 	// A date and little else.
 	f := fold(t)
 	if d, pos, ok := fullDate(f); ok && !d.IsZero() {
-		rest := len(words(f)) - len(words(f[:pos]))
-		if rest <= 6 && len(words(f)) <= 8 {
+		all := countWords(f)
+		if rest := all - countWords(f[:pos]); rest <= 6 && all <= 8 {
 			return true
 		}
 	}

@@ -78,3 +78,23 @@ func TestCollapseSpaceAgreesWithFields(t *testing.T) {
 		}
 	}
 }
+// The counting and joining shortcuts agree with the definitions they
+// stand for, on text in every script and on bytes that are not UTF-8.
+func TestWordShortcutsAgree(t *testing.T) {
+	texts := []string{"", " ", "GENEVA – The IOM's 12th report, “Migrants”; l’OIM à Genève",
+		"  deux\u00a0espaces\u2003et\ttabs\n\nfin ", "año-2024/05 ñandú 北京 москва 42", "\xff\xfeinvalid \xc3 bytes\x80x",
+		"…—«»", "a", "word.", "\u200bzero\u200bwidth"}
+	for _, s := range texts {
+		for _, f := range []string{s, fold(s)} {
+			if got, want := countWords(f), len(words(f)); got != want {
+				t.Errorf("countWords(%q) = %d, want %d", f, got, want)
+			}
+			if got, want := joinWords(f), strings.Join(words(f), " "); got != want {
+				t.Errorf("joinWords(%q) = %q, want %q", f, got, want)
+			}
+			if got, want := countFields(f), len(strings.Fields(f)); got != want {
+				t.Errorf("countFields(%q) = %d, want %d", f, got, want)
+			}
+		}
+	}
+}
