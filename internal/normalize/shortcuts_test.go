@@ -78,6 +78,7 @@ func TestCollapseSpaceAgreesWithFields(t *testing.T) {
 		}
 	}
 }
+
 // The counting and joining shortcuts agree with the definitions they
 // stand for, on text in every script and on bytes that are not UTF-8.
 func TestWordShortcutsAgree(t *testing.T) {
