@@ -69,6 +69,35 @@ func words(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) })
 }
 
+// appendWords appends the words of s to dst: words(s) without a list of
+// its own.
+func appendWords(dst []string, s string) []string {
+	start := -1
+	for i, r := range s {
+		switch {
+		case isWordRune(r):
+			if start < 0 {
+				start = i
+			}
+		case start >= 0:
+			dst, start = append(dst, s[start:i]), -1
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, s[start:])
+	}
+	return dst
+}
+
+// joinedLen is len(strings.Join(ws, " ")).
+func joinedLen(ws []string) int {
+	n := max(0, len(ws)-1)
+	for _, w := range ws {
+		n += len(w)
+	}
+	return n
+}
+
 // countWords is len(words(s)), without making the words.
 func countWords(s string) int {
 	n, in := 0, false

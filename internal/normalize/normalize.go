@@ -357,23 +357,29 @@ func (n *Normalizer) render(body []block) (text, html, summary string) {
 // classify sets what is read from the finished text: language, topics,
 // city and country, and the fingerprints that find copies.
 func (n *Normalizer) classify(r *Record, in Input) {
-	bodyWords := words(fold(r.Text))
-	ws := append(words(fold(r.Title)), bodyWords...)
+	// The title's words then the body's, in one list made to measure, and
+	// joined once: the body's words joined are the end of it.
+	title, body := fold(r.Title), fold(r.Text)
+	nt := countWords(title)
+	ws := appendWords(appendWords(make([]string, 0, nt+countWords(body)), title), body)
+	bodyWords := ws[nt:]
+	all := strings.Join(ws, " ")
 	r.Language = detectLanguage(ws)
 	if r.Language == "" {
 		r.Language = in.Language
 	}
-	r.Topics = matchTopics(n.topics, strings.Join(ws, " "), r.Language)
+	r.Topics = matchTopics(n.topics, all, r.Language)
 	r.Country = in.Country
 	if r.Place != "" {
 		if city, cc, ok := resolvePlace(r.Place, r.Language); ok {
 			r.City, r.Country = city, cc
 		}
 	}
+	bodyText := all[len(all)-joinedLen(bodyWords):]
 	if len(bodyWords) == 0 {
-		bodyWords = ws
+		bodyWords, bodyText = ws, all
 	}
-	r.Fingerprint = fingerprint(bodyWords)
+	r.Fingerprint = fingerprint(bodyText)
 	r.Signature = minhash.Of(bodyWords)
 }
 
@@ -560,8 +566,9 @@ func neverTitle(t string) bool {
 	return false
 }
 
-func fingerprint(ws []string) string {
-	h := sha256.Sum256([]byte(strings.Join(ws, " ")))
+// fingerprint names a body by its words, joined by spaces.
+func fingerprint(joined string) string {
+	h := sha256.Sum256([]byte(joined))
 	return hex.EncodeToString(h[:16])
 }
 

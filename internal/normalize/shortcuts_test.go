@@ -5,8 +5,11 @@ package normalize
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crier-hub/crier/internal/minhash"
 )
 
 // fold, rune by rune through its table, must agree with the plain fold
@@ -93,8 +96,37 @@ func TestWordShortcutsAgree(t *testing.T) {
 			if got, want := joinWords(f), strings.Join(words(f), " "); got != want {
 				t.Errorf("joinWords(%q) = %q, want %q", f, got, want)
 			}
+			if got, want := appendWords([]string{"x"}, f), append([]string{"x"}, words(f)...); !slices.Equal(got, want) {
+				t.Errorf("appendWords(%q) = %q, want %q", f, got, want)
+			}
+			if got, want := joinedLen(words(f)), len(strings.Join(words(f), " ")); got != want {
+				t.Errorf("joinedLen(words(%q)) = %d, want %d", f, got, want)
+			}
 			if got, want := countFields(f), len(strings.Fields(f)); got != want {
 				t.Errorf("countFields(%q) = %d, want %d", f, got, want)
+			}
+		}
+	}
+}
+
+// classify's one list and one join give the fingerprint and signature of
+// the body's words as they were always made, title or no title.
+func TestClassifyFingerprintsTheBody(t *testing.T) {
+	n := New(nil)
+	body := "GENEVA – L’OIM a annoncé aujourd’hui un programme de retour pour 1 200 migrants bloqués au Niger, financé par l’Union européenne et mis en œuvre avec les autorités de trois pays de la région."
+	for _, title := range []string{"L’OIM au Niger", "", "—"} {
+		for _, text := range []string{body, "", "…"} {
+			r := &Record{Title: title, Text: text}
+			n.classify(r, Input{Language: "fr"})
+			ws := words(fold(text))
+			if len(ws) == 0 {
+				ws = words(fold(title))
+			}
+			if want := fingerprint(strings.Join(ws, " ")); r.Fingerprint != want {
+				t.Errorf("title %q, text %q: fingerprint %s, want %s", title, text, r.Fingerprint, want)
+			}
+			if !slices.Equal(r.Signature, minhash.Of(words(fold(text)))) && len(words(fold(text))) > 0 {
+				t.Errorf("title %q, text %q: signature changed", title, text)
 			}
 		}
 	}
