@@ -317,11 +317,13 @@ func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Sig
 		return nil
 	}
 	tx.bands.learn(keys)
-	ins := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+	// One statement for the signature's keys (a shape of its own).
+	args := make([]any, 0, 3*len(keys))
 	for b, k := range keys {
-		if _, err := ins.ExecContext(ctx, b, k, id); err != nil {
-			return err
-		}
+		args = append(args, b, k, id)
+	}
+	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES `+valueRows(len(keys), 3)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...); err != nil {
+		return err
 	}
 	_, err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + ? WHERE name = 'bands_new'`).ExecContext(ctx, len(keys))
 	return err
