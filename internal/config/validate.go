@@ -285,7 +285,7 @@ func (v *validator) sources() {
 			v.problem(k+".language", "language %q is not an ISO 639-1 code such as \"fr\"", s.Language)
 		}
 		s.Country = strings.ToUpper(s.Country)
-		if s.Country != "" && (!countryRE.MatchString(s.Country) || !gazetteer.KnownCountry(s.Country)) {
+		if s.Country != "" && (!countryRE.MatchString(s.Country) || !gazetteer.Countries().Known(s.Country)) {
 			v.problem(k+".country", "country %q is not an ISO 3166-1 alpha-2 code such as \"BE\"", s.Country)
 		}
 	}
@@ -357,7 +357,7 @@ func (v *validator) subscribers() {
 		f := k + ".filter"
 		for j, c := range s.Filter.Countries {
 			s.Filter.Countries[j] = strings.ToUpper(c)
-			if !countryRE.MatchString(s.Filter.Countries[j]) || !gazetteer.KnownCountry(s.Filter.Countries[j]) {
+			if !countryRE.MatchString(s.Filter.Countries[j]) || !gazetteer.Countries().Known(s.Filter.Countries[j]) {
 				v.problem(fmt.Sprintf("%s.countries.%d", f, j), "country %q is not an ISO 3166-1 alpha-2 code", c)
 			}
 		}

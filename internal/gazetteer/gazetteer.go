@@ -137,11 +137,6 @@ func Countries() *Gazetteer {
 	return countries
 }
 
-// KnownCountry reports whether cc is an ISO 3166-1 alpha-2 code, reading
-// only the bundled data's countries: a config is checked without loading
-// every city.
-func KnownCountry(cc string) bool { return Countries().Known(cc) }
-
 var (
 	countriesOnce sync.Once
 	countries     *Gazetteer

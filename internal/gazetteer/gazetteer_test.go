@@ -58,18 +58,22 @@ func TestCoverage(t *testing.T) {
 	}
 }
 
-// The codes known without loading the cities are the gazetteer's own.
-func TestKnownCountryAgreesWithKnown(t *testing.T) {
-	g := Default()
+// The countries read without the cities are the gazetteer's own: the
+// same codes, under the same names.
+func TestCountriesAgreeWithDefault(t *testing.T) {
+	g, c := Default(), Countries()
 	n := 0
 	for cc := range g.names {
 		n++
-		if !KnownCountry(cc) || !KnownCountry(strings.ToLower(cc)) {
+		if !c.Known(cc) || !c.Known(strings.ToLower(cc)) {
 			t.Errorf("%s is not known", cc)
+		}
+		if got, want := c.CountryName(cc), g.CountryName(cc); got != want {
+			t.Errorf("%s is named %q, want %q", cc, got, want)
 		}
 	}
 	for _, cc := range []string{"XX", "ZZ", "", "FRA"} {
-		if KnownCountry(cc) {
+		if c.Known(cc) {
 			t.Errorf("%q is known", cc)
 		}
 	}
