@@ -65,9 +65,7 @@ func foldNFD(s string) string {
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // words splits folded text into words.
-func words(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) })
-}
+func words(s string) []string { return appendWords(nil, s) }
 
 // appendWords appends the words of s to dst: words(s) without a list of
 // its own.

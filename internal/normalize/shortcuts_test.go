@@ -82,25 +82,31 @@ func TestCollapseSpaceAgreesWithFields(t *testing.T) {
 	}
 }
 
-// The counting and joining shortcuts agree with the definitions they
-// stand for, on text in every script and on bytes that are not UTF-8.
+// The word shortcuts agree with splitting at every rune that is not a
+// letter or digit, on text in every script and on bytes that are not
+// UTF-8.
 func TestWordShortcutsAgree(t *testing.T) {
+	plain := func(s string) []string { return strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) }) }
 	texts := []string{"", " ", "GENEVA – The IOM's 12th report, “Migrants”; l’OIM à Genève",
 		"  deux\u00a0espaces\u2003et\ttabs\n\nfin ", "año-2024/05 ñandú 北京 москва 42", "\xff\xfeinvalid \xc3 bytes\x80x",
 		"…—«»", "a", "word.", "\u200bzero\u200bwidth"}
 	for _, s := range texts {
 		for _, f := range []string{s, fold(s)} {
-			if got, want := countWords(f), len(words(f)); got != want {
-				t.Errorf("countWords(%q) = %d, want %d", f, got, want)
+			want := plain(f)
+			if got := words(f); !slices.Equal(got, want) {
+				t.Errorf("words(%q) = %q, want %q", f, got, want)
 			}
-			if got, want := joinWords(f), strings.Join(words(f), " "); got != want {
-				t.Errorf("joinWords(%q) = %q, want %q", f, got, want)
+			if got := appendWords([]string{"x"}, f); !slices.Equal(got, append([]string{"x"}, want...)) {
+				t.Errorf("appendWords(%q) = %q, want %q after x", f, got, want)
 			}
-			if got, want := appendWords([]string{"x"}, f), append([]string{"x"}, words(f)...); !slices.Equal(got, want) {
-				t.Errorf("appendWords(%q) = %q, want %q", f, got, want)
+			if got := countWords(f); got != len(want) {
+				t.Errorf("countWords(%q) = %d, want %d", f, got, len(want))
 			}
-			if got, want := joinedLen(words(f)), len(strings.Join(words(f), " ")); got != want {
-				t.Errorf("joinedLen(words(%q)) = %d, want %d", f, got, want)
+			if got := joinWords(f); got != strings.Join(want, " ") {
+				t.Errorf("joinWords(%q) = %q, want %q", f, got, strings.Join(want, " "))
+			}
+			if got := joinedLen(want); got != len(strings.Join(want, " ")) {
+				t.Errorf("joinedLen(%q) = %d, want %d", want, got, len(strings.Join(want, " ")))
 			}
 			if got, want := countFields(f), len(strings.Fields(f)); got != want {
 				t.Errorf("countFields(%q) = %d, want %d", f, got, want)

@@ -22,7 +22,7 @@ func compileTopics(ts []Topic) []topicMatcher {
 		m := topicMatcher{slug: t.Slug, keywords: map[string][]string{}}
 		for lang, kws := range t.Keywords {
 			for _, k := range kws {
-				if k = strings.Join(words(fold(k)), " "); k != "" {
+				if k = joinWords(fold(k)); k != "" {
 					m.keywords[lang] = append(m.keywords[lang], k)
 				}
 			}
