@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/crier-hub/crier/internal/admin"
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/deliver"
+	"github.com/crier-hub/crier/internal/front"
 	"github.com/crier-hub/crier/internal/ingest"
 	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/publish"
@@ -264,16 +264,14 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	// The handler is swapped whole on reload: a request in flight ends on
-	// the handler it started with.
-	var handler atomic.Pointer[http.Handler]
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       120 * time.Second,
-	}
+	// The routes are swapped whole on reload: a request in flight ends on
+	// the routes it started with.
+	srv := front.New(front.Options{
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: writeTimeout,
+		IdleTimeout:  120 * time.Second,
+		MaxHeader:    16 << 10,
+	}, a.log)
 	m := metrics.New(st)             // one for the process: reloads keep the counts
 	apply := make(chan os.Signal, 1) // the admin API changed a source or subscriber
 	a.apply = func() {
@@ -282,7 +280,7 @@ func (a *app) serve(ctx context.Context) error {
 		default:
 		}
 	}
-	run, err := a.start(ctx, cfg, st, &handler, m)
+	run, err := a.start(ctx, cfg, st, srv, m)
 	if err != nil {
 		return err
 	}
@@ -305,19 +303,16 @@ func (a *app) serve(ctx context.Context) error {
 			err = srv.Shutdown(sctx)
 			stop()
 			run.stop()
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
 			return err
 		}
-		run, cfg = a.reapply(ctx, cfg, st, &handler, m, run)
+		run, cfg = a.reapply(ctx, cfg, st, srv, m, run)
 	}
 }
 
 // reapply reads config.toml again and starts its pipelines in place of
 // run's. A config with problems, or one that fails to start, leaves the
 // running one as it is.
-func (a *app) reapply(ctx context.Context, cfg *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler], m *metrics.Metrics, run running) (running, *config.Config) {
+func (a *app) reapply(ctx context.Context, cfg *config.Config, st *store.Store, srv *front.Server, m *metrics.Metrics, run running) (running, *config.Config) {
 	next, err := a.load()
 	if err != nil {
 		a.logConfigProblems(err)
@@ -327,7 +322,7 @@ func (a *app) reapply(ctx context.Context, cfg *config.Config, st *store.Store, 
 		a.log.Warn("storage and server.listen change only with a restart; the rest of the new config is applied", "component", "config")
 		next.Storage, next.Server.Listen = cfg.Storage, cfg.Server.Listen
 	}
-	nextRun, err := a.start(ctx, next, st, handler, m)
+	nextRun, err := a.start(ctx, next, st, srv, m)
 	if err != nil {
 		a.log.Error("config not applied: "+err.Error(), "component", "config")
 		return run, cfg
@@ -426,7 +421,7 @@ type running struct {
 // start builds the HTTP handler and the pipelines of cfg (sources on their
 // schedules, subscribers' schedules, the senders, the WebSub hub), puts the
 // handler in place and starts the pipelines under their own context.
-func (a *app) start(parent context.Context, file *config.Config, st *store.Store, handler *atomic.Pointer[http.Handler], m *metrics.Metrics) (running, error) {
+func (a *app) start(parent context.Context, file *config.Config, st *store.Store, srv *front.Server, m *metrics.Metrics) (running, error) {
 	cfg, err := withManaged(parent, file, st)
 	if err != nil {
 		return running{}, err
@@ -464,7 +459,7 @@ func (a *app) start(parent context.Context, file *config.Config, st *store.Store
 		mux.Handle("GET "+websub.CallbackPath+"{source}/{token}", push)
 		mux.Handle("POST "+websub.CallbackPath+"{source}/{token}", push)
 	})
-	handler.Store(&h)
+	srv.Set(h, pub)
 	var wg sync.WaitGroup
 	wg.Add(5)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -438,20 +439,19 @@ func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *render
 	h["Cache-Control"] = s.cacheControl
 	h["X-Content-Type-Options"] = nosniff
 	h["Last-Modified"] = e.lastMod
+	gz, fresh := s.choose(e, r.Header.Get("Accept-Encoding"), r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"))
 	body, tag, length := e.body, e.etag, e.length
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		body, tag, length = e.gz, e.gzTag, e.gzLength
 		h["Content-Encoding"] = gzipHeader
 	}
 	h["Etag"] = tag
-	if notModified(r, tag[0], e.modified) {
+	if fresh {
 		delete(h, "Content-Type")
 		delete(h, "Content-Encoding")
-		s.Metrics.Request(http.StatusNotModified)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.Metrics.Request(http.StatusOK)
 	h["Content-Length"] = length
 	if r.Method == http.MethodHead {
 		return
@@ -459,10 +459,66 @@ func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *render
 	w.Write(body)
 }
 
+// choose decides how a cached document answers a request, for net/http
+// and for the fast server alike, and counts the answer: gzip or not, and
+// whether the client's copy is current (304).
+func (s *Server) choose(e *rendered, acceptEncoding, ifNoneMatch, ifModifiedSince string) (gz, fresh bool) {
+	gz = acceptsGzip(acceptEncoding)
+	tag := e.etag[0]
+	if gz {
+		tag = e.gzTag[0]
+	}
+	fresh = notModified(ifNoneMatch, ifModifiedSince, tag, e.modified)
+	if fresh {
+		s.Metrics.Request(http.StatusNotModified)
+	} else {
+		s.Metrics.Request(http.StatusOK)
+	}
+	return gz, fresh
+}
+
+// Answer is a cached feed's answer to a GET or HEAD, for a server other
+// than net/http to write: the status, headers and bytes serveRendered
+// writes. An empty header is one to leave out.
+type Answer struct {
+	NotModified                                 bool // 304, no body, no Content-Type or Content-Encoding
+	ContentType, ContentEncoding, ETag, LastMod string
+	CacheControl                                string
+	Body                                        []byte // a 200's whole body; a HEAD sends only its length
+}
+
+// Cached answers a GET or HEAD of key (a feed's path, and "?" and its raw
+// query when it has one) from memory, when that feed was rendered before,
+// no item changed since and no debug log wants the request. Otherwise it
+// reports false and the request goes to Handler. The key and header
+// values are not kept.
+func (s *Server) Cached(key, acceptEncoding, ifNoneMatch, ifModifiedSince string) (Answer, bool) {
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return Answer{}, false
+	}
+	e := s.cache.get(key)
+	if e == nil || e.gen != s.store.Generation() {
+		return Answer{}, false
+	}
+	s.Metrics.CacheHit()
+	gz, fresh := s.choose(e, acceptEncoding, ifNoneMatch, ifModifiedSince)
+	a := Answer{NotModified: fresh, ETag: e.etag[0], LastMod: e.lastMod[0], CacheControl: s.cacheControl[0], Body: e.body}
+	if gz {
+		a.ETag, a.Body = e.gzTag[0], e.gz
+	}
+	if !fresh {
+		a.ContentType = e.contentType[0]
+		if gz {
+			a.ContentEncoding = "gzip"
+		}
+	}
+	return a, true
+}
+
 // notModified applies RFC 9110's conditional GET: If-None-Match when
 // given, else If-Modified-Since.
-func notModified(r *http.Request, etag string, modified time.Time) bool {
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
+func notModified(inm, ims, etag string, modified time.Time) bool {
+	if inm != "" {
 		for inm != "" {
 			var t string
 			t, inm, _ = strings.Cut(inm, ",")
@@ -473,7 +529,7 @@ func notModified(r *http.Request, etag string, modified time.Time) bool {
 		}
 		return false
 	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+	if ims != "" {
 		if t, err := http.ParseTime(ims); err == nil {
 			return !modified.After(t)
 		}
