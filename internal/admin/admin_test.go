@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crier-hub/crier/internal/front"
 	"github.com/crier-hub/crier/internal/metrics"
 	"github.com/crier-hub/crier/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,7 +20,13 @@ import (
 	"github.com/crier-hub/crier/internal/store"
 )
 
-func setup(t *testing.T, token string) (*httptest.Server, *store.Store) {
+// server is where a test's requests go.
+type server struct{ URL string }
+
+// setup serves the admin API as crier serve does, through the front (the
+// dashboard's browser and the OpenAPI validator included), and returns
+// where, with its store.
+func setup(t *testing.T, token string) (server, *store.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	doc := "[server]\nadmin_token = \"" + token + "\"\n[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \".\"\n" +
@@ -32,9 +39,23 @@ func setup(t *testing.T, token string) (*httptest.Server, *store.Store) {
 			return RunCounts{Source: id, Documents: 4, Added: 3, Unchanged: 1}, nil
 		}}
 	api.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv, st
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := front.New(front.Options{ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second, MaxHeader: 16 << 10}, testenv.Log())
+	fs.Set(mux, nil)
+	done := make(chan error, 1)
+	go func() { done <- fs.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fs.Shutdown(ctx)
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return server{URL: "http://" + ln.Addr().String()}, st
 }
 
 func call(t *testing.T, method, url, token string) (int, string) {
