@@ -180,24 +180,26 @@ func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 func (s *Server) handle(ctx *fasthttp.RequestCtx, h http.Handler) {
 	r, err := request(ctx)
 	if err != nil {
+		ctx.Error("bad request: "+err.Error(), http.StatusBadRequest) // resets the response
 		ctx.SetConnectionClose()
-		ctx.Error("bad request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	w := &response{ctx: ctx, header: http.Header{}, head: r.Method == http.MethodHead}
 	defer func() {
-		if p := recover(); p != nil {
-			ctx.SetConnectionClose()
-			if p == http.ErrAbortHandler {
-				return
-			}
-			s.log.Error("panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			if !w.wrote {
-				ctx.Response.Reset()
-				ctx.SetConnectionClose()
-				ctx.Error("internal error", http.StatusInternalServerError)
-			}
+		// Nothing is sent before the handler returns, so a handler that
+		// panics never passes off part of an answer as the whole.
+		p := recover()
+		if p == nil {
+			return
 		}
+		if p == http.ErrAbortHandler { // as net/http: drop the connection, answer nothing
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(net.Conn) {})
+			return
+		}
+		s.log.Error("panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		ctx.Error("internal error", http.StatusInternalServerError) // resets the response
+		ctx.SetConnectionClose()
 	}()
 	h.ServeHTTP(w, r)
 	w.finish()

@@ -274,3 +274,68 @@ func TestMemoryPathAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Routes set while serving take the next request; before any are set,
+// requests are refused with 503, not left waiting.
+func TestSetSwapsRoutes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}, testenv.Log())
+	go s.Serve(ln)
+	defer s.Shutdown(context.Background())
+	get := func() (int, string) {
+		resp, body := raw(t, ln.Addr().String(), "GET /which HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get(); code != http.StatusServiceUnavailable {
+		t.Errorf("before routes: %d, want 503", code)
+	}
+	for _, name := range []string{"first", "second"} {
+		s.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) }), nil)
+		if code, body := get(); code != 200 || body != name {
+			t.Errorf("after setting %s: %d %q", name, code, body)
+		}
+	}
+}
+
+// A handler that panics costs its request a 500 and its connection, not
+// the server.
+func TestHandlerPanicIsContained(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}, testenv.Log())
+	go s.Serve(ln)
+	defer s.Shutdown(context.Background())
+	s.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/boom":
+			io.WriteString(w, "half an answer")
+			panic("boom")
+		case "/abort":
+			io.WriteString(w, "half an answer")
+			panic(http.ErrAbortHandler)
+		}
+		io.WriteString(w, "fine")
+	}), nil)
+	resp, body := raw(t, ln.Addr().String(), "GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp.StatusCode != http.StatusInternalServerError || !resp.Close || strings.Contains(string(body), "half") {
+		t.Errorf("a panic: %d %q, connection closed %v; want 500, no part of the answer, and closed", resp.StatusCode, body, resp.Close)
+	}
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n")
+	if got, err := io.ReadAll(conn); len(got) != 0 || err != nil {
+		t.Errorf("an aborted answer: read %q, %v; want the connection closed with nothing sent", got, err)
+	}
+	if resp, body := raw(t, ln.Addr().String(), "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); resp.StatusCode != 200 || string(body) != "fine" {
+		t.Errorf("after a panic: %d %q", resp.StatusCode, body)
+	}
+}
