@@ -4,7 +4,8 @@
 // items" lists: every feed route rendered uncached (median of several
 // renders), the index page and the OPML, 50 new releases into a source
 // with a long history, and opening the store. It prints a table with the
-// ratio of each figure to the one at the first size:
+// ratio of each figure to the one at the first size, and after each
+// route's time how many entries its answer had:
 //
 //	go run ./bench/scale -sizes 10000,1000000
 //
@@ -13,7 +14,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -294,6 +297,9 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 		{"/feeds/all.atom", "/feeds/all.atom"},
 		{"/feeds/country/fr.atom (20%)", "/feeds/country/fr.atom"},
 		{"/feeds/country/mr.atom (0.1%)", "/feeds/country/mr.atom"},
+		// As many entries at every size as the rare feeds have at 10,000
+		// items: the store's size alone, not the page's.
+		{"/feeds/country/mr.atom?limit=10", "/feeds/country/mr.atom?limit=10"},
 		{"small source, last archive page", smallLast},
 		{"?country=mr,ye&topic=climate&lang=fr", "/feeds/all.atom?country=mr,ye&topic=climate&lang=fr"},
 		{"/feeds/language/fr.json", "/feeds/language/fr.json"},
@@ -310,8 +316,9 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 			if err != nil {
 				return nil, err
 			}
-			io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			f[entriesKey+r.name] = time.Duration(entries(body))
 			took = append(took, time.Since(t))
 			if resp.StatusCode != 200 {
 				return nil, fmt.Errorf("%s: %s", r.path, resp.Status)
@@ -366,23 +373,43 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	return f, nil
 }
 
+// entriesKey prefixes the figure that holds, as a count, how many
+// entries a route's answer had.
+const entriesKey = "#"
+
+// entries counts the entries of an Atom or RSS feed, or the items of a
+// JSON Feed.
+func entries(body []byte) int {
+	var jf struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if json.Unmarshal(body, &jf) == nil {
+		return len(jf.Items)
+	}
+	return bytes.Count(body, []byte("<entry>")) + bytes.Count(body, []byte("<entry ")) + bytes.Count(body, []byte("<item>"))
+}
+
 func print(sizes []int, results []figures) {
 	var names []string
 	for k := range results[0] {
-		if k != "items" {
+		if k != "items" && !strings.HasPrefix(k, entriesKey) {
 			names = append(names, k)
 		}
 	}
 	slices.Sort(names)
 	fmt.Printf("%-40s", "what")
 	for _, r := range results {
-		fmt.Printf(" %12s", fmt.Sprintf("%d items", int(r["items"])))
+		fmt.Printf(" %16s", fmt.Sprintf("%d items", int(r["items"])))
 	}
 	fmt.Printf(" %8s\n", "ratio")
 	for _, n := range names {
 		fmt.Printf("%-40s", n)
 		for _, r := range results {
-			fmt.Printf(" %12s", r[n].Round(10*time.Microsecond))
+			cell := r[n].Round(10 * time.Microsecond).String()
+			if c, ok := r[entriesKey+n]; ok {
+				cell += fmt.Sprintf(" (%d)", int(c))
+			}
+			fmt.Printf(" %16s", cell)
 		}
 		last := results[len(results)-1][n]
 		fmt.Printf(" %8.2f\n", float64(last)/float64(results[0][n]))
