@@ -69,25 +69,33 @@ func servers(t *testing.T) (ref, fr string, c *counting) {
 
 	pub := publish.New(cfg, st, log)
 	c = &counting{Feeds: pub}
+	s, addr := start(t)
+	s.Set(pub.Handler(echo), c)
+	return refSrv.Listener.Addr().String(), addr, c
+}
+
+// start serves a front with no routes yet on a loopback port, until the
+// test ends, and checks that it shuts down cleanly.
+func start(t *testing.T) (*Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, MaxHeader: 32 << 10}, log)
-	s.Set(pub.Handler(echo), c)
+	s := New(Options{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second, MaxHeader: 16 << 10}, testenv.Log())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.Shutdown(sctx); err != nil {
+		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return refSrv.Listener.Addr().String(), ln.Addr().String(), c
+	return s, ln.Addr().String()
 }
 
 // echo adds POST /echo: it reads up to 1 MiB of the body and answers
@@ -278,15 +286,9 @@ func TestMemoryPathAllocatesNothing(t *testing.T) {
 // Routes set while serving take the next request; before any are set,
 // requests are refused with 503, not left waiting.
 func TestSetSwapsRoutes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Options{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}, testenv.Log())
-	go s.Serve(ln)
-	defer s.Shutdown(context.Background())
+	s, addr := start(t)
 	get := func() (int, string) {
-		resp, body := raw(t, ln.Addr().String(), "GET /which HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, body := raw(t, addr, "GET /which HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		return resp.StatusCode, string(body)
 	}
 	if code, _ := get(); code != http.StatusServiceUnavailable {
@@ -303,13 +305,7 @@ func TestSetSwapsRoutes(t *testing.T) {
 // A handler that panics costs its request a 500 and its connection, not
 // the server.
 func TestHandlerPanicIsContained(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Options{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}, testenv.Log())
-	go s.Serve(ln)
-	defer s.Shutdown(context.Background())
+	s, addr := start(t)
 	s.Set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/boom":
@@ -321,11 +317,11 @@ func TestHandlerPanicIsContained(t *testing.T) {
 		}
 		io.WriteString(w, "fine")
 	}), nil)
-	resp, body := raw(t, ln.Addr().String(), "GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, body := raw(t, addr, "GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp.StatusCode != http.StatusInternalServerError || !resp.Close || strings.Contains(string(body), "half") {
 		t.Errorf("a panic: %d %q, connection closed %v; want 500, no part of the answer, and closed", resp.StatusCode, body, resp.Close)
 	}
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +331,7 @@ func TestHandlerPanicIsContained(t *testing.T) {
 	if got, err := io.ReadAll(conn); len(got) != 0 || err != nil {
 		t.Errorf("an aborted answer: read %q, %v; want the connection closed with nothing sent", got, err)
 	}
-	if resp, body := raw(t, ln.Addr().String(), "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); resp.StatusCode != 200 || string(body) != "fine" {
+	if resp, body := raw(t, addr, "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); resp.StatusCode != 200 || string(body) != "fine" {
 		t.Errorf("after a panic: %d %q", resp.StatusCode, body)
 	}
 }
