@@ -124,19 +124,12 @@ func (s *Server) fromMemory(ctx *fasthttp.RequestCtx, feeds Feeds) bool {
 	if !ok {
 		return false
 	}
-	out := &ctx.Response.Header
-	out.Set("Vary", "Accept-Encoding")
-	out.Set("Cache-Control", a.CacheControl)
-	out.Set("X-Content-Type-Options", "nosniff")
-	out.Set("Last-Modified", a.LastMod)
-	out.Set("Etag", a.ETag)
+	for _, f := range a.Header {
+		ctx.Response.Header.Set(f.Name, f.Value[0])
+	}
 	if a.NotModified {
 		ctx.SetStatusCode(http.StatusNotModified)
 		return true
-	}
-	out.SetContentType(a.ContentType)
-	if a.ContentEncoding != "" {
-		out.Set("Content-Encoding", a.ContentEncoding)
 	}
 	ctx.Response.SetBodyRaw(a.Body) // kept by the cache, never changed: not copied
 	return true

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -287,15 +288,29 @@ func (s *Server) version(ctx context.Context, q store.Query) (string, error) {
 
 // rendered is a feed document as served, kept in memory until items change.
 type rendered struct {
-	gen         uint64
-	version     string // what the feed's items were when rendered; "" = always re-render
-	body, gz    []byte
-	etag, gzTag []string
-	length      []string // Content-Length of body, and of gz
-	gzLength    []string
-	modified    time.Time
-	lastMod     []string
-	contentType []string
+	gen      uint64
+	version  string // what the feed's items were when rendered; "" = always re-render
+	body, gz []byte
+	modified time.Time
+	etag     [2]string // of body, and of gz
+	// header is the answers' headers, made once: by gzip, then by 304
+	// (header[1][0] answers a client that takes gzip with the whole gz).
+	header [2][2][]Field
+}
+
+// Field is a header of a cached feed's answer, its value as net/http
+// keeps it.
+type Field struct {
+	Name  string
+	Value []string
+}
+
+// b2i is 1 for true, an index into rendered's variants.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
@@ -409,17 +424,24 @@ func (s *Server) render(ctx context.Context, spec feedSpec, ext string, fq feedQ
 		return nil, err
 	}
 	modified := f.Updated.UTC().Truncate(time.Second)
-	e := &rendered{gen: gen, version: version, body: buf.Bytes(), modified: modified,
-		lastMod: []string{modified.Format(http.TimeFormat)}, contentType: []string{feeds.MediaType(ext) + "; charset=utf-8"}}
-	sum := sha256.Sum256(e.body)
-	e.etag = []string{`"` + hex.EncodeToString(sum[:16]) + `"`}
-	e.gzTag = []string{`"` + hex.EncodeToString(sum[:16]) + `-gz"`}
+	e := &rendered{gen: gen, version: version, body: buf.Bytes(), modified: modified}
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	zw.Write(e.body)
 	zw.Close()
 	e.gz = gz.Bytes()
-	e.length, e.gzLength = []string{strconv.Itoa(len(e.body))}, []string{strconv.Itoa(len(e.gz))}
+	sum := sha256.Sum256(e.body)
+	lastMod, contentType := []string{modified.Format(http.TimeFormat)}, []string{feeds.MediaType(ext) + "; charset=utf-8"}
+	for i, body := range [][]byte{e.body, e.gz} {
+		e.etag[i] = `"` + hex.EncodeToString(sum[:16]) + [...]string{"", "-gz"}[i] + `"`
+		notModified := []Field{{"Vary", varyAE}, {"Cache-Control", s.cacheControl}, {"X-Content-Type-Options", nosniff},
+			{"Last-Modified", lastMod}, {"Etag", []string{e.etag[i]}}}
+		whole := append(slices.Clip(notModified), Field{"Content-Type", contentType}, Field{"Content-Length", []string{strconv.Itoa(len(body))}})
+		if i == 1 {
+			whole = append(whole, Field{"Content-Encoding", gzipHeader})
+		}
+		e.header[i] = [2][]Field{whole, notModified}
+	}
 	return e, nil
 }
 
@@ -433,30 +455,27 @@ var (
 // takes it, conditional GET (an If-None-Match match wins over
 // If-Modified-Since) and HEAD, with headers made once per document.
 func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *rendered) {
-	h := w.Header()
-	h["Content-Type"] = e.contentType
-	h["Vary"] = varyAE
-	h["Cache-Control"] = s.cacheControl
-	h["X-Content-Type-Options"] = nosniff
-	h["Last-Modified"] = e.lastMod
 	gz, fresh := s.choose(e, r.Header.Get("Accept-Encoding"), r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"))
-	body, tag, length := e.body, e.etag, e.length
-	if gz {
-		body, tag, length = e.gz, e.gzTag, e.gzLength
-		h["Content-Encoding"] = gzipHeader
+	h := w.Header()
+	for _, f := range e.header[b2i(gz)][b2i(fresh)] {
+		h[f.Name] = f.Value
 	}
-	h["Etag"] = tag
 	if fresh {
-		delete(h, "Content-Type")
-		delete(h, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Length"] = length
 	if r.Method == http.MethodHead {
 		return
 	}
-	w.Write(body)
+	w.Write(e.variant(gz))
+}
+
+// variant is the body sent whole: gzipped or not.
+func (e *rendered) variant(gz bool) []byte {
+	if gz {
+		return e.gz
+	}
+	return e.body
 }
 
 // choose decides how a cached document answers a request, for net/http
@@ -464,11 +483,7 @@ func (s *Server) serveRendered(w http.ResponseWriter, r *http.Request, e *render
 // whether the client's copy is current (304).
 func (s *Server) choose(e *rendered, acceptEncoding, ifNoneMatch, ifModifiedSince string) (gz, fresh bool) {
 	gz = acceptsGzip(acceptEncoding)
-	tag := e.etag[0]
-	if gz {
-		tag = e.gzTag[0]
-	}
-	fresh = notModified(ifNoneMatch, ifModifiedSince, tag, e.modified)
+	fresh = notModified(ifNoneMatch, ifModifiedSince, e.etag[b2i(gz)], e.modified)
 	if fresh {
 		s.Metrics.Request(http.StatusNotModified)
 	} else {
@@ -479,12 +494,11 @@ func (s *Server) choose(e *rendered, acceptEncoding, ifNoneMatch, ifModifiedSinc
 
 // Answer is a cached feed's answer to a GET or HEAD, for a server other
 // than net/http to write: the status, headers and bytes serveRendered
-// writes. An empty header is one to leave out.
+// writes.
 type Answer struct {
-	NotModified                                 bool // 304, no body, no Content-Type or Content-Encoding
-	ContentType, ContentEncoding, ETag, LastMod string
-	CacheControl                                string
-	Body                                        []byte // a 200's whole body; a HEAD sends only its length
+	NotModified bool    // 304, no body
+	Header      []Field // every header but Date
+	Body        []byte  // a 200's whole body; a HEAD sends only its length
 }
 
 // Cached answers a GET or HEAD of key (a feed's path, and "?" and its raw
@@ -502,17 +516,7 @@ func (s *Server) Cached(key, acceptEncoding, ifNoneMatch, ifModifiedSince string
 	}
 	s.Metrics.CacheHit()
 	gz, fresh := s.choose(e, acceptEncoding, ifNoneMatch, ifModifiedSince)
-	a := Answer{NotModified: fresh, ETag: e.etag[0], LastMod: e.lastMod[0], CacheControl: s.cacheControl[0], Body: e.body}
-	if gz {
-		a.ETag, a.Body = e.gzTag[0], e.gz
-	}
-	if !fresh {
-		a.ContentType = e.contentType[0]
-		if gz {
-			a.ContentEncoding = "gzip"
-		}
-	}
-	return a, true
+	return Answer{NotModified: fresh, Header: e.header[b2i(gz)][b2i(fresh)], Body: e.variant(gz)}, true
 }
 
 // notModified applies RFC 9110's conditional GET: If-None-Match when
