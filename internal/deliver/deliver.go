@@ -178,8 +178,7 @@ func newEnvelope(event, sub string, at time.Time) (envelope, error) {
 
 // with makes the payload of seq carrying items, each valid JSON.
 func (e envelope) with(seq int64, items []json.RawMessage) []byte {
-	b := e.batch(seq, sharedPart{content: join(items)})
-	return append(append(b.Body[:b.Split:b.Split], b.Shared...), b.Body[b.Split:]...)
+	return e.batch(seq, sharedPart{content: join(items)}).Whole()
 }
 
 // batch is the payload of seq carrying items as the store keeps it: the

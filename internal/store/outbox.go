@@ -592,20 +592,43 @@ func (s *Store) sharedStored(hashes map[string]bool) {
 
 const maxShared = 1 << 16
 
-// assemble puts a stored body together, in memory of its own (the parts
-// may be the driver's): whole, or its own part with the shared part at
-// split (bodyColumns, read through bodyJoins).
-func assemble(whole, own []byte, split sql.NullInt64, shared []byte) []byte {
-	if whole != nil || own == nil {
-		return bytes.Clone(whole)
+// Whole is the body b sends: Body, or Body with Shared put in at Split.
+func (b Batch) Whole() []byte {
+	if b.Shared == nil {
+		return bytes.Clone(b.Body)
 	}
-	at := min(int(split.Int64), len(own))
+	return joinAt(b.Body, b.Split, b.Shared)
+}
+
+// joinAt is own with shared put in at split, in memory of its own.
+func joinAt(own []byte, split int, shared []byte) []byte {
+	at := min(split, len(own))
 	out := make([]byte, 0, len(own)+len(shared))
 	return append(append(append(out, own[:at]...), shared...), own[at:]...)
 }
 
+// bodyParts is a stored body as bodyColumns read it (through bodyJoins):
+// whole, or its own part, the shared part and where it goes. The parts are
+// the driver's own bytes, copied once, into the body assembled: a
+// delivery's body is read at every claim.
+type bodyParts struct {
+	whole, own, shared sql.RawBytes
+	split              sql.NullInt64
+}
+
+// dest is where a scan puts bodyColumns.
+func (p *bodyParts) dest() []any { return []any{&p.whole, &p.own, &p.split, &p.shared} }
+
+// body puts the body together, in memory of its own.
+func (p *bodyParts) body() []byte {
+	if p.whole != nil || p.own == nil {
+		return bytes.Clone(p.whole)
+	}
+	return joinAt(p.own, int(p.split.Int64), p.shared)
+}
+
 // bodyColumns and bodyJoins read the body of the delivery whose id is
-// idExpr, for assemble.
+// idExpr, into bodyParts.
 const bodyColumns = `b.body, p.own, p.split, sb.content`
 
 func bodyJoins(idExpr string) string {
@@ -649,19 +672,16 @@ const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts,
 func scanDelivery(r scanner, withBody ...bool) (Delivery, error) {
 	var d Delivery
 	var items, next, created, sent string
-	// The body's parts are the driver's own bytes, copied once, into the
-	// body assembled: a delivery's body is read at every claim.
-	var whole, own, shared sql.RawBytes
-	var split sql.NullInt64
+	var body bodyParts
 	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError}
 	if len(withBody) > 0 && withBody[0] {
-		dest = append(dest, &whole, &own, &split, &shared) // bodyColumns
+		dest = append(dest, body.dest()...)
 	}
 	err := r.Scan(dest...)
 	if err != nil {
 		return d, err
 	}
-	d.Body = assemble(whole, own, split, shared)
+	d.Body = body.body()
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
 	err = json.Unmarshal([]byte(items), &d.Items)
 	return d, err
@@ -692,9 +712,10 @@ func subscriberCond(subscribers []string, args *[]any) string {
 // deliveries that follow it in the subscriber's queue when they may go now
 // too. A delivery whose claim has lapsed (crier stopped mid-request) is
 // due again, under the same webhook-id. Each claim lasts lease. WebSub
-// subscriptions' deliveries are claimed along with subscribers'. Their sender holds them, and sends each once the one before
-// it succeeded: still one request in flight per subscriber, in order. The
-// runs come in the order their heads fell due, each run in order.
+// subscriptions' deliveries are claimed along with subscribers'. Their
+// sender holds them, and sends each once the one before it succeeded:
+// still one request in flight per subscriber, in order. The runs come in
+// the order their heads fell due, each run in order.
 func (s *Store) ClaimRuns(ctx context.Context, subscribers []string, n, run int, lease time.Duration) ([][]Delivery, error) {
 	tx, err := s.begin(ctx)
 	if err != nil {
@@ -814,13 +835,12 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 		}
 		for rows.Next() {
 			var id int64
-			var whole, own, shared sql.RawBytes
-			var split sql.NullInt64
-			if err := rows.Scan(&id, &whole, &own, &split, &shared); err != nil {
+			var body bodyParts
+			if err := rows.Scan(append([]any{&id}, body.dest()...)...); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[id] = assemble(whole, own, split, shared)
+			out[id] = body.body()
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -1109,6 +1129,8 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 // webhook-id, and returns how many there are: after a partner (or the
 // config that refused it) is fixed, what waited out a backoff goes at once.
 func (s *Store) RetryNow(ctx context.Context, subscriberID string) (int, error) {
+	// The status IN term is the owed index's own condition: with it, the
+	// planner reads the subscriber's owed deliveries from that index.
 	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ? WHERE subscriber_id = ? AND status IN ('due', 'sending') AND status = ?`, formatTime(s.Now()), subscriberID, Due)
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", subscriberID, err)
