@@ -25,13 +25,7 @@ func testOutboxAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	subs := []string{"p1", "p2", "p3", "p4", "p5"}
-	build := func(items []Item) ([]Batch, error) {
-		var out []Batch
-		for _, it := range items {
-			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprint(it.Seq))})
-		}
-		return out, nil
-	}
+	build := onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })
 	for _, id := range subs {
 		if err := first.AddSubscriber(ctx, id, "all"); err != nil {
 			t.Fatal(err)
@@ -140,13 +134,7 @@ func testLapsedClaimAndPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.AddSubscriber(ctx, "p", "all")
-	n, err := s.Fire(ctx, "p", Query{}, func(items []Item) ([]Batch, error) {
-		var out []Batch
-		for _, it := range items {
-			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte("x")})
-		}
-		return out, nil
-	})
+	n, err := s.Fire(ctx, "p", Query{}, onePerItem(func(Item) string { return "x" }))
 	if err != nil || n != 2 {
 		t.Fatalf("fire: %d %v", n, err)
 	}
@@ -418,13 +406,7 @@ func testClaimRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.AddSubscriber(ctx, "p", "all")
-	if _, err := s.Fire(ctx, "p", Query{}, func(items []Item) ([]Batch, error) {
-		var out []Batch
-		for _, it := range items {
-			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprint(it.Seq))})
-		}
-		return out, nil
-	}); err != nil {
+	if _, err := s.Fire(ctx, "p", Query{}, onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })); err != nil {
 		t.Fatal(err)
 	}
 	ids := func(run []Delivery) (out []int64) {
@@ -677,6 +659,17 @@ func testFireMany(t *testing.T) {
 	}
 }
 
+// onePerItem builds a delivery for each item, its body body(item).
+func onePerItem(body func(Item) string) func([]Item) ([]Batch, error) {
+	return func(items []Item) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(body(it))})
+		}
+		return out, nil
+	}
+}
+
 // numberedDocs makes documents from to to-1, each a release of its own.
 func numberedDocs(from, to int) []Document {
 	var docs []Document
@@ -697,13 +690,7 @@ func testRecordMarksEachSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.AddSubscriber(ctx, "p", "all")
-	if _, err := s.Fire(ctx, "p", Query{}, func(items []Item) ([]Batch, error) {
-		var out []Batch
-		for _, it := range items {
-			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte("x")})
-		}
-		return out, nil
-	}); err != nil {
+	if _, err := s.Fire(ctx, "p", Query{}, onePerItem(func(Item) string { return "x" })); err != nil {
 		t.Fatal(err)
 	}
 	runs, err := s.ClaimRuns(ctx, []string{"p"}, 1, 3, time.Minute)

@@ -95,14 +95,7 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 		if err := s.AddSubscriber(ctx, id, "24h"); err != nil {
 			t.Fatal(err)
 		}
-		build := func(items []Item) ([]Batch, error) {
-			var out []Batch
-			for _, it := range items {
-				out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte("{}")})
-			}
-			return out, nil
-		}
-		if _, err := s.Fire(ctx, id, Query{Countries: []string{"BE"}}, build); err != nil {
+		if _, err := s.Fire(ctx, id, Query{Countries: []string{"BE"}}, onePerItem(func(Item) string { return "{}" })); err != nil {
 			t.Fatal(err)
 		}
 	}
