@@ -26,8 +26,8 @@ func TestConditionalGetHeadAndGzip(t *testing.T) {
 	url := srv.URL + "/feeds/all.atom"
 	resp, body := get(t, url)
 	etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
-	if resp.Header.Get("Vary") != "Accept-Encoding" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=300") {
-		t.Errorf("headers: Vary %q, Cache-Control %q", resp.Header.Get("Vary"), resp.Header.Get("Cache-Control"))
+	if resp.Header.Get("Vary") != "Accept-Encoding" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=300") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("headers: Vary %q, Cache-Control %q, X-Content-Type-Options %q", resp.Header.Get("Vary"), resp.Header.Get("Cache-Control"), resp.Header.Get("X-Content-Type-Options"))
 	}
 	tests := []struct {
 		name   string
