@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -279,8 +280,7 @@ func (w *response) WriteHeader(code int) {
 			// fasthttp writes the body's length; a HEAD keeps the one the
 			// handler gave.
 			if w.head && len(vs) > 0 {
-				var n int
-				if _, err := fmt.Sscan(vs[0], &n); err == nil {
+				if n, err := strconv.Atoi(vs[0]); err == nil {
 					out.SetContentLength(n)
 				}
 			}
