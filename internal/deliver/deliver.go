@@ -11,13 +11,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,7 +25,6 @@ import (
 	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/convert"
 	"github.com/crier-hub/crier/internal/metrics"
-	"github.com/crier-hub/crier/internal/netguard"
 	"github.com/crier-hub/crier/internal/retryafter"
 	"github.com/crier-hub/crier/internal/store"
 	"github.com/crier-hub/crier/internal/websub"
@@ -44,7 +40,7 @@ var Retries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute
 type Deliverer struct {
 	Store   Store
 	Conv    *convert.Converter
-	Client  *http.Client
+	Poster  *poster
 	Subs    map[string]config.Subscriber
 	MaxBody int64
 	Timeout time.Duration
@@ -74,18 +70,9 @@ func New(cfg *config.Config, st Store, log *slog.Logger) *Deliverer {
 	for _, s := range cfg.Subscribers {
 		subs[s.ID] = s
 	}
-	tr := &http.Transport{
-		DialContext:           netguard.Dialer(10*time.Second, cfg.Webhooks.AllowPrivateTargets, "webhooks.allow_private_targets").DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: cfg.Webhooks.Timeout,
-		MaxIdleConnsPerHost:   cfg.Webhooks.Concurrency, // many partners may share one host
-		IdleConnTimeout:       90 * time.Second,
-	}
 	return &Deliverer{
 		Store: st, Conv: convert.New(cfg), Subs: subs,
-		Client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // a redirect is an answer, not a success
-		}},
+		Poster:  newPoster(cfg.Webhooks.Timeout, cfg.Webhooks.Concurrency, cfg.Webhooks.AllowPrivateTargets),
 		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: cfg.Webhooks.Concurrency,
 		Log: log.With("component", "webhooks"), Now: time.Now,
 		Jitter:    func() float64 { return 0.9 + 0.2*rand.Float64() },
@@ -708,22 +695,19 @@ const (
 	responseKept = 1 << 10
 )
 
-// request builds the POST of a delivery: a signed webhook, or a WebSub
-// content distribution (the feed's new entries, X-Hub-Signature).
-func (d *Deliverer) request(ctx context.Context, del store.Delivery) (*http.Request, error) {
+// request is where the POST of a delivery goes and its headers: a signed
+// webhook, or a WebSub content distribution (the feed's new entries,
+// X-Hub-Signature).
+func (d *Deliverer) request(ctx context.Context, del store.Delivery) (string, http.Header, error) {
 	if strings.HasPrefix(del.SubscriberID, store.WebSubPrefix) {
 		return websub.Request(ctx, d.Store, del, d.HubURL)
 	}
 	sub := d.Subs[del.SubscriberID]
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(del.Body))
-	if err != nil {
-		return nil, err
+	h := http.Header{"Content-Type": {"application/json"}}
+	if err := webhooks.SetHeaders(h, strings.Fields(sub.Secret), del.WebhookID, d.Now(), del.Body); err != nil {
+		return "", nil, fmt.Errorf("signing: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := webhooks.SetHeaders(req.Header, strings.Fields(sub.Secret), del.WebhookID, d.Now(), del.Body); err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
-	}
-	return req, nil
+	return sub.URL, h, nil
 }
 
 // attempt POSTs a delivery once and judges the answer.
@@ -740,40 +724,31 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 		wait = max(wait, min(retryAfter, 24*time.Hour))
 		return a, outcome, d.Now().Add(wait)
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
-	defer cancel()
-	req, err := d.request(ctx, del)
+	url, header, err := d.request(ctx, del)
 	if err != nil {
 		return fail(err.Error(), 0)
 	}
-	req.Header.Set("User-Agent", d.UserAgent)
-	resp, err := d.Client.Do(req)
+	header.Set("User-Agent", d.UserAgent)
+	ans, err := d.Poster.post(url, header, del.Body)
 	a.Latency = d.Now().Sub(start)
 	if err != nil {
-		var ne net.Error
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return fail(fmt.Sprintf("no answer within %v", d.Timeout), 0)
-		}
 		return fail(err.Error(), 0)
 	}
-	defer resp.Body.Close()
-	a.Status = resp.StatusCode
-	body, rerr := io.ReadAll(io.LimitReader(resp.Body, responseCap))
-	a.Latency = d.Now().Sub(start)
-	a.Response = body[:min(len(body), responseKept)]
+	a.Status = ans.status
+	a.Response = bytes.Clone(ans.body[:min(len(ans.body), responseKept)])
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+	case ans.status >= 200 && ans.status <= 299:
 		return a, store.Delivered, time.Time{}
-	case resp.StatusCode == http.StatusGone:
+	case ans.status == http.StatusGone:
 		a.Error = "410 Gone: the subscriber is paused"
 		return a, store.Gone, time.Time{}
 	}
-	if rerr != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fail(fmt.Sprintf("HTTP %d, body not read within %v", resp.StatusCode, d.Timeout), 0)
+	if ans.cut {
+		return fail(fmt.Sprintf("HTTP %d, body not read within %v", ans.status, d.Timeout), 0)
 	}
 	var ra time.Duration
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		ra = retryafter.Parse(resp.Header.Get("Retry-After"), d.Now())
+	if ans.status == http.StatusTooManyRequests || ans.status == http.StatusServiceUnavailable {
+		ra = retryafter.Parse(ans.retryAfter, d.Now())
 	}
-	return fail(fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), ra)
+	return fail(fmt.Sprintf("HTTP %d %s", ans.status, http.StatusText(ans.status)), ra)
 }

@@ -325,20 +325,14 @@ type Subscriptions interface {
 // Request is the POST of a delivery to a subscription of this hub: the
 // topic's new entries, with the hub and self links, signed with the
 // subscriber's hub.secret when it gave one (X-Hub-Signature).
-func Request(ctx context.Context, st Subscriptions, del store.Delivery, hubURL string) (*http.Request, error) {
+func Request(ctx context.Context, st Subscriptions, del store.Delivery, hubURL string) (callback string, h http.Header, err error) {
 	ws, err := st.WebSubByID(ctx, del.SubscriberID)
 	if err != nil {
-		return nil, fmt.Errorf("websub subscription: %w", err)
+		return "", nil, fmt.Errorf("websub subscription: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ws.Callback, bytes.NewReader(del.Body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", ws.ContentType)
-	req.Header.Add("Link", "<"+hubURL+">; rel=\"hub\"")
-	req.Header.Add("Link", "<"+ws.Topic+">; rel=\"self\"")
+	h = http.Header{"Content-Type": {ws.ContentType}, "Link": {"<" + hubURL + ">; rel=\"hub\"", "<" + ws.Topic + ">; rel=\"self\""}}
 	if ws.Secret != "" {
-		req.Header.Set("X-Hub-Signature", "sha256="+Signature(ws.Secret, del.Body))
+		h.Set("X-Hub-Signature", "sha256="+Signature(ws.Secret, del.Body))
 	}
-	return req, nil
+	return ws.Callback, h, nil
 }
