@@ -54,7 +54,11 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 		}()
 		formed <- wellFormed(text)
 	}()
-	f, err := gofeed.NewParser().ParseString(text)
+	fp := gofeed.NewParser()
+	// crier keeps no feed or item images: gofeed need not parse every
+	// item's HTML to find one.
+	fp.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
+	f, err := fp.ParseString(text)
 	if err := <-formed; err != nil {
 		p.Warnings = append(p.Warnings, "not well-formed XML ("+err.Error()+"); read leniently")
 	}
