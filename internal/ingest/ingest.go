@@ -450,7 +450,9 @@ func (in *Ingester) document(src config.Source, d gather.Doc, p *normalize.Parse
 		item.Contacts = append(item.Contacts, store.Contact(c))
 	}
 	capContent(&item, in.MaxItemSize)
-	return store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item}
+	doc := store.Document{SourceID: src.ID, Key: d.Key, URL: d.URL, Raw: d.Raw, Item: item}
+	doc.Pack() // here, on whichever core is free, not after every release is made
+	return doc
 }
 
 // capContent cuts an item's text to at most limit bytes (at a word), with

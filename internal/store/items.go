@@ -144,7 +144,7 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	for part := range slices.Chunk(docs, max(1, (len(docs)+procs-1)/procs)) { // on every core
 		wg.Go(func() {
 			for i := range part {
-				part[i].packed = packRaw(part[i].Raw)
+				part[i].Pack()
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	stdflate "compress/flate"
 	"context"
 	"database/sql"
 	"fmt"
@@ -295,6 +297,18 @@ func testRawDocumentsRoundTrip(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, `UPDATE documents SET raw = ? WHERE key = 'b'`, []byte("stored before compression")); err != nil {
 		t.Fatal(err)
 	}
+	// Compressed by the standard library's deflate, as crier did before.
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("c", "short too", "fp-c")}); err != nil {
+		t.Fatal(err)
+	}
+	var std bytes.Buffer
+	std.Write(rawMagic)
+	w, _ := stdflate.NewWriter(&std, stdflate.BestSpeed)
+	w.Write([]byte(body))
+	w.Close()
+	if _, err := s.w.ExecContext(ctx, `UPDATE documents SET raw = ? WHERE key = 'c'`, std.Bytes()); err != nil {
+		t.Fatal(err)
+	}
 	docs, err := s.RecentDocuments(ctx, "src", 10)
 	if err != nil {
 		t.Fatal(err)
@@ -303,8 +317,8 @@ func testRawDocumentsRoundTrip(t *testing.T) {
 	for _, d := range docs {
 		got[d.Key] = string(d.Raw)
 	}
-	if got["old"] != body || got["b"] != "stored before compression" {
-		t.Errorf("raw documents read back: %d bytes and %q", len(got["old"]), got["b"])
+	if got["old"] != body || got["b"] != "stored before compression" || got["c"] != body {
+		t.Errorf("raw documents read back: %d bytes, %q and %d bytes", len(got["old"]), got["b"], len(got["c"]))
 	}
 }
 
