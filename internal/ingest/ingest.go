@@ -289,8 +289,12 @@ func format(d gather.Doc) normalize.Format {
 	return normalize.Text
 }
 
-// saveChunk bounds the documents stored in one transaction.
-const saveChunk = 200
+// saveChunk bounds the documents stored in one transaction; savePart is
+// the fewest a transaction stores when a run has more.
+const (
+	saveChunk = 200
+	savePart  = 8
+)
 
 func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
 	// Skip the work of normalizing documents that have not changed.
@@ -325,20 +329,21 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	if err != nil {
 		return fmt.Errorf("source %s: %w", src.ID, err)
 	}
-	for start := 0; start < len(changed); start += saveChunk {
-		end := min(len(changed), start+saveChunk)
-		chunk := changed[start:end]
-		batch := make([]store.Document, len(chunk))
-		parallel(ctx, len(chunk), func(i int) { batch[i] = in.document(src, chunk[i], parsed[start+i], frame) })
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		saved, err := in.Store.SaveDocuments(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("source %s: %w", src.ID, err)
+	// The releases are made part by part, and each part is stored while
+	// the next is made: the store's work, on one core, overlaps the making,
+	// on every core. A run is stored in a few transactions, in order.
+	size := min(saveChunk, max(savePart, (len(changed)+3)/4))
+	var saving sync.WaitGroup
+	var saving1 []store.Document // the part being stored
+	var saved []store.Saved
+	var serr error
+	stored := func() error {
+		saving.Wait()
+		if serr != nil {
+			return fmt.Errorf("source %s: %w", src.ID, serr)
 		}
 		for i, sv := range saved {
-			in.Log.Debug("document stored", "source", src.ID, "key", batch[i].Key, "item", sv.UID, "status", sv.Status)
+			in.Log.Debug("document stored", "source", src.ID, "key", saving1[i].Key, "item", sv.UID, "status", sv.Status)
 			switch sv.Status {
 			case store.Added:
 				r.Added++
@@ -350,6 +355,24 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 				r.Unchanged++
 			}
 		}
+		saving1, saved = nil, nil
+		return nil
+	}
+	for start := 0; start < len(changed); start += size {
+		part := changed[start:min(len(changed), start+size)]
+		batch := make([]store.Document, len(part))
+		parallel(ctx, len(part), func(i int) { batch[i] = in.document(src, part[i], parsed[start+i], frame) })
+		if err := stored(); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		saving1 = batch
+		saving.Go(func() { saved, serr = in.Store.SaveDocuments(ctx, batch) })
+	}
+	if err := stored(); err != nil {
+		return err
 	}
 	if r.Added+r.Updated >= 1000 {
 		// Statistics that keep up with the store keep the planner honest.
