@@ -38,10 +38,35 @@ func hasContactData(s string) bool {
 
 // labelled reports whether s names a phone as such, so that dates and
 // figures are not taken for phone numbers.
+// A label is looked for only where a letter could start one, without
+// lower-casing s.
 func labelled(s string) bool {
-	l := strings.ToLower(s)
-	return strings.Contains(l, "tel") || strings.Contains(l, "tél") || strings.Contains(l, "phone") ||
-		strings.Contains(l, "mobile") || strings.Contains(l, "móvil") || strings.Contains(l, "+")
+	if strings.IndexByte(s, '+') >= 0 {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		rest := s[i:]
+		switch s[i] | 0x20 {
+		case 't':
+			if hasPrefixFold(rest, "tel") || hasPrefixFold(rest, "tél") {
+				return true
+			}
+		case 'p':
+			if hasPrefixFold(rest, "phone") {
+				return true
+			}
+		case 'm':
+			if hasPrefixFold(rest, "mobile") || hasPrefixFold(rest, "móvil") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasPrefixFold reports whether s starts with prefix in any case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // splitContacts finds the contact section at the end of body and returns

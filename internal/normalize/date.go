@@ -150,18 +150,33 @@ var weekdays = map[string]time.Weekday{
 	"jueves": time.Thursday, "viernes": time.Friday, "sabado": time.Saturday,
 }
 
-var yearRE = regexp.MustCompile(`\b(19[89]\d|20\d\d)\b`)
-
 // yearIn returns the first year written in s (folded text) that is not
 // after ref's, or 0: the evidence that completes a day and month.
 func yearIn(s string, ref time.Time) int {
-	for _, m := range yearRE.FindAllString(s, -1) {
-		y, _ := strconv.Atoi(m)
-		if ref.IsZero() || y <= ref.Year() {
+	for i := 0; i+4 <= len(s); i++ {
+		if y := yearAt(s, i); y > 0 && (ref.IsZero() || y <= ref.Year()) {
 			return y
 		}
 	}
 	return 0
+}
+
+// yearAt returns the year written at s[i:], or 0: 1980 to 2099, a word
+// of its own, as `\b(19[89]\d|20\d\d)\b` would match.
+func yearAt(s string, i int) int {
+	c := s[i : i+4]
+	century := (c[0] == '1' && c[1] == '9' && (c[2] == '8' || c[2] == '9')) || (c[0] == '2' && c[1] == '0' && isDigit(c[2]))
+	if !century || !isDigit(c[3]) || (i > 0 && asciiWord(s[i-1])) || (i+4 < len(s) && asciiWord(s[i+4])) {
+		return 0
+	}
+	return int(c[0]-'0')*1000 + int(c[1]-'0')*100 + int(c[2]-'0')*10 + int(c[3]-'0')
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// asciiWord reports whether c is a word character as \b sees it.
+func asciiWord(c byte) bool {
+	return isDigit(c) || ('a' <= c|0x20 && c|0x20 <= 'z') || c == '_'
 }
 
 // namedWeekday returns the day of the week s names, if it names one.

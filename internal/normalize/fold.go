@@ -61,8 +61,29 @@ func foldNFD(s string) string {
 	return b.String()
 }
 
-// isWordRune reports whether r is part of a word.
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+// isWordRune reports whether r is part of a word: a letter or a digit.
+func isWordRune(r rune) bool {
+	if r >= 0 && r < rune(len(wordTable)) {
+		return wordTable[r]
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// wordTable holds isWordRune's answers for the runes foldTable holds.
+var wordTable = func() (t [len(foldTable)]bool) {
+	for r := range t {
+		t[r] = unicode.IsLetter(rune(r)) || unicode.IsDigit(rune(r))
+	}
+	return t
+}()
+
+// spaceTable holds unicode.IsSpace's answers for Latin-1.
+var spaceTable = func() (t [256]bool) {
+	for r := range t {
+		t[r] = unicode.IsSpace(rune(r))
+	}
+	return t
+}()
 
 // words splits folded text into words.
 func words(s string) []string { return appendWords(nil, s) }
@@ -134,7 +155,8 @@ func joinWords(s string) string {
 func countFields(s string) int {
 	n, in := 0, false
 	for _, r := range s {
-		if sp := unicode.IsSpace(r); !sp && !in {
+		sp := r < rune(len(spaceTable)) && spaceTable[r&0xff] || r >= rune(len(spaceTable)) && unicode.IsSpace(r)
+		if !sp && !in {
 			n++
 			in = true
 		} else if sp {

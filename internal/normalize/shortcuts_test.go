@@ -5,9 +5,13 @@ package normalize
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
 
 	"github.com/crier-hub/crier/internal/minhash"
 )
@@ -134,6 +138,68 @@ func TestClassifyFingerprintsTheBody(t *testing.T) {
 			if !slices.Equal(r.Signature, minhash.Of(words(fold(text)))) && len(words(fold(text))) > 0 {
 				t.Errorf("title %q, text %q: signature changed", title, text)
 			}
+		}
+	}
+}
+
+// labelled, looking only where a label could start, agrees with
+// lower-casing the text and looking everywhere.
+func TestLabelledAgreesWithLowerCasing(t *testing.T) {
+	plain := func(s string) bool {
+		l := strings.ToLower(s)
+		return strings.Contains(l, "tel") || strings.Contains(l, "tél") || strings.Contains(l, "phone") ||
+			strings.Contains(l, "mobile") || strings.Contains(l, "móvil") || strings.Contains(l, "+")
+	}
+	pieces := []string{"T", "t", "E", "É", "é", "L", "l", "PH", "ph", "ONE", "one", "MOBI", "mobi", "LE", "MÓ", "mó", "VIL", "vil",
+		"+", " ", "İ", "Ⱥ", "x", "hotel", "Tel:", "TÉL", "Móvil", "\xff", "phOne", ""}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(8); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		if s := b.String(); labelled(s) != plain(s) {
+			t.Fatalf("labelled(%q) = %v, want %v", s, labelled(s), plain(s))
+		}
+	}
+}
+
+// yearIn finds the years the plain expression finds, in the same order.
+func TestYearInAgreesWithExpression(t *testing.T) {
+	yearRE := regexp.MustCompile(`\b(19[89]\d|20\d\d)\b`)
+	plain := func(s string, ref time.Time) int {
+		for _, m := range yearRE.FindAllString(s, -1) {
+			y, _ := strconv.Atoi(m)
+			if ref.IsZero() || y <= ref.Year() {
+				return y
+			}
+		}
+		return 0
+	}
+	pieces := []string{"1985", "2024", "2099", "2100", "1979", "19", "20", "9", "0", "a", "Z", "_", " ", "-", "é", "\xff", "/", ".", "2031"}
+	refs := []time.Time{{}, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(7); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s, ref := b.String(), refs[rng.IntN(len(refs))]
+		if got, want := yearIn(s, ref), plain(s, ref); got != want {
+			t.Fatalf("yearIn(%q, %d) = %d, want %d", s, ref.Year(), got, want)
+		}
+	}
+}
+
+// The tables behind isWordRune and countFields answer as the unicode
+// package does, for every rune.
+func TestRuneTablesAgreeWithUnicode(t *testing.T) {
+	for r := rune(-1); r <= unicode.MaxRune+1; r++ {
+		if got, want := isWordRune(r), unicode.IsLetter(r) || unicode.IsDigit(r); got != want {
+			t.Fatalf("isWordRune(%U) = %v, want %v", r, got, want)
+		}
+		if got, want := countFields(string(r)+"a"), len(strings.Fields(string(r)+"a")); r >= 0 && got != want {
+			t.Fatalf("countFields(%q) = %d, want %d", string(r)+"a", got, want)
 		}
 	}
 }
