@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -47,9 +49,19 @@ func main() {
 			pprof.StartCPUProfile(f)
 		}
 	}
+	// CRIER_BLOCKPROFILE=file records where goroutines waited (on a
+	// lock, a channel, the database's one writer) and for how long.
+	blockProfile := os.Getenv("CRIER_BLOCKPROFILE")
+	if blockProfile != "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
+	if f, err := os.Create(blockProfile); blockProfile != "" && err == nil {
+		pprof.Lookup("block").WriteTo(f, 0)
+		f.Close()
+	}
 	// CRIER_MEMPROFILE=file writes what the command allocated, sampled
 	// (go tool pprof -sample_index=alloc_space crier file).
 	if path := os.Getenv("CRIER_MEMPROFILE"); path != "" {
