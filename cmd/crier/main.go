@@ -58,9 +58,11 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
-	if f, err := os.Create(blockProfile); blockProfile != "" && err == nil {
-		pprof.Lookup("block").WriteTo(f, 0)
-		f.Close()
+	if blockProfile != "" {
+		if f, err := os.Create(blockProfile); err == nil {
+			pprof.Lookup("block").WriteTo(f, 0)
+			f.Close()
+		}
 	}
 	// CRIER_MEMPROFILE=file writes what the command allocated, sampled
 	// (go tool pprof -sample_index=alloc_space crier file).
