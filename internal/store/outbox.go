@@ -16,6 +16,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -493,7 +494,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	}
 	// A statement for many deliveries, and one for their bodies; each
 	// shared part once.
-	stored := map[string]bool{}
+	stored := map[string][]byte{}
 	for rest := batches; len(rest) > 0; {
 		n := pow2Run(len(rest), maxRows)
 		run := rest[:n]
@@ -521,10 +522,10 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				hash = SharedHash(b.Shared)
 			}
 			bodies[hook] = body{b.Body, hash, b.Split}
-			if stored[hash] || s.sharedKnown(hash) {
+			if _, ok := stored[hash]; ok || s.shared.has(hash) {
 				continue
 			}
-			stored[hash] = true
+			stored[hash] = b.Shared
 			if _, err := s.wstmt(ctx, tx, `INSERT INTO shared_bodies (hash, content) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`).ExecContext(ctx, hash, b.Shared); err != nil {
 				return false, err
 			}
@@ -562,7 +563,9 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	if err := tx.Commit(); err != nil {
 		return false, err
 	}
-	s.sharedStored(stored)
+	for hash, content := range stored {
+		s.shared.add(hash, content)
+	}
 	return true, nil
 }
 
@@ -572,25 +575,45 @@ func SharedHash(b []byte) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// sharedKnown says whether this process stored (or met) a shared part
-// already: shared parts are never deleted, so it need not be stored again.
-func (s *Store) sharedKnown(hash string) bool {
-	s.sharedMu.Lock()
-	defer s.sharedMu.Unlock()
-	return s.shared[hash]
+// sharedParts holds shared parts of bodies this process stored or read,
+// by hash, within sharedBytes. A part is named by its content's hash and
+// never changed or deleted once stored: one held need not be stored
+// again, and every partner's delivery of it is put together from here,
+// not read again from the database at each claim.
+type sharedParts struct {
+	mu    sync.Mutex
+	parts map[string][]byte
+	size  int
 }
 
-// sharedStored notes shared parts committed, keeping at most maxShared.
-func (s *Store) sharedStored(hashes map[string]bool) {
-	s.sharedMu.Lock()
-	defer s.sharedMu.Unlock()
-	if len(s.shared)+len(hashes) > maxShared || s.shared == nil {
-		s.shared = map[string]bool{}
+// sharedBytes bounds the shared parts a process holds.
+const sharedBytes = 32 << 20
+
+func (c *sharedParts) has(hash string) bool {
+	_, ok := c.get(hash)
+	return ok
+}
+
+func (c *sharedParts) get(hash string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.parts[hash]
+	return p, ok
+}
+
+// add holds a part; when the parts held would exceed sharedBytes, the
+// others are let go first.
+func (c *sharedParts) add(hash string, content []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.parts[hash]; ok || len(content) > sharedBytes {
+		return
 	}
-	maps.Copy(s.shared, hashes)
+	if c.parts == nil || c.size+len(content) > sharedBytes {
+		c.parts, c.size = map[string][]byte{}, 0
+	}
+	c.parts[hash], c.size = content, c.size+len(content)
 }
-
-const maxShared = 1 << 16
 
 // Whole is the body b sends: Body, or Body with Shared put in at Split.
 func (b Batch) Whole() []byte {
@@ -608,32 +631,90 @@ func joinAt(own []byte, split int, shared []byte) []byte {
 }
 
 // bodyParts is a stored body as bodyColumns read it (through bodyJoins):
-// whole, or its own part, the shared part and where it goes. The parts are
-// the driver's own bytes, copied once, into the body assembled: a
-// delivery's body is read at every claim.
+// whole, or its own part, the hash of the shared part and where it goes.
 type bodyParts struct {
-	whole, own, shared sql.RawBytes
-	split              sql.NullInt64
+	whole, own sql.RawBytes
+	hash       sql.NullString
+	split      sql.NullInt64
 }
 
 // dest is where a scan puts bodyColumns.
-func (p *bodyParts) dest() []any { return []any{&p.whole, &p.own, &p.split, &p.shared} }
+func (p *bodyParts) dest() []any { return []any{&p.whole, &p.own, &p.split, &p.hash} }
 
-// body puts the body together, in memory of its own.
-func (p *bodyParts) body() []byte {
+// held copies the parts out of the driver's bytes, which the next row
+// overwrites.
+func (p *bodyParts) held() heldBody {
 	if p.whole != nil || p.own == nil {
-		return bytes.Clone(p.whole)
+		return heldBody{whole: bytes.Clone(p.whole)}
 	}
-	return joinAt(p.own, int(p.split.Int64), p.shared)
+	return heldBody{own: bytes.Clone(p.own), split: int(p.split.Int64), hash: p.hash.String}
+}
+
+// heldBody is a stored body read, waiting for its shared part: whole, or
+// its own part and the hash of the shared part that goes in at split.
+type heldBody struct {
+	whole, own []byte
+	split      int
+	hash       string
 }
 
 // bodyColumns and bodyJoins read the body of the delivery whose id is
 // idExpr, into bodyParts.
-const bodyColumns = `b.body, p.own, p.split, sb.content`
+const bodyColumns = `b.body, p.own, p.split, p.shared`
 
 func bodyJoins(idExpr string) string {
-	return `LEFT JOIN delivery_bodies b ON b.delivery_id = ` + idExpr + ` LEFT JOIN delivery_parts p ON p.delivery_id = ` + idExpr +
-		` LEFT JOIN shared_bodies sb ON sb.hash = p.shared`
+	return `LEFT JOIN delivery_bodies b ON b.delivery_id = ` + idExpr + ` LEFT JOIN delivery_parts p ON p.delivery_id = ` + idExpr
+}
+
+// assemble puts bodies together: each whole one as it is, each other its
+// own part with its shared part, from memory or, for those not held yet,
+// read through q in a statement for many. A body whose shared part is
+// missing comes out nil, as one never written.
+func (s *Store) assemble(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}, held []heldBody) ([][]byte, error) {
+	found := map[string][]byte{}
+	var missing []string
+	for _, h := range held {
+		if _, ok := found[h.hash]; ok || h.own == nil || slices.Contains(missing, h.hash) {
+			continue
+		}
+		if content, ok := s.shared.get(h.hash); ok {
+			found[h.hash] = content
+		} else {
+			missing = append(missing, h.hash)
+		}
+	}
+	for chunk := range slices.Chunk(missing, maxListed) {
+		var args []any
+		rows, err := q.QueryContext(ctx, traced(`SELECT hash, content FROM shared_bodies WHERE `+inShape("hash", chunk, &args)), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var hash string
+			var content []byte
+			if err := rows.Scan(&hash, &content); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[hash] = content
+			s.shared.add(hash, content)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]byte, len(held))
+	for i, h := range held {
+		if h.own == nil {
+			out[i] = h.whole
+		} else if shared, ok := found[h.hash]; ok {
+			out[i] = joinAt(h.own, h.split, shared)
+		}
+	}
+	return out, nil
 }
 
 // insertMany inserts rows of cols values each (args, row after row) with
@@ -667,21 +748,19 @@ var webhookIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").W
 
 const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts, next_attempt, created, sent_at, last_error`
 
-// scanDelivery reads deliveryColumns, and the body (its own part, split
-// and shared part) when withBody.
-func scanDelivery(r scanner, withBody ...bool) (Delivery, error) {
+// scanDelivery reads deliveryColumns, and bodyColumns into body when it
+// is not nil.
+func scanDelivery(r scanner, body *bodyParts) (Delivery, error) {
 	var d Delivery
 	var items, next, created, sent string
-	var body bodyParts
 	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Status, &d.Attempts, &next, &created, &sent, &d.LastError}
-	if len(withBody) > 0 && withBody[0] {
+	if body != nil {
 		dest = append(dest, body.dest()...)
 	}
 	err := r.Scan(dest...)
 	if err != nil {
 		return d, err
 	}
-	d.Body = body.body()
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
 	err = json.Unmarshal([]byte(items), &d.Items)
 	return d, err
@@ -793,26 +872,42 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 		return nil, err
 	}
 	var run []Delivery
-	var ids []int64
-	size := 0
+	var held []heldBody
 	for rows.Next() {
 		var claimed string
-		d, err := scanDelivery(extraScanner{rows, &claimed}, true)
+		var body bodyParts
+		d, err := scanDelivery(extraScanner{rows, &claimed}, &body)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		next := formatTime(d.NextAttempt)
-		// A delivery without its body (never written so) ends the run too.
-		if size += len(d.Body); size > runBytes || d.Body == nil || (d.Status == Due && next > now) || (d.Status == Sending && claimed > now) {
+		if next := formatTime(d.NextAttempt); (d.Status == Due && next > now) || (d.Status == Sending && claimed > now) {
 			break
 		}
 		d.Status = Sending
-		run, ids = append(run, d), append(ids, d.ID)
+		run, held = append(run, d), append(held, body.held())
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
+	if err := rows.Err(); err != nil || len(run) == 0 {
 		return nil, err
+	}
+	bodies, err := s.assemble(ctx, tx, held)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	size := 0
+	for i := range run {
+		// A delivery without its body (never written so) ends the run too.
+		if size += len(bodies[i]); size > runBytes || bodies[i] == nil {
+			run = run[:i]
+			break
+		}
+		run[i].Body = bodies[i]
+		ids = append(ids, run[i].ID)
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	args := []any{Sending, until}
 	_, err = s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+inShape("id", ids, &args)).ExecContext(ctx, args...)
@@ -821,12 +916,13 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 
 // scanDeliveries reads the deliveryColumns of every row.
 func scanDeliveries(rows *sql.Rows, err error) ([]Delivery, error) {
-	return scanAll(rows, err, func(r scanner) (Delivery, error) { return scanDelivery(r) })
+	return scanAll(rows, err, func(r scanner) (Delivery, error) { return scanDelivery(r, nil) })
 }
 
 // bodies reads deliveries' bodies inside a write transaction, by id.
 func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]byte, error) {
-	out := make(map[int64][]byte, len(ids))
+	var read []int64
+	var held []heldBody
 	for chunk := range slices.Chunk(ids, maxListed) {
 		var args []any
 		rows, err := s.wstmt(ctx, tx, `SELECT d.id, `+bodyColumns+` FROM deliveries d `+bodyJoins("d.id")+` WHERE `+inShape("d.id", chunk, &args)).QueryContext(ctx, args...)
@@ -840,12 +936,20 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 				rows.Close()
 				return nil, err
 			}
-			out[id] = body.body()
+			read, held = append(read, id), append(held, body.held())
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
+	}
+	bodies, err := s.assemble(ctx, tx, held)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]byte, len(ids))
+	for i, id := range read {
+		out[id] = bodies[i]
 	}
 	return out, nil
 }
@@ -1095,7 +1199,23 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns+`
 		FROM deliveries `+bodyJoins("deliveries.id")+`
 		WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
-	return scanAll(rows, err, func(r scanner) (Delivery, error) { return scanDelivery(r, true) })
+	var held []heldBody
+	dels, err := scanAll(rows, err, func(r scanner) (Delivery, error) {
+		var body bodyParts
+		d, err := scanDelivery(r, &body)
+		held = append(held, body.held())
+		return d, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	bodies, err := s.assemble(ctx, s.r, held)
+	for i := range dels {
+		if err == nil {
+			dels[i].Body = bodies[i]
+		}
+	}
+	return dels, err
 }
 
 // Attempts lists a delivery's attempts, oldest first.

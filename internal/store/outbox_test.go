@@ -549,8 +549,10 @@ func testSharedBodies(t *testing.T) {
 		listed = append(listed, dels...)
 	}
 	check("listed", listed)
+	// Listed by the process that stored the parts (from its memory),
+	// claimed by one that did not (from the database).
 	var claimed []Delivery
-	runs, err := s.ClaimRuns(ctx, []string{"p1", "p2", "p3"}, 3, 2, time.Minute)
+	runs, err := reopen(t, dsn).ClaimRuns(ctx, []string{"p1", "p2", "p3"}, 3, 2, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,6 +577,27 @@ func testSharedBodies(t *testing.T) {
 	// The copy's own search index holds the copied items.
 	if found, err := copied.Items(ctx, Query{Limit: 5, SeqDesc: true, Search: mustSearch(t, "two")}); err != nil || len(found) != 1 {
 		t.Errorf("search in the copy: %d items, %v", len(found), err)
+	}
+}
+
+// The shared parts a process holds stay within sharedBytes, and a part
+// is held once however often it is added.
+func TestSharedPartsAreBounded(t *testing.T) {
+	var c sharedParts
+	part := make([]byte, 1<<20)
+	for i := range 100 {
+		c.add(fmt.Sprint(i), part)
+		c.add(fmt.Sprint(i), part)
+		if c.size > sharedBytes || c.size != len(c.parts)<<20 {
+			t.Fatalf("after %d parts: %d bytes held for %d parts, bound %d", i+1, c.size, len(c.parts), sharedBytes)
+		}
+		if got, ok := c.get(fmt.Sprint(i)); !ok || len(got) != len(part) {
+			t.Fatalf("part %d not held right after it was added", i)
+		}
+	}
+	c.add("huge", make([]byte, sharedBytes+1))
+	if c.has("huge") {
+		t.Error("a part larger than the bound is held")
 	}
 }
 

@@ -68,8 +68,7 @@ type Store struct {
 	pendingMu sync.Mutex
 	pending   map[string]bool // writer statements to prepare when the writer is free
 
-	sharedMu sync.Mutex
-	shared   map[string]bool // hashes of shared parts of bodies stored
+	shared sharedParts // shared parts of bodies stored or read, by hash
 }
 
 // Generation is a number that moves whenever items change, in this process
