@@ -25,9 +25,17 @@ type block struct {
 	text  string
 	html  string
 	emph  bool // the whole block was emphasised (a subtitle, a kicker)
+	// nwords is countFields(text), counted once where a block is made
+	// (the rules ask a block's length many times); 0 counts it again.
+	nwords int
 }
 
-func (b block) words() int { return countFields(b.text) }
+func (b block) words() int {
+	if b.nwords > 0 {
+		return b.nwords
+	}
+	return countFields(b.text)
+}
 
 var (
 	mdHeading  = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
@@ -93,7 +101,7 @@ func lineBlock(line string) (block, bool) {
 		b.kind, t = listItem, t[loc[1]:]
 	}
 	b.text, b.html, b.emph = inline(t)
-	if strings.TrimSpace(b.text) == "" {
+	if b.nwords = countFields(b.text); b.nwords == 0 {
 		return block{}, false
 	}
 	return b, true

@@ -151,6 +151,45 @@ func joinWords(s string) string {
 	return b.String()
 }
 
+// foldWords is joinWords(fold(s)), made in one pass.
+func foldWords(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	in := false
+	word := func(r rune) {
+		switch w := isWordRune(r); {
+		case w && !in && b.Len() > 0:
+			b.WriteByte(' ')
+			fallthrough
+		case w:
+			b.WriteRune(r)
+			in = true
+		default:
+			in = false
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r < 0x80:
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			word(r)
+		default:
+			f := ""
+			if r < rune(len(foldTable)) {
+				f = foldTable[r]
+			} else {
+				f = foldRune(r)
+			}
+			for _, fr := range f {
+				word(fr)
+			}
+		}
+	}
+	return b.String()
+}
+
 // countFields is len(strings.Fields(s)), without making the fields.
 func countFields(s string) int {
 	n, in := 0, false

@@ -23,7 +23,7 @@ func (f *Frame) Has(text string) bool {
 	return f != nil && f.lines[lineKey(text)]
 }
 
-func lineKey(s string) string { return joinWords(fold(s)) }
+func lineKey(s string) string { return foldWords(s) }
 
 // FrameLines is what one document contributes to its source's frame: the
 // keys of the lines that may be frame. A source keeps the lines of its

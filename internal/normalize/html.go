@@ -146,7 +146,7 @@ func (w *blockWriter) flush() {
 	t := collapseSpace(w.text.String())
 	h := collapseSpace(w.htm.String())
 	if t != "" && !onlyMarks.MatchString(t) {
-		w.out = append(w.out, block{kind: w.kind, level: w.level, text: t, html: h})
+		w.out = append(w.out, block{kind: w.kind, level: w.level, text: t, html: h, nwords: countFields(t)})
 	}
 	w.text.Reset()
 	w.htm.Reset()

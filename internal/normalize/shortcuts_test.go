@@ -5,6 +5,8 @@ package normalize
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -201,5 +203,47 @@ func TestRuneTablesAgreeWithUnicode(t *testing.T) {
 		if got, want := countFields(string(r)+"a"), len(strings.Fields(string(r)+"a")); r >= 0 && got != want {
 			t.Fatalf("countFields(%q) = %d, want %d", string(r)+"a", got, want)
 		}
+	}
+}
+
+// foldWords, in one pass, is fold then joinWords.
+func TestFoldWordsAgreesWithFoldThenJoin(t *testing.T) {
+	pieces := []string{"Réfugiés", "L’ŒUVRE", " ", "  ", "-", "e\u0301", "İstanbul", "Straße", "Ελλάδα", "北京", "\xff", "\xc3", "ǅ", "42", "a.b", "\u00a0", "ﬁ", "Å", ""}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(8); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		if s := b.String(); foldWords(s) != joinWords(fold(s)) {
+			t.Fatalf("foldWords(%q) = %q, want %q", s, foldWords(s), joinWords(fold(s)))
+		}
+	}
+}
+
+// Every block of every golden release, from HTML or text, knows its
+// number of words as countFields counts them.
+func TestBlocksCountTheirWords(t *testing.T) {
+	n := 0
+	for _, src := range goldenSources {
+		files, _ := filepath.Glob(filepath.Join(src.dir, "*.*"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			format := Text
+			if filepath.Ext(f) == ".html" {
+				format = HTML
+			}
+			for _, b := range Parse(Input{Raw: raw, Format: format}).blocks {
+				if n++; b.nwords != countFields(b.text) {
+					t.Errorf("%s: a block of %d words says %d: %q", f, countFields(b.text), b.nwords, b.text)
+				}
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d blocks in the golden releases", n)
 	}
 }
