@@ -201,7 +201,7 @@ func collapseSpace(s string) string {
 		switch {
 		case r == ' ' && !prevSpace:
 			prevSpace = true
-		case r == ' ' || unicode.IsSpace(r):
+		case r == ' ' || (r < rune(len(spaceTable)) && spaceTable[r]) || (r >= rune(len(spaceTable)) && unicode.IsSpace(r)):
 			return strings.Join(strings.Fields(s), " ")
 		default:
 			prevSpace = false

@@ -44,18 +44,20 @@ func labelled(s string) bool {
 	if strings.IndexByte(s, '+') >= 0 {
 		return true
 	}
-	for i := 0; i < len(s); i++ {
-		rest := s[i:]
-		switch s[i] | 0x20 {
-		case 't':
+	// A label starts with t, p or m, in either case, and its second byte
+	// is one of few: most letters are passed over on two bytes.
+	for i := 0; i+2 < len(s); i++ {
+		c0, c1, rest := s[i]|0x20, s[i+1], s[i:]
+		switch {
+		case c0 == 't' && (c1|0x20 == 'e' || c1 == 0xC3): // tel, tél
 			if hasPrefixFold(rest, "tel") || hasPrefixFold(rest, "tél") {
 				return true
 			}
-		case 'p':
+		case c0 == 'p' && c1|0x20 == 'h':
 			if hasPrefixFold(rest, "phone") {
 				return true
 			}
-		case 'm':
+		case c0 == 'm' && (c1|0x20 == 'o' || c1 == 0xC3): // mobile, móvil
 			if hasPrefixFold(rest, "mobile") || hasPrefixFold(rest, "móvil") {
 				return true
 			}
