@@ -40,7 +40,7 @@ var Retries = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute
 type Deliverer struct {
 	Store   Store
 	Conv    *convert.Converter
-	Poster  *poster
+	client  *poster
 	Subs    map[string]config.Subscriber
 	MaxBody int64
 	Timeout time.Duration
@@ -72,7 +72,7 @@ func New(cfg *config.Config, st Store, log *slog.Logger) *Deliverer {
 	}
 	return &Deliverer{
 		Store: st, Conv: convert.New(cfg), Subs: subs,
-		Poster:  newPoster(cfg.Webhooks.Timeout, cfg.Webhooks.Concurrency, cfg.Webhooks.AllowPrivateTargets),
+		client:  newPoster(cfg.Webhooks.Timeout, cfg.Webhooks.Concurrency, cfg.Webhooks.AllowPrivateTargets),
 		MaxBody: cfg.Webhooks.MaxBody, Timeout: cfg.Webhooks.Timeout, Workers: cfg.Webhooks.Concurrency,
 		Log: log.With("component", "webhooks"), Now: time.Now,
 		Jitter:    func() float64 { return 0.9 + 0.2*rand.Float64() },
@@ -729,7 +729,7 @@ func (d *Deliverer) attempt(ctx context.Context, del store.Delivery) (store.Atte
 		return fail(err.Error(), 0)
 	}
 	header.Set("User-Agent", d.UserAgent)
-	ans, err := d.Poster.post(url, header, del.Body)
+	ans, err := d.client.post(url, header, del.Body)
 	a.Latency = d.Now().Sub(start)
 	if err != nil {
 		return fail(err.Error(), 0)

@@ -1210,12 +1210,13 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 		return nil, err
 	}
 	bodies, err := s.assemble(ctx, s.r, held)
-	for i := range dels {
-		if err == nil {
-			dels[i].Body = bodies[i]
-		}
+	if err != nil {
+		return nil, err
 	}
-	return dels, err
+	for i := range dels {
+		dels[i].Body = bodies[i]
+	}
+	return dels, nil
 }
 
 // Attempts lists a delivery's attempts, oldest first.

@@ -322,9 +322,10 @@ type Subscriptions interface {
 	WebSubByID(ctx context.Context, id string) (store.WebSub, error)
 }
 
-// Request is the POST of a delivery to a subscription of this hub: the
-// topic's new entries, with the hub and self links, signed with the
-// subscriber's hub.secret when it gave one (X-Hub-Signature).
+// Request is where the POST of a delivery to a subscription of this hub
+// goes, and its headers: the topic's new entries go with the hub and self
+// links, signed with the subscriber's hub.secret when it gave one
+// (X-Hub-Signature).
 func Request(ctx context.Context, st Subscriptions, del store.Delivery, hubURL string) (callback string, h http.Header, err error) {
 	ws, err := st.WebSubByID(ctx, del.SubscriberID)
 	if err != nil {
