@@ -131,27 +131,7 @@ func countWords(s string) int {
 	return n
 }
 
-// joinWords is strings.Join(words(s), " "), made in one pass.
-func joinWords(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	in := false
-	for _, r := range s {
-		switch w := isWordRune(r); {
-		case w && !in && b.Len() > 0:
-			b.WriteByte(' ')
-			fallthrough
-		case w:
-			b.WriteRune(r)
-			in = true
-		default:
-			in = false
-		}
-	}
-	return b.String()
-}
-
-// foldWords is joinWords(fold(s)), made in one pass.
+// foldWords is strings.Join(words(fold(s)), " "), made in one pass.
 func foldWords(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))

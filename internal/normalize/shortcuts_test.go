@@ -108,9 +108,6 @@ func TestWordShortcutsAgree(t *testing.T) {
 			if got := countWords(f); got != len(want) {
 				t.Errorf("countWords(%q) = %d, want %d", f, got, len(want))
 			}
-			if got := joinWords(f); got != strings.Join(want, " ") {
-				t.Errorf("joinWords(%q) = %q, want %q", f, got, strings.Join(want, " "))
-			}
 			if got := joinedLen(want); got != len(strings.Join(want, " ")) {
 				t.Errorf("joinedLen(%q) = %d, want %d", want, got, len(strings.Join(want, " ")))
 			}
@@ -206,7 +203,7 @@ func TestRuneTablesAgreeWithUnicode(t *testing.T) {
 	}
 }
 
-// foldWords, in one pass, is fold then joinWords.
+// foldWords, in one pass, is fold, then words, then a join.
 func TestFoldWordsAgreesWithFoldThenJoin(t *testing.T) {
 	pieces := []string{"Réfugiés", "L’ŒUVRE", " ", "  ", "-", "e\u0301", "İstanbul", "Straße", "Ελλάδα", "北京", "\xff", "\xc3", "ǅ", "42", "a.b", "\u00a0", "ﬁ", "Å", ""}
 	rng := rand.New(rand.NewPCG(9, 10))
@@ -215,8 +212,8 @@ func TestFoldWordsAgreesWithFoldThenJoin(t *testing.T) {
 		for j := rng.IntN(8); j >= 0; j-- {
 			b.WriteString(pieces[rng.IntN(len(pieces))])
 		}
-		if s := b.String(); foldWords(s) != joinWords(fold(s)) {
-			t.Fatalf("foldWords(%q) = %q, want %q", s, foldWords(s), joinWords(fold(s)))
+		if s, want := b.String(), strings.Join(words(fold(b.String())), " "); foldWords(s) != want {
+			t.Fatalf("foldWords(%q) = %q, want %q", s, foldWords(s), want)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func compileTopics(ts []Topic) []topicMatcher {
 		m := topicMatcher{slug: t.Slug, keywords: map[string][]string{}}
 		for lang, kws := range t.Keywords {
 			for _, k := range kws {
-				if k = joinWords(fold(k)); k != "" {
+				if k = foldWords(k); k != "" {
 					m.keywords[lang] = append(m.keywords[lang], k)
 				}
 			}
