@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -43,16 +44,26 @@ func newPoster(timeout time.Duration, conns int, allowPrivate bool) *poster {
 			d.Timeout = min(d.Timeout, timeout)
 			return d.Dial("tcp", addr)
 		},
-		MaxConnsPerHost:     max(conns, 1), // many partners may share one host
-		MaxConnWaitTimeout:  timeout,
-		MaxIdleConnDuration: 90 * time.Second,
-		// A POST is not resent on a broken connection: the attempt fails
-		// and the outbox retries it.
-		MaxIdemponentCallAttempts: 1,
-		StreamResponseBody:        true, // read at most responseCap of it
-		ReadBufferSize:            16 << 10,
-		NoDefaultUserAgentHeader:  true,
-		DisablePathNormalizing:    true, // the URL as configured
+		MaxConnsPerHost:    max(conns, 1), // many partners may share one host
+		MaxConnWaitTimeout: timeout,
+		// A connection is kept between the requests of a run, which follow
+		// each other at once, and let go after a second idle: servers close
+		// idle ones after 2 s (gunicorn) or 5 s (Node, Apache), and nothing
+		// reads a pooled connection to notice.
+		MaxIdleConnDuration: time.Second,
+		// A POST is sent again at once, once, only when its connection
+		// turns out closed or reset by the partner before an answer could
+		// be read: most often one the partner let go while it was idle.
+		// Any other failure is a failed attempt, which the outbox retries
+		// under the same webhook-id.
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr: func(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+			return false, attempts < 2 && closedUnanswered(err)
+		},
+		StreamResponseBody:       true, // read at most responseCap of it
+		ReadBufferSize:           16 << 10,
+		NoDefaultUserAgentHeader: true,
+		DisablePathNormalizing:   true, // the URL as configured
 	}}
 }
 
@@ -104,6 +115,13 @@ func (p *poster) failure(err error) error {
 	default:
 		return errors.New(strings.TrimPrefix(msg, "fasthttp: "))
 	}
+}
+
+// closedUnanswered reports whether err says the partner closed the
+// connection before answering: at the first read, or already at the write.
+func closedUnanswered(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // timeout reports whether err is a timeout, whoever noticed it.

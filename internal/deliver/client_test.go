@@ -97,3 +97,27 @@ func TestPosterFailuresAreSentences(t *testing.T) {
 		}
 	})
 }
+
+// A partner that closes idle connections sooner than crier lets them go
+// (Node's and Apache's servers after 5 s, gunicorn's after 2 s) still
+// gets the next delivery: a request is not lost on a connection the
+// partner closed while it was idle.
+func TestPosterOutlivesPartnersIdleTimeout(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.IdleTimeout = 50 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	p := newPoster(2*time.Second, 4, true)
+	p.c.MaxIdleConnDuration = time.Hour // as if the partner's timeout were shorter than any we could pick
+	for i := range 4 {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond) // the partner has closed the connection by now
+		}
+		if ans, err := p.post(srv.URL+"/hook", http.Header{}, []byte("{}")); err != nil || ans.status != http.StatusNoContent {
+			t.Fatalf("post %d after the partner closed the idle connection: %v %v", i+1, ans.status, err)
+		}
+	}
+}
