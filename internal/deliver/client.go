@@ -6,11 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/idna"
 
 	"github.com/crier-hub/crier/internal/netguard"
 )
@@ -73,7 +76,7 @@ func (p *poster) post(url string, header http.Header, body []byte) (answer, erro
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(url)
+	req.SetRequestURI(asciiURL(url))
 	req.Header.SetMethod(http.MethodPost)
 	for k, vs := range header {
 		for _, v := range vs {
@@ -93,6 +96,29 @@ func (p *poster) post(url string, header http.Header, body []byte) (answer, erro
 		a.body = append([]byte(nil), resp.Body()[:min(len(resp.Body()), responseCap)]...)
 	}
 	return a, nil
+}
+
+// asciiURL writes a URL as it goes on the wire, as net/http would: a host
+// in another script in its ASCII form (IDNA), a path in another script
+// percent-encoded; the query and credentials as written. An ASCII URL is
+// given back as it is.
+func asciiURL(raw string) string {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] >= utf8.RuneSelf {
+			u, err := neturl.Parse(raw)
+			if err != nil {
+				return raw // the request fails on it, saying why
+			}
+			if host, err := idna.Lookup.ToASCII(u.Hostname()); err == nil {
+				if port := u.Port(); port != "" {
+					host = net.JoinHostPort(host, port)
+				}
+				u.Host = host
+			}
+			return u.String()
+		}
+	}
+	return raw
 }
 
 // failure says in one sentence why a request got no answer.

@@ -121,3 +121,19 @@ func TestPosterOutlivesPartnersIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A partner's URL in another script goes out as net/http would send it:
+// the host in its ASCII form, the path percent-encoded, the query and the
+// credentials as written.
+func TestPosterWritesURLsInASCII(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://partner.example/hooks/crier?x=1":      "https://partner.example/hooks/crier?x=1",
+		"http://bücher.example:8080/é?q=ü":             "http://xn--bcher-kva.example:8080/%C3%A9?q=ü",
+		"https://médecins.example/reçu":                "https://xn--mdecins-bya.example/re%C3%A7u",
+		"https://user:pässword@xn--bcher-kva.example/": "https://user:pässword@xn--bcher-kva.example/",
+	} {
+		if got := asciiURL(in); got != want {
+			t.Errorf("asciiURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
