@@ -334,16 +334,17 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	// on every core. A run is stored in a few transactions, in order.
 	size := min(saveChunk, max(savePart, (len(changed)+3)/4))
 	var saving sync.WaitGroup
-	var saving1 []store.Document // the part being stored
+	var storing []store.Document // the part being stored
 	var saved []store.Saved
 	var serr error
-	stored := func() error {
+	// tally waits for the part being stored and counts what became of it.
+	tally := func() error {
 		saving.Wait()
 		if serr != nil {
 			return fmt.Errorf("source %s: %w", src.ID, serr)
 		}
 		for i, sv := range saved {
-			in.Log.Debug("document stored", "source", src.ID, "key", saving1[i].Key, "item", sv.UID, "status", sv.Status)
+			in.Log.Debug("document stored", "source", src.ID, "key", storing[i].Key, "item", sv.UID, "status", sv.Status)
 			switch sv.Status {
 			case store.Added:
 				r.Added++
@@ -355,23 +356,23 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 				r.Unchanged++
 			}
 		}
-		saving1, saved = nil, nil
+		storing, saved = nil, nil
 		return nil
 	}
 	for start := 0; start < len(changed); start += size {
 		part := changed[start:min(len(changed), start+size)]
 		batch := make([]store.Document, len(part))
 		parallel(ctx, len(part), func(i int) { batch[i] = in.document(src, part[i], parsed[start+i], frame) })
-		if err := stored(); err != nil {
+		if err := tally(); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		saving1 = batch
+		storing = batch
 		saving.Go(func() { saved, serr = in.Store.SaveDocuments(ctx, batch) })
 	}
-	if err := stored(); err != nil {
+	if err := tally(); err != nil {
 		return err
 	}
 	if r.Added+r.Updated >= 1000 {
