@@ -51,6 +51,9 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET lease_until = '', lease_holder = ''`); err != nil {
 		return out, err
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET claimed_until = '', claimed_through = 0`); err != nil {
+		return out, err
+	}
 	var gen int64
 	if err := from.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'items'`).Scan(&gen); err != nil {
 		return out, err

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -767,11 +767,12 @@ func scanDelivery(r scanner, body *bodyParts) (Delivery, error) {
 }
 
 // heads selects, for each subscriber that is not paused, the oldest
-// delivery it is owed (due, or sending under a claim): the only one of its
-// deliveries that may be sent, so that a partner gets its batches one at a
-// time and in order. subs is the condition on s.id.
+// delivery it is owed: the only one of its deliveries that may be sent,
+// so that a partner gets its batches one at a time and in order; and the
+// subscriber's claim (sclaim, when it lapses: '' or past when there is
+// none). subs is the condition on s.id.
 func heads(subs string) string {
-	return `SELECT s.id AS sid, (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')) AS hid
+	return `SELECT s.id AS sid, s.claimed_until AS sclaim, (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')) AS hid
 		FROM subscribers s WHERE s.paused = 0 AND ` + subs
 }
 
@@ -789,8 +790,11 @@ func subscriberCond(subscribers []string, args *[]any) string {
 // one statement: each the oldest owed delivery of a subscriber that is not
 // paused and has nothing in flight, and with it up to run-1 of the
 // deliveries that follow it in the subscriber's queue when they may go now
-// too. A delivery whose claim has lapsed (crier stopped mid-request) is
-// due again, under the same webhook-id. Each claim lasts lease. WebSub
+// too. A claim is the subscriber's, not its deliveries': the run is its
+// owed deliveries up to claimed_through, while claimed_until has not
+// passed, so that a claim writes one row however long the run. A claim
+// that lapsed (crier stopped mid-request) leaves the run due again, under
+// the same webhook-ids. Each claim lasts lease. WebSub
 // subscriptions' deliveries are claimed along with subscribers'. Their
 // sender holds them, and sends each once the one before it succeeded:
 // still one request in flight per subscriber, in order. The runs come in
@@ -814,34 +818,32 @@ func (s *Store) ClaimRuns(ctx context.Context, subscribers []string, n, run int,
 func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []any, n, run int, lease time.Duration) ([][]Delivery, error) {
 	now := s.Now()
 	nowText, until := formatTime(now), formatTime(now.Add(lease))
-	args := append([]any{Sending, until}, condArgs...)
-	args = append(args, Due, nowText, Sending, nowText, nowText, n)
-	heads, err := scanDeliveries(s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE id IN (
-		SELECT d.id FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid
-		WHERE ((d.status = ? AND d.next_attempt <= ?) OR (d.status = ? AND d.claimed_until <= ?))
-		  AND NOT EXISTS (SELECT 1 FROM deliveries y WHERE y.subscriber_id = h.sid AND y.status = 'sending' AND y.claimed_until > ?)
-		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("d")+`)
-		RETURNING `+deliveryColumns).QueryContext(ctx, args...))
-	if err != nil {
+	args := append(slices.Clone(condArgs), nowText, nowText, n)
+	// The subscriber's row is the claim: on PostgreSQL it is locked, and
+	// one taken meanwhile by another process is skipped or, committed,
+	// seen.
+	heads, err := scanDeliveries(s.wstmt(ctx, tx, `SELECT `+qualified("d", deliveryColumns)+` FROM (`+heads(cond)+`) h
+		JOIN deliveries d ON d.id = h.hid JOIN subscribers c ON c.id = h.sid
+		WHERE c.claimed_until <= ? AND d.next_attempt <= ?
+		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("c")).QueryContext(ctx, args...))
+	if err != nil || len(heads) == 0 {
 		return nil, err
 	}
-	// RETURNING keeps no order: the heads in the order they fell due.
-	slices.SortFunc(heads, func(a, b Delivery) int {
-		return cmp.Or(a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
-	})
 	runs := make([][]Delivery, len(heads))
 	var ids []int64
+	var claims []any // subscriber, the last delivery of its run
 	for i, h := range heads {
+		h.Status = Sending
 		runs[i] = []Delivery{h}
 		ids = append(ids, h.ID)
-		if run <= 1 {
-			continue
+		if run > 1 {
+			more, err := s.claimFollowing(ctx, tx, h, run-1, nowText)
+			if err != nil {
+				return nil, err
+			}
+			runs[i] = append(runs[i], more...) // with their bodies
 		}
-		more, err := s.claimFollowing(ctx, tx, h, run-1, nowText, until)
-		if err != nil {
-			return nil, err
-		}
-		runs[i] = append(runs[i], more...) // with their bodies
+		claims = append(claims, h.SubscriberID, runs[i][len(runs[i])-1].ID)
 	}
 	bodies, err := s.bodies(ctx, tx, ids)
 	if err != nil {
@@ -852,20 +854,49 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 			return nil, fmt.Errorf("body of delivery %d: %w", r[0].ID, ErrNotFound)
 		}
 	}
+	if err := s.setClaims(ctx, tx, claims, until); err != nil {
+		return nil, err
+	}
 	return runs, nil
+}
+
+// setClaims claims, until the given time, each subscriber's deliveries up
+// to the one given: pairs is subscriber id, delivery id, ...
+func (s *Store) setClaims(ctx context.Context, tx *txn, pairs []any, until string) error {
+	for len(pairs) > 0 {
+		n := pow2Run(len(pairs)/2, maxRows)
+		chunk := pairs[:2*n] // a power of two of them: a statement's shape
+		pairs = pairs[2*n:]
+		args := append(slices.Clone(chunk), until)
+		_, err := s.wstmt(ctx, tx, `WITH v (id, through) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ")+`)
+			UPDATE subscribers SET claimed_through = v.through, claimed_until = ? FROM v WHERE subscribers.id = v.id`).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// qualified prefixes each of a list of columns with a table's alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 // runBytes bounds the bodies a run holds after its head, and so a
 // sender's memory: runs of small payloads are long, of large ones short.
 const runBytes = 512 << 10
 
-// claimFollowing claims up to n of the deliveries after a claimed head in
+// claimFollowing reads up to n of the deliveries after a claimed head in
 // its subscriber's queue: those that may go now, up to the first that may
 // not, so that none is sent before one owed ahead of it, and within
-// runBytes.
-func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now, until string) ([]Delivery, error) {
+// runBytes. The claim on them is the subscriber's (setClaims).
+func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now string) ([]Delivery, error) {
 	// The deliveries with their bodies, read once.
-	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns+`, claimed_until
+	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns+`
 		FROM deliveries `+bodyJoins("deliveries.id")+`
 		WHERE subscriber_id = ? AND status IN ('due', 'sending') AND deliveries.id > ? ORDER BY deliveries.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
@@ -874,14 +905,13 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 	var run []Delivery
 	var held []heldBody
 	for rows.Next() {
-		var claimed string
 		var body bodyParts
-		d, err := scanDelivery(extraScanner{rows, &claimed}, &body)
+		d, err := scanDelivery(rows, &body)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if next := formatTime(d.NextAttempt); (d.Status == Due && next > now) || (d.Status == Sending && claimed > now) {
+		if formatTime(d.NextAttempt) > now {
 			break
 		}
 		d.Status = Sending
@@ -895,23 +925,15 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
 	size := 0
 	for i := range run {
 		// A delivery without its body (never written so) ends the run too.
 		if size += len(bodies[i]); size > runBytes || bodies[i] == nil {
-			run = run[:i]
-			break
+			return run[:i], nil
 		}
 		run[i].Body = bodies[i]
-		ids = append(ids, run[i].ID)
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	args := []any{Sending, until}
-	_, err = s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = ? WHERE `+inShape("id", ids, &args)).ExecContext(ctx, args...)
-	return run, err
+	return run, nil
 }
 
 // scanDeliveries reads the deliveryColumns of every row.
@@ -964,9 +986,9 @@ const maxListed = 256
 func (s *Store) NextDue(ctx context.Context, subscribers []string) (time.Time, bool, error) {
 	var args []any
 	cond := subscriberCond(subscribers, &args)
-	args = append(args, Due)
+	args = append(args, formatTime(s.Now()))
 	var next sql.NullString
-	err := s.r.QueryRowContext(ctx, traced(`SELECT min(CASE WHEN d.status = ? THEN d.next_attempt ELSE d.claimed_until END)
+	err := s.r.QueryRowContext(ctx, traced(`SELECT min(CASE WHEN h.sclaim > ? THEN h.sclaim ELSE d.next_attempt END)
 		FROM (`+heads(cond)+`) h JOIN deliveries d ON d.id = h.hid`), args...).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
@@ -1059,12 +1081,30 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 	}
 	for id, after := range release {
-		// +id: found by the claimed ones, not by walking the queue.
-		_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, claimed_until = '' WHERE subscriber_id = ? AND status = 'sending' AND +id > ?`).
-			ExecContext(ctx, Due, id, after)
-		if err != nil {
+		// The claim ends after the one kept, or at once.
+		q, args := `UPDATE subscribers SET claimed_through = ? WHERE id = ? AND claimed_through > ?`, []any{after, id, after}
+		if after == 0 {
+			q, args = `UPDATE subscribers SET claimed_until = '', claimed_through = 0 WHERE id = ?`, []any{id}
+		}
+		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
 			return out, fmt.Errorf("give back the deliveries of %s: %w", id, err)
 		}
+	}
+	// A claim whose last delivery is finished ends: the subscriber's next
+	// run may be claimed at once, by any sender.
+	last := map[string]int64{}
+	for _, f := range r.Done {
+		last[f.Delivery.SubscriberID] = max(last[f.Delivery.SubscriberID], f.Delivery.ID)
+	}
+	for _, id := range r.Refill {
+		last[id] = math.MaxInt64 // its run is used up
+	}
+	var ended []any
+	for _, id := range slices.Sorted(maps.Keys(last)) {
+		ended = append(ended, id, last[id])
+	}
+	if err := s.endClaims(ctx, tx, ended); err != nil {
+		return out, fmt.Errorf("record deliveries: %w", err)
 	}
 	if r.Lease > 0 {
 		until := formatTime(s.Now().Add(r.Lease))
@@ -1076,7 +1116,7 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 		if len(renew) > 0 {
 			args := []any{until}
-			_, err := s.wstmt(ctx, tx, `UPDATE deliveries SET claimed_until = ? WHERE `+inShape("subscriber_id", renew, &args)+` AND status = 'sending'`).ExecContext(ctx, args...)
+			_, err := s.wstmt(ctx, tx, `UPDATE subscribers SET claimed_until = ? WHERE `+inShape("id", renew, &args)+` AND claimed_until != ''`).ExecContext(ctx, args...)
 			if err != nil {
 				return out, fmt.Errorf("renew claims: %w", err)
 			}
@@ -1093,6 +1133,22 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 	}
 	return out, tx.Commit()
+}
+
+// endClaims ends the claims of subscribers whose claimed run ends at or
+// before the delivery given: pairs is subscriber id, delivery id, ...
+func (s *Store) endClaims(ctx context.Context, tx *txn, pairs []any) error {
+	for len(pairs) > 0 {
+		n := pow2Run(len(pairs)/2, maxRows)
+		chunk := pairs[:2*n] // a power of two of them: a statement's shape
+		pairs = pairs[2*n:]
+		_, err := s.wstmt(ctx, tx, `WITH v (id, done) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ")+`)
+			UPDATE subscribers SET claimed_until = '', claimed_through = 0 FROM v WHERE subscribers.id = v.id AND subscribers.claimed_through <= v.done AND subscribers.claimed_until != ''`).ExecContext(ctx, chunk...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recordAttempts stores finished attempts, and marks the delivered ones
@@ -1126,15 +1182,17 @@ func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) er
 		if len(delivered) == 0 {
 			continue
 		}
-		// Each delivered one is sent at its attempt's time: both lists
-		// padded alike to a shape.
+		// Each delivered one is sent at its attempt's time: the pairs a
+		// table the update joins (a CASE over them would compare every row
+		// with every pair), padded to a shape.
 		delivered, sentAt = padded(delivered), padded(sentAt)
-		args = append(args[:0], Sent)
+		args = args[:0]
 		for i := range delivered {
 			args = append(args, delivered[i], sentAt[i])
 		}
-		q := `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = CASE id` + strings.Repeat(" WHEN ? THEN ?", len(delivered)) +
-			` END, last_error = '', claimed_until = '' WHERE ` + in("id", delivered, &args)
+		args = append(args, Sent)
+		q := `WITH v (id, at) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), ?), ", len(delivered)), ", ") + `)
+			UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = v.at, last_error = '' FROM v WHERE deliveries.id = v.id`
 		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
 			return err
 		}
@@ -1157,13 +1215,13 @@ func (s *Store) finishFailed(ctx context.Context, tx *txn, f Finished) error {
 	var err error
 	switch f.Outcome {
 	case Retry, RetryFailing:
-		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt = ?, last_error = ?, claimed_until = '' WHERE id = ?`,
+		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ?`,
 			Due, formatTime(f.Next), a.Error, d.ID)
 		if err == nil && f.Outcome == RetryFailing {
 			err = exec(`UPDATE subscribers SET failing = 1 WHERE id = ?`, d.SubscriberID)
 		}
 	case Gone:
-		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?, claimed_until = '' WHERE id = ?`,
+		err = exec(`UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?`,
 			Due, a.Error, d.ID)
 		if err == nil {
 			err = exec(`UPDATE subscribers SET paused = 1 WHERE id = ?`, d.SubscriberID)
@@ -1213,8 +1271,19 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 	if err != nil {
 		return nil, err
 	}
+	// The deliveries of a live claim are in flight.
+	var until string
+	var through int64
+	err = s.r.QueryRowContext(ctx, `SELECT claimed_until, claimed_through FROM subscribers WHERE id = ?`, subscriberID).Scan(&until, &through)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	live := until > formatTime(s.Now())
 	for i := range dels {
 		dels[i].Body = bodies[i]
+		if live && dels[i].Status == Due && dels[i].ID <= through {
+			dels[i].Status = Sending
+		}
 	}
 	return dels, nil
 }
@@ -1235,7 +1304,7 @@ func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, erro
 // Replay sends a delivery again under its own webhook-id: a sent one is
 // owed again, and one waiting out its backoff is due now.
 func (s *Store) Replay(ctx context.Context, webhookID string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt = ?, claimed_until = '' WHERE webhook_id = ? AND status IN (?, ?)`,
+	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt = ? WHERE webhook_id = ? AND status IN (?, ?)`,
 		Due, formatTime(s.Now()), webhookID, Due, Sent)
 	if err != nil {
 		return err

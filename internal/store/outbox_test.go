@@ -145,7 +145,27 @@ func testLapsedClaimAndPause(t *testing.T) {
 	if again, _ := claim(ctx, s, []string{"p"}, 5, time.Minute); len(again) != 0 {
 		t.Fatal("a second delivery claimed while one is in flight")
 	}
+	// The claim is the subscriber's; its listing shows what is in flight.
+	statuses := func() map[string]string {
+		list, err := s.Deliveries(ctx, "p", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, d := range list {
+			out[d.WebhookID] = d.Status
+		}
+		return out
+	}
+	if st := statuses(); len(st) != 2 || st[d1[0].WebhookID] != Sending {
+		t.Errorf("while claimed: %v, want %s sending and the other due", st, d1[0].WebhookID)
+	}
 	clock = clock.Add(2 * time.Minute)
+	for id, st := range statuses() {
+		if st != Due {
+			t.Errorf("after the claim lapsed, %s is %s, want due", id, st)
+		}
+	}
 	d2, _ := claim(ctx, s, []string{"p"}, 5, time.Minute)
 	if len(d2) != 1 || d2[0].WebhookID != d1[0].WebhookID {
 		t.Fatalf("after the claim lapsed: %+v, want the same delivery again", d2)
