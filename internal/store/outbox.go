@@ -769,7 +769,7 @@ func scanDelivery(r scanner, body *bodyParts) (Delivery, error) {
 // heads selects, for each subscriber that is not paused, the oldest
 // delivery it is owed: the only one of its deliveries that may be sent,
 // so that a partner gets its batches one at a time and in order; and the
-// subscriber's claim (sclaim, when it lapses: ” or past when there is
+// subscriber's claim (sclaim: when it lapses, empty or past when there is
 // none). subs is the condition on s.id.
 func heads(subs string) string {
 	return `SELECT s.id AS sid, s.claimed_until AS sclaim, (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')) AS hid
