@@ -26,6 +26,7 @@ func (p pool) bind(q string) string {
 // spells them and as PostgreSQL does.
 var spellings = strings.NewReplacer(
 	"group_concat(source_id, char(31))", "string_agg(source_id, chr(31) ORDER BY source_id)",
+	"CAST(? AS BLOB)", "CAST(? AS BYTEA)",
 )
 
 // toPostgres rewrites a query written for SQLite into PostgreSQL's dialect.

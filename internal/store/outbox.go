@@ -1151,29 +1151,39 @@ func (s *Store) endClaims(ctx context.Context, tx *txn, pairs []any) error {
 	return nil
 }
 
-// recordAttempts stores finished attempts, and marks the delivered ones
-// sent, a statement for many.
+// recordAttempts stores finished attempts, a statement for many: the
+// attempt that delivered a delivery on its row, which is marked sent
+// (sent_at, sent_status, sent_latency_ms, sent_response), and the others
+// in attempts.
 func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) error {
 	for chunk := range slices.Chunk(done, maxRows) {
-		var ids []int64
+		var failed []int64
 		for _, f := range chunk {
-			ids = append(ids, f.Delivery.ID)
-		}
-		var args []any
-		exist, err := scanColumn[int64](s.wstmt(ctx, tx, `SELECT id FROM deliveries WHERE `+inShape("id", ids, &args)).QueryContext(ctx, args...))
-		if err != nil {
-			return err
-		}
-		var attempts, delivered, sentAt, failing []any
-		for _, f := range chunk {
-			if !slices.Contains(exist, f.Delivery.ID) {
-				continue // its subscriber was removed, and its deliveries with it
+			if f.Outcome != Delivered {
+				failed = append(failed, f.Delivery.ID)
 			}
+		}
+		var exist []int64
+		if len(failed) > 0 {
+			var args []any
+			var err error
+			exist, err = scanColumn[int64](s.wstmt(ctx, tx, `SELECT id FROM deliveries WHERE `+inShape("id", failed, &args)).QueryContext(ctx, args...))
+			if err != nil {
+				return err
+			}
+		}
+		var attempts, delivered []any
+		var failing []string
+		for _, f := range chunk {
 			a := f.Attempt
-			attempts = append(attempts, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
-			if f.Outcome == Delivered {
-				delivered, sentAt = append(delivered, f.Delivery.ID), append(sentAt, formatTime(a.At))
+			switch {
+			case f.Outcome == Delivered:
+				// One whose subscriber was removed (and its deliveries with
+				// it) matches no row.
+				delivered = append(delivered, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Response)
 				failing = append(failing, f.Delivery.SubscriberID)
+			case slices.Contains(exist, f.Delivery.ID):
+				attempts = append(attempts, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
 			}
 		}
 		if err := s.insertMany(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `, 6, attempts); err != nil {
@@ -1182,17 +1192,17 @@ func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) er
 		if len(delivered) == 0 {
 			continue
 		}
-		// Each delivered one is sent at its attempt's time: the pairs a
-		// table the update joins (a CASE over them would compare every row
-		// with every pair), padded to a shape.
-		delivered, sentAt = padded(delivered), padded(sentAt)
-		args = args[:0]
-		for i := range delivered {
-			args = append(args, delivered[i], sentAt[i])
+		// The attempts a table the update joins, a power of two of them
+		// (the last again): a statement's shape.
+		rows := len(delivered) / 5
+		for shape := len(padded(make([]struct{}, rows))); rows < shape; rows++ {
+			delivered = append(delivered, delivered[len(delivered)-5:]...)
 		}
-		args = append(args, Sent)
-		q := `WITH v (id, at) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), ?), ", len(delivered)), ", ") + `)
-			UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = v.at, last_error = '' FROM v WHERE deliveries.id = v.id`
+		args := append(delivered, Sent)
+		q := `WITH v (id, at, code, ms, response) AS (VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BLOB)), ", rows), ", ") + `)
+			UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = v.at, sent_status = v.code, sent_latency_ms = v.ms, sent_response = v.response, last_error = ''
+			FROM v WHERE deliveries.id = v.id`
 		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
 			return err
 		}
@@ -1288,9 +1298,12 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 	return dels, nil
 }
 
-// Attempts lists a delivery's attempts, oldest first.
+// Attempts lists a delivery's attempts, oldest first: those in attempts,
+// and the one that delivered it, kept on its row.
 func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ? ORDER BY at`, deliveryID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ?
+		UNION ALL SELECT sent_at, sent_status, sent_latency_ms, '', sent_response FROM deliveries WHERE id = ? AND sent_status != 0
+		ORDER BY 1`, deliveryID, deliveryID)
 	return scanAll(rows, err, func(r scanner) (Attempt, error) {
 		var a Attempt
 		var at string
@@ -1302,9 +1315,22 @@ func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, erro
 }
 
 // Replay sends a delivery again under its own webhook-id: a sent one is
-// owed again, and one waiting out its backoff is due now.
+// owed again (the attempt that delivered it joins its other attempts),
+// and one waiting out its backoff is due now.
 func (s *Store) Replay(ctx context.Context, webhookID string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt = ? WHERE webhook_id = ? AND status IN (?, ?)`,
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response)
+		SELECT id, sent_at, sent_status, sent_latency_ms, '', sent_response FROM deliveries WHERE webhook_id = ? AND status = ? AND sent_status != 0`,
+		webhookID, Sent)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = 0, next_attempt = ?, sent_status = 0, sent_latency_ms = 0, sent_response = NULL
+		WHERE webhook_id = ? AND status IN (?, ?)`,
 		Due, formatTime(s.Now()), webhookID, Due, Sent)
 	if err != nil {
 		return err
@@ -1312,7 +1338,7 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	return tx.Commit()
 }
 
 // RetryNow makes every delivery owed to a subscriber due now, under its

@@ -743,7 +743,8 @@ func testRecordMarksEachSent(t *testing.T) {
 	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
 	var done []Finished
 	for i, d := range runs[0] { // three: a list padded to four
-		done = append(done, Finished{Delivery: d, Attempt: Attempt{At: at.Add(time.Duration(i) * time.Second), Status: 200}, Outcome: Delivered})
+		a := Attempt{At: at.Add(time.Duration(i) * time.Second), Status: 200, Latency: time.Duration(i+1) * 10 * time.Millisecond, Response: []byte(fmt.Sprint("ok ", i))}
+		done = append(done, Finished{Delivery: d, Attempt: a, Outcome: Delivered})
 	}
 	if _, err := s.Record(ctx, Record{Done: done}); err != nil {
 		t.Fatal(err)
@@ -755,9 +756,38 @@ func testRecordMarksEachSent(t *testing.T) {
 		if d.Status != Sent || d.Attempts != 1 || !d.SentAt.Equal(want) {
 			t.Errorf("delivery %d: %s, %d attempts, sent at %v; want sent once at %v", d.ID, d.Status, d.Attempts, d.SentAt, want)
 		}
-		if a, _ := s.Attempts(ctx, d.ID); len(a) != 1 || !a[0].At.Equal(want) || a[0].Status != 200 {
+		if a, _ := s.Attempts(ctx, d.ID); len(a) != 1 || !a[0].At.Equal(want) || a[0].Status != 200 ||
+			a[0].Latency != time.Duration(i+1)*10*time.Millisecond || string(a[0].Response) != fmt.Sprint("ok ", i) {
 			t.Errorf("delivery %d: attempts %+v", d.ID, a)
 		}
+	}
+	// Replayed, failed once and delivered again: every attempt is listed,
+	// in order, each with what the partner answered.
+	first := runs[0][0]
+	if err := s.Replay(ctx, first.WebhookID); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.ClaimRuns(ctx, []string{"p"}, 1, 1, time.Minute)
+	if err != nil || len(again) != 1 || again[0][0].ID != first.ID {
+		t.Fatalf("claim the replayed delivery: %v %v", again, err)
+	}
+	later := at.Add(time.Hour)
+	fail := Finished{Delivery: again[0][0], Attempt: Attempt{At: later, Status: 503, Error: "HTTP 503"}, Outcome: Retry, Next: later}
+	if _, err := s.Record(ctx, Record{Done: []Finished{fail}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err = s.ClaimRuns(ctx, []string{"p"}, 1, 1, time.Minute)
+	if err != nil || len(again) != 1 || again[0][0].ID != first.ID {
+		t.Fatalf("claim the replayed delivery after its failure: %v %v", again, err)
+	}
+	ok := Finished{Delivery: again[0][0], Attempt: Attempt{At: later.Add(time.Minute), Status: 202, Response: []byte("again")}, Outcome: Delivered}
+	if _, err := s.Record(ctx, Record{Done: []Finished{ok}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Attempts(ctx, first.ID)
+	if err != nil || len(a) != 3 || a[0].Status != 200 || string(a[0].Response) != "ok 0" ||
+		a[1].Status != 503 || a[1].Error != "HTTP 503" || a[2].Status != 202 || string(a[2].Response) != "again" {
+		t.Errorf("attempts of the replayed delivery: %+v %v", a, err)
 	}
 }
 
