@@ -11,7 +11,7 @@ import (
 // facet_counts and the item count are not copied: the target's triggers
 // count what is inserted.
 var copyTables = []string{"sources", "items", "documents", "item_bands", "item_bands_new", "item_facets",
-	"subscribers", "deliveries", "shared_bodies", "delivery_bodies", "delivery_parts", "attempts", "websub", "push_subscriptions", "managed"}
+	"subscribers", "deliveries", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
 // Copied is how many rows of each table Copy copied.
 type Copied struct {

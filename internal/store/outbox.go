@@ -499,19 +499,17 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 		n := pow2Run(len(rest), maxRows)
 		run := rest[:n]
 		rest = rest[n:]
-		args := make([]any, 0, 7*n)
-		type body struct {
-			own   []byte
-			hash  string // of the shared part; "" for a whole body
-			split int
-		}
-		bodies := make(map[string]body, n) // by webhook-id
+		// A delivery with a shared part keeps its own part on its row;
+		// a whole body goes in delivery_bodies, by the id the row got.
+		args := make([]any, 0, 10*n)
+		whole := map[string][]byte{} // by webhook-id
 		for _, b := range run {
 			ids, _ := json.Marshal(b.Items)
 			hook := newWebhookID()
-			bodies[hook] = body{own: b.Body}
 			args = append(args, hook, id, string(ids), Due, now, now, b.Seq)
 			if b.Shared == nil {
+				whole[hook] = b.Body
+				args = append(args, nil, nil, nil)
 				continue
 			}
 			if b.Split < 0 || b.Split > len(b.Body) {
@@ -521,7 +519,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 			if hash == "" {
 				hash = SharedHash(b.Shared)
 			}
-			bodies[hook] = body{b.Body, hash, b.Split}
+			args = append(args, b.Body, hash, b.Split)
 			if _, ok := stored[hash]; ok || s.shared.has(hash) {
 				continue
 			}
@@ -530,12 +528,19 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				return false, err
 			}
 		}
-		rows, err := s.wstmt(ctx, tx, `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence)
-			VALUES `+valueRows(n, 7)+` RETURNING id, webhook_id`).QueryContext(ctx, args...)
+		insert := `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence, own, shared, split)
+			VALUES ` + valueRows(n, 10)
+		if len(whole) == 0 {
+			if _, err := s.wstmt(ctx, tx, insert).ExecContext(ctx, args...); err != nil {
+				return false, err
+			}
+			continue
+		}
+		rows, err := s.wstmt(ctx, tx, insert+` RETURNING id, webhook_id`).QueryContext(ctx, args...)
 		if err != nil {
 			return false, err
 		}
-		var whole, parts []any
+		var bodies []any
 		for rows.Next() {
 			var did int64
 			var hook string
@@ -543,20 +548,15 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				rows.Close()
 				return false, err
 			}
-			if b := bodies[hook]; b.hash == "" {
-				whole = append(whole, did, b.own)
-			} else {
-				parts = append(parts, did, b.own, b.hash, b.split)
+			if b, ok := whole[hook]; ok {
+				bodies = append(bodies, did, b)
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return false, err
 		}
-		if err := s.insertMany(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES `, 2, whole); err != nil {
-			return false, err
-		}
-		if err := s.insertMany(ctx, tx, `INSERT INTO delivery_parts (delivery_id, own, shared, split) VALUES `, 4, parts); err != nil {
+		if err := s.insertMany(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES `, 2, bodies); err != nil {
 			return false, err
 		}
 	}
@@ -658,12 +658,14 @@ type heldBody struct {
 	hash       string
 }
 
-// bodyColumns and bodyJoins read the body of the delivery whose id is
-// idExpr, into bodyParts.
-const bodyColumns = `b.body, p.own, p.split, p.shared`
+// bodyColumns and bodyJoins read the body of the delivery whose row is
+// alias (deliveries, or the alias the query gives it), into bodyParts.
+func bodyColumns(alias string) string {
+	return `b.body, ` + alias + `.own, ` + alias + `.split, ` + alias + `.shared`
+}
 
-func bodyJoins(idExpr string) string {
-	return `LEFT JOIN delivery_bodies b ON b.delivery_id = ` + idExpr + ` LEFT JOIN delivery_parts p ON p.delivery_id = ` + idExpr
+func bodyJoins(alias string) string {
+	return `LEFT JOIN delivery_bodies b ON b.delivery_id = ` + alias + `.id`
 }
 
 // assemble puts bodies together: each whole one as it is, each other its
@@ -896,8 +898,8 @@ const runBytes = 512 << 10
 // runBytes. The claim on them is the subscriber's (setClaims).
 func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now string) ([]Delivery, error) {
 	// The deliveries with their bodies, read once.
-	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns+`
-		FROM deliveries `+bodyJoins("deliveries.id")+`
+	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns("deliveries")+`
+		FROM deliveries `+bodyJoins("deliveries")+`
 		WHERE subscriber_id = ? AND status IN ('due', 'sending') AND deliveries.id > ? ORDER BY deliveries.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
 		return nil, err
@@ -947,7 +949,7 @@ func (s *Store) bodies(ctx context.Context, tx *txn, ids []int64) (map[int64][]b
 	var held []heldBody
 	for chunk := range slices.Chunk(ids, maxListed) {
 		var args []any
-		rows, err := s.wstmt(ctx, tx, `SELECT d.id, `+bodyColumns+` FROM deliveries d `+bodyJoins("d.id")+` WHERE `+inShape("d.id", chunk, &args)).QueryContext(ctx, args...)
+		rows, err := s.wstmt(ctx, tx, `SELECT d.id, `+bodyColumns("d")+` FROM deliveries d `+bodyJoins("d")+` WHERE `+inShape("d.id", chunk, &args)).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -1264,8 +1266,8 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns+`
-		FROM deliveries `+bodyJoins("deliveries.id")+`
+	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns("deliveries")+`
+		FROM deliveries `+bodyJoins("deliveries")+`
 		WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
 	var held []heldBody
 	dels, err := scanAll(rows, err, func(r scanner) (Delivery, error) {
