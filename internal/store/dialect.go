@@ -60,8 +60,9 @@ func (p pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 type txn struct {
 	*sql.Tx
 	pg     bool
-	bands  *bandFilter // in a transaction storing items: the filter caught up, or nil
-	newest int64       // the largest item id it stored
+	bands  *bandFilter          // in a transaction storing items: the filter caught up, or nil
+	newest int64                // the largest item id it stored
+	stmts  map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
 }
 
 func (t *txn) bind(q string) string {

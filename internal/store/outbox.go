@@ -502,6 +502,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 		// A delivery with a shared part keeps its own part on its row;
 		// a whole body goes in delivery_bodies, by the id the row got.
 		args := make([]any, 0, 10*n)
+		var newShared []any // hash, content: the shared parts first met
 		whole := map[string][]byte{} // by webhook-id
 		for _, b := range run {
 			ids, _ := json.Marshal(b.Items)
@@ -524,9 +525,10 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 				continue
 			}
 			stored[hash] = b.Shared
-			if _, err := s.wstmt(ctx, tx, `INSERT INTO shared_bodies (hash, content) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`).ExecContext(ctx, hash, b.Shared); err != nil {
-				return false, err
-			}
+			newShared = append(newShared, hash, b.Shared)
+		}
+		if err := s.insertManyThen(ctx, tx, `INSERT INTO shared_bodies (hash, content) VALUES `, 2, newShared, ` ON CONFLICT (hash) DO NOTHING`); err != nil {
+			return false, err
 		}
 		insert := `INSERT INTO deliveries (webhook_id, subscriber_id, items, status, next_attempt, created, sequence, own, shared, split)
 			VALUES ` + valueRows(n, 10)
@@ -722,9 +724,14 @@ func (s *Store) assemble(ctx context.Context, q interface {
 // insertMany inserts rows of cols values each (args, row after row) with
 // insert ("INSERT INTO t (…) VALUES "), in runs of a few shapes.
 func (s *Store) insertMany(ctx context.Context, tx *txn, insert string, cols int, args []any) error {
+	return s.insertManyThen(ctx, tx, insert, cols, args, "")
+}
+
+// insertManyThen is insertMany with then after the values (ON CONFLICT …).
+func (s *Store) insertManyThen(ctx context.Context, tx *txn, insert string, cols int, args []any, then string) error {
 	for rest := args; len(rest) > 0; {
 		n := pow2Run(len(rest)/cols, maxRows)
-		if _, err := s.wstmt(ctx, tx, insert+valueRows(n, cols)).ExecContext(ctx, rest[:n*cols]...); err != nil {
+		if _, err := s.wstmt(ctx, tx, insert+valueRows(n, cols)+then).ExecContext(ctx, rest[:n*cols]...); err != nil {
 			return err
 		}
 		rest = rest[n*cols:]

@@ -211,6 +211,9 @@ func (s *Store) wstmt(ctx context.Context, tx *txn, query string) stmt {
 	if st, ok := s.stmts.Load(stmtKey{s.w.DB, query}); ok {
 		return stmt{tx.StmtContext(ctx, st.(*sql.Stmt)), nil}
 	}
+	if st, ok := tx.stmts[query]; ok {
+		return stmt{st, nil}
+	}
 	s.pendingMu.Lock()
 	if s.pending == nil {
 		s.pending = map[string]bool{}
@@ -218,6 +221,12 @@ func (s *Store) wstmt(ctx context.Context, tx *txn, query string) stmt {
 	s.pending[query] = true
 	s.pendingMu.Unlock()
 	st, err := tx.PrepareContext(ctx, query)
+	if err == nil {
+		if tx.stmts == nil {
+			tx.stmts = map[string]*sql.Stmt{}
+		}
+		tx.stmts[query] = st // prepared once however often tx runs it
+	}
 	return stmt{st, err}
 }
 
