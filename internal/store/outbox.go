@@ -502,7 +502,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 		// A delivery with a shared part keeps its own part on its row;
 		// a whole body goes in delivery_bodies, by the id the row got.
 		args := make([]any, 0, 10*n)
-		var newShared []any // hash, content: the shared parts first met
+		var newShared []any          // hash, content: the shared parts first met
 		whole := map[string][]byte{} // by webhook-id
 		for _, b := range run {
 			ids, _ := json.Marshal(b.Items)
