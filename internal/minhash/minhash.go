@@ -28,18 +28,30 @@ func Of(ws []string) Signature {
 	if len(ws) < shingleWords+minShingles {
 		return nil
 	}
-	var low [SignatureSize]uint32
-	for i := range low {
-		low[i] = math.MaxUint32
-	}
+	// The shingles' hashes first, then each slot's minimum over them:
+	// a slot's multiplier and addend stay in registers for the whole
+	// run, and the minimum is one compare a hash.
+	var buf [512]uint64
+	hs := buf[:0]
 	for i := 0; i+shingleWords <= len(ws); i++ {
-		h := shingleHash(ws[i : i+shingleWords])
-		for j := range low {
-			// Universal hashing family: a different odd multiplier per slot.
-			low[j] = min(low[j], uint32((h*mult[j]+add[j])>>32))
-		}
+		hs = append(hs, shingleHash(ws[i:i+shingleWords]))
 	}
-	return Signature(low[:])
+	low := make(Signature, SignatureSize)
+	// Universal hashing family: a different odd multiplier per slot.
+	// Four slots a pass, four minimums that do not wait on each other.
+	for j := 0; j < SignatureSize; j += 4 {
+		m0, m1, m2, m3 := mult[j], mult[j+1], mult[j+2], mult[j+3]
+		a0, a1, a2, a3 := add[j], add[j+1], add[j+2], add[j+3]
+		l0, l1, l2, l3 := uint32(math.MaxUint32), uint32(math.MaxUint32), uint32(math.MaxUint32), uint32(math.MaxUint32)
+		for _, h := range hs {
+			l0 = min(l0, uint32((h*m0+a0)>>32))
+			l1 = min(l1, uint32((h*m1+a1)>>32))
+			l2 = min(l2, uint32((h*m2+a2)>>32))
+			l3 = min(l3, uint32((h*m3+a3)>>32))
+		}
+		low[j], low[j+1], low[j+2], low[j+3] = l0, l1, l2, l3
+	}
+	return low
 }
 
 var mult, add = func() (m, a [SignatureSize]uint64) {

@@ -72,3 +72,13 @@ func TestSignatureIsTheStoredScheme(t *testing.T) {
 		t.Errorf("signatures share memory or depend on earlier calls")
 	}
 }
+
+func BenchmarkOf(b *testing.B) {
+	var ws []string
+	for i := range 400 {
+		ws = append(ws, strings.Repeat("w", 3+i%7)+string(rune('a'+i%26)))
+	}
+	for b.Loop() {
+		Of(ws)
+	}
+}
