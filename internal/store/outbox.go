@@ -15,6 +15,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -771,8 +772,32 @@ func scanDelivery(r scanner, body *bodyParts) (Delivery, error) {
 		return d, err
 	}
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
-	err = json.Unmarshal([]byte(items), &d.Items)
+	var ok bool
+	if d.Items, ok = itemList(items); !ok {
+		err = json.Unmarshal([]byte(items), &d.Items)
+	}
 	return d, err
+}
+
+// itemList reads a delivery's items as commitFire writes them, a JSON
+// array of item ids ("[12,13]"), by hand; ok is false for anything else.
+func itemList(s string) ([]int64, bool) {
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	body := s[1 : len(s)-1]
+	if body == "" {
+		return []int64{}, true
+	}
+	out := make([]int64, 0, strings.Count(body, ",")+1)
+	for part := range strings.SplitSeq(body, ",") {
+		n, err := strconv.ParseInt(part, 10, 64)
+		if err != nil || part[0] == '+' {
+			return nil, false
+		}
+		out = append(out, n)
+	}
+	return out, true
 }
 
 // heads selects, for each subscriber that is not paused, the oldest
@@ -846,7 +871,7 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 		runs[i] = []Delivery{h}
 		ids = append(ids, h.ID)
 		if run > 1 {
-			more, err := s.claimFollowing(ctx, tx, h, run-1, nowText)
+			more, err := s.claimFollowing(ctx, tx, h, run-1, now)
 			if err != nil {
 				return nil, err
 			}
@@ -903,7 +928,7 @@ const runBytes = 512 << 10
 // its subscriber's queue: those that may go now, up to the first that may
 // not, so that none is sent before one owed ahead of it, and within
 // runBytes. The claim on them is the subscriber's (setClaims).
-func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, now string) ([]Delivery, error) {
+func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, nowTime time.Time) ([]Delivery, error) {
 	// The deliveries with their bodies, read once.
 	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns("deliveries")+`
 		FROM deliveries `+bodyJoins("deliveries")+`
@@ -920,7 +945,7 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 			rows.Close()
 			return nil, err
 		}
-		if formatTime(d.NextAttempt) > now {
+		if d.NextAttempt.After(nowTime) {
 			break
 		}
 		d.Status = Sending

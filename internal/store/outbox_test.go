@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -816,4 +817,20 @@ func finishAll(ctx context.Context, s *Store, done []Finished, lease time.Durati
 		next = append(next, rec.Runs[id]...)
 	}
 	return next, err
+}
+
+// A delivery's items are read by hand as commitFire writes them, and
+// anything else is left to encoding/json.
+func TestItemListAgreesWithJSON(t *testing.T) {
+	for _, s := range []string{"[]", "[1]", "[12,13,9007199254740993]", "[-4]", "[ 1]", "[1,]", "[+1]", "[1.5]", "null", "", "[", "[x]"} {
+		var want []int64
+		err := json.Unmarshal([]byte(s), &want)
+		got, ok := itemList(s)
+		if ok && (err != nil || !slices.Equal(got, want) || (got == nil) != (want == nil)) {
+			t.Errorf("%q: by hand %v, encoding/json %v %v", s, got, want, err)
+		}
+		if !ok && err == nil && s != "[ 1]" && s != "null" {
+			t.Errorf("%q: refused by hand, read by encoding/json as %v", s, want)
+		}
+	}
 }

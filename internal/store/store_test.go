@@ -367,3 +367,23 @@ func testNewerSchemaRefused(t *testing.T) {
 		t.Errorf("error: %v", err)
 	}
 }
+
+// Stored times read by hand agree with time.Parse, and what time.Parse
+// refuses is refused too.
+func TestParseLayoutAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2026-12-05T21:04:46.123456789Z", "2024-02-29T00:00:00.000000000Z", "1999-12-31T23:59:59.999999999Z",
+		"2025-02-29T00:00:00.000000000Z", "2026-13-01T00:00:00.000000000Z", "2026-04-31T00:00:00.000000000Z",
+		"2026-01-01T24:00:00.000000000Z", "2026-01-01T00:60:00.000000000Z", "2026-01-01T00:00:61.000000000Z",
+		"2026-01-01T00:00:00.00000000xZ", "2026-01-01 00:00:00.000000000Z", "", "2026-01-01T00:00:00Z",
+	} {
+		want, err := time.Parse(timeLayout, s)
+		got, ok := parseLayout(s)
+		if ok != (err == nil) || !got.Equal(want) {
+			t.Errorf("%q: by hand %v %v, time.Parse %v %v", s, got, ok, want, err)
+		}
+		if parseTime(s) != want && !parseTime(s).Equal(want) {
+			t.Errorf("%q: parseTime %v, want %v", s, parseTime(s), want)
+		}
+	}
+}
