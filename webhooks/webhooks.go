@@ -12,7 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,10 +75,68 @@ func Key(secret string) ([]byte, error) {
 }
 
 func sign(key []byte, id string, ts int64, body []byte) string {
-	m := hmac.New(sha256.New, key)
-	fmt.Fprintf(m, "%s.%d.", id, ts)
+	return signWith(hmac.New(sha256.New, key), id, ts, body)
+}
+
+// signWith signs with m, a keyed HMAC not yet written to.
+func signWith(m hash.Hash, id string, ts int64, body []byte) string {
+	var head [64]byte
+	b := append(append(append(head[:0], id...), '.'), strconv.AppendInt(nil, ts, 10)...)
+	m.Write(append(b, '.'))
 	m.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(sum[:0]))
+}
+
+// Signer signs deliveries as Sign does, with its secrets' keys decoded
+// and their HMACs keyed once: a sender that signs many deliveries for one
+// partner keeps one.
+type Signer struct {
+	keys   [][]byte
+	keyed  []hash.Hash // each key's HMAC, never written to: cloned to sign
+	single bool
+}
+
+// NewSigner decodes secrets (whsec_…) for signing.
+func NewSigner(secrets []string) (*Signer, error) {
+	s := &Signer{single: len(secrets) == 1}
+	for _, secret := range secrets {
+		key, err := Key(secret)
+		if err != nil {
+			return nil, err
+		}
+		s.keys, s.keyed = append(s.keys, key), append(s.keyed, hmac.New(sha256.New, key))
+	}
+	return s, nil
+}
+
+// Sign returns the webhook-signature header value, as Sign does. It is
+// safe for concurrent use.
+func (s *Signer) Sign(id string, ts time.Time, body []byte) string {
+	sigs := make([]string, len(s.keys))
+	for i, key := range s.keys {
+		var m hash.Hash
+		if c, ok := s.keyed[i].(hash.Cloner); ok {
+			if h, err := c.Clone(); err == nil {
+				m = h
+			}
+		}
+		if m == nil {
+			m = hmac.New(sha256.New, key)
+		}
+		sigs[i] = signWith(m, id, ts.Unix(), body)
+	}
+	if s.single {
+		return sigs[0]
+	}
+	return strings.Join(sigs, " ")
+}
+
+// SetHeaders signs body and sets the three headers on h.
+func (s *Signer) SetHeaders(h http.Header, id string, ts time.Time, body []byte) {
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(HeaderSignature, s.Sign(id, ts, body))
 }
 
 // Sign returns the webhook-signature header value for a delivery: one

@@ -1,8 +1,13 @@
 package webhooks
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"hash"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,5 +63,36 @@ func TestVerify(t *testing.T) {
 	}
 	if err := Verify([]string{specSecret}, http.Header{}, []byte(specBody), now); !errors.Is(err, ErrMissing) {
 		t.Errorf("no headers: got %v, want ErrMissing", err)
+	}
+}
+
+// A Signer signs as Sign does, from many goroutines at once, and its
+// keyed HMACs are cloned, not keyed again for each signature.
+func TestSignerSignsAsSign(t *testing.T) {
+	secrets := []string{"whsec_" + base64.StdEncoding.EncodeToString([]byte("first-secret-first-secret-32byte")),
+		"whsec_" + base64.StdEncoding.EncodeToString([]byte("second-secret"))}
+	ts := time.Unix(1764964800, 0)
+	for _, list := range [][]string{secrets[:1], secrets} {
+		s, err := NewSigner(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.keyed[0].(hash.Cloner); !ok {
+			t.Error("the keyed HMAC cannot be cloned: every signature keys it again")
+		}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				id, body := fmt.Sprintf("msg_%d", i), []byte(strings.Repeat("x", 100*i))
+				want, err := Sign(list, id, ts, body)
+				if got := s.Sign(id, ts, body); err != nil || got != want {
+					t.Errorf("signer %q, Sign %q %v", got, want, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if _, err := NewSigner([]string{"nope"}); err == nil {
+		t.Error("a secret without whsec_ was taken")
 	}
 }

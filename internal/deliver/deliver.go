@@ -58,6 +58,8 @@ type Deliverer struct {
 
 	wake chan struct{}
 
+	signers sync.Map // a subscriber's secret setting → its *webhooks.Signer
+
 	mu        sync.Mutex
 	encoded   map[encodedKey]encodedItem
 	parts     map[string]sharedPart
@@ -703,11 +705,27 @@ func (d *Deliverer) request(ctx context.Context, del store.Delivery) (string, ht
 		return websub.Request(ctx, d.Store, del, d.HubURL)
 	}
 	sub := d.Subs[del.SubscriberID]
-	h := http.Header{"Content-Type": {"application/json"}}
-	if err := webhooks.SetHeaders(h, strings.Fields(sub.Secret), del.WebhookID, d.Now(), del.Body); err != nil {
+	signer, err := d.signer(sub.Secret)
+	if err != nil {
 		return "", nil, fmt.Errorf("signing: %w", err)
 	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	signer.SetHeaders(h, del.WebhookID, d.Now(), del.Body)
 	return sub.URL, h, nil
+}
+
+// signer is the Signer of a subscriber's secret setting (one secret or
+// several, space-separated), made once.
+func (d *Deliverer) signer(secret string) (*webhooks.Signer, error) {
+	if s, ok := d.signers.Load(secret); ok {
+		return s.(*webhooks.Signer), nil
+	}
+	s, err := webhooks.NewSigner(strings.Fields(secret))
+	if err != nil {
+		return nil, err
+	}
+	d.signers.Store(secret, s)
+	return s, nil
 }
 
 // attempt POSTs a delivery once and judges the answer.
