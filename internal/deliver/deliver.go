@@ -670,8 +670,11 @@ func (d *Deliverer) send(ctx context.Context, del store.Delivery) sent {
 // answered 410.
 func (d *Deliverer) logOutcome(ctx context.Context, f sent) {
 	del, a := f.Delivery, f.Attempt
-	attrs := []any{"subscriber", del.SubscriberID, "webhook_id", del.WebhookID, "status", a.Status, "latency", a.Latency.Round(time.Millisecond)}
 	d.Metrics.Delivery([...]string{store.Delivered: "delivered", store.Retry: "retry", store.RetryFailing: "failing", store.Gone: "gone"}[f.Outcome])
+	if f.Outcome == store.Delivered && !d.Log.Enabled(ctx, slog.LevelDebug) {
+		return // the common case, logged only when debugging
+	}
+	attrs := []any{"subscriber", del.SubscriberID, "webhook_id", del.WebhookID, "status", a.Status, "latency", a.Latency.Round(time.Millisecond)}
 	switch f.Outcome {
 	case store.Delivered:
 		d.Log.Debug("delivered", append(attrs, "items", len(del.Items))...)
