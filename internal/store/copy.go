@@ -51,7 +51,7 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET lease_until = '', lease_holder = ''`); err != nil {
 		return out, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET claimed_until = '', claimed_through = 0`); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET claimed_until = '', claimed_through = 0, claimed_by = ''`); err != nil {
 		return out, err
 	}
 	var gen int64

@@ -19,7 +19,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, claimer: newClaimer()}
 	s.closing, s.stop = context.WithCancel(context.Background())
 	s.background.Add(1)
 	go func() {
@@ -37,7 +37,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	p := pool{DB: db, pg: true}
-	s := &Store{w: p, r: p, pg: true, Now: time.Now, dsn: dsn}
+	s := &Store{w: p, r: p, pg: true, Now: time.Now, dsn: dsn, claimer: newClaimer()}
 	s.closing, s.stop = context.WithCancel(context.Background())
 	s.refreshGeneration(ctx)
 	return s, nil

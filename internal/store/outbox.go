@@ -894,6 +894,13 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	return runs, nil
 }
 
+// newClaimer names a process's claims.
+func newClaimer() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // setClaims claims, until the given time, each subscriber's deliveries up
 // to the one given: pairs is subscriber id, delivery id, ...
 func (s *Store) setClaims(ctx context.Context, tx *txn, pairs []any, until string) error {
@@ -901,9 +908,9 @@ func (s *Store) setClaims(ctx context.Context, tx *txn, pairs []any, until strin
 		n := pow2Run(len(pairs)/2, maxRows)
 		chunk := pairs[:2*n] // a power of two of them: a statement's shape
 		pairs = pairs[2*n:]
-		args := append(slices.Clone(chunk), until)
+		args := append(slices.Clone(chunk), until, s.claimer)
 		_, err := s.wstmt(ctx, tx, `WITH v (id, through) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ")+`)
-			UPDATE subscribers SET claimed_through = v.through, claimed_until = ? FROM v WHERE subscribers.id = v.id`).ExecContext(ctx, args...)
+			UPDATE subscribers SET claimed_through = v.through, claimed_until = ?, claimed_by = ? FROM v WHERE subscribers.id = v.id`).ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -1116,9 +1123,9 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 	}
 	for id, after := range release {
 		// The claim ends after the one kept, or at once.
-		q, args := `UPDATE subscribers SET claimed_through = ? WHERE id = ? AND claimed_through > ?`, []any{after, id, after}
+		q, args := `UPDATE subscribers SET claimed_through = ? WHERE id = ? AND claimed_by = ? AND claimed_through > ?`, []any{after, id, s.claimer, after}
 		if after == 0 {
-			q, args = `UPDATE subscribers SET claimed_until = '', claimed_through = 0 WHERE id = ?`, []any{id}
+			q, args = `UPDATE subscribers SET claimed_until = '', claimed_through = 0 WHERE id = ? AND claimed_by = ?`, []any{id, s.claimer}
 		}
 		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
 			return out, fmt.Errorf("give back the deliveries of %s: %w", id, err)
@@ -1150,7 +1157,8 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 		}
 		if len(renew) > 0 {
 			args := []any{until}
-			_, err := s.wstmt(ctx, tx, `UPDATE subscribers SET claimed_until = ? WHERE `+inShape("id", renew, &args)+` AND claimed_until != ''`).ExecContext(ctx, args...)
+			q := `UPDATE subscribers SET claimed_until = ? WHERE ` + inShape("id", renew, &args) + ` AND claimed_until != '' AND claimed_by = ?`
+			_, err := s.wstmt(ctx, tx, q).ExecContext(ctx, append(args, s.claimer)...)
 			if err != nil {
 				return out, fmt.Errorf("renew claims: %w", err)
 			}
@@ -1177,7 +1185,8 @@ func (s *Store) endClaims(ctx context.Context, tx *txn, pairs []any) error {
 		chunk := pairs[:2*n] // a power of two of them: a statement's shape
 		pairs = pairs[2*n:]
 		_, err := s.wstmt(ctx, tx, `WITH v (id, done) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ")+`)
-			UPDATE subscribers SET claimed_until = '', claimed_through = 0 FROM v WHERE subscribers.id = v.id AND subscribers.claimed_through <= v.done AND subscribers.claimed_until != ''`).ExecContext(ctx, chunk...)
+			UPDATE subscribers SET claimed_until = '', claimed_through = 0 FROM v
+			WHERE subscribers.id = v.id AND subscribers.claimed_through <= v.done AND subscribers.claimed_until != '' AND subscribers.claimed_by = ?`).ExecContext(ctx, append(slices.Clone(chunk), s.claimer)...)
 		if err != nil {
 			return err
 		}

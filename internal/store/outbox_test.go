@@ -834,3 +834,51 @@ func TestItemListAgreesWithJSON(t *testing.T) {
 		}
 	}
 }
+
+// A sender whose claim lapsed and was taken by another ends, gives back
+// or renews nothing of the other's claim when it records at last: one
+// delivery in flight per subscriber holds.
+func TestLateSenderLeavesAnotherClaim(t *testing.T) { eachEngine(t, testLateSenderLeavesAnotherClaim) }
+
+func testLateSenderLeavesAnotherClaim(t *testing.T) {
+	ctx := context.Background()
+	a, dsn := openTemp(t)
+	b := reopen(t, dsn)
+	clock := time.Now().UTC()
+	a.Now = func() time.Time { return clock }
+	b.Now = a.Now
+	if _, err := a.SaveDocuments(ctx, numberedDocs(0, 4)); err != nil {
+		t.Fatal(err)
+	}
+	a.AddSubscriber(ctx, "p", "all")
+	if _, err := a.Fire(ctx, "p", Query{}, onePerItem(func(Item) string { return "x" })); err != nil {
+		t.Fatal(err)
+	}
+	first, err := a.ClaimRuns(ctx, []string{"p"}, 1, 2, time.Minute)
+	if err != nil || len(first) != 1 || len(first[0]) != 2 {
+		t.Fatalf("a's claim: %v %v", first, err)
+	}
+	clock = clock.Add(2 * time.Minute) // a's claim lapses; b takes the run again
+	second, err := b.ClaimRuns(ctx, []string{"p"}, 1, 2, time.Minute)
+	if err != nil || len(second) != 1 || second[0][0].ID != first[0][0].ID {
+		t.Fatalf("b's claim after a's lapsed: %v %v", second, err)
+	}
+	// a records its whole run at last, and gives back or renews what it
+	// thinks it holds.
+	var done []Finished
+	for _, d := range first[0] {
+		done = append(done, Finished{Delivery: d, Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered})
+	}
+	if _, err := a.Record(ctx, Record{Done: done, Lease: time.Minute, Renew: []string{"p"}, Refill: []string{"p"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Record(ctx, Record{Release: map[string]int64{"p": 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if third, err := a.ClaimRuns(ctx, []string{"p"}, 1, 2, time.Minute); err != nil || len(third) != 0 {
+		t.Errorf("claimed while b holds the subscriber: %v %v", third, err)
+	}
+	if list, _ := b.Deliveries(ctx, "p", 10); len(list) != 4 || list[len(list)-1].Status != Sent {
+		t.Errorf("deliveries after a's late record: %+v", list)
+	}
+}

@@ -107,6 +107,9 @@ type Store struct {
 	pending   map[string]bool // writer statements to prepare when the writer is free
 
 	shared sharedParts // shared parts of bodies stored or read, by hash
+	// claimer names this process's claims on subscribers: a sender ends,
+	// renews and gives back only its own.
+	claimer string
 }
 
 // Generation is a number that moves whenever items change, in this process
