@@ -92,14 +92,13 @@ func signWith(m hash.Hash, id string, ts int64, body []byte) string {
 // and their HMACs keyed once: a sender that signs many deliveries for one
 // partner keeps one.
 type Signer struct {
-	keys   [][]byte
-	keyed  []hash.Hash // each key's HMAC, never written to: cloned to sign
-	single bool
+	keys  [][]byte
+	keyed []hash.Hash // each key's HMAC, never written to: cloned to sign
 }
 
 // NewSigner decodes secrets (whsec_…) for signing.
 func NewSigner(secrets []string) (*Signer, error) {
-	s := &Signer{single: len(secrets) == 1}
+	s := &Signer{}
 	for _, secret := range secrets {
 		key, err := Key(secret)
 		if err != nil {
@@ -110,24 +109,19 @@ func NewSigner(secrets []string) (*Signer, error) {
 	return s, nil
 }
 
-// Sign returns the webhook-signature header value, as Sign does. It is
-// safe for concurrent use.
+// Sign returns the webhook-signature header value for a delivery: one
+// signature per secret, space-separated, so that a partner can rotate
+// secrets without missing a delivery. It is safe for concurrent use.
 func (s *Signer) Sign(id string, ts time.Time, body []byte) string {
 	sigs := make([]string, len(s.keys))
 	for i, key := range s.keys {
-		var m hash.Hash
 		if c, ok := s.keyed[i].(hash.Cloner); ok {
-			if h, err := c.Clone(); err == nil {
-				m = h
+			if m, err := c.Clone(); err == nil {
+				sigs[i] = signWith(m, id, ts.Unix(), body)
+				continue
 			}
 		}
-		if m == nil {
-			m = hmac.New(sha256.New, key)
-		}
-		sigs[i] = signWith(m, id, ts.Unix(), body)
-	}
-	if s.single {
-		return sigs[0]
+		sigs[i] = sign(key, id, ts.Unix(), body)
 	}
 	return strings.Join(sigs, " ")
 }
@@ -139,30 +133,24 @@ func (s *Signer) SetHeaders(h http.Header, id string, ts time.Time, body []byte)
 	h.Set(HeaderSignature, s.Sign(id, ts, body))
 }
 
-// Sign returns the webhook-signature header value for a delivery: one
-// signature per secret, space-separated, so that a partner can rotate
-// secrets without missing a delivery.
+// Sign returns the webhook-signature header value for a delivery, as a
+// Signer of secrets does.
 func Sign(secrets []string, id string, ts time.Time, body []byte) (string, error) {
-	var sigs []string
-	for _, s := range secrets {
-		key, err := Key(s)
-		if err != nil {
-			return "", err
-		}
-		sigs = append(sigs, sign(key, id, ts.Unix(), body))
+	s, err := NewSigner(secrets)
+	if err != nil {
+		return "", err
 	}
-	return strings.Join(sigs, " "), nil
+	return s.Sign(id, ts, body), nil
 }
 
-// SetHeaders signs body and sets the three headers on h.
+// SetHeaders signs body and sets the three headers on h, as a Signer of
+// secrets does.
 func SetHeaders(h http.Header, secrets []string, id string, ts time.Time, body []byte) error {
-	sig, err := Sign(secrets, id, ts, body)
+	s, err := NewSigner(secrets)
 	if err != nil {
 		return err
 	}
-	h.Set(HeaderID, id)
-	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(HeaderSignature, sig)
+	s.SetHeaders(h, id, ts, body)
 	return nil
 }
 
