@@ -254,6 +254,11 @@ func bareLoop(base, secret string, partners int, bodies [][]byte, post poster) (
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
+	// The key decoded and keyed once, as crier's sender does.
+	signer, err := webhooks.NewSigner([]string{secret})
+	if err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	for w := 0; w < partners; w++ {
 		wg.Add(1)
@@ -261,7 +266,7 @@ func bareLoop(base, secret string, partners int, bodies [][]byte, post poster) (
 			defer wg.Done()
 			for i := range next {
 				h := http.Header{"Content-Type": {"application/json"}}
-				webhooks.SetHeaders(h, []string{secret}, fmt.Sprintf("msg_bench%d", i), time.Now(), bodies[i])
+				signer.SetHeaders(h, fmt.Sprintf("msg_bench%d", i), time.Now(), bodies[i])
 				if err := post(fmt.Sprintf("%s/bare/%d", base, i%partners), h, bodies[i]); err != nil {
 					failed.Add(1)
 				}
