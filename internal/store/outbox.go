@@ -730,9 +730,18 @@ func (s *Store) insertMany(ctx context.Context, tx *txn, insert string, cols int
 
 // insertManyThen is insertMany with then after the values (ON CONFLICT …).
 func (s *Store) insertManyThen(ctx context.Context, tx *txn, insert string, cols int, args []any, then string) error {
+	return inRuns(args, cols, func(n int, run []any) error {
+		_, err := s.wstmt(ctx, tx, insert+valueRows(n, cols)+then).ExecContext(ctx, run...)
+		return err
+	})
+}
+
+// inRuns calls do with the rows of args (cols values each, row after row)
+// in runs of a power of two rows, at most maxRows, the largest first.
+func inRuns(args []any, cols int, do func(rows int, run []any) error) error {
 	for rest := args; len(rest) > 0; {
 		n := pow2Run(len(rest)/cols, maxRows)
-		if _, err := s.wstmt(ctx, tx, insert+valueRows(n, cols)+then).ExecContext(ctx, rest[:n*cols]...); err != nil {
+		if err := do(n, rest[:n*cols]); err != nil {
 			return err
 		}
 		rest = rest[n*cols:]
@@ -904,18 +913,18 @@ func newClaimer() string {
 // setClaims claims, until the given time, each subscriber's deliveries up
 // to the one given: pairs is subscriber id, delivery id, ...
 func (s *Store) setClaims(ctx context.Context, tx *txn, pairs []any, until string) error {
-	for len(pairs) > 0 {
-		n := pow2Run(len(pairs)/2, maxRows)
-		chunk := pairs[:2*n] // a power of two of them: a statement's shape
-		pairs = pairs[2*n:]
-		args := append(slices.Clone(chunk), until, s.claimer)
+	return s.updateClaims(ctx, tx, pairs, `claimed_through = v.through, claimed_until = ?, claimed_by = ?`, "", until, s.claimer)
+}
+
+// updateClaims updates subscribers joined to v (id, through), the table of
+// pairs (subscriber id, delivery id, …): set, then where (more terms, from
+// " AND"), with args for them after the pairs, a statement for many.
+func (s *Store) updateClaims(ctx context.Context, tx *txn, pairs []any, set, where string, args ...any) error {
+	return inRuns(pairs, 2, func(n int, run []any) error {
 		_, err := s.wstmt(ctx, tx, `WITH v (id, through) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ")+`)
-			UPDATE subscribers SET claimed_through = v.through, claimed_until = ?, claimed_by = ? FROM v WHERE subscribers.id = v.id`).ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+			UPDATE subscribers SET `+set+` FROM v WHERE subscribers.id = v.id`+where).ExecContext(ctx, append(slices.Clone(run), args...)...)
+		return err
+	})
 }
 
 // qualified prefixes each of a list of columns with a table's alias.
@@ -1180,18 +1189,8 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 // endClaims ends the claims of subscribers whose claimed run ends at or
 // before the delivery given: pairs is subscriber id, delivery id, ...
 func (s *Store) endClaims(ctx context.Context, tx *txn, pairs []any) error {
-	for len(pairs) > 0 {
-		n := pow2Run(len(pairs)/2, maxRows)
-		chunk := pairs[:2*n] // a power of two of them: a statement's shape
-		pairs = pairs[2*n:]
-		_, err := s.wstmt(ctx, tx, `WITH v (id, done) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ")+`)
-			UPDATE subscribers SET claimed_until = '', claimed_through = 0 FROM v
-			WHERE subscribers.id = v.id AND subscribers.claimed_through <= v.done AND subscribers.claimed_until != '' AND subscribers.claimed_by = ?`).ExecContext(ctx, append(slices.Clone(chunk), s.claimer)...)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.updateClaims(ctx, tx, pairs, `claimed_until = '', claimed_through = 0`,
+		` AND subscribers.claimed_through <= v.through AND subscribers.claimed_until != '' AND subscribers.claimed_by = ?`, s.claimer)
 }
 
 // recordAttempts stores finished attempts, a statement for many: the
@@ -1235,21 +1234,17 @@ func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) er
 		if len(delivered) == 0 {
 			continue
 		}
-		// The attempts a table the update joins, a power of two of them
-		// (the last again): a statement's shape.
-		rows := len(delivered) / 5
-		for shape := len(padded(make([]struct{}, rows))); rows < shape; rows++ {
-			delivered = append(delivered, delivered[len(delivered)-5:]...)
-		}
-		args := append(delivered, Sent)
+		// The delivering attempts, a table the update joins, padded to a
+		// shape: one statement for the chunk.
+		rows, n := paddedRows(delivered, 5)
 		q := `WITH v (id, at, code, ms, response) AS (VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BLOB)), ", rows), ", ") + `)
+			strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BLOB)), ", n), ", ") + `)
 			UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = v.at, sent_status = v.code, sent_latency_ms = v.ms, sent_response = v.response, last_error = ''
 			FROM v WHERE deliveries.id = v.id`
-		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
+		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, append(rows, Sent)...); err != nil {
 			return err
 		}
-		args = args[:0]
+		var args []any
 		if _, err := s.wstmt(ctx, tx, `UPDATE subscribers SET failing = 0 WHERE failing != 0 AND `+inShape("id", failing, &args)).ExecContext(ctx, args...); err != nil {
 			return err
 		}

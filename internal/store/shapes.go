@@ -31,6 +31,13 @@ func padded[T any](vals []T) []T {
 	return out
 }
 
+// paddedRows is args (rows of cols values each) with its last row
+// repeated up to a power of two rows, and how many rows that makes.
+func paddedRows(args []any, cols int) ([]any, int) {
+	rows := padded(slices.Collect(slices.Chunk(args, cols)))
+	return slices.Concat(rows...), len(rows)
+}
+
 // pow2Run is how many of n rows go in the next statement: the largest
 // power of two that fits, at most most (a power of two).
 func pow2Run(n, most int) int {

@@ -27,6 +27,15 @@ func TestShapes(t *testing.T) {
 		if n > 0 && (len(p)&(len(p)-1) != 0 || len(p) < n || len(p) >= 2*n+1 || fmt.Sprint(p[:n]) != fmt.Sprint(vals) || p[len(p)-1] != n-1) {
 			t.Fatalf("padded(%d values) = %v", n, p)
 		}
+		// Rows of two values padded alike: the last row repeated.
+		var args []any
+		for i := range n {
+			args = append(args, i, -i)
+		}
+		if rows, k := paddedRows(args, 2); n > 0 && (k != len(p) || len(rows) != 2*k || fmt.Sprint(rows[:2*n]) != fmt.Sprint(args) ||
+			rows[2*k-2] != n-1 || rows[2*k-1] != -(n-1)) {
+			t.Fatalf("paddedRows(%d rows) = %v, %d", n, rows, k)
+		}
 	}
 	if got := valueRows(2, 3); got != "(?, ?, ?), (?, ?, ?)" {
 		t.Errorf("valueRows(2, 3) = %q", got)
