@@ -730,13 +730,7 @@ func TestRecordMarksEachSent(t *testing.T) { eachEngine(t, testRecordMarksEachSe
 func testRecordMarksEachSent(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	if _, err := s.SaveDocuments(ctx, numberedDocs(0, 3)); err != nil {
-		t.Fatal(err)
-	}
-	s.AddSubscriber(ctx, "p", "all")
-	if _, err := s.Fire(ctx, "p", Query{}, onePerItem(func(Item) string { return "x" })); err != nil {
-		t.Fatal(err)
-	}
+	owedToP(t, s, 3)
 	runs, err := s.ClaimRuns(ctx, []string{"p"}, 1, 3, time.Minute)
 	if err != nil || len(runs) != 1 || len(runs[0]) != 3 {
 		t.Fatalf("claim: %v %v", runs, err)
@@ -789,6 +783,20 @@ func testRecordMarksEachSent(t *testing.T) {
 	if err != nil || len(a) != 3 || a[0].Status != 200 || string(a[0].Response) != "ok 0" ||
 		a[1].Status != 503 || a[1].Error != "HTTP 503" || a[2].Status != 202 || string(a[2].Response) != "again" {
 		t.Errorf("attempts of the replayed delivery: %+v %v", a, err)
+	}
+}
+
+// owedToP stores n releases and makes each a delivery owed to subscriber
+// p, with the body "x".
+func owedToP(t *testing.T, s *Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.SaveDocuments(ctx, numberedDocs(0, n)); err != nil {
+		t.Fatal(err)
+	}
+	s.AddSubscriber(ctx, "p", "all")
+	if k, err := s.Fire(ctx, "p", Query{}, onePerItem(func(Item) string { return "x" })); err != nil || k != n {
+		t.Fatalf("fire: %d deliveries, %v; want %d", k, err, n)
 	}
 }
 
@@ -847,13 +855,7 @@ func testLateSenderLeavesAnotherClaim(t *testing.T) {
 	clock := time.Now().UTC()
 	a.Now = func() time.Time { return clock }
 	b.Now = a.Now
-	if _, err := a.SaveDocuments(ctx, numberedDocs(0, 4)); err != nil {
-		t.Fatal(err)
-	}
-	a.AddSubscriber(ctx, "p", "all")
-	if _, err := a.Fire(ctx, "p", Query{}, onePerItem(func(Item) string { return "x" })); err != nil {
-		t.Fatal(err)
-	}
+	owedToP(t, a, 4)
 	first, err := a.ClaimRuns(ctx, []string{"p"}, 1, 2, time.Minute)
 	if err != nil || len(first) != 1 || len(first[0]) != 2 {
 		t.Fatalf("a's claim: %v %v", first, err)
