@@ -1322,7 +1322,7 @@ func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) 
 	// The deliveries of a live claim are in flight.
 	var until string
 	var through int64
-	err = s.r.QueryRowContext(ctx, `SELECT claimed_until, claimed_through FROM subscribers WHERE id = ?`, subscriberID).Scan(&until, &through)
+	err = s.r.QueryRowContext(ctx, traced(`SELECT claimed_until, claimed_through FROM subscribers WHERE id = ?`), subscriberID).Scan(&until, &through)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
