@@ -42,6 +42,16 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 		return parseJSONFeed(trimmed, base)
 	}
 	text, warnings := toUTF8(body, contentType)
+	if p, ok := fastRSS(text, base); ok {
+		p.Warnings = warnings
+		return p, nil
+	}
+	return parseXML(text, warnings, base)
+}
+
+// parseXML reads an XML feed of any form: gofeed first, checked for
+// well-formedness beside it, then the generic reader.
+func parseXML(text string, warnings []string, base string) (Parsed, error) {
 	p := Parsed{Warnings: warnings}
 	// Whether the document is well-formed decides only a warning: it is
 	// checked on another core while gofeed parses.
