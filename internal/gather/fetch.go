@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -149,7 +150,14 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 		return nil, e
 	}
 	// The transport has undone gzip already: the cap holds after it.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.MaxBody+1))
+	// A stated length sizes the buffer once (a length that lies only
+	// costs a regrowth; the cap still holds).
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= f.MaxBody {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, f.MaxBody+1))
+	body := buf.Bytes()
 	if err != nil {
 		return nil, describe(ctx, err, f.Timeout)
 	}

@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -33,8 +34,8 @@ func Discover(body []byte, links []string, fetched string) (hub, topic string) {
 			}
 		}
 	}
-	trimmed := strings.TrimSpace(string(body[:min(len(body), 1<<20)]))
-	if strings.HasPrefix(trimmed, "{") {
+	trimmed := bytes.TrimSpace(body[:min(len(body), 1<<20)])
+	if bytes.HasPrefix(trimmed, []byte("{")) {
 		var jf struct {
 			FeedURL string `json:"feed_url"`
 			Hubs    []struct {
@@ -42,7 +43,7 @@ func Discover(body []byte, links []string, fetched string) (hub, topic string) {
 				URL  string `json:"url"`
 			} `json:"hubs"`
 		}
-		if json.Unmarshal([]byte(trimmed), &jf) == nil {
+		if json.Unmarshal(trimmed, &jf) == nil {
 			for _, h := range jf.Hubs {
 				if strings.EqualFold(h.Type, "websub") || strings.EqualFold(h.Type, "pubsubhubbub") {
 					hub = cmpOr(hub, resolve(fetched, h.URL))
@@ -52,14 +53,15 @@ func Discover(body []byte, links []string, fetched string) (hub, topic string) {
 		}
 	} else {
 		// The channel's own links come before the entries': look only at
-		// the head of the document.
-		head := trimmed
-		if i := indexTag(head, "<item"); i > 0 {
-			head = head[:i]
+		// the head of the document, the only part made a string.
+		cut := trimmed
+		if i := indexTag(cut, "<item"); i > 0 {
+			cut = cut[:i]
 		}
-		if i := indexTag(head, "<entry"); i > 0 {
-			head = head[:i]
+		if i := indexTag(cut, "<entry"); i > 0 {
+			cut = cut[:i]
 		}
+		head := string(cut)
 		for _, tag := range linkTagRE.FindAllString(head, -1) {
 			rel := relAttrRE.FindStringSubmatch(tag)
 			href := hrefAttrRE.FindStringSubmatch(tag)
@@ -87,13 +89,13 @@ func Discover(body []byte, links []string, fetched string) (hub, topic string) {
 // indexTag is where the first tag (a '<' and a lower-case ASCII name)
 // starts in s, whatever the case it is written in, or -1; the document is
 // not lowered whole.
-func indexTag(s, tag string) int {
+func indexTag(s []byte, tag string) int {
 	for i := 0; ; i++ {
-		j := strings.IndexByte(s[i:], '<')
+		j := bytes.IndexByte(s[i:], '<')
 		if j < 0 {
 			return -1
 		}
-		if i += j; i+len(tag) <= len(s) && strings.EqualFold(s[i:i+len(tag)], tag) {
+		if i += j; i+len(tag) <= len(s) && strings.EqualFold(string(s[i:i+len(tag)]), tag) {
 			return i
 		}
 	}

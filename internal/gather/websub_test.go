@@ -25,10 +25,10 @@ func TestDiscover(t *testing.T) {
 			t.Errorf("%s: hub %q, topic %q; want %q, %q", c.name, hub, topic, c.hub, c.topic)
 		}
 	}
-	if i := indexTag("<a><ITEMS><item>", "<item"); i != 3 {
+	if i := indexTag([]byte("<a><ITEMS><item>"), "<item"); i != 3 {
 		t.Errorf("indexTag found <item at %d, want 3", i)
 	}
-	if i := indexTag("<a", "<item"); i != -1 {
+	if i := indexTag([]byte("<a"), "<item"); i != -1 {
 		t.Errorf("indexTag found <item in %q at %d", "<a", i)
 	}
 }
