@@ -1,6 +1,9 @@
 package normalize
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Frame is what a source's pages share: navigation, headers, footers, share
 // and cookie lines. It is learnt from the source's own documents (a line
@@ -62,6 +65,26 @@ func LearnFrame(docs []Input) *Frame {
 // a release published twice does not turn its own text into frame. A line
 // is frame when it occurs in at least two different releases.
 func FrameOf(sets []FrameLines) *Frame {
+	// Each distinct line gets a number, and each document the sorted
+	// numbers of its lines: comparing two documents is then a merge of two
+	// short lists, not a map lookup of every long line.
+	ids := map[string]int32{}
+	var texts []string
+	docs := make([][]int32, len(sets))
+	for i, set := range sets {
+		d := make([]int32, 0, len(set))
+		for k := range set {
+			id, ok := ids[k]
+			if !ok {
+				id = int32(len(texts))
+				ids[k] = id
+				texts = append(texts, k)
+			}
+			d = append(d, id)
+		}
+		slices.Sort(d)
+		docs[i] = d
+	}
 	// Group near-identical documents (Jaccard of their lines >= 0.5).
 	group := make([]int, len(sets))
 	for i := range group {
@@ -75,29 +98,33 @@ func FrameOf(sets []FrameLines) *Frame {
 		}
 		return i
 	}
-	for i := range sets {
-		for j := i + 1; j < len(sets); j++ {
-			if jaccard(sets[i], sets[j]) >= 0.5 {
+	for i := range docs {
+		for j := i + 1; j < len(docs); j++ {
+			if jaccardSorted(docs[i], docs[j]) >= 0.5 {
 				group[find(i)] = find(j)
 			}
 		}
 	}
-	groupsOf := map[string]map[int]bool{}
-	for i, set := range sets {
+	// The groups each line is found in, each group counted once.
+	groupsOf := make([][]int, len(texts))
+	for i, d := range docs {
 		g := find(i)
-		for k := range set {
-			if groupsOf[k] == nil {
-				groupsOf[k] = map[int]bool{}
+		for _, id := range d {
+			if !slices.Contains(groupsOf[id], g) {
+				groupsOf[id] = append(groupsOf[id], g)
 			}
-			groupsOf[k][g] = true
 		}
 	}
 	f := &Frame{lines: map[string]bool{}}
-	for k, gs := range groupsOf {
+	for id, gs := range groupsOf {
+		if len(gs) < 2 {
+			continue
+		}
 		// A long paragraph found in two releases is more likely a passage
 		// they share than the site's frame: it takes a third to tell.
+		k := texts[id]
 		need := 2
-		if len(strings.Fields(k)) > 40 {
+		if len(gs) < 3 && len(strings.Fields(k)) > 40 {
 			need = 3
 		}
 		if len(gs) >= need {
@@ -105,6 +132,27 @@ func FrameOf(sets []FrameLines) *Frame {
 		}
 	}
 	return f
+}
+
+// jaccardSorted is jaccard of two sets given as sorted lists.
+func jaccardSorted(a, b []int32) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	inter := 0
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
+			inter++
+			i++
+			j++
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return float64(inter) / float64(len(a)+len(b)-inter)
 }
 
 // frameCandidate reports whether a block may be frame at all: a lead that
@@ -119,19 +167,6 @@ func frameCandidate(b block) bool {
 		}
 	}
 	return true
-}
-
-func jaccard(a, b FrameLines) float64 {
-	if len(a) == 0 || len(b) == 0 {
-		return 0
-	}
-	inter := 0
-	for k := range a {
-		if b[k] {
-			inter++
-		}
-	}
-	return float64(inter) / float64(len(a)+len(b)-inter)
 }
 
 // dropFrame removes frame blocks, keeping those that carry contact data.
