@@ -86,6 +86,7 @@ var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+
 // dateline returns the place that opens a lead paragraph and the date text
 // written beside it.
 func dateline(s string) (place, date string, ok bool) {
+	s = leadHead(s)
 	m := datelineRE.FindStringSubmatch(s)
 	if m == nil {
 		return datelineWithDate(s)
@@ -99,6 +100,26 @@ func dateline(s string) (place, date string, ok bool) {
 		place += ", " + paren
 	}
 	return place, m[3], true
+}
+
+// datelineSpan bounds where a dateline may end: the place, its
+// parenthesis and date, and the dash come within the first bytes of a
+// lead. The expressions read only this head of a paragraph, which spares
+// Go's backtracking matcher clearing a table the size of the paragraph at
+// every call.
+const datelineSpan = 320
+
+// leadHead is the head of s a dateline is looked for in, cut at a
+// character's start.
+func leadHead(s string) string {
+	if len(s) <= datelineSpan {
+		return s
+	}
+	n := datelineSpan
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // datedLeadRE is the other common shape of a dateline: a place (a country
@@ -126,10 +147,11 @@ func datelineWithDate(s string) (place, date string, ok bool) {
 // dateline accepted): "GENEVA, 3 May 2024 – The office…" → "The office…".
 func afterDateline(s string) string {
 	re := datelineRE
-	if !re.MatchString(s) {
+	head := leadHead(s)
+	if !re.MatchString(head) {
 		re = datedLeadRE
 	}
-	loc := re.FindStringIndex(s)
+	loc := re.FindStringIndex(head)
 	if loc == nil {
 		return s
 	}
