@@ -33,7 +33,37 @@ func hasContactData(s string) bool {
 	if strings.IndexByte(s, '@') >= 0 && emailRE.MatchString(s) {
 		return true
 	}
-	return labelled(s) && phoneRE.MatchString(s)
+	return phoneRun(s) && labelled(s)
+}
+
+// phoneClass is the bytes phoneRE's run may hold: digits, \s as RE2
+// reads it, and ( ) . - /.
+var phoneClass = func() (c [256]bool) {
+	for _, b := range []byte("0123456789\t\n\f\r ().-/") {
+		c[b] = true
+	}
+	return
+}()
+
+// phoneRun is phoneRE.MatchString without the matcher: whether s holds a
+// run of phoneClass bytes whose first and last digits are at least seven
+// bytes apart (a digit, six or more of the class, a digit).
+func phoneRun(s string) bool {
+	first := -1 // the first digit of the current run
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b >= '0' && b <= '9':
+			if first < 0 {
+				first = i
+			} else if i-first >= 7 {
+				return true
+			}
+		case !phoneClass[b]:
+			first = -1
+		}
+	}
+	return false
 }
 
 // labelled reports whether s names a phone as such, so that dates and

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -84,5 +85,31 @@ func TestEndMarksDropped(t *testing.T) {
 	r := New(nil).Normalize(Input{Raw: []byte("NAIROBI – The office opened today for returning migrants in the north.\n\nThe end of the year will see 30 more offices open across the region.")})
 	if !strings.HasSuffix(r.Text, "across the region.") {
 		t.Errorf("a sentence was taken for a mark: %q", r.Text)
+	}
+}
+
+// TestPhoneRunAgreesWithPhoneRE holds the hand-written phoneRun to the
+// expression it stands for, on random strings of digits, separators,
+// letters and multi-byte characters.
+func TestPhoneRunAgreesWithPhoneRE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	alphabet := []string{"0", "1", "7", "9", " ", "\t", "\n", "\f", "\v", "(", ")", ".", "-", "/", "+", "a", "T", "é", "–", "\u00a0", ","}
+	matched := 0
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(24); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		want := phoneRE.MatchString(s)
+		if got := phoneRun(s); got != want {
+			t.Fatalf("phoneRun(%q) = %v, phoneRE says %v", s, got, want)
+		}
+		if want {
+			matched++
+		}
+	}
+	if matched < 100 {
+		t.Fatalf("only %d of the random strings hold a phone: the test says little", matched)
 	}
 }
