@@ -87,7 +87,12 @@ var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+
 // written beside it.
 func dateline(s string) (place, date string, ok bool) {
 	s = leadHead(s)
-	m := datelineRE.FindStringSubmatch(s)
+	var m []string
+	// datelineRE ends on a dash or a colon: without one, the matcher
+	// need not run.
+	if strings.ContainsAny(s, "–—-:") {
+		m = datelineRE.FindStringSubmatch(s)
+	}
 	if m == nil {
 		return datelineWithDate(s)
 	}
