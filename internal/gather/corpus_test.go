@@ -24,15 +24,7 @@ import (
 // but for the few listed with their reason in testdata/corpus_silent.tsv.
 // It prints the counts and the slowest input.
 func TestCorpusConformance(t *testing.T) {
-	shared := os.Getenv("CRIER_SHARED")
-	if shared == "" {
-		t.Skip("CRIER_SHARED is not set: run `CRIER_SHARED=/path/to/shared go test ./internal/gather -run Corpus -v` (bash .ci/run sets it when ../shared exists)")
-	}
-	root := filepath.Join(shared, "corpora")
-	f, err := os.Open(filepath.Join(root, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatalf("CRIER_SHARED=%s: %v", shared, err)
-	}
+	root, f := openCorpus(t, "Corpus")
 	defer f.Close()
 	formats := map[string]bool{"rss": true, "atom": true, "rdf": true, "json": true, "rss11": true, "atom-entry": true}
 	type counts struct{ accepted, warned, refused, fewer int }
@@ -121,4 +113,20 @@ func TestCorpusConformance(t *testing.T) {
 	t.Logf("well-formed inputs: %d accepted (%d with a warning), %d refused, %d with fewer entries than gofeed", y.accepted, y.warned, y.refused, y.fewer)
 	t.Logf("ill-formed inputs:  %d accepted with a warning, %d accepted silently, %d refused with ErrNotFeed", n.warned, n.accepted-n.warned, n.refused)
 	t.Logf("slowest input: %s in %v", slowestPath, slowest)
+}
+
+// openCorpus opens the shared corpora's manifest, from CRIER_SHARED; a
+// test without it is skipped, saying how to run it (-run pattern).
+func openCorpus(t *testing.T, pattern string) (root string, manifest *os.File) {
+	t.Helper()
+	shared := os.Getenv("CRIER_SHARED")
+	if shared == "" {
+		t.Skip("CRIER_SHARED is not set: run `CRIER_SHARED=/path/to/shared go test ./internal/gather -run " + pattern + " -v` (bash .ci/run sets it when ../shared exists)")
+	}
+	root = filepath.Join(shared, "corpora")
+	f, err := os.Open(filepath.Join(root, "MANIFEST.tsv"))
+	if err != nil {
+		t.Fatalf("CRIER_SHARED=%s: %v", shared, err)
+	}
+	return root, f
 }

@@ -130,15 +130,7 @@ func TestFastRSSAgrees(t *testing.T) {
 // TestFastRSSAgreesOnCorpus holds the fast reader to the general path on
 // every input of the shared corpora that it reads.
 func TestFastRSSAgreesOnCorpus(t *testing.T) {
-	shared := os.Getenv("CRIER_SHARED")
-	if shared == "" {
-		t.Skip("CRIER_SHARED is not set: run `CRIER_SHARED=/path/to/shared go test ./internal/gather -run FastRSSAgreesOnCorpus -v` (bash .ci/run sets it when ../shared exists)")
-	}
-	root := filepath.Join(shared, "corpora")
-	f, err := os.Open(filepath.Join(root, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatalf("CRIER_SHARED=%s: %v", shared, err)
-	}
+	root, f := openCorpus(t, "FastRSSAgreesOnCorpus")
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header

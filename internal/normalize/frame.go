@@ -86,25 +86,7 @@ func FrameOf(sets []FrameLines) *Frame {
 		docs[i] = d
 	}
 	// Group near-identical documents (Jaccard of their lines >= 0.5).
-	group := make([]int, len(sets))
-	for i := range group {
-		group[i] = i
-	}
-	var find func(int) int
-	find = func(i int) int {
-		for group[i] != i {
-			group[i] = group[group[i]]
-			i = group[i]
-		}
-		return i
-	}
-	for i := range docs {
-		for j := i + 1; j < len(docs); j++ {
-			if jaccardSorted(docs[i], docs[j]) >= 0.5 {
-				group[find(i)] = find(j)
-			}
-		}
-	}
+	find := groupsBy(len(docs), func(i, j int) bool { return jaccardSorted(docs[i], docs[j]) >= 0.5 })
 	// The groups each line is found in, each group counted once.
 	groupsOf := make([][]int, len(texts))
 	for i, d := range docs {
@@ -132,6 +114,30 @@ func FrameOf(sets []FrameLines) *Frame {
 		}
 	}
 	return f
+}
+
+// groupsBy joins 0 … n-1 into groups, i and j in one whenever near(i, j),
+// and returns the function naming each one's group.
+func groupsBy(n int, near func(i, j int) bool) func(int) int {
+	group := make([]int, n)
+	for i := range group {
+		group[i] = i
+	}
+	find := func(i int) int {
+		for group[i] != i {
+			group[i] = group[group[i]]
+			i = group[i]
+		}
+		return i
+	}
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			if near(i, j) {
+				group[find(i)] = find(j)
+			}
+		}
+	}
+	return find
 }
 
 // jaccardSorted is jaccard of two sets given as sorted lists.

@@ -8,7 +8,8 @@ import (
 )
 
 // frameByMaps is FrameOf as it was first written, with maps for sets: the
-// reference the faster FrameOf is held to.
+// reference the faster FrameOf is held to (the grouping, unchanged, is
+// shared).
 func frameByMaps(sets []FrameLines) map[string]bool {
 	jaccard := func(a, b FrameLines) float64 {
 		if len(a) == 0 || len(b) == 0 {
@@ -22,24 +23,7 @@ func frameByMaps(sets []FrameLines) map[string]bool {
 		}
 		return float64(inter) / float64(len(a)+len(b)-inter)
 	}
-	group := make([]int, len(sets))
-	for i := range group {
-		group[i] = i
-	}
-	var find func(int) int
-	find = func(i int) int {
-		for group[i] != i {
-			i = group[i]
-		}
-		return i
-	}
-	for i := range sets {
-		for j := i + 1; j < len(sets); j++ {
-			if jaccard(sets[i], sets[j]) >= 0.5 {
-				group[find(i)] = find(j)
-			}
-		}
-	}
+	find := groupsBy(len(sets), func(i, j int) bool { return jaccard(sets[i], sets[j]) >= 0.5 })
 	groupsOf := map[string]map[int]bool{}
 	for i, set := range sets {
 		for k := range set {
