@@ -297,16 +297,20 @@ const (
 )
 
 func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
-	// Skip the work of normalizing documents that have not changed.
+	// Skip the work of normalizing documents that have not changed: their
+	// stored hashes are read in one go.
+	keys := make([]string, len(docs))
+	for i, d := range docs {
+		keys[i] = d.Key
+	}
+	hashes, err := in.Store.DocumentHashes(ctx, src.ID, keys)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.ID, err)
+	}
 	var changed []gather.Doc
 	for _, d := range docs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		r.Documents++
-		if h, ok, err := in.Store.DocumentHash(ctx, src.ID, d.Key); err != nil {
-			return fmt.Errorf("source %s: %w", src.ID, err)
-		} else if ok && h == store.ContentHash(d.Raw) {
+		if h, ok := hashes[d.Key]; ok && h == store.ContentHash(d.Raw) {
 			r.Unchanged++
 			continue
 		}

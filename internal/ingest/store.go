@@ -11,6 +11,7 @@ import (
 type Store interface {
 	ClaimRun(ctx context.Context, id, holder string, lease, gap time.Duration) (bool, error)
 	DocumentHash(ctx context.Context, sourceID, key string) (string, bool, error)
+	DocumentHashes(ctx context.Context, sourceID string, keys []string) (map[string]string, error)
 	DocumentKeys(ctx context.Context, sourceID string) ([]string, error)
 	Optimize(ctx context.Context) error
 	PushSubscription(ctx context.Context, sourceID string) (p store.Push, ok bool, err error)

@@ -114,6 +114,33 @@ func (s *Store) DocumentHash(ctx context.Context, sourceID, key string) (string,
 	return h, err == nil, err
 }
 
+// DocumentHashes returns the content hashes stored for those of keys the
+// source has, by key: a statement for up to 64 keys, in runs of powers of
+// two so that few statement shapes are prepared.
+func (s *Store) DocumentHashes(ctx context.Context, sourceID string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	err := inRuns(args, 1, func(n int, run []any) error {
+		rows, err := s.rstmt(ctx, `SELECT key, content_hash FROM documents WHERE source_id = ? AND key IN `+valueRows(1, n)).QueryContext(ctx, append([]any{sourceID}, run...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, h string
+			if err := rows.Scan(&k, &h); err != nil {
+				return err
+			}
+			out[k] = h
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // Saved is what SaveDocuments did with one document.
 type Saved struct {
 	UID    string

@@ -87,6 +87,9 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	if _, _, err := s.DocumentHash(ctx, "big", "k1"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.DocumentHashes(ctx, "big", []string{"k1", "k2", "k3"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Item(ctx, uidFor("big", "k0")); err != nil {
 		t.Fatal(err)
 	}

@@ -387,3 +387,44 @@ func TestParseLayoutAgreesWithTimeParse(t *testing.T) {
 		}
 	}
 }
+
+func TestDocumentHashes(t *testing.T) { eachEngine(t, testDocumentHashes) }
+
+// testDocumentHashes checks the batched lookup against the single one:
+// 70 keys (more than one statement holds), of this source, of another
+// source, and unknown.
+func testDocumentHashes(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	var docs []Document
+	for i := 0; i < 50; i++ {
+		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i))
+		if i%5 == 0 {
+			d.SourceID = "other"
+		}
+		docs = append(docs, d)
+	}
+	if _, err := s.SaveDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := 0; i < 70; i++ {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	got, err := s.DocumentHashes(ctx, "src", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 40 {
+		t.Errorf("%d hashes, want the 40 documents of src", len(got))
+	}
+	for _, k := range keys {
+		want, ok, err := s.DocumentHash(ctx, "src", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, found := got[k]; found != ok || h != want {
+			t.Errorf("%s: batched %q (%v), single %q (%v)", k, h, found, want, ok)
+		}
+	}
+}
