@@ -58,11 +58,13 @@ func (in *Ingester) gatherPage(ctx context.Context, src config.Source) (gathered
 	if err != nil {
 		return g, err
 	}
+	known, err := in.Store.DocumentHashes(ctx, src.ID, links)
+	if err != nil {
+		return g, err
+	}
 	var todo []string
 	for _, link := range links {
-		if _, known, err := in.Store.DocumentHash(ctx, src.ID, link); err != nil {
-			return g, err
-		} else if known {
+		if _, ok := known[link]; ok {
 			continue
 		}
 		if len(todo) == in.MaxPages {

@@ -10,7 +10,6 @@ import (
 // Store is the store as the pipeline from sources uses it; *store.Store is one, on either engine.
 type Store interface {
 	ClaimRun(ctx context.Context, id, holder string, lease, gap time.Duration) (bool, error)
-	DocumentHash(ctx context.Context, sourceID, key string) (string, bool, error)
 	DocumentHashes(ctx context.Context, sourceID string, keys []string) (map[string]string, error)
 	DocumentKeys(ctx context.Context, sourceID string) ([]string, error)
 	Optimize(ctx context.Context) error

@@ -103,17 +103,6 @@ func uidFor(sourceID, key string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// DocumentHash returns the content hash stored for a document, and whether
-// the document is known.
-func (s *Store) DocumentHash(ctx context.Context, sourceID, key string) (string, bool, error) {
-	var h string
-	err := s.rstmt(ctx, `SELECT content_hash FROM documents WHERE source_id = ? AND key = ?`).QueryRowContext(ctx, sourceID, key).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	return h, err == nil, err
-}
-
 // DocumentHashes returns the content hashes stored for those of keys the
 // source has, by key: a statement for up to 64 keys, in runs of powers of
 // two so that few statement shapes are prepared.

@@ -84,9 +84,6 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	if _, err := s.RecentDocuments(ctx, "big", 60); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.DocumentHash(ctx, "big", "k1"); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := s.DocumentHashes(ctx, "big", []string{"k1", "k2", "k3"}); err != nil {
 		t.Fatal(err)
 	}
