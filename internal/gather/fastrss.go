@@ -197,34 +197,54 @@ func (r *rssScan) prolog() bool {
 // encoding UTF-8 if any, standalone.
 func declOK(d string) bool {
 	x := rssScan{s: d}
+	attrs, ok := x.attributes()
+	if !ok || x.i != len(d) {
+		return false
+	}
 	version := false
-	for {
-		x.skipSpace()
-		if x.i == len(d) {
-			return version
-		}
-		n, ok := x.name()
-		if !ok {
-			return false
-		}
-		v, ok := x.attrValue()
-		if !ok {
-			return false
-		}
-		switch n {
+	for _, a := range attrs {
+		switch a.name {
 		case "version":
-			if v != "1.0" || version {
-				return false
-			}
-			version = true
+			version = a.value == "1.0"
 		case "encoding":
-			if !strings.EqualFold(v, "utf-8") {
+			if !strings.EqualFold(a.value, "utf-8") {
 				return false
 			}
 		case "standalone":
 		default:
 			return false
 		}
+	}
+	return version
+}
+
+// attributes reads name="value" pairs, each after a space and no name
+// twice, up to the end of the text or a > or /.
+func (r *rssScan) attributes() ([]attr, bool) {
+	var attrs []attr
+	for {
+		spaced := r.i < len(r.s) && isSpaceByte(r.s[r.i])
+		r.skipSpace()
+		if r.i == len(r.s) || r.s[r.i] == '>' || r.s[r.i] == '/' {
+			return attrs, true
+		}
+		if !spaced {
+			return nil, false
+		}
+		n, ok := r.name()
+		if !ok {
+			return nil, false
+		}
+		v, ok := r.attrValue()
+		if !ok {
+			return nil, false
+		}
+		for _, a := range attrs {
+			if a.name == n {
+				return nil, false
+			}
+		}
+		attrs = append(attrs, attr{n, v})
 	}
 }
 
@@ -368,37 +388,18 @@ func (r *rssScan) startTag() bool {
 	if !ok {
 		return false
 	}
-	var attrs []attr
-	empty := false
-	for {
-		spaced := r.i < len(r.s) && isSpaceByte(r.s[r.i])
-		r.skipSpace()
-		if strings.HasPrefix(r.s[r.i:], "/>") {
-			r.i += 2
-			empty = true
-			break
-		}
-		if strings.HasPrefix(r.s[r.i:], ">") {
-			r.i++
-			break
-		}
-		if !spaced {
-			return false
-		}
-		n, ok := r.name()
-		if !ok {
-			return false
-		}
-		v, ok := r.attrValue()
-		if !ok {
-			return false
-		}
-		for _, a := range attrs {
-			if a.name == n {
-				return false
-			}
-		}
-		attrs = append(attrs, attr{n, v})
+	attrs, ok := r.attributes()
+	if !ok {
+		return false
+	}
+	empty := strings.HasPrefix(r.s[r.i:], "/>")
+	switch {
+	case empty:
+		r.i += 2
+	case strings.HasPrefix(r.s[r.i:], ">"):
+		r.i++
+	default:
+		return false
 	}
 	depth := len(r.stack)
 	if depth == 0 {
@@ -658,14 +659,8 @@ func rfc822(s string) (time.Time, bool) {
 	if len(f) != 5 || len(f[0]) < 1 || len(f[0]) > 2 || !monthNames[f[1]] || len(f[2]) != 4 || len(f[3]) != 8 {
 		return time.Time{}, false
 	}
-	for _, d := range [][]byte{[]byte(f[0]), []byte(f[2]), {f[3][0], f[3][1], f[3][3], f[3][4], f[3][6], f[3][7]}} {
-		for _, c := range d {
-			if c < '0' || c > '9' {
-				return time.Time{}, false
-			}
-		}
-	}
-	if f[3][2] != ':' || f[3][5] != ':' {
+	clock := f[3]
+	if !digits(f[0]) || !digits(f[2]) || !digits(clock[:2]) || !digits(clock[3:5]) || !digits(clock[6:]) || clock[2] != ':' || clock[5] != ':' {
 		return time.Time{}, false
 	}
 	zone := f[4]
@@ -681,4 +676,13 @@ func rfc822(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.UTC(), true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

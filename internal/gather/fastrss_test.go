@@ -93,6 +93,8 @@ func TestFastRSSAgrees(t *testing.T) {
 
 	general := map[string]string{
 		"a DOCTYPE":                   `<?xml version="1.0"?><!DOCTYPE rss SYSTEM "x.dtd"><rss version="2.0"><channel><item><title>A</title></item></channel></rss>`,
+		"XML 1.1":                     `<?xml version="1.1"?><rss version="2.0"><channel><item><title>A</title></item></channel></rss>`,
+		"an attribute twice":          plainFeed(`<item><guid a="1" a="2">g</guid></item>`),
 		"another encoding":            `<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><item><title>A</title></item></channel></rss>`,
 		"an HTML entity":              plainFeed(`<item><title>A&nbsp;B</title></item>`),
 		"a bare ampersand":            plainFeed(`<item><title>A & B</title></item>`),

@@ -104,12 +104,7 @@ func FrameOf(sets []FrameLines) *Frame {
 		}
 		// A long paragraph found in two releases is more likely a passage
 		// they share than the site's frame: it takes a third to tell.
-		k := texts[id]
-		need := 2
-		if len(gs) < 3 && len(strings.Fields(k)) > 40 {
-			need = 3
-		}
-		if len(gs) >= need {
+		if k := texts[id]; len(gs) >= 3 || len(strings.Fields(k)) <= 40 {
 			f.lines[k] = true
 		}
 	}
@@ -140,7 +135,8 @@ func groupsBy(n int, near func(i, j int) bool) func(int) int {
 	return find
 }
 
-// jaccardSorted is jaccard of two sets given as sorted lists.
+// jaccardSorted is the Jaccard similarity of two sets given as sorted
+// lists.
 func jaccardSorted(a, b []int32) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
