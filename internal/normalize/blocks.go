@@ -187,28 +187,70 @@ func safeHref(h string) bool {
 }
 
 // collapseSpace joins the words of s with single spaces; no-break spaces
-// count as spaces.
+// count as spaces. It is strings.Join(strings.Fields(s), " ") in one pass:
+// most lines are collapsed already (single spaces between words) and are
+// returned as they are; the others are built once, from the first byte
+// that needs changing.
 func collapseSpace(s string) string {
-	// Most lines are collapsed already, single spaces between words: they
-	// are returned as they are, without splitting and joining.
 	prevSpace := true // a space first is not collapsed
 	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == ' ' && !prevSpace:
+				prevSpace = true
+			case spaceTable[c]:
+				return collapseFrom(s, i)
+			default:
+				prevSpace = false
+			}
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isSpace(r) {
+			return collapseFrom(s, i)
+		}
+		prevSpace = false
 		i += size
-		switch {
-		case r == ' ' && !prevSpace:
-			prevSpace = true
-		case r == ' ' || (r < rune(len(spaceTable)) && spaceTable[r]) || (r >= rune(len(spaceTable)) && unicode.IsSpace(r)):
-			return strings.Join(strings.Fields(s), " ")
-		default:
-			prevSpace = false
-		}
 	}
 	if prevSpace && s != "" { // a space last
-		return strings.Join(strings.Fields(s), " ")
+		return collapseFrom(s, len(s))
 	}
 	return s
+}
+
+// collapseFrom is collapseSpace of s when s[:i] needs no change but a
+// trailing space.
+func collapseFrom(s string, i int) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(strings.TrimSuffix(s[:i], " "))
+	pending := false
+	for i < len(s) {
+		c := s[i]
+		r, size := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if isSpace(r) {
+			pending = true
+		} else {
+			if pending && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			pending = false
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// isSpace is unicode.IsSpace, by table for the first 256 runes.
+func isSpace(r rune) bool {
+	if r < rune(len(spaceTable)) {
+		return spaceTable[r]
+	}
+	return unicode.IsSpace(r)
 }

@@ -10,15 +10,46 @@ import (
 // stripControls removes control characters other than line breaks and tabs,
 // which binary files and broken encodings bring in.
 func stripControls(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return r
-		}
-		if unicode.IsControl(r) || r == '\uFFFD' || r == '\uFEFF' {
-			return -1
-		}
+	if !hasControls(s) {
+		return s
+	}
+	return strings.Map(dropControl, s)
+}
+
+// dropControl maps the runes stripControls removes to -1.
+func dropControl(r rune) rune {
+	if r == '\n' || r == '\r' || r == '\t' {
 		return r
-	}, s)
+	}
+	if unicode.IsControl(r) || r == '\uFFFD' || r == '\uFEFF' {
+		return -1
+	}
+	return r
+}
+
+// hasControls reports whether stripControls would change s, reading its
+// bytes: C0 controls but line breaks and tabs, DEL, the C1 controls
+// (C2 80 to C2 9F in UTF-8), U+FFFD (EF BF BD) and U+FEFF (EF BB BF).
+func hasControls(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20:
+			if c != '\n' && c != '\r' && c != '\t' {
+				return true
+			}
+		case c == 0x7F:
+			return true
+		case c == 0xC2:
+			if i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9F {
+				return true
+			}
+		case c == 0xEF:
+			if i+2 < len(s) && (s[i+1] == 0xBF && s[i+2] == 0xBD || s[i+1] == 0xBB && s[i+2] == 0xBF) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // plainText returns s with any markup removed (the text of scripts and

@@ -90,7 +90,7 @@ func dateline(s string) (place, date string, ok bool) {
 	var m []string
 	// datelineRE ends on a dash or a colon: without one, the matcher
 	// need not run.
-	if strings.ContainsAny(s, "–—-:") {
+	if hasDashOrColon(s) {
 		m = datelineRE.FindStringSubmatch(s)
 	}
 	if m == nil {
@@ -105,6 +105,23 @@ func dateline(s string) (place, date string, ok bool) {
 		place += ", " + paren
 	}
 	return place, m[3], true
+}
+
+// hasDashOrColon is strings.ContainsAny(s, "–—-:") read byte by byte
+// (ContainsAny decodes every rune when the set is not ASCII): the en and
+// em dashes are E2 80 93 and E2 80 94 in UTF-8.
+func hasDashOrColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '-', ':':
+			return true
+		case 0xE2:
+			if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0x93 || s[i+2] == 0x94) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // datelineSpan bounds where a dateline may end: the place, its

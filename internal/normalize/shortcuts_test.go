@@ -74,7 +74,7 @@ func TestMayBeLegalPassesEveryLegalPhrase(t *testing.T) {
 // collapseSpace's shortcut for lines already collapsed agrees with
 // splitting and joining, on every kind of space.
 func TestCollapseSpaceAgreesWithFields(t *testing.T) {
-	pieces := []string{"a", "é", "word", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\u0085", "-", ""}
+	pieces := []string{"a", "é", "word", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\u0085", "-", "", "\xff", "\xc3", "\v"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 5000; i++ {
 		var b strings.Builder
@@ -242,5 +242,44 @@ func TestBlocksCountTheirWords(t *testing.T) {
 	}
 	if n < 100 {
 		t.Fatalf("only %d blocks in the golden releases", n)
+	}
+}
+
+// hasDashOrColon agrees with strings.ContainsAny on the dashes' own bytes,
+// their neighbours and cut sequences.
+func TestHasDashOrColonAgrees(t *testing.T) {
+	pieces := []string{"a", " ", "-", ":", "–", "—", "―", "‒", "\xe2", "\xe2\x80", "\x80\x93", "\xe2\x80\x92", "\xe2\x81\x93", "é", "GENEVA", "\xff"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(6); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		if got, want := hasDashOrColon(s), strings.ContainsAny(s, "–—-:"); got != want {
+			t.Fatalf("hasDashOrColon(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// stripControls' byte scan passes untouched exactly the texts the rune
+// mapping leaves as they are.
+func TestHasControlsAgrees(t *testing.T) {
+	pieces := []string{"a", " ", "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "\u0080", "\u009f", "\u00a0", "\u00c2", "\ufffd", "\ufeff",
+		"\ufffe", "\uefbf", "é", "\u2028", "\xc2", "\xef\xbf", "\xef\xbb", "北"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(6); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := strings.ToValidUTF8(b.String(), "\uFFFD") // as decode gives it
+		mapped := strings.Map(dropControl, s)
+		if got, want := hasControls(s), mapped != s; got != want {
+			t.Fatalf("hasControls(%q) = %v, want %v", s, got, want)
+		}
+		if got := stripControls(s); got != mapped {
+			t.Fatalf("stripControls(%q) = %q, want %q", s, got, mapped)
+		}
 	}
 }
