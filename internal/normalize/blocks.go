@@ -28,6 +28,19 @@ type block struct {
 	// nwords is countFields(text), counted once where a block is made
 	// (the rules ask a block's length many times); 0 counts it again.
 	nwords int
+	// key is foldWords(keyOf), made once by wordKey: the frame and the
+	// classifier both read a block's words. A block whose text changed
+	// since has keyOf != text, and its key is made again.
+	key, keyOf string
+}
+
+// wordKey is foldWords(b.text): the block's words, folded and joined by
+// single spaces.
+func (b *block) wordKey() string {
+	if b.keyOf != b.text {
+		b.key, b.keyOf = foldWords(b.text), b.text
+	}
+	return b.key
 }
 
 func (b block) words() int {

@@ -108,6 +108,22 @@ func appendWords(dst []string, s string) []string {
 	return dst
 }
 
+// splitSpaces cuts words joined by single spaces (foldWords' output)
+// apart: strings.Split(s, " ") made to measure, and nothing for "".
+func splitSpaces(s string) []string {
+	if s == "" {
+		return nil
+	}
+	ws := make([]string, 0, strings.Count(s, " ")+1)
+	for {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			return append(ws, s)
+		}
+		ws, s = append(ws, s[:i]), s[i+1:]
+	}
+}
+
 // joinedLen is len(strings.Join(ws, " ")).
 func joinedLen(ws []string) int {
 	n := max(0, len(ws)-1)

@@ -40,11 +40,12 @@ func LinesOf(d Input) FrameLines { return Parse(d).Lines() }
 // Lines returns the frame candidates of a parsed document.
 func (p *Parsed) Lines() FrameLines {
 	set := FrameLines{}
-	for _, b := range p.blocks {
-		if !frameCandidate(b) {
+	for i := range p.blocks {
+		b := &p.blocks[i]
+		if !frameCandidate(*b) {
 			continue
 		}
-		if k := lineKey(b.text); k != "" {
+		if k := b.wordKey(); k != "" {
 			set[k] = true
 		}
 	}
@@ -178,7 +179,7 @@ func dropFrame(blocks []block, f *Frame) []block {
 	}
 	out := blocks[:0:0]
 	for _, b := range blocks {
-		if !f.Has(b.text) || !frameCandidate(b) {
+		if !f.lines[b.wordKey()] || !frameCandidate(b) {
 			out = append(out, b)
 		}
 	}

@@ -270,7 +270,7 @@ func (n *Normalizer) NormalizeParsed(in Input, p *Parsed) Record {
 	if r.Title == "" && len(body) > 0 {
 		r.Title = firstWords(body[0].text, 12)
 	}
-	n.classify(&r, in)
+	n.classify(&r, in, body)
 	return r
 }
 
@@ -399,15 +399,29 @@ func (n *Normalizer) render(body []block) (text, html, summary string) {
 }
 
 // classify sets what is read from the finished text: language, topics,
-// city and country, and the fingerprints that find copies.
-func (n *Normalizer) classify(r *Record, in Input) {
-	// The title's words then the body's, in one list made to measure, and
-	// joined once: the body's words joined are the end of it.
-	title, body := fold(r.Title), fold(r.Text)
-	nt := countWords(title)
-	ws := appendWords(appendWords(make([]string, 0, nt+countWords(body)), title), body)
+// city and country, and the fingerprints that find copies. body is the
+// blocks r.Text was made of: its words are their word keys in turn (the
+// blank lines between blocks are in no word), made once per block for
+// the frame and read again here.
+func (n *Normalizer) classify(r *Record, in Input, body []block) {
+	// The title's words then the body's, joined once; the list of words is
+	// cut from the joined text, and the body's words joined are its end.
+	parts := make([]string, 0, len(body)+1)
+	if t := foldWords(r.Title); t != "" {
+		parts = append(parts, t)
+	}
+	nt := 0
+	if len(parts) > 0 {
+		nt = strings.Count(parts[0], " ") + 1
+	}
+	for i := range body {
+		if k := body[i].wordKey(); k != "" {
+			parts = append(parts, k)
+		}
+	}
+	all := strings.Join(parts, " ")
+	ws := splitSpaces(all)
 	bodyWords := ws[nt:]
-	all := strings.Join(ws, " ")
 	r.Language = detectLanguage(ws)
 	if r.Language == "" {
 		r.Language = in.Language

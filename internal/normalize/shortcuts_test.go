@@ -4,6 +4,7 @@ package normalize
 // way it replaces.
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -118,25 +119,43 @@ func TestWordShortcutsAgree(t *testing.T) {
 	}
 }
 
-// classify's one list and one join give the fingerprint and signature of
-// the body's words as they were always made, title or no title.
-func TestClassifyFingerprintsTheBody(t *testing.T) {
+// classify, reading the body's words from its blocks' word keys, finds
+// the language, fingerprint and signature that folding the whole text
+// r.Text finds, title or no title, and a block whose text changed after
+// its key was made is read again.
+func TestClassifyReadsTheBlocksWords(t *testing.T) {
 	n := New(nil)
-	body := "GENEVA – L’OIM a annoncé aujourd’hui un programme de retour pour 1 200 migrants bloqués au Niger, financé par l’Union européenne et mis en œuvre avec les autorités de trois pays de la région."
-	for _, title := range []string{"L’OIM au Niger", "", "—"} {
-		for _, text := range []string{body, "", "…"} {
-			r := &Record{Title: title, Text: text}
-			n.classify(r, Input{Language: "fr"})
-			ws := words(fold(text))
-			if len(ws) == 0 {
-				ws = words(fold(title))
+	paras := []string{"GENEVA – L’OIM a annoncé aujourd’hui un programme de retour pour 1 200 migrants bloqués au Niger, financé par l’Union européenne.",
+		"", "…", "Ελλάδα 北京 L’ŒUVRE e\u0301te\u0301 İstanbul Straße", "Contact : presse@oim.int, +41 22 717 91 11", "The office said it would help.",
+		"  deux\u00a0espaces\tet\n\nfin ", "\xff\xfe bytes \xc3"}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 500; i++ {
+		title := []string{"L’OIM au Niger", "", "—", "Floods: 4,000 families"}[rng.IntN(4)]
+		var body []block
+		var texts []string
+		for j := rng.IntN(5); j > 0; j-- {
+			b := block{text: paras[rng.IntN(len(paras))]}
+			if rng.IntN(3) == 0 {
+				b.wordKey() // a key made, then the text changed
+				b.text = paras[rng.IntN(len(paras))]
 			}
-			if want := fingerprint(strings.Join(ws, " ")); r.Fingerprint != want {
-				t.Errorf("title %q, text %q: fingerprint %s, want %s", title, text, r.Fingerprint, want)
-			}
-			if !slices.Equal(r.Signature, minhash.Of(words(fold(text)))) && len(words(fold(text))) > 0 {
-				t.Errorf("title %q, text %q: signature changed", title, text)
-			}
+			body, texts = append(body, b), append(texts, b.text)
+		}
+		r := &Record{Title: title, Text: strings.Join(texts, "\n\n")}
+		n.classify(r, Input{Language: "fr"}, body)
+		bw := words(fold(r.Text))
+		ws := append(words(fold(title)), bw...)
+		if len(bw) == 0 {
+			bw = ws
+		}
+		if want := detectLanguage(ws); r.Language != cmp.Or(want, "fr") {
+			t.Errorf("title %q, text %q: language %q, want %q", title, r.Text, r.Language, want)
+		}
+		if want := fingerprint(strings.Join(bw, " ")); r.Fingerprint != want {
+			t.Errorf("title %q, text %q: fingerprint %s, want %s", title, r.Text, r.Fingerprint, want)
+		}
+		if !slices.Equal(r.Signature, minhash.Of(bw)) {
+			t.Errorf("title %q, text %q: signature differs from the words of the text", title, r.Text)
 		}
 	}
 }
