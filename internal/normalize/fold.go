@@ -3,6 +3,7 @@ package normalize
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -147,44 +148,56 @@ func countWords(s string) int {
 	return n
 }
 
-// foldWords is strings.Join(words(fold(s)), " "), made in one pass.
+// foldWords is strings.Join(words(fold(s)), " "), made in one pass: an
+// ASCII byte by table, another rune by its fold.
 func foldWords(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
+	buf := make([]byte, 0, len(s))
 	in := false
-	word := func(r rune) {
-		switch w := isWordRune(r); {
-		case w && !in && b.Len() > 0:
-			b.WriteByte(' ')
-			fallthrough
-		case w:
-			b.WriteRune(r)
-			in = true
-		default:
-			in = false
-		}
-	}
-	for _, r := range s {
-		switch {
-		case r < 0x80:
-			if 'A' <= r && r <= 'Z' {
-				r += 'a' - 'A'
-			}
-			word(r)
-		default:
-			f := ""
-			if r < rune(len(foldTable)) {
-				f = foldTable[r]
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			i++
+			if w := asciiFold[c]; w != 0 {
+				if !in && len(buf) > 0 {
+					buf = append(buf, ' ')
+				}
+				buf, in = append(buf, w), true
 			} else {
-				f = foldRune(r)
+				in = false
 			}
-			for _, fr := range f {
-				word(fr)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		f := ""
+		if r < rune(len(foldTable)) {
+			f = foldTable[r]
+		} else {
+			f = foldRune(r)
+		}
+		for _, fr := range f {
+			if !isWordRune(fr) {
+				in = false
+				continue
 			}
+			if !in && len(buf) > 0 {
+				buf = append(buf, ' ')
+			}
+			buf, in = utf8.AppendRune(buf, fr), true
 		}
 	}
-	return b.String()
+	return string(buf)
 }
+
+// asciiFold maps an ASCII letter or digit to its fold, and any other
+// ASCII byte to 0.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		if isWordRune(rune(c)) {
+			t[c] = byte(unicode.ToLower(rune(c)))
+		}
+	}
+	return
+}()
 
 // countFields is len(strings.Fields(s)), without making the fields.
 func countFields(s string) int {
