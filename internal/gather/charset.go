@@ -167,10 +167,14 @@ func isSingleByte(canonical string) bool {
 
 // fixDecl makes the XML declaration say UTF-8 (the text now is) and
 // version 1.0 (Go's XML reader knows no other; 1.1 documents read the same).
+// A declaration that says both already is kept, and the text not copied.
 func fixDecl(s string) string {
 	s = strings.TrimLeft(s, " \t\r\n\uFEFF")
 	loc := xmlDeclRE.FindStringIndex(s)
 	if loc == nil {
+		return s
+	}
+	if e := encAttrRE.FindAllStringSubmatch(s[loc[0]:loc[1]], 2); (len(e) == 0 || len(e) == 1 && strings.EqualFold(e[0][1], "utf-8")) && !versionAttrRE.MatchString(s[loc[0]:loc[1]]) {
 		return s
 	}
 	decl := encAttrRE.ReplaceAllString(s[loc[0]:loc[1]], "")

@@ -13,6 +13,7 @@ import (
 	"github.com/crier-hub/crier/internal/retryafter"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -150,14 +151,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 		return nil, e
 	}
 	// The transport has undone gzip already: the cap holds after it.
-	// A stated length sizes the buffer once (a length that lies only
-	// costs a regrowth; the cap still holds).
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= f.MaxBody {
-		buf.Grow(int(n) + bytes.MinRead)
-	}
-	_, err = buf.ReadFrom(io.LimitReader(resp.Body, f.MaxBody+1))
-	body := buf.Bytes()
+	body, err := readBody(resp, f.MaxBody)
 	if err != nil {
 		return nil, describe(ctx, err, f.Timeout)
 	}
@@ -167,6 +161,35 @@ func (f *Fetcher) Fetch(ctx context.Context, url string, v Validators) (*Respons
 	out.Body = body
 	return out, nil
 }
+
+// readBody reads a response's body, up to max+1 bytes. A stated length
+// sizes the buffer once (a length that lies only costs a regrowth; the cap
+// still holds). A body of unknown length (chunked, or gzip undone by the
+// transport) is read into a reused buffer and copied out once at its
+// size, not grown by doubling in new memory for every fetch.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, max+1)
+	if n := resp.ContentLength; n > 0 && n <= max {
+		buf := bytes.NewBuffer(make([]byte, 0, int(n)+bytes.MinRead))
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), err
+	}
+	buf := scratch.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxScratch {
+			buf.Reset()
+			scratch.Put(buf)
+		}
+	}()
+	_, err := buf.ReadFrom(r)
+	return bytes.Clone(buf.Bytes()), err
+}
+
+// scratch holds the buffers bodies of unknown length are read into; one
+// larger than maxScratch is left to the collector rather than kept.
+var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxScratch = 4 << 20
 
 // describe turns transport errors into one clear sentence.
 func describe(ctx context.Context, err error, timeout time.Duration) error {

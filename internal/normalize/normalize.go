@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -626,8 +627,9 @@ func neverTitle(t string) bool {
 
 // fingerprint names a body by its words, joined by spaces.
 func fingerprint(joined string) string {
-	h := sha256.Sum256([]byte(joined))
-	return hex.EncodeToString(h[:16])
+	h := sha256.New()
+	io.WriteString(h, joined) // hashed where it is, not copied to bytes first
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func firstRunes(s string, n int) string {

@@ -302,3 +302,30 @@ func TestHasControlsAgrees(t *testing.T) {
 		}
 	}
 }
+
+// matchTopics finds a keyword at the start of the text and after a space,
+// as looking in the text with a space put before it does, and not inside
+// a word.
+func TestMatchTopicsAtWordStarts(t *testing.T) {
+	ms := compileTopics([]Topic{{Slug: "migration", Keywords: map[string][]string{"en": {"migra"}}},
+		{Slug: "health", Keywords: map[string][]string{"en": {"public health"}}}})
+	pieces := []string{"migrants", "immigration", "public", "health", "public health", "the", "remigrate", "x"}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 5000; i++ {
+		var ws []string
+		for j := rng.IntN(5); j >= 0; j-- {
+			ws = append(ws, pieces[rng.IntN(len(pieces))])
+		}
+		text := strings.Join(ws, " ")
+		var want []string
+		for _, m := range ms {
+			if strings.Contains(" "+text, " "+m.keywords["en"][0]) {
+				want = append(want, m.slug)
+			}
+		}
+		slices.Sort(want)
+		if got := matchTopics(ms, text, "en"); !slices.Equal(got, want) {
+			t.Fatalf("matchTopics(%q) = %q, want %q", text, got, want)
+		}
+	}
+}

@@ -44,7 +44,6 @@ func matchTopics(ms []topicMatcher, text, lang string) []string {
 			break
 		}
 	}
-	padded := " " + text
 	var out []string
 	for _, m := range ms {
 		var kws []string
@@ -56,7 +55,8 @@ func matchTopics(ms []topicMatcher, text, lang string) []string {
 			}
 		}
 		for _, k := range kws {
-			if strings.Contains(padded, " "+k) {
+			// k starts a word: at the start of text or after a space.
+			if strings.HasPrefix(text, k) || strings.Contains(text, " "+k) {
 				out = append(out, m.slug)
 				break
 			}

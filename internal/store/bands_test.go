@@ -199,7 +199,7 @@ func testBandFilterSeesOtherProcesses(t *testing.T) {
 	lookups := 0
 	if !a.pg {
 		traceSQL = func(q string) {
-			if strings.Contains(q, "UNION ALL SELECT item_id FROM item_bands_new") {
+			if strings.Contains(q, "UNION SELECT item_id FROM item_bands_new") {
 				mu.Lock()
 				lookups++
 				mu.Unlock()

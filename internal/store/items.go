@@ -294,10 +294,12 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	if len(conds) == 0 { // the filter knows no item has any of these keys
 		return 0, "", sql.ErrNoRows
 	}
+	// UNION, not UNION ALL: an item sharing several bands (a copy shares
+	// most) is read and compared once.
 	where := strings.Join(conds, " OR ")
 	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM (
-		SELECT item_id FROM item_bands WHERE `+where+`
-		UNION ALL SELECT item_id FROM item_bands_new WHERE `+where+`) b JOIN items i ON i.id = b.item_id`).QueryContext(ctx, append(args, args...)...)
+		SELECT item_id FROM item_bands WHERE `+where+` UNION SELECT item_id FROM item_bands_new WHERE `+where+`
+	) cand JOIN items i ON i.id = cand.item_id`).QueryContext(ctx, append(args, args...)...)
 	if err != nil {
 		return 0, "", err
 	}
