@@ -54,6 +54,21 @@ var (
 	relative     = regexp.MustCompile(`\b(avant-hier|avant hier|anteayer|antier|day before yesterday|aujourd'hui|aujourd’hui|today|hoy|hier|yesterday|ayer)\b`)
 )
 
+// relativeParts are parts of relative's words, one in each: text with
+// none of them is passed without running the expression.
+var relativeParts = []string{"hier", "ayer", "antier", "yesterday", "aujourd", "today", "hoy"}
+
+// relativeWord is relative.FindString(s), run only on text that holds a
+// part of one of its words.
+func relativeWord(s string) string {
+	for _, p := range relativeParts {
+		if strings.Contains(s, p) {
+			return relative.FindString(s)
+		}
+	}
+	return ""
+}
+
 func mkDate(y int, m time.Month, d int) (time.Time, bool) {
 	if m < 1 || m > 12 || d < 1 || d > 31 || y < 1900 || y > 2200 {
 		return time.Time{}, false
@@ -247,7 +262,7 @@ func partialDate(s string, ref time.Time, refStated bool, year int) (time.Time, 
 	if !refStated {
 		return time.Time{}, false
 	}
-	if m := relative.FindString(s); m != "" {
+	if m := relativeWord(s); m != "" {
 		switch m {
 		case "aujourd'hui", "aujourd’hui", "today", "hoy":
 			return ref, true

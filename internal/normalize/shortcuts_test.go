@@ -329,3 +329,29 @@ func TestMatchTopicsAtWordStarts(t *testing.T) {
 		}
 	}
 }
+
+// relativeWord's look for a part of a word before the expression finds
+// every word the expression finds: each word of relative holds a part.
+func TestRelativeWordAgrees(t *testing.T) {
+	words := strings.Split(strings.TrimSuffix(strings.TrimPrefix(relative.String(), `\b(`), `)\b`), "|")
+	if len(words) < 10 {
+		t.Fatalf("relative's words not read: %q", words)
+	}
+	pieces := append([]string{" ", "x", "-", "le", "el", "2024", "hi", "er", "ay"}, words...)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(6); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		if got, want := relativeWord(s), relative.FindString(s); got != want {
+			t.Fatalf("relativeWord(%q) = %q, want %q", s, got, want)
+		}
+	}
+	for _, w := range words {
+		if relativeWord(" "+w+" ") != w {
+			t.Errorf("relativeWord misses %q", w)
+		}
+	}
+}
