@@ -146,7 +146,8 @@ func (w *blockWriter) flush() {
 	t := collapseSpace(w.text.String())
 	h := collapseSpace(w.htm.String())
 	if t != "" && !onlyMarks.MatchString(t) {
-		w.out = append(w.out, block{kind: w.kind, level: w.level, text: t, html: h, nwords: countFields(t)})
+		// t is collapsed: its words are its spaces and one.
+		w.out = append(w.out, block{kind: w.kind, level: w.level, text: t, html: h, nwords: strings.Count(t, " ") + 1})
 	}
 	w.text.Reset()
 	w.htm.Reset()

@@ -89,9 +89,9 @@ var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+
 func dateline(s string) (place, date string, ok bool) {
 	s = leadHead(s)
 	var m []string
-	// datelineRE ends on a dash or a colon: without one, the matcher
-	// need not run.
-	if hasDashOrColon(s) {
+	// datelineRE's place ends on a dash or a colon and a space: without
+	// one, the matcher need not run.
+	if dashThenSpace(s) {
 		m = datelineRE.FindStringSubmatch(s)
 	}
 	if m == nil {
@@ -108,16 +108,28 @@ func dateline(s string) (place, date string, ok bool) {
 	return place, m[3], true
 }
 
-// hasDashOrColon is strings.ContainsAny(s, "–—-:") read byte by byte
-// (ContainsAny decodes every rune when the set is not ASCII): the en and
-// em dashes are E2 80 93 and E2 80 94 in UTF-8.
-func hasDashOrColon(s string) bool {
+// dashThenSpace reports whether s holds a dash (-, – or —) or a colon
+// followed by a space as RE2's \s reads it (tab, line feed, form feed,
+// carriage return, space): datelineRE's place ends on such a mark, so
+// text without one cannot match it, hyphens inside words ("COVID-19") or
+// not. It reads bytes: the en and em dashes are E2 80 93 and E2 80 94.
+func dashThenSpace(s string) bool {
 	for i := 0; i < len(s); i++ {
+		n := 1
 		switch s[i] {
 		case '-', ':':
-			return true
 		case 0xE2:
 			if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0x93 || s[i+2] == 0x94) {
+				n = 3
+				break
+			}
+			continue
+		default:
+			continue
+		}
+		if i+n < len(s) {
+			switch s[i+n] {
+			case ' ', '\t', '\n', '\f', '\r':
 				return true
 			}
 		}

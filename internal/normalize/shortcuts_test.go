@@ -264,20 +264,37 @@ func TestBlocksCountTheirWords(t *testing.T) {
 	}
 }
 
-// hasDashOrColon agrees with strings.ContainsAny on the dashes' own bytes,
-// their neighbours and cut sequences.
-func TestHasDashOrColonAgrees(t *testing.T) {
-	pieces := []string{"a", " ", "-", ":", "–", "—", "―", "‒", "\xe2", "\xe2\x80", "\x80\x93", "\xe2\x80\x92", "\xe2\x81\x93", "é", "GENEVA", "\xff"}
+// dashThenSpace agrees with an expression for a dash or colon and a
+// space, on the dashes' own bytes, their neighbours and cut sequences;
+// and whatever datelineRE matches, it passes.
+func TestDashThenSpaceAgrees(t *testing.T) {
+	re := regexp.MustCompile(`[–—:-][\t\n\f\r ]`)
+	pieces := []string{"a", " ", "\t", "\v", "\n", "-", ":", "–", "—", "―", "‒", "\xe2", "\xe2\x80", "\x80\x93", "\xe2\x80\x92", "\xe2\x81\x93",
+		"é", "GENEVA", "(Bruxelles)", ", 3 May 2024", "COVID-19", "\xff"}
 	rng := rand.New(rand.NewPCG(5, 6))
-	for i := 0; i < 20000; i++ {
+	matched := 0
+	for i := 0; i < 50000; i++ {
 		var b strings.Builder
-		for j := rng.IntN(6); j >= 0; j-- {
+		if i%2 == 0 { // a place first, as a dateline starts
+			b.WriteString([]string{"GENEVA", "(Bruxelles)", "Ciudad de Guatemala"}[rng.IntN(3)])
+		}
+		for j := rng.IntN(7); j >= 0; j-- {
 			b.WriteString(pieces[rng.IntN(len(pieces))])
 		}
 		s := b.String()
-		if got, want := hasDashOrColon(s), strings.ContainsAny(s, "–—-:"); got != want {
-			t.Fatalf("hasDashOrColon(%q) = %v, want %v", s, got, want)
+		got := dashThenSpace(s)
+		if want := re.MatchString(s); got != want {
+			t.Fatalf("dashThenSpace(%q) = %v, want %v", s, got, want)
 		}
+		if datelineRE.MatchString(s) {
+			matched++
+			if !got {
+				t.Fatalf("datelineRE matches %q, but dashThenSpace passes it by", s)
+			}
+		}
+	}
+	if matched < 100 {
+		t.Errorf("only %d texts had a dateline: the test reads too few", matched)
 	}
 }
 
