@@ -388,9 +388,21 @@ func findDate(in Input, leadText, dateText string, hasLead bool, header, body []
 // render returns the body as plain text, as sanitized HTML, and its first
 // real paragraph as a summary.
 func (n *Normalizer) render(body []block) (text, html, summary string) {
-	var texts, htm []string
+	texts := make([]string, len(body))
 	for i, b := range body {
-		texts = append(texts, b.text)
+		texts[i] = b.text
+		if summary == "" && b.kind == para && !b.emph && b.words() >= 8 {
+			summary = b.text
+		}
+	}
+	return strings.Join(texts, "\n\n"), n.sanitize(markup(body)), summary
+}
+
+// markup is the body's HTML before sanitizing: a paragraph, heading or
+// list for each block, around the block's own escaped HTML.
+func markup(body []block) string {
+	var htm []string
+	for i, b := range body {
 		switch {
 		case b.kind == heading:
 			htm = append(htm, "<h3>"+b.html+"</h3>")
@@ -404,11 +416,8 @@ func (n *Normalizer) render(body []block) (text, html, summary string) {
 		default:
 			htm = append(htm, "<p>"+b.html+"</p>")
 		}
-		if summary == "" && b.kind == para && !b.emph && b.words() >= 8 {
-			summary = b.text
-		}
 	}
-	return strings.Join(texts, "\n\n"), n.policy.Sanitize(strings.Join(htm, "\n")), summary
+	return strings.Join(htm, "\n")
 }
 
 // classify sets what is read from the finished text: language, topics,
