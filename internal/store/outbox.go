@@ -149,8 +149,13 @@ type Batch struct {
 	SharedHash string
 }
 
-// fireChunk bounds the items one step of Fire reads and renders.
-const fireChunk = 500
+// fireChunk bounds the items one step of Fire reads and renders;
+// fireCommit, about how many deliveries one of its transactions creates
+// (the subscribers fired together are committed several at a time).
+const (
+	fireChunk  = 500
+	fireCommit = 1024
+)
 
 // The events of deliveries.
 const (
@@ -210,33 +215,58 @@ func (s *Store) fire(ctx context.Context, ids []string, q Query, changes bool, b
 				if err != nil {
 					return created, err
 				}
-				for _, id := range g.ids {
+				// The subscribers' batches are built, then committed
+				// several subscribers a transaction (up to about
+				// fireCommit deliveries): few writes, and the senders of
+				// many subscribers start at once.
+				var work []fireWork
+				rows := 0
+				for i, id := range g.ids {
 					// The chunk was read after o's cursors; it is this
 					// subscriber's only if its cursors are still there
 					// and its sequence where it was (else nothing is
-					// written, and it reads again).
+					// written for it, and it reads again).
 					mine := o
 					mine.seq = g.seqs[id]
-					n, moved, err := s.buildAndCommit(ctx, id, mine, build(id))
-					if err != nil {
+					w := fireWork{id: id, o: mine}
+					if w.batches, err = buildBatches(mine, build(id)); err != nil {
 						return created, err
 					}
-					if !moved {
-						todo = append(todo, id) // another process moved its cursors: read again
+					work, rows = append(work, w), rows+len(w.batches)
+					if rows < fireCommit && i < len(g.ids)-1 {
 						continue
 					}
-					created[id] += n
-					if n > 0 && fired != nil {
-						fired(id, n)
+					if err := s.commitFire(ctx, work); err != nil {
+						return created, err
 					}
-					if o.more {
-						todo = append(todo, id)
-					}
+					todo = tallyFire(work, o.more, todo, created, fired)
+					work, rows = nil, 0
 				}
 			}
 		}
 	}
 	return created, nil
+}
+
+// tallyFire counts what a commit of fire created and tells fired of it, and
+// returns todo with the subscribers to read again: those whose cursors
+// another process moved, and all when the chunk was not the last.
+func tallyFire(work []fireWork, more bool, todo []string, created map[string]int, fired func(string, int)) []string {
+	for _, w := range work {
+		if !w.moved {
+			todo = append(todo, w.id) // another process moved its cursors: read again
+			continue
+		}
+		n := len(w.batches)
+		created[w.id] += n
+		if n > 0 && fired != nil {
+			fired(w.id, n)
+		}
+		if more {
+			todo = append(todo, w.id)
+		}
+	}
+	return todo
 }
 
 // cursorGroup is subscribers whose cursors stand at the same place.
@@ -281,7 +311,19 @@ type owing struct {
 	more                      bool
 }
 
-func (s *Store) buildAndCommit(ctx context.Context, id string, o owing, build Builder) (int, bool, error) {
+// fireWork is one subscriber's part of a fire's commit: the chunk it is
+// owed and its batches, and whether its cursors moved (the chunk was
+// still its own).
+type fireWork struct {
+	id      string
+	o       owing
+	batches []Batch
+	moved   bool
+}
+
+// buildBatches turns a chunk's items into batches, numbered from the
+// subscriber's sequence on.
+func buildBatches(o owing, build Builder) ([]Batch, error) {
 	var batches []Batch
 	seq := o.seq + 1
 	for i, event := range o.events {
@@ -290,7 +332,7 @@ func (s *Store) buildAndCommit(ctx context.Context, id string, o owing, build Bu
 		}
 		bs, err := build(event, o.items[i], seq)
 		if err != nil {
-			return 0, false, err
+			return nil, err
 		}
 		for j := range bs {
 			bs[j].Seq = seq
@@ -298,8 +340,7 @@ func (s *Store) buildAndCommit(ctx context.Context, id string, o owing, build Bu
 		}
 		batches = append(batches, bs...)
 	}
-	moved, err := s.commitFire(ctx, id, o, batches)
-	return len(batches), moved, err
+	return batches, nil
 }
 
 // snapshot runs read in one read-only snapshot.
@@ -477,13 +518,35 @@ func matches(q Query, facets map[string]bool) bool {
 // commitFire stores a chunk's deliveries, numbered, and moves the cursors,
 // unless another process moved them first (moved is then false and
 // nothing is written).
-func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Batch) (moved bool, err error) {
+func (s *Store) commitFire(ctx context.Context, work []fireWork) error {
 	now := formatTime(s.Now())
 	tx, err := s.begin(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer tx.Rollback()
+	stored := map[string][]byte{} // each shared part once
+	for i := range work {
+		w := &work[i]
+		if w.moved, err = s.fireOne(ctx, tx, w.id, w.o, w.batches, now, stored); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range work {
+			work[i].moved = false
+		}
+		return err
+	}
+	for hash, content := range stored {
+		s.shared.add(hash, content)
+	}
+	return nil
+}
+
+// fireOne writes one subscriber's part of commitFire in tx: its cursors
+// moved, if they are still where the chunk was read, and its deliveries.
+func (s *Store) fireOne(ctx context.Context, tx *txn, id string, o owing, batches []Batch, now string, stored map[string][]byte) (moved bool, err error) {
 	res, err := s.wstmt(ctx, tx, `UPDATE subscribers SET cursor = ?, change_cursor = ?, sequence = ?, last_fire = ?
 		WHERE id = ? AND cursor = ? AND change_cursor = ? AND sequence = ?`).ExecContext(ctx,
 		o.upper, o.changeUpper, o.seq+int64(len(batches)), now, id, o.cursor, o.changeCursor, o.seq)
@@ -493,9 +556,7 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	// A statement for many deliveries, and one for their bodies; each
-	// shared part once.
-	stored := map[string][]byte{}
+	// A statement for many deliveries, and one for their bodies.
 	for rest := batches; len(rest) > 0; {
 		n := pow2Run(len(rest), maxRows)
 		run := rest[:n]
@@ -562,12 +623,6 @@ func (s *Store) commitFire(ctx context.Context, id string, o owing, batches []Ba
 		if err := s.insertMany(ctx, tx, `INSERT INTO delivery_bodies (delivery_id, body) VALUES `, 2, bodies); err != nil {
 			return false, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return false, err
-	}
-	for hash, content := range stored {
-		s.shared.add(hash, content)
 	}
 	return true, nil
 }

@@ -703,6 +703,73 @@ func testFireMany(t *testing.T) {
 	}
 }
 
+// Subscribers fired together are committed several at a time, more than
+// one transaction's worth of deliveries here, from two processes at once:
+// each gets every item once, numbered in order, and fired is told of each.
+func TestFireManyCommitsInParts(t *testing.T) { eachEngine(t, testFireManyCommitsInParts) }
+
+func testFireManyCommitsInParts(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	other := reopen(t, dsn)
+	const subs, items = 50, 30 // 1,500 deliveries: above fireCommit
+	var ids []string
+	for i := 0; i < subs; i++ {
+		ids = append(ids, fmt.Sprintf("p%02d", i))
+		s.AddSubscriber(ctx, ids[i], "all")
+	}
+	if _, err := s.SaveDocuments(ctx, numberedDocs(0, items)); err != nil {
+		t.Fatal(err)
+	}
+	build := func(id string) Builder {
+		return func(event string, its []Item, seq int64) ([]Batch, error) {
+			var out []Batch
+			for _, it := range its {
+				out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprintf("%s %d #%d", id, it.Seq, seq))})
+				seq++
+			}
+			return out, nil
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total, told := map[string]int{}, map[string]int{}
+	for _, st := range []*Store{s, other} {
+		wg.Go(func() {
+			n, err := st.FireMany(ctx, ids, Query{}, build, func(id string, k int) { mu.Lock(); told[id] += k; mu.Unlock() })
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for id, k := range n {
+				total[id] += k
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if total[id] != items || told[id] != items {
+			t.Errorf("%s: created %d, told %d, want %d", id, total[id], told[id], items)
+		}
+		dels, err := s.Deliveries(ctx, id, 2*items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dels) != items {
+			t.Fatalf("%s: %d deliveries, want %d", id, len(dels), items)
+		}
+		for i, d := range dels { // newest first
+			var sub string
+			var item, seq int64
+			fmt.Sscanf(string(d.Body), "%s %d #%d", &sub, &item, &seq)
+			if want := int64(items - i); sub != id || seq != want || d.Items[0] != item {
+				t.Errorf("%s: delivery %d is %q, want sequence %d", id, i, d.Body, want)
+			}
+		}
+	}
+}
+
 // onePerItem builds a delivery for each item, its body body(item).
 func onePerItem(body func(Item) string) func([]Item) ([]Batch, error) {
 	return func(items []Item) ([]Batch, error) {
