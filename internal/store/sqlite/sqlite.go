@@ -121,6 +121,10 @@ func Migrate(ctx context.Context, w *sql.DB, all []schema.Migration) error {
 		return err
 	}
 	for _, m := range all {
+		if m.N <= current {
+			// Applied already: read above, no write lock taken for it.
+			continue
+		}
 		tx, err := w.BeginTx(ctx, nil)
 		if err != nil {
 			return err
