@@ -6,8 +6,11 @@ package gazetteer
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	_ "embed"
+	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,19 +22,45 @@ import (
 //go:embed places.tsv.gz
 var placesGz []byte
 
+// city is one city, without a pointer: its names are spans of the
+// gazetteer's text. The cities are held so that the collector has nothing
+// to follow in them (a map per city, as they were, made every collection
+// walk some 30,000 objects).
 type city struct {
-	cc         string
-	population int
+	cc         [2]byte
+	population int64
 	capital    bool
-	names      map[string]string // language -> name
+	names      [3]span // en, fr, es
+}
+
+// span is a string's place in a gazetteer's text.
+type span struct{ off, n uint32 }
+
+// cityKey is one folded name of one city: the keys are sorted by hash,
+// and by the order the data gives within a hash, so that the cities of a
+// name are a run of them in the data's order.
+type cityKey struct {
+	hash uint64
+	key  span  // the folded name, in keyText
+	city int32 // in cities
 }
 
 // Gazetteer is an index of countries and cities by folded name.
 type Gazetteer struct {
 	countries map[string]string   // folded name -> CC
 	names     map[string][]string // CC -> names (English first)
-	cities    map[string][]*city  // folded name -> cities
+	cities    []city
+	keys      []cityKey
+	text      string // the cities' names
+	keyText   string // their folded names
 }
+
+// langs are the languages of a city's names, in city.names' order.
+var langs = [3]string{"en", "fr", "es"}
+
+// seed hashes folded names for the index; any seed will do, as long as the
+// process keeps it.
+var seed = maphash.MakeSeed()
 
 var (
 	once sync.Once
@@ -57,7 +86,13 @@ func parse(gz []byte, cities bool) (*Gazetteer, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gazetteer{countries: map[string]string{}, names: map[string][]string{}, cities: map[string][]*city{}}
+	g := &Gazetteer{countries: map[string]string{}, names: map[string][]string{}}
+	var text, keyText strings.Builder
+	add := func(b *strings.Builder, s string) span {
+		sp := span{uint32(b.Len()), uint32(len(s))}
+		b.WriteString(s)
+		return sp
+	}
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -75,21 +110,42 @@ func parse(gz []byte, cities bool) (*Gazetteer, error) {
 			}
 		case f[0] == "city" && !cities:
 			return g, nil
-		case f[0] == "city" && len(f) == 8:
-			pop, _ := strconv.Atoi(f[2])
-			c := &city{cc: f[1], population: pop, capital: f[3] == "1",
-				names: map[string]string{"en": f[4], "fr": f[5], "es": f[6]}}
+		case f[0] == "city" && len(f) == 8 && len(f[1]) == 2:
+			pop, _ := strconv.ParseInt(f[2], 10, 64)
+			c := city{cc: [2]byte{f[1][0], f[1][1]}, population: pop, capital: f[3] == "1"}
+			for i := range langs {
+				c.names[i] = add(&text, f[4+i])
+			}
+			id := int32(len(g.cities))
+			g.cities = append(g.cities, c)
 			seen := map[string]bool{}
 			for _, n := range f[4:8] {
 				k := Key(n)
 				if k != "" && !seen[k] {
 					seen[k] = true
-					g.cities[k] = append(g.cities[k], c)
+					g.keys = append(g.keys, cityKey{hash: maphash.String(seed, k), key: add(&keyText, k), city: id})
 				}
 			}
 		}
 	}
+	g.text, g.keyText = text.String(), keyText.String()
+	// Stable: a name's cities stay in the data's order.
+	slices.SortStableFunc(g.keys, func(a, b cityKey) int { return cmp.Compare(a.hash, b.hash) })
 	return g, sc.Err()
+}
+
+// citiesNamed returns the cities whose folded name is key, in the data's
+// order.
+func (g *Gazetteer) citiesNamed(key string) []int32 {
+	h := maphash.String(seed, key)
+	i, _ := slices.BinarySearchFunc(g.keys, h, func(k cityKey, h uint64) int { return cmp.Compare(k.hash, h) })
+	var out []int32
+	for ; i < len(g.keys) && g.keys[i].hash == h; i++ {
+		if k := g.keys[i]; g.keyText[k.key.off:k.key.off+k.key.n] == key {
+			out = append(out, k.city)
+		}
+	}
+	return out
 }
 
 // Key folds a place name for lookup: lower case, no accents, punctuation
@@ -166,31 +222,32 @@ func (g *Gazetteer) Resolve(place, lang string) (cityName, cc string, ok bool) {
 	if cc, ok := g.countries[Key(place)]; ok {
 		return "", cc, true
 	}
-	if c := g.best(g.cities[Key(place)], ""); c != nil {
-		return c.name(lang), c.cc, true
+	if c := g.best(g.citiesNamed(Key(place)), ""); c != nil {
+		return g.name(c, lang), string(c.cc[:]), true
 	}
 	// "City, Country" or "City, Region".
 	if i := strings.LastIndexByte(place, ','); i > 0 {
 		head, tail := place[:i], place[i+1:]
 		want, tailIsCountry := g.countries[Key(tail)]
-		if c := g.best(g.cities[Key(head)], want); c != nil && (!tailIsCountry || c.cc == want) {
-			return c.name(lang), c.cc, true
+		if c := g.best(g.citiesNamed(Key(head)), want); c != nil && (!tailIsCountry || string(c.cc[:]) == want) {
+			return g.name(c, lang), string(c.cc[:]), true
 		}
 		if tailIsCountry {
 			return "", want, true
 		}
 		// "UNITED NATIONS, New York": the place is the part after the comma.
-		if c := g.best(g.cities[Key(tail)], ""); c != nil {
-			return c.name(lang), c.cc, true
+		if c := g.best(g.citiesNamed(Key(tail)), ""); c != nil {
+			return g.name(c, lang), string(c.cc[:]), true
 		}
 	}
 	return "", "", false
 }
 
-func (g *Gazetteer) best(cs []*city, cc string) *city {
+func (g *Gazetteer) best(ids []int32, cc string) *city {
 	var best *city
-	for _, c := range cs {
-		if cc != "" && c.cc != cc {
+	for _, id := range ids {
+		c := &g.cities[id]
+		if cc != "" && string(c.cc[:]) != cc {
 			continue
 		}
 		if best == nil || better(c, best) {
@@ -210,9 +267,13 @@ func better(a, b *city) bool {
 	return a.population > b.population
 }
 
-func (c *city) name(lang string) string {
-	if n := c.names[lang]; n != "" {
-		return n
+// name is c's name in lang, or in English.
+func (g *Gazetteer) name(c *city, lang string) string {
+	sp := c.names[0]
+	for i, l := range langs {
+		if l == lang && c.names[i].n > 0 {
+			sp = c.names[i]
+		}
 	}
-	return c.names["en"]
+	return g.text[sp.off : sp.off+sp.n]
 }

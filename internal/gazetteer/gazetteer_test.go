@@ -1,6 +1,11 @@
 package gazetteer
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"hash/maphash"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -44,14 +49,8 @@ func TestCoverage(t *testing.T) {
 	if n := len(g.names); n < 240 {
 		t.Errorf("%d countries, want every ISO 3166-1 country", n)
 	}
-	cities := map[*city]bool{}
-	for _, cs := range g.cities {
-		for _, c := range cs {
-			cities[c] = true
-		}
-	}
-	if len(cities) < 4000 {
-		t.Errorf("%d cities, want every city above 100,000 people", len(cities))
+	if len(g.cities) < 4000 {
+		t.Errorf("%d cities, want every city above 100,000 people", len(g.cities))
 	}
 	if !g.Known("be") || g.Known("ZZ") {
 		t.Error("Known: wrong answer for BE or ZZ")
@@ -79,5 +78,114 @@ func TestCountriesAgreeWithDefault(t *testing.T) {
 	}
 	if n < 240 {
 		t.Errorf("only %d countries", n)
+	}
+}
+
+// mapCity and citiesByMaps read the cities as the gazetteer once held
+// them, a map of names per city and a map of cities per folded name: the
+// index without pointers must find the same cities, in the same order,
+// and resolve every name alike.
+type mapCity struct {
+	cc         string
+	population int
+	capital    bool
+	names      map[string]string
+}
+
+func citiesByMaps(t *testing.T) map[string][]*mapCity {
+	zr, err := gzip.NewReader(bytes.NewReader(placesGz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]*mapCity{}
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if f[0] != "city" || len(f) != 8 {
+			continue
+		}
+		pop, _ := strconv.Atoi(f[2])
+		c := &mapCity{cc: f[1], population: pop, capital: f[3] == "1", names: map[string]string{"en": f[4], "fr": f[5], "es": f[6]}}
+		seen := map[string]bool{}
+		for _, n := range f[4:8] {
+			if k := Key(n); k != "" && !seen[k] {
+				seen[k] = true
+				out[k] = append(out[k], c)
+			}
+		}
+	}
+	return out
+}
+
+func TestCityIndexAgreesWithMaps(t *testing.T) {
+	g, ref := Default(), citiesByMaps(t)
+	if len(ref) < 4000 {
+		t.Fatalf("the reference read %d names", len(ref))
+	}
+	for k, want := range ref {
+		got := g.citiesNamed(k)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d cities, want %d", k, len(got), len(want))
+		}
+		for i, id := range got {
+			c, w := g.cities[id], want[i]
+			for j, l := range langs {
+				if g.name(&c, l) != w.names[l] || string(c.cc[:]) != w.cc || c.population != int64(w.population) || c.capital != w.capital {
+					t.Fatalf("%q, city %d (%s): %q %s %d %v, want %q %s %d %v", k, i, langs[j], g.name(&c, l), c.cc, c.population, c.capital, w.names[l], w.cc, w.population, w.capital)
+				}
+			}
+		}
+	}
+	if got := g.citiesNamed("atlantis"); len(got) != 0 {
+		t.Errorf("atlantis: %d cities", len(got))
+	}
+	// Every name resolves as the maps resolve it: alone, and after a comma.
+	best := func(cs []*mapCity, cc string) *mapCity {
+		var b *mapCity
+		for _, c := range cs {
+			if cc != "" && c.cc != cc {
+				continue
+			}
+			if b == nil || c.capital != b.capital && c.capital || c.capital == b.capital && c.population > b.population {
+				b = c
+			}
+		}
+		return b
+	}
+	n := 0
+	for k, cs := range ref {
+		if _, isCountry := g.countries[k]; isCountry {
+			continue
+		}
+		for _, lang := range []string{"en", "fr", "es", "de"} {
+			w := best(cs, "")
+			want := w.names["en"]
+			if v := w.names[lang]; v != "" {
+				want = v
+			}
+			if city, cc, ok := g.Resolve(k, lang); !ok || city != want || cc != w.cc {
+				t.Fatalf("Resolve(%q, %s) = %q, %s, %v; want %q, %s", k, lang, city, cc, ok, want, w.cc)
+			}
+			n++
+		}
+		if w := best(cs, cs[len(cs)-1].cc); w != nil && !strings.Contains(g.CountryName(w.cc), ",") {
+			place := k + ", " + g.CountryName(w.cc)
+			if city, cc, ok := g.Resolve(place, "en"); !ok || city != w.names["en"] || cc != w.cc {
+				t.Fatalf("Resolve(%q) = %q, %s, %v; want %q, %s", place, city, cc, ok, w.names["en"], w.cc)
+			}
+		}
+	}
+	if n < 16000 {
+		t.Errorf("only %d names resolved", n)
+	}
+}
+
+// Names whose hashes collide are told apart by their text.
+func TestCitiesNamedComparesKeys(t *testing.T) {
+	h := maphash.String(seed, "lima")
+	g := &Gazetteer{keyText: "limalimo", cities: make([]city, 2),
+		keys: []cityKey{{hash: h, key: span{4, 4}, city: 0}, {hash: h, key: span{0, 4}, city: 1}}}
+	if got := g.citiesNamed("lima"); len(got) != 1 || got[0] != 1 {
+		t.Errorf("lima: cities %v, want [1] (city 0's name is limo)", got)
 	}
 }
