@@ -78,11 +78,7 @@ func TestCollapseSpaceAgreesWithFields(t *testing.T) {
 	pieces := []string{"a", "é", "word", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\u0085", "-", "", "\xff", "\xc3", "\v"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 5000; i++ {
-		var b strings.Builder
-		for j := rng.IntN(8); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := b.String()
+		s := pieceText(rng, pieces, 8)
 		if got, want := collapseSpace(s), strings.Join(strings.Fields(s), " "); got != want {
 			t.Fatalf("collapseSpace(%q) = %q, want %q", s, got, want)
 		}
@@ -172,11 +168,7 @@ func TestLabelledAgreesWithLowerCasing(t *testing.T) {
 		"+", " ", "İ", "Ⱥ", "x", "hotel", "Tel:", "TÉL", "Móvil", "\xff", "phOne", ""}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := 0; i < 20000; i++ {
-		var b strings.Builder
-		for j := rng.IntN(8); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		if s := b.String(); labelled(s) != plain(s) {
+		if s := pieceText(rng, pieces, 8); labelled(s) != plain(s) {
 			t.Fatalf("labelled(%q) = %v, want %v", s, labelled(s), plain(s))
 		}
 	}
@@ -198,11 +190,7 @@ func TestYearInAgreesWithExpression(t *testing.T) {
 	refs := []time.Time{{}, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 20000; i++ {
-		var b strings.Builder
-		for j := rng.IntN(7); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s, ref := b.String(), refs[rng.IntN(len(refs))]
+		s, ref := pieceText(rng, pieces, 7), refs[rng.IntN(len(refs))]
 		if got, want := yearIn(s, ref), plain(s, ref); got != want {
 			t.Fatalf("yearIn(%q, %d) = %d, want %d", s, ref.Year(), got, want)
 		}
@@ -227,11 +215,8 @@ func TestFoldWordsAgreesWithFoldThenJoin(t *testing.T) {
 	pieces := []string{"Réfugiés", "L’ŒUVRE", " ", "  ", "-", "e\u0301", "İstanbul", "Straße", "Ελλάδα", "北京", "\xff", "\xc3", "ǅ", "42", "a.b", "\u00a0", "ﬁ", "Å", "", "Z9", "_", "\t", "@"}
 	rng := rand.New(rand.NewPCG(9, 10))
 	for i := 0; i < 20000; i++ {
-		var b strings.Builder
-		for j := rng.IntN(8); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		if s, want := b.String(), strings.Join(words(fold(b.String())), " "); foldWords(s) != want {
+		s := pieceText(rng, pieces, 8)
+		if want := strings.Join(words(fold(s)), " "); foldWords(s) != want {
 			t.Fatalf("foldWords(%q) = %q, want %q", s, foldWords(s), want)
 		}
 	}
@@ -274,14 +259,10 @@ func TestDashThenSpaceAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	matched := 0
 	for i := 0; i < 50000; i++ {
-		var b strings.Builder
+		s := pieceText(rng, pieces, 7)
 		if i%2 == 0 { // a place first, as a dateline starts
-			b.WriteString([]string{"GENEVA", "(Bruxelles)", "Ciudad de Guatemala"}[rng.IntN(3)])
+			s = []string{"GENEVA", "(Bruxelles)", "Ciudad de Guatemala"}[rng.IntN(3)] + s
 		}
-		for j := rng.IntN(7); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := b.String()
 		got := dashThenSpace(s)
 		if want := re.MatchString(s); got != want {
 			t.Fatalf("dashThenSpace(%q) = %v, want %v", s, got, want)
@@ -305,11 +286,7 @@ func TestHasControlsAgrees(t *testing.T) {
 		"\ufffe", "\uefbf", "é", "\u2028", "\xc2", "\xef\xbf", "\xef\xbb", "北"}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 20000; i++ {
-		var b strings.Builder
-		for j := rng.IntN(6); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := strings.ToValidUTF8(b.String(), "\uFFFD") // as decode gives it
+		s := strings.ToValidUTF8(pieceText(rng, pieces, 6), "\uFFFD") // as decode gives it
 		mapped := strings.Map(dropControl, s)
 		if got, want := hasControls(s), mapped != s; got != want {
 			t.Fatalf("hasControls(%q) = %v, want %v", s, got, want)
@@ -357,11 +334,7 @@ func TestRelativeWordAgrees(t *testing.T) {
 	pieces := append([]string{" ", "x", "-", "le", "el", "2024", "hi", "er", "ay"}, words...)
 	rng := rand.New(rand.NewPCG(13, 14))
 	for i := 0; i < 20000; i++ {
-		var b strings.Builder
-		for j := rng.IntN(6); j >= 0; j-- {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := b.String()
+		s := pieceText(rng, pieces, 6)
 		if got, want := relativeWord(s), relative.FindString(s); got != want {
 			t.Fatalf("relativeWord(%q) = %q, want %q", s, got, want)
 		}
@@ -371,4 +344,14 @@ func TestRelativeWordAgrees(t *testing.T) {
 			t.Errorf("relativeWord misses %q", w)
 		}
 	}
+}
+
+// pieceText is one to n pieces drawn at random, joined: the random texts
+// the shortcut tests compare their code and its reference on.
+func pieceText(rng *rand.Rand, pieces []string, n int) string {
+	var b strings.Builder
+	for j := rng.IntN(n); j >= 0; j-- {
+		b.WriteString(pieces[rng.IntN(len(pieces))])
+	}
+	return b.String()
 }

@@ -636,50 +636,21 @@ func testFireMany(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	build := func(id string) Builder {
-		return func(event string, items []Item, seq int64) ([]Batch, error) {
-			var out []Batch
-			for _, it := range items {
-				out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprintf("%s %d #%d", id, it.Seq, seq))})
-				seq++
-			}
-			return out, nil
-		}
-	}
 	ids := []string{"p1", "p2", "p3", "p4"}
 	for _, id := range ids {
 		s.AddSubscriber(ctx, id, "all")
 	}
 	save(0, 5)
-	if _, err := s.FireMany(ctx, []string{"p3"}, Query{}, build, nil); err != nil {
+	if _, err := s.FireMany(ctx, []string{"p3"}, Query{}, numbered, nil); err != nil {
 		t.Fatal(err)
 	}
 	save(5, 12)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	total := map[string]int{}
-	fired := 0
-	for _, st := range []*Store{s, other, s} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := st.FireMany(ctx, ids, Query{}, build, func(string, int) { mu.Lock(); fired++; mu.Unlock() })
-			if err != nil {
-				t.Error(err)
-			}
-			mu.Lock()
-			for id, k := range n {
-				total[id] += k
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	total, told := fireAtOnce(t, []*Store{s, other, s}, ids, numbered)
 	if want := map[string]int{"p1": 12, "p2": 12, "p3": 7, "p4": 12}; fmt.Sprint(total) != fmt.Sprint(want) {
 		t.Errorf("created %v, want %v", total, want)
 	}
-	if fired == 0 {
-		t.Error("fired was never told")
+	if fmt.Sprint(told) != fmt.Sprint(total) {
+		t.Errorf("fired was told of %v, want %v", told, total)
 	}
 	for _, id := range ids {
 		dels, err := s.Deliveries(ctx, id, 50)
@@ -721,33 +692,7 @@ func testFireManyCommitsInParts(t *testing.T) {
 	if _, err := s.SaveDocuments(ctx, numberedDocs(0, items)); err != nil {
 		t.Fatal(err)
 	}
-	build := func(id string) Builder {
-		return func(event string, its []Item, seq int64) ([]Batch, error) {
-			var out []Batch
-			for _, it := range its {
-				out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprintf("%s %d #%d", id, it.Seq, seq))})
-				seq++
-			}
-			return out, nil
-		}
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	total, told := map[string]int{}, map[string]int{}
-	for _, st := range []*Store{s, other} {
-		wg.Go(func() {
-			n, err := st.FireMany(ctx, ids, Query{}, build, func(id string, k int) { mu.Lock(); told[id] += k; mu.Unlock() })
-			if err != nil {
-				t.Error(err)
-			}
-			mu.Lock()
-			for id, k := range n {
-				total[id] += k
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	total, told := fireAtOnce(t, []*Store{s, other}, ids, numbered)
 	for _, id := range ids {
 		if total[id] != items || told[id] != items {
 			t.Errorf("%s: created %d, told %d, want %d", id, total[id], told[id], items)
@@ -768,6 +713,43 @@ func testFireManyCommitsInParts(t *testing.T) {
 			}
 		}
 	}
+}
+
+// numbered builds a delivery for each item, its body "subscriber item
+// #sequence".
+func numbered(id string) Builder {
+	return func(event string, items []Item, seq int64) ([]Batch, error) {
+		var out []Batch
+		for _, it := range items {
+			out = append(out, Batch{Items: []int64{it.Seq}, Body: []byte(fmt.Sprintf("%s %d #%d", id, it.Seq, seq))})
+			seq++
+		}
+		return out, nil
+	}
+}
+
+// fireAtOnce fires ids from each store at once and returns the
+// deliveries each subscriber got, as FireMany counted them and as fired
+// was told of them.
+func fireAtOnce(t *testing.T, stores []*Store, ids []string, build func(string) Builder) (total, told map[string]int) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total, told = map[string]int{}, map[string]int{}
+	for _, st := range stores {
+		wg.Go(func() {
+			n, err := st.FireMany(context.Background(), ids, Query{}, build, func(id string, k int) { mu.Lock(); told[id] += k; mu.Unlock() })
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for id, k := range n {
+				total[id] += k
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return total, told
 }
 
 // onePerItem builds a delivery for each item, its body body(item).
