@@ -21,13 +21,6 @@ func (f *Frame) Len() int {
 	return len(f.lines)
 }
 
-// Has reports whether a block's text is frame.
-func (f *Frame) Has(text string) bool {
-	return f != nil && f.lines[lineKey(text)]
-}
-
-func lineKey(s string) string { return foldWords(s) }
-
 // FrameLines is what one document contributes to its source's frame: the
 // keys of the lines that may be frame. A source keeps the lines of its
 // recent documents and learns its frame from them (FrameOf) without
