@@ -95,7 +95,7 @@ func indexTag(s []byte, tag string) int {
 		if j < 0 {
 			return -1
 		}
-		if i += j; i+len(tag) <= len(s) && strings.EqualFold(string(s[i:i+len(tag)]), tag) {
+		if i += j; i+len(tag) <= len(s) && bytes.EqualFold(s[i:i+len(tag)], []byte(tag)) {
 			return i
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"html"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -258,12 +257,4 @@ func collapseFrom(s string, i int) string {
 		i += size
 	}
 	return b.String()
-}
-
-// isSpace is unicode.IsSpace, by table for the first 256 runes.
-func isSpace(r rune) bool {
-	if r < rune(len(spaceTable)) {
-		return spaceTable[r]
-	}
-	return unicode.IsSpace(r)
 }

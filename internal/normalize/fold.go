@@ -86,6 +86,14 @@ var spaceTable = func() (t [256]bool) {
 	return t
 }()
 
+// isSpace is unicode.IsSpace, by table for the first 256 runes.
+func isSpace(r rune) bool {
+	if r >= 0 && r < rune(len(spaceTable)) {
+		return spaceTable[r]
+	}
+	return unicode.IsSpace(r)
+}
+
 // words splits folded text into words.
 func words(s string) []string { return appendWords(nil, s) }
 
@@ -203,7 +211,7 @@ var asciiFold = func() (t [utf8.RuneSelf]byte) {
 func countFields(s string) int {
 	n, in := 0, false
 	for _, r := range s {
-		sp := r < rune(len(spaceTable)) && spaceTable[r&0xff] || r >= rune(len(spaceTable)) && unicode.IsSpace(r)
+		sp := isSpace(r)
 		if !sp && !in {
 			n++
 			in = true

@@ -115,19 +115,14 @@ func dateline(s string) (place, date string, ok bool) {
 // not. It reads bytes: the en and em dashes are E2 80 93 and E2 80 94.
 func dashThenSpace(s string) bool {
 	for i := 0; i < len(s); i++ {
-		n := 1
-		switch s[i] {
-		case '-', ':':
-		case 0xE2:
-			if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0x93 || s[i+2] == 0x94) {
-				n = 3
-				break
-			}
-			continue
-		default:
-			continue
+		n := 0 // the length of the mark at i, 0 for none
+		switch {
+		case s[i] == '-' || s[i] == ':':
+			n = 1
+		case s[i] == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0x93 || s[i+2] == 0x94):
+			n = 3
 		}
-		if i+n < len(s) {
+		if n > 0 && i+n < len(s) {
 			switch s[i+n] {
 			case ' ', '\t', '\n', '\f', '\r':
 				return true
