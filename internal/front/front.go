@@ -12,6 +12,7 @@ package front
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -48,6 +50,10 @@ type Server struct {
 	srv    *fasthttp.Server
 	log    *slog.Logger
 	routes atomic.Pointer[routes]
+
+	mu     sync.Mutex
+	closed bool           // Shutdown was called
+	lns    []net.Listener // those Serve was given
 }
 
 type routes struct {
@@ -84,11 +90,39 @@ func (s *Server) Set(h http.Handler, feeds Feeds) {
 }
 
 // Serve accepts connections on ln until Shutdown; it then returns nil.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	err := s.srv.Serve(ln)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed && errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
 
 // Shutdown stops accepting, lets the requests in flight end and closes
-// idle connections, or gives up when ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+// idle connections, or gives up when ctx ends. A Serve called before it
+// and not yet accepting (fasthttp's Shutdown would miss its listener and
+// leave it serving), or after it, returns too.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	lns := s.lns
+	s.mu.Unlock()
+	err := s.srv.ShutdownWithContext(ctx)
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return err
+}
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	rt := s.routes.Load()

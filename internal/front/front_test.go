@@ -335,3 +335,37 @@ func TestHandlerPanicIsContained(t *testing.T) {
 		t.Errorf("after a panic: %d %q", resp.StatusCode, body)
 	}
 }
+
+// A Shutdown that comes before Serve has begun to accept (a signal during
+// start-up) still stops it: Serve returns, whichever of the two runs
+// first, and the port is closed.
+func TestShutdownBeforeServeStops(t *testing.T) {
+	for i := range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := New(Options{ReadTimeout: time.Second, WriteTimeout: time.Second, IdleTimeout: time.Second, MaxHeader: 16 << 10}, testenv.Log())
+		done := make(chan error, 1)
+		started := make(chan struct{})
+		go func() { close(started); done <- s.Serve(ln) }()
+		if i%2 == 0 {
+			<-started
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve after shutdown: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: Serve still serving 5s after Shutdown", i)
+		}
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Close()
+			t.Fatalf("round %d: the port still accepts after Shutdown", i)
+		}
+	}
+}
