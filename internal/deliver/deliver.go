@@ -417,15 +417,16 @@ type lane struct {
 	refill   bool             // its run is used up and its last delivery delivered
 }
 
-// dispatch is the outbox's one loop. It claims due deliveries of
-// different subscribers, a run of each, in one statement, and keeps one
-// request in flight per subscriber (as many subscribers at once as have
-// something due, up to Workers). Finished attempts are recorded together
-// in one commit, which runs beside the requests and also claims each
-// subscriber's next run when its run is used up; the loop sleeps until
-// woken: a new delivery, a finished request or commit, or the next due
-// time. Once idleAfter is closed, it returns as soon as nothing is in
-// flight or due now.
+// dispatch is the outbox's one loop. It keeps one request in flight per
+// subscriber (as many subscribers at once as have something due, up to
+// Workers). Finished attempts are recorded together in one commit, which
+// runs beside the requests and also claims each subscriber's next run
+// when its run is used up, and the first runs of subscribers with
+// something due (different subscribers, a run of each, in one
+// statement), so that the loop itself never waits on the store while
+// requests finish. The loop sleeps until woken: a new delivery, a
+// finished request or commit, or the next due time. Once idleAfter is
+// closed, it returns as soon as nothing is in flight or due now.
 //
 // A crash loses nothing: a delivery sent but not yet recorded keeps its
 // claim, which lapses, and it goes again under the same webhook-id, then
@@ -485,13 +486,21 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		}
 		if !committing {
 			req, renewed := nextCommit(lanes, pending, stopping, lease)
-			urgent := len(req.Release) > 0 || len(req.Refill) > 0 || len(req.Renew) > 0 || stopping || len(req.Done) >= gatherMost
+			if !stopping && scan && len(lanes) < limit {
+				// New runs are claimed in the commit too, beside the
+				// requests: the loop never waits on the store.
+				req.Claim, req.Subscribers = limit-len(lanes), d.ids()
+			}
+			urgent := len(req.Release) > 0 || len(req.Refill) > 0 || len(req.Renew) > 0 || req.Claim > 0 || stopping || len(req.Done) >= gatherMost
 			switch wait := commitEvery - time.Since(lastCommit); {
-			case len(req.Done)+len(req.Release)+len(req.Refill)+len(req.Renew) == 0:
+			case len(req.Done)+len(req.Release)+len(req.Refill)+len(req.Renew)+req.Claim == 0:
 			case !urgent && wait > 0:
 				gather.Reset(wait)
 			default:
 				committing, pending, lastCommit = true, nil, time.Now()
+				if req.Claim > 0 {
+					scan = false
+				}
 				for id := range req.Release {
 					lanes[id].queue = nil
 				}
@@ -507,22 +516,6 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		}
 		if stopping && inFlight == 0 && !committing && len(pending) == 0 {
 			return attempts, delivered, err
-		}
-		if !stopping && !committing && scan && len(lanes) < limit {
-			scan = false
-			runs, cerr := d.Store.ClaimRuns(ctx, d.ids(), limit-len(lanes), maxRun, lease)
-			if cerr != nil && ctx.Err() == nil {
-				d.Log.Error("outbox", "error", cerr)
-				err = cmp.Or(err, cerr)
-			}
-			for _, run := range runs {
-				l := &lane{queue: run, renewed: time.Now()}
-				lanes[run[0].SubscriberID] = l
-				start(l)
-			}
-			if len(runs) > 0 && len(lanes) == limit {
-				scan = true // more may be due once a place is free
-			}
 		}
 		if untilIdle && len(lanes) == 0 && !committing && len(pending) == 0 && !scan {
 			return attempts, delivered, err
@@ -577,7 +570,9 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 						delete(lanes, id)
 					}
 				}
-				scan = true
+				// A claim that failed is tried again once the loop has
+				// waited (idle, or the next tick), not at once.
+				scan = c.req.Claim == 0
 				continue
 			}
 			for _, id := range c.rec.Stopped {
@@ -588,7 +583,9 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 					}
 				}
 			}
+			refilled := map[string]bool{}
 			for _, id := range c.req.Refill {
+				refilled[id] = true
 				l := lanes[id]
 				if l == nil {
 					continue
@@ -602,6 +599,23 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 				} else if l.inFlight == 0 {
 					delete(lanes, id) // its queue ran dry: a place for another
 					scan = true
+				}
+			}
+			if c.req.Claim > 0 {
+				claimed := 0
+				for id, run := range c.rec.Runs {
+					if refilled[id] || lanes[id] != nil {
+						continue // a lane holds it already (its claim would not have been free)
+					}
+					l := &lane{queue: run, renewed: time.Now()}
+					lanes[id] = l
+					claimed++
+					if ctx.Err() == nil {
+						start(l)
+					} // else the next commit gives it back
+				}
+				if claimed > 0 && len(lanes) >= limit {
+					scan = true // more may be due once a place is free
 				}
 			}
 		case <-d.wake:

@@ -565,3 +565,29 @@ func TestSharedPartsFollowCorrections(t *testing.T) {
 		t.Errorf("a corrected item went out with its old text: %s", c.Shared)
 	}
 }
+
+// A store that fails every commit (here, closed under the sender) makes
+// SendDue return its error, once, instead of claiming again at once and
+// again: the sender waits before it tries a claim that failed.
+func TestFailingStoreIsNotPolledInALoop(t *testing.T) {
+	rc := newReceiver(t)
+	d, _ := setup(t, "", sub("p", rc.srv.URL, ""))
+	fireAll(t, d)
+	concrete(d.Store).Close()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := d.SendDue(context.Background())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "claim") && !strings.Contains(err.Error(), "record") {
+			t.Fatalf("SendDue on a closed store: %v, want the store's error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("SendDue on a closed store is still running after 20s")
+	}
+	if len(rc.ids) != 0 {
+		t.Errorf("%d deliveries reached the partner from a closed store", len(rc.ids))
+	}
+}

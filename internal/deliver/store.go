@@ -10,7 +10,6 @@ import (
 // Store is the store as the webhook sender uses it; *store.Store is one, on either engine.
 type Store interface {
 	AddSubscriber(ctx context.Context, id, backfill string) error
-	ClaimRuns(ctx context.Context, subscribers []string, n, run int, lease time.Duration) ([][]store.Delivery, error)
 	Record(ctx context.Context, r store.Record) (store.Recorded, error)
 	FireMany(ctx context.Context, ids []string, q store.Query, build func(id string) store.Builder, fired func(id string, n int)) (map[string]int, error)
 	NextDue(ctx context.Context, subscribers []string) (time.Time, bool, error)

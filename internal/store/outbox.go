@@ -1141,11 +1141,16 @@ type Record struct {
 	// Release gives back a subscriber's claims after the given delivery
 	// (its sender is stopping).
 	Release map[string]int64
+	// Claim, when not 0, claims the runs of up to that many more
+	// subscribers, as ClaimRuns does, of those Subscribers names (and
+	// WebSub subscriptions), after the refills.
+	Claim       int
+	Subscribers []string
 }
 
 // Recorded is what a Record claimed and stopped.
 type Recorded struct {
-	Runs    map[string][]Delivery // the runs claimed for Refill, by subscriber
+	Runs    map[string][]Delivery // the runs claimed for Refill and Claim, by subscriber
 	Stopped []string              // holding subscribers found paused, their claims given back
 }
 
@@ -1232,6 +1237,17 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 			runs, err := s.claimRuns(ctx, tx, inShape("s.id", r.Refill, &args), args, len(r.Refill), max(1, r.Run), r.Lease)
 			if err != nil {
 				return out, fmt.Errorf("claim the next deliveries: %w", err)
+			}
+			for _, run := range runs {
+				out.Runs[run[0].SubscriberID] = run
+			}
+		}
+		if r.Claim > 0 {
+			// The refills' claims are taken: these are other subscribers.
+			var args []any
+			runs, err := s.claimRuns(ctx, tx, subscriberCond(r.Subscribers, &args), args, r.Claim, max(1, r.Run), r.Lease)
+			if err != nil {
+				return out, fmt.Errorf("claim deliveries: %w", err)
 			}
 			for _, run := range runs {
 				out.Runs[run[0].SubscriberID] = run

@@ -933,3 +933,71 @@ func testLateSenderLeavesAnotherClaim(t *testing.T) {
 		t.Errorf("deliveries after a's late record: %+v", list)
 	}
 }
+
+func TestRecordClaims(t *testing.T) { eachEngine(t, testRecordClaims) }
+
+// A sender's commit claims new subscribers' runs beside its refills: the
+// subscriber refilled gets its next run, the others their first, none
+// twice, and another process finds them all held.
+func testRecordClaims(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	other := reopen(t, dsn)
+	if _, err := s.SaveDocuments(ctx, numberedDocs(0, 6)); err != nil {
+		t.Fatal(err)
+	}
+	var queues = map[string][]int64{}
+	for _, id := range []string{"p", "q", "r"} {
+		s.AddSubscriber(ctx, id, "all")
+		if _, err := s.Fire(ctx, id, Query{}, onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })); err != nil {
+			t.Fatal(err)
+		}
+		all, _ := s.Deliveries(ctx, id, 20)
+		for i := len(all) - 1; i >= 0; i-- {
+			queues[id] = append(queues[id], all[i].ID)
+		}
+	}
+	ids := func(run []Delivery) (out []int64) {
+		for _, d := range run {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	runs, err := s.ClaimRuns(ctx, []string{"p"}, 1, 2, time.Minute)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("claim p: %v %v", runs, err)
+	}
+	var done []Finished
+	for _, d := range runs[0] {
+		done = append(done, Finished{Delivery: d, Attempt: Attempt{At: s.Now(), Status: 200}, Outcome: Delivered})
+	}
+	rec, err := s.Record(ctx, Record{Done: done, Lease: time.Minute, Run: 2, Refill: []string{"p"}, Claim: 5, Subscribers: []string{"p", "q", "r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{"p": queues["p"][2:4], "q": queues["q"][:2], "r": queues["r"][:2]}
+	if len(rec.Runs) != len(want) {
+		t.Fatalf("the commit claimed %d runs, want %d: %v", len(rec.Runs), len(want), rec.Runs)
+	}
+	for id, w := range want {
+		if got := ids(rec.Runs[id]); fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s: claimed %v, want %v", id, got, w)
+		}
+		for _, d := range rec.Runs[id] {
+			if len(d.Body) == 0 {
+				t.Errorf("%s: delivery %d claimed without its body", id, d.ID)
+			}
+		}
+	}
+	if again, _ := other.ClaimRuns(ctx, []string{"p", "q", "r"}, 5, 2, time.Minute); len(again) != 0 {
+		t.Fatalf("another process claimed %v while every run is held", again)
+	}
+	// Claim bounds the new runs; the refill is not counted in it.
+	if _, err := s.Record(ctx, Record{Release: map[string]int64{"q": 0, "r": 0}, Lease: time.Minute, Run: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = s.Record(ctx, Record{Lease: time.Minute, Run: 2, Claim: 1, Subscribers: []string{"p", "q", "r"}})
+	if err != nil || len(rec.Runs) != 1 || rec.Runs["p"] != nil {
+		t.Fatalf("a claim of one more run: %v %v", rec.Runs, err)
+	}
+}
