@@ -475,6 +475,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		jobs <- del
 	}
 	untilIdle := false
+	unsettled := true // another process may have left successes to settle
 	for {
 		stopping := ctx.Err() != nil
 		if !untilIdle {
@@ -521,6 +522,14 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			return attempts, delivered, err
 		}
 		if len(lanes) == 0 && !committing && len(pending) == 0 && !stopping {
+			if unsettled {
+				// Idle: the successes recorded in the log go onto their
+				// deliveries' rows now, while nothing waits on the writer.
+				if _, serr := d.Store.Settle(ctx); serr != nil && ctx.Err() == nil {
+					d.Log.Error("outbox", "error", serr)
+				}
+				unsettled = false
+			}
 			d.idle(ctx)
 			scan = true
 			continue
@@ -559,6 +568,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 				}
 			}
 			attempts += len(c.req.Done)
+			unsettled = unsettled || len(c.req.Done) > 0
 			if c.err != nil {
 				// Nothing was recorded: the claims lapse and the
 				// deliveries go again, under their webhook-ids. Until

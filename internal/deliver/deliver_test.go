@@ -591,3 +591,42 @@ func TestFailingStoreIsNotPolledInALoop(t *testing.T) {
 		t.Errorf("%d deliveries reached the partner from a closed store", len(rc.ids))
 	}
 }
+
+// The sender records successes in the outbox's log; once it is idle, it
+// settles them onto their deliveries' rows, so that the log stays short.
+func TestIdleSenderSettlesTheLog(t *testing.T) {
+	rc := newReceiver(t)
+	d, _ := setup(t, "", sub("p", rc.srv.URL, ""))
+	st := concrete(d.Store)
+	fireAll(t, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { d.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rc.mu.Lock()
+		got := len(rc.got)
+		rc.mu.Unlock()
+		n, err := st.Unsettled(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == 5 && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s the partner got %d of 5 items and %d successes are unsettled", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dels, err := st.Deliveries(context.Background(), "p", 10)
+	if err != nil || len(dels) == 0 {
+		t.Fatalf("deliveries: %v %v", dels, err)
+	}
+	for _, del := range dels {
+		if del.Status != store.Sent || del.SentAt.IsZero() {
+			t.Errorf("delivery %s settled as %s, sent at %v", del.WebhookID, del.Status, del.SentAt)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 type Store interface {
 	AddSubscriber(ctx context.Context, id, backfill string) error
 	Record(ctx context.Context, r store.Record) (store.Recorded, error)
+	Settle(ctx context.Context) (int, error)
 	FireMany(ctx context.Context, ids []string, q store.Query, build func(id string) store.Builder, fired func(id string, n int)) (map[string]int, error)
 	NextDue(ctx context.Context, subscribers []string) (time.Time, bool, error)
 	WebSubByID(ctx context.Context, id string) (store.WebSub, error)

@@ -11,7 +11,7 @@ import (
 // facet_counts and the item count are not copied: the target's triggers
 // count what is inserted.
 var copyTables = []string{"sources", "items", "documents", "item_bands", "item_bands_new", "item_facets",
-	"subscribers", "deliveries", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
+	"subscribers", "deliveries", "sent_log", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
 // Copied is how many rows of each table Copy copied.
 type Copied struct {
@@ -69,7 +69,7 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	}
 	if to.pg {
 		// Identity columns go on from the largest id copied.
-		for _, table := range []string{"items", "deliveries"} {
+		for _, table := range []string{"items", "deliveries", "sent_log"} {
 			if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', 'id'), coalesce((SELECT max(id) FROM `+table+`), 0) + 1, false)`); err != nil {
 				return out, err
 			}

@@ -57,6 +57,10 @@ type Delivery struct {
 	Created      time.Time
 	SentAt       time.Time
 	LastError    string
+	// Prefix, in a claimed run, is what its subscriber's sent prefix
+	// (sent_through) is once every delivery before it in the run is
+	// delivered: the prefix when the run was claimed, for its first.
+	Prefix int64
 }
 
 // Attempt is one try at a delivery.
@@ -870,7 +874,7 @@ func itemList(s string) ([]int64, bool) {
 // subscriber's claim (sclaim: when it lapses, empty or past when there is
 // none). subs is the condition on s.id.
 func heads(subs string) string {
-	return `SELECT s.id AS sid, s.claimed_until AS sclaim, (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')) AS hid
+	return `SELECT s.id AS sid, s.claimed_until AS sclaim, (SELECT min(x.id) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending') AND x.id > s.sent_through) AS hid
 		FROM subscribers s WHERE s.paused = 0 AND ` + subs
 }
 
@@ -920,10 +924,16 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	// The subscriber's row is the claim: on PostgreSQL it is locked, and
 	// one taken meanwhile by another process is skipped or, committed,
 	// seen.
-	heads, err := scanDeliveries(s.wstmt(ctx, tx, `SELECT `+qualified("d", deliveryColumns)+` FROM (`+heads(cond)+`) h
+	rows, err := s.wstmt(ctx, tx, `SELECT `+qualified("d", deliveryColumns)+`, c.sent_through FROM (`+heads(cond)+`) h
 		JOIN deliveries d ON d.id = h.hid JOIN subscribers c ON c.id = h.sid
 		WHERE c.claimed_until <= ? AND d.next_attempt <= ?
-		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("c")).QueryContext(ctx, args...))
+		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("c")).QueryContext(ctx, args...)
+	heads, err := scanAll(rows, err, func(r scanner) (Delivery, error) {
+		var prefix int64
+		d, err := scanDelivery(extraScanner{r, &prefix}, nil)
+		d.Prefix = prefix
+		return d, err
+	})
 	if err != nil || len(heads) == 0 {
 		return nil, err
 	}
@@ -940,6 +950,9 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 				return nil, err
 			}
 			runs[i] = append(runs[i], more...) // with their bodies
+		}
+		for k := 1; k < len(runs[i]); k++ {
+			runs[i][k].Prefix = runs[i][k-1].ID
 		}
 		claims = append(claims, h.SubscriberID, runs[i][len(runs[i])-1].ID)
 	}
@@ -1168,6 +1181,14 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 	if err := s.recordAttempts(ctx, tx, r.Done); err != nil {
 		return out, fmt.Errorf("record deliveries: %w", err)
 	}
+	if n, err := s.unsettled(ctx, tx); err != nil || n > settleAt {
+		if err == nil {
+			_, err = s.settle(ctx, tx, settleChunk)
+		}
+		if err != nil {
+			return out, fmt.Errorf("settle deliveries: %w", err)
+		}
+	}
 	release := maps.Clone(r.Release)
 	if release == nil {
 		release = map[string]int64{}
@@ -1265,49 +1286,116 @@ func (s *Store) endClaims(ctx context.Context, tx *txn, pairs []any) error {
 }
 
 // recordAttempts stores finished attempts, a statement for many: the
-// attempt that delivered a delivery on its row, which is marked sent
-// (sent_at, sent_status, sent_latency_ms, sent_response), and the others
-// in attempts.
+// failed ones in attempts, the delivering ones as recordDelivered says.
 func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) error {
+	var delivered []Finished
 	for chunk := range slices.Chunk(done, maxRows) {
 		var failed []int64
 		for _, f := range chunk {
 			if f.Outcome != Delivered {
 				failed = append(failed, f.Delivery.ID)
+			} else {
+				delivered = append(delivered, f)
 			}
 		}
-		var exist []int64
-		if len(failed) > 0 {
-			var args []any
-			var err error
-			exist, err = scanColumn[int64](s.wstmt(ctx, tx, `SELECT id FROM deliveries WHERE `+inShape("id", failed, &args)).QueryContext(ctx, args...))
-			if err != nil {
-				return err
-			}
+		if len(failed) == 0 {
+			continue
 		}
-		var attempts, delivered []any
-		var failing []string
+		var args []any
+		exist, err := scanColumn[int64](s.wstmt(ctx, tx, `SELECT id FROM deliveries WHERE `+inShape("id", failed, &args)).QueryContext(ctx, args...))
+		if err != nil {
+			return err
+		}
+		var attempts []any
 		for _, f := range chunk {
-			a := f.Attempt
-			switch {
-			case f.Outcome == Delivered:
-				// One whose subscriber was removed (and its deliveries with
-				// it) matches no row.
-				delivered = append(delivered, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Response)
-				failing = append(failing, f.Delivery.SubscriberID)
-			case slices.Contains(exist, f.Delivery.ID):
+			// One whose subscriber was removed (and its deliveries with
+			// it) is not recorded.
+			if a := f.Attempt; f.Outcome != Delivered && slices.Contains(exist, f.Delivery.ID) {
 				attempts = append(attempts, f.Delivery.ID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Error, a.Response)
 			}
 		}
 		if err := s.insertMany(ctx, tx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response) VALUES `, 6, attempts); err != nil {
 			return err
 		}
-		if len(delivered) == 0 {
-			continue
+	}
+	return s.recordDelivered(ctx, tx, delivered)
+}
+
+// recordDelivered records delivering attempts without writing their
+// deliveries' rows. A subscriber's deliveries go one at a time and in
+// order, so what it was delivered is a prefix of its queue: the attempts
+// are appended to sent_log, and its sent_through moves to the last of
+// them, if it still stands where the sender expects (Delivery.Prefix of
+// the first). One whose prefix moved meanwhile (a delivery replayed ahead
+// of it, or its claim taken by another sender) is marked sent on its row
+// at once instead. Either way the subscriber is no longer failing.
+func (s *Store) recordDelivered(ctx context.Context, tx *txn, done []Finished) error {
+	if len(done) == 0 {
+		return nil
+	}
+	type span struct{ first, prefix, last int64 }
+	spans := map[string]span{}
+	for _, f := range done {
+		d := f.Delivery
+		sp, ok := spans[d.SubscriberID]
+		if !ok || d.ID < sp.first {
+			sp.first, sp.prefix = d.ID, d.Prefix
 		}
-		// The delivering attempts, a table the update joins, padded to a
-		// shape: one statement for the chunk.
-		rows, n := paddedRows(delivered, 5)
+		sp.last = max(sp.last, d.ID)
+		spans[d.SubscriberID] = sp
+	}
+	var moves []any // subscriber, the prefix expected, where it moves
+	for _, sub := range slices.Sorted(maps.Keys(spans)) {
+		moves = append(moves, sub, spans[sub].prefix, spans[sub].last)
+	}
+	through := map[string]int64{} // each subscriber's sent_through now
+	err := inRuns(moves, 3, func(n int, run []any) error {
+		rows, err := s.wstmt(ctx, tx, `WITH v (id, prefix, through) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", n), ", ")+`)
+			UPDATE subscribers SET sent_through = CASE WHEN subscribers.sent_through = v.prefix THEN v.through ELSE subscribers.sent_through END, failing = 0
+			FROM v WHERE subscribers.id = v.id RETURNING subscribers.id, subscribers.sent_through`).QueryContext(ctx, run...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sub string
+			var st int64
+			if err := rows.Scan(&sub, &st); err != nil {
+				return err
+			}
+			through[sub] = st
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	var logged, marked []any
+	for _, f := range done {
+		id, a := f.Delivery.ID, f.Attempt
+		switch st, ok := through[f.Delivery.SubscriberID]; {
+		case !ok:
+			// Its subscriber was removed, and its deliveries with it.
+		case id <= st:
+			logged = append(logged, id, f.Delivery.WebhookID, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Response)
+		default:
+			marked = append(marked, id, formatTime(a.At), a.Status, a.Latency.Milliseconds(), a.Response)
+		}
+	}
+	if err := s.insertMany(ctx, tx, `INSERT INTO sent_log (delivery_id, webhook_id, at, status, latency_ms, response) VALUES `, 6, logged); err != nil {
+		return err
+	}
+	return s.markSent(ctx, tx, marked)
+}
+
+// markSent writes delivering attempts on their deliveries' rows, which it
+// marks sent (sent_at, sent_status, sent_latency_ms, sent_response): rows
+// of id, at, status, latency in ms and response.
+func (s *Store) markSent(ctx context.Context, tx *txn, attempts []any) error {
+	for chunk := range slices.Chunk(attempts, 5*maxRows) {
+		// A table the update joins, padded to a shape: one statement for
+		// the chunk.
+		rows, n := paddedRows(chunk, 5)
 		q := `WITH v (id, at, code, ms, response) AS (VALUES ` +
 			strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BLOB)), ", n), ", ") + `)
 			UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = v.at, sent_status = v.code, sent_latency_ms = v.ms, sent_response = v.response, last_error = ''
@@ -1315,12 +1403,72 @@ func (s *Store) recordAttempts(ctx context.Context, tx *txn, done []Finished) er
 		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, append(rows, Sent)...); err != nil {
 			return err
 		}
-		var args []any
-		if _, err := s.wstmt(ctx, tx, `UPDATE subscribers SET failing = 0 WHERE failing != 0 AND `+inShape("id", failing, &args)).ExecContext(ctx, args...); err != nil {
-			return err
-		}
 	}
 	return nil
+}
+
+// settleAt is how long sent_log may grow before a commit settles its
+// oldest settleChunk entries; the senders settle the rest when idle.
+const (
+	settleAt    = 16384
+	settleChunk = 4096
+)
+
+// Settle moves the delivering attempts in sent_log onto their deliveries'
+// rows, which it marks sent, and empties the log, a bounded part a
+// transaction. It returns how many entries it settled.
+func (s *Store) Settle(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		tx, err := s.begin(ctx)
+		if err != nil {
+			return total, fmt.Errorf("settle deliveries: %w", err)
+		}
+		n, err := s.settle(ctx, tx, settleChunk)
+		if err == nil {
+			err = tx.Commit()
+		}
+		tx.Rollback()
+		if err != nil {
+			return total, fmt.Errorf("settle deliveries: %w", err)
+		}
+		if total += n; n < settleChunk {
+			return total, nil
+		}
+	}
+}
+
+// settle settles, in tx, the oldest n entries of sent_log and returns
+// how many there were. An entry whose delivery is gone (its subscriber
+// removed) is dropped: it matches no row, the webhook-id compared too.
+func (s *Store) settle(ctx context.Context, tx *txn, n int) (int, error) {
+	var last sql.NullInt64
+	var count int
+	if err := s.wstmt(ctx, tx, `SELECT max(id), count(*) FROM (SELECT id FROM sent_log ORDER BY id LIMIT ?) l`).QueryRowContext(ctx, n).Scan(&last, &count); err != nil || count == 0 {
+		return 0, err
+	}
+	if _, err := s.wstmt(ctx, tx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, sent_at = l.at, sent_status = l.status,
+		sent_latency_ms = l.latency_ms, sent_response = l.response, last_error = ''
+		FROM sent_log l WHERE l.id <= ? AND deliveries.id = l.delivery_id AND deliveries.webhook_id = l.webhook_id AND deliveries.status IN ('due', 'sending')`).ExecContext(ctx, Sent, last.Int64); err != nil {
+		return 0, err
+	}
+	_, err := s.wstmt(ctx, tx, `DELETE FROM sent_log WHERE id <= ?`).ExecContext(ctx, last.Int64)
+	return count, err
+}
+
+// Unsettled counts the successes recorded in sent_log and not yet
+// settled onto their deliveries' rows.
+func (s *Store) Unsettled(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sent_log`).Scan(&n)
+	return n, err
+}
+
+// unsettled is about how many entries sent_log holds.
+func (s *Store) unsettled(ctx context.Context, tx *txn) (int64, error) {
+	var n sql.NullInt64
+	err := s.wstmt(ctx, tx, `SELECT (SELECT max(id) FROM sent_log) - (SELECT min(id) FROM sent_log) + 1`).QueryRowContext(ctx).Scan(&n)
+	return n.Int64, err
 }
 
 // finishFailed records what a failed attempt means for its delivery and
@@ -1373,46 +1521,94 @@ func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 
 // Deliveries lists a subscriber's deliveries, newest first.
 func (s *Store) Deliveries(ctx context.Context, subscriberID string, limit int) ([]Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns("deliveries")+`
-		FROM deliveries `+bodyJoins("deliveries")+`
-		WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
-	var held []heldBody
-	dels, err := scanAll(rows, err, func(r scanner) (Delivery, error) {
-		var body bodyParts
-		d, err := scanDelivery(r, &body)
-		held = append(held, body.held())
-		return d, err
+	var dels []Delivery
+	err := s.snapshot(ctx, func(tx *txn) error {
+		rows, err := tx.QueryContext(ctx, traced(`SELECT `+deliveryColumns+`, `+bodyColumns("deliveries")+`
+			FROM deliveries `+bodyJoins("deliveries")+`
+			WHERE subscriber_id = ? ORDER BY deliveries.id DESC LIMIT ?`), subscriberID, limit)
+		var held []heldBody
+		dels, err = scanAll(rows, err, func(r scanner) (Delivery, error) {
+			var body bodyParts
+			d, err := scanDelivery(r, &body)
+			held = append(held, body.held())
+			return d, err
+		})
+		if err != nil {
+			return err
+		}
+		bodies, err := s.assemble(ctx, tx, held)
+		if err != nil {
+			return err
+		}
+		for i := range dels {
+			dels[i].Body = bodies[i]
+		}
+		var until string
+		var claimed, sent int64
+		err = tx.QueryRowContext(ctx, traced(`SELECT claimed_until, claimed_through, sent_through FROM subscribers WHERE id = ?`), subscriberID).Scan(&until, &claimed, &sent)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return s.deriveStatus(ctx, tx, dels, sent, claimed, until > formatTime(s.Now()))
 	})
-	if err != nil {
-		return nil, err
-	}
-	bodies, err := s.assemble(ctx, s.r, held)
-	if err != nil {
-		return nil, err
-	}
-	// The deliveries of a live claim are in flight.
-	var until string
-	var through int64
-	err = s.r.QueryRowContext(ctx, traced(`SELECT claimed_until, claimed_through FROM subscribers WHERE id = ?`), subscriberID).Scan(&until, &through)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	live := until > formatTime(s.Now())
-	for i := range dels {
-		dels[i].Body = bodies[i]
-		if live && dels[i].Status == Due && dels[i].ID <= through {
-			dels[i].Status = Sending
+	return dels, err
+}
+
+// deriveStatus says what the rows of a subscriber's deliveries do not
+// yet: those at or below its sent_through are sent (their delivering
+// attempts are in sent_log, not settled), and those of a live claim, up to
+// claimed_through, in flight.
+func (s *Store) deriveStatus(ctx context.Context, tx *txn, dels []Delivery, sent, claimed int64, live bool) error {
+	var unsettled []int64
+	for _, d := range dels {
+		if d.Status == Due && d.ID <= sent {
+			unsettled = append(unsettled, d.ID)
 		}
 	}
-	return dels, nil
+	at := map[int64]time.Time{}
+	for chunk := range slices.Chunk(unsettled, maxListed) {
+		var args []any
+		rows, err := tx.QueryContext(ctx, traced(`SELECT delivery_id, at FROM sent_log WHERE `+inShape("delivery_id", chunk, &args)), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var t string
+			if err := rows.Scan(&id, &t); err != nil {
+				rows.Close()
+				return err
+			}
+			at[id] = parseTime(t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for i := range dels {
+		d := &dels[i]
+		switch {
+		case d.Status == Due && d.ID <= sent:
+			d.Status, d.Attempts, d.SentAt, d.LastError = Sent, d.Attempts+1, at[d.ID], ""
+		case live && d.Status == Due && d.ID <= claimed:
+			d.Status = Sending
+		}
+	}
+	return nil
 }
 
 // Attempts lists a delivery's attempts, oldest first: those in attempts,
-// and the one that delivered it, kept on its row.
+// and the one that delivered it, kept on its row or, not yet settled
+// there, in sent_log.
 func (s *Store) Attempts(ctx context.Context, deliveryID int64) ([]Attempt, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ?
-		UNION ALL SELECT sent_at, sent_status, sent_latency_ms, '', sent_response FROM deliveries WHERE id = ? AND sent_status != 0
-		ORDER BY 1`, deliveryID, deliveryID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, status, latency_ms, error, response FROM attempts WHERE delivery_id = ?1
+		UNION ALL SELECT sent_at, sent_status, sent_latency_ms, '', sent_response FROM deliveries WHERE id = ?1 AND sent_status != 0
+		UNION ALL SELECT l.at, l.status, l.latency_ms, '', l.response FROM sent_log l JOIN deliveries d ON d.id = l.delivery_id AND d.webhook_id = l.webhook_id
+			WHERE l.delivery_id = ?1 AND d.status IN ('due', 'sending')
+		ORDER BY 1`, deliveryID)
 	return scanAll(rows, err, func(r scanner) (Attempt, error) {
 		var a Attempt
 		var at string
@@ -1432,6 +1628,17 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 		return err
 	}
 	defer tx.Rollback()
+	// What the log says was sent is settled first: a sent delivery's row
+	// then says so, with the attempt that delivered it.
+	for {
+		n, err := s.settle(ctx, tx, settleChunk)
+		if err != nil {
+			return err
+		}
+		if n < settleChunk {
+			break
+		}
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, at, status, latency_ms, error, response)
 		SELECT id, sent_at, sent_status, sent_latency_ms, '', sent_response FROM deliveries WHERE webhook_id = ? AND status = ? AND sent_status != 0`,
 		webhookID, Sent)
@@ -1447,6 +1654,12 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
+	// It is owed again: its subscriber's sent prefix ends before it.
+	_, err = tx.ExecContext(ctx, `UPDATE subscribers SET sent_through = d.id - 1 FROM deliveries d
+		WHERE d.webhook_id = ? AND subscribers.id = d.subscriber_id AND subscribers.sent_through >= d.id`, webhookID)
+	if err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -1456,7 +1669,8 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 func (s *Store) RetryNow(ctx context.Context, subscriberID string) (int, error) {
 	// The status IN term is the owed index's own condition: with it, the
 	// planner reads the subscriber's owed deliveries from that index.
-	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ? WHERE subscriber_id = ? AND status IN ('due', 'sending') AND status = ?`, formatTime(s.Now()), subscriberID, Due)
+	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ?1 WHERE subscriber_id = ?2 AND status IN ('due', 'sending') AND status = ?3
+		AND id > (SELECT sent_through FROM subscribers WHERE id = ?2)`, formatTime(s.Now()), subscriberID, Due)
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", subscriberID, err)
 	}
@@ -1481,8 +1695,8 @@ type Owed struct {
 // OwedBySubscriber counts, in the database, the deliveries owed to each
 // subscriber that is owed any.
 func (s *Store) OwedBySubscriber(ctx context.Context) (map[string]Owed, error) {
-	rows, err := s.rstmt(ctx, `SELECT s.id, (SELECT count(*) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending')),
-		coalesce((SELECT h.last_error FROM deliveries h WHERE h.id = (SELECT min(y.id) FROM deliveries y WHERE y.subscriber_id = s.id AND y.status IN ('due', 'sending'))), '')
+	rows, err := s.rstmt(ctx, `SELECT s.id, (SELECT count(*) FROM deliveries x WHERE x.subscriber_id = s.id AND x.status IN ('due', 'sending') AND x.id > s.sent_through),
+		coalesce((SELECT h.last_error FROM deliveries h WHERE h.id = (SELECT min(y.id) FROM deliveries y WHERE y.subscriber_id = s.id AND y.status IN ('due', 'sending') AND y.id > s.sent_through)), '')
 		FROM subscribers s`).QueryContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count owed deliveries: %w", err)
@@ -1507,7 +1721,8 @@ func (s *Store) OwedBySubscriber(ctx context.Context) (map[string]Owed, error) {
 func (s *Store) OutboxDepth(ctx context.Context) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullString
-	err := s.rstmt(ctx, `SELECT count(*), min(created) FROM deliveries WHERE status IN ('due', 'sending')`).QueryRowContext(ctx).Scan(&n, &oldest)
+	err := s.rstmt(ctx, `SELECT count(*), min(d.created) FROM subscribers s
+		JOIN deliveries d ON d.subscriber_id = s.id AND d.status IN ('due', 'sending') AND d.id > s.sent_through`).QueryRowContext(ctx).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("outbox depth: %w", err)
 	}

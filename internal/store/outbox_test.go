@@ -1001,3 +1001,118 @@ func testRecordClaims(t *testing.T) {
 		t.Fatalf("a claim of one more run: %v %v", rec.Runs, err)
 	}
 }
+
+func TestSentLog(t *testing.T) { eachEngine(t, testSentLog) }
+
+// Successes are recorded in sent_log and the subscriber's sent_through,
+// not on their deliveries' rows: every reader says they are sent (with
+// the attempt that delivered them) before the log is settled onto the
+// rows and after; one whose prefix moved meanwhile (a replay ahead of
+// it) is marked on its row at once; a replayed delivery is owed again,
+// the head of its queue.
+func testSentLog(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if _, err := s.SaveDocuments(ctx, numberedDocs(0, 8)); err != nil {
+		t.Fatal(err)
+	}
+	s.AddSubscriber(ctx, "p", "all")
+	if _, err := s.Fire(ctx, "p", Query{}, onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.ClaimRuns(ctx, []string{"p"}, 1, 4, time.Minute)
+	if err != nil || len(runs) != 1 || len(runs[0]) != 4 {
+		t.Fatalf("claim: %v %v", runs, err)
+	}
+	run := runs[0]
+	at := s.Now().Add(-time.Second).Truncate(time.Millisecond)
+	ok := func(d Delivery) Finished {
+		return Finished{Delivery: d, Attempt: Attempt{At: at, Status: 202, Latency: 7 * time.Millisecond, Response: []byte("thanks")}, Outcome: Delivered}
+	}
+	if _, err := s.Record(ctx, Record{Done: []Finished{ok(run[0]), ok(run[1])}, Lease: time.Minute, Run: 4, Holding: map[string]int64{"p": run[2].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, sent int) {
+		t.Helper()
+		dels, err := s.Deliveries(ctx, "p", 20)
+		if err != nil || len(dels) != 8 {
+			t.Fatalf("%s: %d deliveries, %v", when, len(dels), err)
+		}
+		n := 0
+		for _, d := range dels {
+			if d.Status != Sent {
+				continue
+			}
+			n++
+			if !d.SentAt.Equal(at) || d.Attempts != 1 || d.LastError != "" {
+				t.Errorf("%s: sent delivery %d: sent at %v, %d attempts, error %q", when, d.ID, d.SentAt, d.Attempts, d.LastError)
+			}
+			as, err := s.Attempts(ctx, d.ID)
+			if err != nil || len(as) != 1 || as[0].Status != 202 || as[0].Latency != 7*time.Millisecond || string(as[0].Response) != "thanks" || !as[0].At.Equal(at) {
+				t.Errorf("%s: attempts of %d: %+v %v", when, d.ID, as, err)
+			}
+		}
+		if n != sent {
+			t.Errorf("%s: %d deliveries sent, want %d", when, n, sent)
+		}
+		owed, _ := s.OwedBySubscriber(ctx)
+		depth, _, _ := s.OutboxDepth(ctx)
+		if owed["p"].Deliveries != 8-sent || depth != 8-sent {
+			t.Errorf("%s: owed %d, outbox depth %d, want %d", when, owed["p"].Deliveries, depth, 8-sent)
+		}
+	}
+	check("logged", 2)
+	// Given back and claimed again, the run starts after what the log
+	// says was sent.
+	if _, err := s.Record(ctx, Record{Release: map[string]int64{"p": 0}, Lease: time.Minute, Run: 4}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.ClaimRuns(ctx, []string{"p"}, 1, 2, time.Minute)
+	if err != nil || len(again) != 1 || again[0][0].ID != run[2].ID || again[0][0].Prefix != run[1].ID {
+		t.Fatalf("claimed again: %v %v, want the run from %d", again, err, run[2].ID)
+	}
+	if n, err := s.Settle(ctx); err != nil || n != 2 {
+		t.Fatalf("settle: %d, %v; want the 2 logged", n, err)
+	}
+	check("settled", 2)
+	if n, _ := s.Settle(ctx); n != 0 {
+		t.Errorf("a second settle found %d", n)
+	}
+
+	// The third goes, logged; then the first is replayed while the
+	// fourth is in flight: the fourth's prefix moved, so it is marked on
+	// its row, and the first is owed again, at the head of the queue.
+	if _, err := s.Record(ctx, Record{Done: []Finished{ok(run[2])}, Lease: time.Minute, Run: 4, Holding: map[string]int64{"p": run[3].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Replay(ctx, run[0].WebhookID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Record(ctx, Record{Done: []Finished{ok(run[3])}, Lease: time.Minute, Run: 4}); err != nil {
+		t.Fatal(err)
+	}
+	dels, _ := s.Deliveries(ctx, "p", 20)
+	status := map[int64]string{}
+	for _, d := range dels {
+		status[d.ID] = d.Status
+	}
+	if status[run[0].ID] != Due || status[run[1].ID] != Sent || status[run[2].ID] != Sent || status[run[3].ID] != Sent {
+		t.Errorf("after the replay: %v", status)
+	}
+	if n, _ := s.Settle(ctx); n != 0 {
+		t.Errorf("settle after the replay found %d in the log: the replay settles it, and the fourth went on its row", n)
+	}
+	heads, err := s.ClaimRuns(ctx, []string{"p"}, 1, 8, time.Minute)
+	if err != nil || len(heads) != 1 || heads[0][0].ID != run[0].ID {
+		t.Fatalf("after the replay the head is %v (%v), want the replayed %d", heads, err, run[0].ID)
+	}
+	for _, d := range heads[0][1:] {
+		if d.ID <= run[3].ID {
+			t.Errorf("delivery %d, sent, claimed again after the replayed one", d.ID)
+		}
+	}
+	owed, _ := s.OwedBySubscriber(ctx)
+	if owed["p"].Deliveries != 5 {
+		t.Errorf("owed after the replay: %d, want 5 (the replayed one and the 4 never sent)", owed["p"].Deliveries)
+	}
+}
