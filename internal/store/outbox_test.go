@@ -207,6 +207,17 @@ func testCopyBetweenEngines(t *testing.T) {
 	})
 	dels, _ := claim(ctx, from, []string{"p"}, 1, time.Minute)
 	finishAll(ctx, from, []Finished{{Delivery: dels[0], Attempt: Attempt{At: time.Now(), Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: time.Now()}}, 0)
+	// q's first delivery is sent, its success in the log, not settled.
+	from.AddSubscriber(ctx, "q", "all")
+	from.Fire(ctx, "q", Query{}, onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) }))
+	qrun, _ := from.ClaimRuns(ctx, []string{"q"}, 1, 1, time.Minute)
+	if len(qrun) != 1 {
+		t.Fatalf("claim q: %v", qrun)
+	}
+	sentAt := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := from.Record(ctx, Record{Done: []Finished{{Delivery: qrun[0][0], Attempt: Attempt{At: sentAt, Status: 200}, Outcome: Delivered}}, Lease: time.Minute, Run: 1}); err != nil {
+		t.Fatal(err)
+	}
 	copied, err := Copy(ctx, from, to)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +238,19 @@ func testCopyBetweenEngines(t *testing.T) {
 	if len(d2) != 2 || d1[0].WebhookID != d2[0].WebhookID || d2[1].Attempts != 1 || string(d2[0].Body) != string(d1[0].Body) {
 		t.Errorf("deliveries after the copy: %+v", d2)
 	}
+	sentQ := func(when string) {
+		t.Helper()
+		qd, _ := to.Deliveries(ctx, "q", 20)
+		owed, _ := to.OwedBySubscriber(ctx)
+		if len(qd) != 12 || qd[11].ID != qrun[0][0].ID || qd[11].Status != Sent || !qd[11].SentAt.Equal(sentAt) || qd[10].Status != Due || owed["q"].Deliveries != 11 {
+			t.Errorf("%s: q's deliveries after the copy: %d, the first %+v, owed %d", when, len(qd), qd[len(qd)-1], owed["q"].Deliveries)
+		}
+	}
+	sentQ("logged")
+	if n, err := to.Settle(ctx); n != 1 || err != nil {
+		t.Errorf("the copy's log held %d successes (%v), want q's one", n, err)
+	}
+	sentQ("settled")
 	subs, _ := to.Subscribers(ctx)
 	fsubs, _ := from.Subscribers(ctx)
 	if subs["p"].Cursor != fsubs["p"].Cursor || subs["p"].Cursor == 0 {
