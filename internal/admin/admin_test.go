@@ -145,13 +145,13 @@ func TestAdminRoutes(t *testing.T) {
 		t.Errorf("metrics with no admin token configured: %d, want 200", code)
 	}
 	code, body = call(t, "GET", srv.URL+"/metrics", token)
-	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "crier_outbox_owed", "crier_outbox_oldest_owed_seconds", "crier_subscriber_failing"} {
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "crier_outbox_owed", "crier_outbox_oldest_owed_seconds", "crier_outbox_unsettled", "crier_subscriber_failing"} {
 		if !strings.Contains(body, name) {
 			t.Errorf("metrics lack %s", name)
 		}
 	}
 	promtool(t, body)
-	if code != 200 || !strings.Contains(body, "crier_items 0") || !strings.Contains(body, `crier_subscriber_failing{subscriber="p"} 0`) {
+	if code != 200 || !strings.Contains(body, "crier_items 0") || !strings.Contains(body, "crier_outbox_unsettled 0") || !strings.Contains(body, `crier_subscriber_failing{subscriber="p"} 0`) {
 		t.Errorf("metrics: %d\n%s", code, body)
 	}
 }

@@ -88,6 +88,7 @@ var (
 	itemsDesc    = prometheus.NewDesc("crier_items", "Items stored (retracted ones excluded).", nil, nil)
 	owedDesc     = prometheus.NewDesc("crier_outbox_owed", "Deliveries owed: due or being sent.", nil, nil)
 	oldestDesc   = prometheus.NewDesc("crier_outbox_oldest_owed_seconds", "Age of the oldest delivery still owed.", nil, nil)
+	logDesc      = prometheus.NewDesc("crier_outbox_unsettled", "Successes recorded in the outbox's log, not yet settled onto their deliveries' rows.", nil, nil)
 	failingDesc  = prometheus.NewDesc("crier_source_consecutive_failures", "Consecutive failed runs of a source.", []string{"source"}, nil)
 	addedDesc    = prometheus.NewDesc("crier_source_items_added_total", "Items a source has added.", []string{"source"}, nil)
 	subFailDesc  = prometheus.NewDesc("crier_subscriber_failing", "1 when a subscriber's deliveries fail after every scheduled retry.", []string{"subscriber"}, nil)
@@ -96,7 +97,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{itemsDesc, owedDesc, oldestDesc, failingDesc, addedDesc, subFailDesc, subOwedDesc, scrapeErrors} {
+	for _, d := range []*prometheus.Desc{itemsDesc, owedDesc, oldestDesc, logDesc, failingDesc, addedDesc, subFailDesc, subOwedDesc, scrapeErrors} {
 		ch <- d
 	}
 }
@@ -117,6 +118,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			age = time.Since(oldest).Seconds()
 		}
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
+	} else {
+		failed = 1
+	}
+	if n, err := c.st.Unsettled(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(logDesc, prometheus.GaugeValue, float64(n))
 	} else {
 		failed = 1
 	}

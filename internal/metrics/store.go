@@ -11,6 +11,7 @@ import (
 type Store interface {
 	ItemCount(ctx context.Context) (int, error)
 	OutboxDepth(ctx context.Context) (int, time.Time, error)
+	Unsettled(ctx context.Context) (int, error)
 	OwedBySubscriber(ctx context.Context) (map[string]store.Owed, error)
 	SourceStates(ctx context.Context) (map[string]store.SourceState, error)
 	Subscribers(ctx context.Context) (map[string]store.Subscriber, error)
