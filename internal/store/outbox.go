@@ -826,6 +826,37 @@ var webhookIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").W
 
 const deliveryColumns = `id, webhook_id, subscriber_id, items, status, attempts, next_attempt, created, sent_at, last_error`
 
+// claimColumns are what a sender needs of a delivery it claims: what it
+// sends, and what its retries are reckoned from. Every column read costs
+// the driver several calls into SQLite, each under the connection's
+// mutex, so a claim reads no more.
+const claimColumns = `id, webhook_id, subscriber_id, items, attempts, next_attempt`
+
+// scanClaimed reads claimColumns, and bodyColumns into body when it is
+// not nil, as a delivery being sent.
+func scanClaimed(r scanner, body *bodyParts) (Delivery, error) {
+	d := Delivery{Status: Sending}
+	var items, next string
+	dest := []any{&d.ID, &d.WebhookID, &d.SubscriberID, &items, &d.Attempts, &next}
+	if body != nil {
+		dest = append(dest, body.dest()...)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return d, err
+	}
+	d.NextAttempt = parseTime(next)
+	return d, scanItems(items, &d.Items)
+}
+
+// scanItems reads a delivery's item list.
+func scanItems(s string, items *[]int64) error {
+	var ok bool
+	if *items, ok = itemList(s); !ok {
+		return json.Unmarshal([]byte(s), items)
+	}
+	return nil
+}
+
 // scanDelivery reads deliveryColumns, and bodyColumns into body when it
 // is not nil.
 func scanDelivery(r scanner, body *bodyParts) (Delivery, error) {
@@ -840,11 +871,7 @@ func scanDelivery(r scanner, body *bodyParts) (Delivery, error) {
 		return d, err
 	}
 	d.NextAttempt, d.Created, d.SentAt = parseTime(next), parseTime(created), parseTime(sent)
-	var ok bool
-	if d.Items, ok = itemList(items); !ok {
-		err = json.Unmarshal([]byte(items), &d.Items)
-	}
-	return d, err
+	return d, scanItems(items, &d.Items)
 }
 
 // itemList reads a delivery's items as commitFire writes them, a JSON
@@ -924,13 +951,13 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	// The subscriber's row is the claim: on PostgreSQL it is locked, and
 	// one taken meanwhile by another process is skipped or, committed,
 	// seen.
-	rows, err := s.wstmt(ctx, tx, `SELECT `+qualified("d", deliveryColumns)+`, c.sent_through FROM (`+heads(cond)+`) h
+	rows, err := s.wstmt(ctx, tx, `SELECT `+qualified("d", claimColumns)+`, c.sent_through FROM (`+heads(cond)+`) h
 		JOIN deliveries d ON d.id = h.hid JOIN subscribers c ON c.id = h.sid
 		WHERE c.claimed_until <= ? AND d.next_attempt <= ?
 		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("c")).QueryContext(ctx, args...)
 	heads, err := scanAll(rows, err, func(r scanner) (Delivery, error) {
 		var prefix int64
-		d, err := scanDelivery(extraScanner{r, &prefix}, nil)
+		d, err := scanClaimed(extraScanner{r, &prefix}, nil)
 		d.Prefix = prefix
 		return d, err
 	})
@@ -1014,7 +1041,7 @@ const runBytes = 512 << 10
 // runBytes. The claim on them is the subscriber's (setClaims).
 func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n int, nowTime time.Time) ([]Delivery, error) {
 	// The deliveries with their bodies, read once.
-	rows, err := s.wstmt(ctx, tx, `SELECT `+deliveryColumns+`, `+bodyColumns("deliveries")+`
+	rows, err := s.wstmt(ctx, tx, `SELECT `+claimColumns+`, `+bodyColumns("deliveries")+`
 		FROM deliveries `+bodyJoins("deliveries")+`
 		WHERE subscriber_id = ? AND status IN ('due', 'sending') AND deliveries.id > ? ORDER BY deliveries.id LIMIT ?`).QueryContext(ctx, head.SubscriberID, head.ID, n)
 	if err != nil {
@@ -1024,7 +1051,7 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 	var held []heldBody
 	for rows.Next() {
 		var body bodyParts
-		d, err := scanDelivery(rows, &body)
+		d, err := scanClaimed(rows, &body)
 		if err != nil {
 			rows.Close()
 			return nil, err
