@@ -357,6 +357,18 @@ func (d *Deliverer) ids() []string {
 	return ids
 }
 
+// unheld is ids without those a lane holds: only they can have a run to
+// claim, and each one listed costs the claim a look at its queue.
+func unheld(ids []string, lanes map[string]*lane) []string {
+	out := ids[:0]
+	for _, id := range ids {
+		if lanes[id] == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // lease is how long a claim holds: the request's time and a margin. A
 // sender renews the claims it holds once they are leaseMargin/2 old, so
 // that each request starts with at least its timeout left on its claim.
@@ -490,7 +502,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			if !stopping && scan && len(lanes) < limit {
 				// New runs are claimed in the commit too, beside the
 				// requests: the loop never waits on the store.
-				req.Claim, req.Subscribers = limit-len(lanes), d.ids()
+				req.Claim, req.Subscribers = limit-len(lanes), unheld(d.ids(), lanes)
 			}
 			urgent := len(req.Release) > 0 || len(req.Refill) > 0 || len(req.Renew) > 0 || req.Claim > 0 || stopping || len(req.Done) >= gatherMost
 			switch wait := commitEvery - time.Since(lastCommit); {
