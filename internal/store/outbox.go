@@ -968,7 +968,6 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	var ids []int64
 	var claims []any // subscriber, the last delivery of its run
 	for i, h := range heads {
-		h.Status = Sending
 		runs[i] = []Delivery{h}
 		ids = append(ids, h.ID)
 		if run > 1 {
@@ -1059,7 +1058,6 @@ func (s *Store) claimFollowing(ctx context.Context, tx *txn, head Delivery, n in
 		if d.NextAttempt.After(nowTime) {
 			break
 		}
-		d.Status = Sending
 		run, held = append(run, d), append(held, body.held())
 	}
 	rows.Close()
@@ -1208,7 +1206,7 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 	if err := s.recordAttempts(ctx, tx, r.Done); err != nil {
 		return out, fmt.Errorf("record deliveries: %w", err)
 	}
-	if n, err := s.unsettled(ctx, tx); err != nil || n > settleAt {
+	if n, err := s.logSpan(ctx, tx); err != nil || n > settleAt {
 		if err == nil {
 			_, err = s.settle(ctx, tx, settleChunk)
 		}
@@ -1280,25 +1278,26 @@ func (s *Store) Record(ctx context.Context, r Record) (Recorded, error) {
 				return out, fmt.Errorf("renew claims: %w", err)
 			}
 		}
-		if len(r.Refill) > 0 {
-			var args []any
-			runs, err := s.claimRuns(ctx, tx, inShape("s.id", r.Refill, &args), args, len(r.Refill), max(1, r.Run), r.Lease)
-			if err != nil {
-				return out, fmt.Errorf("claim the next deliveries: %w", err)
-			}
+		// The runs of cond's subscribers (with its args), up to n, into
+		// out.Runs.
+		claim := func(cond string, args []any, n int) error {
+			runs, err := s.claimRuns(ctx, tx, cond, args, n, max(1, r.Run), r.Lease)
 			for _, run := range runs {
 				out.Runs[run[0].SubscriberID] = run
+			}
+			return err
+		}
+		if len(r.Refill) > 0 {
+			var args []any
+			if err := claim(inShape("s.id", r.Refill, &args), args, len(r.Refill)); err != nil {
+				return out, fmt.Errorf("claim the next deliveries: %w", err)
 			}
 		}
 		if r.Claim > 0 {
 			// The refills' claims are taken: these are other subscribers.
 			var args []any
-			runs, err := s.claimRuns(ctx, tx, subscriberCond(r.Subscribers, &args), args, r.Claim, max(1, r.Run), r.Lease)
-			if err != nil {
+			if err := claim(subscriberCond(r.Subscribers, &args), args, r.Claim); err != nil {
 				return out, fmt.Errorf("claim deliveries: %w", err)
-			}
-			for _, run := range runs {
-				out.Runs[run[0].SubscriberID] = run
 			}
 		}
 	}
@@ -1380,19 +1379,14 @@ func (s *Store) recordDelivered(ctx context.Context, tx *txn, done []Finished) e
 		rows, err := s.wstmt(ctx, tx, `WITH v (id, prefix, through) AS (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", n), ", ")+`)
 			UPDATE subscribers SET sent_through = CASE WHEN subscribers.sent_through = v.prefix THEN v.through ELSE subscribers.sent_through END, failing = 0
 			FROM v WHERE subscribers.id = v.id RETURNING subscribers.id, subscribers.sent_through`).QueryContext(ctx, run...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		_, err = scanAll(rows, err, func(r scanner) (struct{}, error) {
 			var sub string
 			var st int64
-			if err := rows.Scan(&sub, &st); err != nil {
-				return err
-			}
+			err := r.Scan(&sub, &st)
 			through[sub] = st
-		}
-		return rows.Err()
+			return struct{}{}, err
+		})
+		return err
 	})
 	if err != nil {
 		return err
@@ -1491,8 +1485,9 @@ func (s *Store) Unsettled(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// unsettled is about how many entries sent_log holds.
-func (s *Store) unsettled(ctx context.Context, tx *txn) (int64, error) {
+// logSpan is about how many entries sent_log holds, read from its first
+// and last ids (Unsettled counts them, which a commit need not).
+func (s *Store) logSpan(ctx context.Context, tx *txn) (int64, error) {
 	var n sql.NullInt64
 	err := s.wstmt(ctx, tx, `SELECT (SELECT max(id) FROM sent_log) - (SELECT min(id) FROM sent_log) + 1`).QueryRowContext(ctx).Scan(&n)
 	return n.Int64, err
@@ -1598,20 +1593,14 @@ func (s *Store) deriveStatus(ctx context.Context, tx *txn, dels []Delivery, sent
 	for chunk := range slices.Chunk(unsettled, maxListed) {
 		var args []any
 		rows, err := tx.QueryContext(ctx, traced(`SELECT delivery_id, at FROM sent_log WHERE `+inShape("delivery_id", chunk, &args)), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
+		_, err = scanAll(rows, err, func(r scanner) (struct{}, error) {
 			var id int64
 			var t string
-			if err := rows.Scan(&id, &t); err != nil {
-				rows.Close()
-				return err
-			}
+			err := r.Scan(&id, &t)
 			at[id] = parseTime(t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return struct{}{}, err
+		})
+		if err != nil {
 			return err
 		}
 	}
