@@ -2,7 +2,6 @@ package normalize
 
 import (
 	"html"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -50,14 +49,14 @@ func (b block) words() int {
 }
 
 var (
-	mdHeading  = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
-	mdList     = regexp.MustCompile(`^\s*(?:[-*+•]|\d{1,3}[.)])\s+`)
-	mdLink     = regexp.MustCompile(`!?\[((?:[^\[\]\\]|\\.)*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)`)
-	mdAutoLink = regexp.MustCompile(`<((?:https?://|mailto:)[^>\s]+)>`)
-	mdEmph     = regexp.MustCompile(`(\*\*\*|\*\*|__|\*|_)([^*_\s](?:.*?[^*_\s])?)(\*\*\*|\*\*|__|\*|_)`)
-	tagRE      = regexp.MustCompile(`</?[a-zA-Z][^>]*>`)
-	escRE      = regexp.MustCompile(`\\([\\` + "`" + `*_{}\[\]()#+\-.!|>~])`)
-	onlyMarks  = regexp.MustCompile(`^[\s\-–—_*=#|•·.]*$`)
+	mdHeading  = lazyRegexp(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
+	mdList     = lazyRegexp(`^\s*(?:[-*+•]|\d{1,3}[.)])\s+`)
+	mdLink     = lazyRegexp(`!?\[((?:[^\[\]\\]|\\.)*)\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)`)
+	mdAutoLink = lazyRegexp(`<((?:https?://|mailto:)[^>\s]+)>`)
+	mdEmph     = lazyRegexp(`(\*\*\*|\*\*|__|\*|_)([^*_\s](?:.*?[^*_\s])?)(\*\*\*|\*\*|__|\*|_)`)
+	tagRE      = lazyRegexp(`</?[a-zA-Z][^>]*>`)
+	escRE      = lazyRegexp(`\\([\\` + "`" + `*_{}\[\]()#+\-.!|>~])`)
+	onlyMarks  = lazyRegexp(`^[\s\-–—_*=#|•·.]*$`)
 )
 
 // textBlocks splits a plain-text or Markdown document into blocks. Each
@@ -90,7 +89,7 @@ func hardWrapped(lines []string) bool {
 	}
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
-		if mdHeading.MatchString(t) || mdList.MatchString(l) || t == "" {
+		if mdHeading().MatchString(t) || mdList().MatchString(l) || t == "" {
 			return false
 		}
 		n := utf8.RuneCountInString(t)
@@ -103,13 +102,13 @@ func hardWrapped(lines []string) bool {
 
 func lineBlock(line string) (block, bool) {
 	t := strings.TrimSpace(line)
-	if onlyMarks.MatchString(t) {
+	if onlyMarks().MatchString(t) {
 		return block{}, false
 	}
 	b := block{kind: para}
-	if m := mdHeading.FindStringSubmatch(t); m != nil {
+	if m := mdHeading().FindStringSubmatch(t); m != nil {
 		b.kind, b.level, t = heading, len(m[1]), m[2]
-	} else if loc := mdList.FindStringIndex(t); loc != nil {
+	} else if loc := mdList().FindStringIndex(t); loc != nil {
 		b.kind, t = listItem, t[loc[1]:]
 	}
 	b.text, b.html, b.emph = inline(t)
@@ -127,19 +126,19 @@ func inline(s string) (text, htm string, emph bool) {
 	// The whole line is emphasised only if it starts and ends with a mark;
 	// the expression is run on those lines alone.
 	if n := len(trimmed); n > 1 && strings.IndexByte("*_", trimmed[0]) >= 0 && strings.IndexByte("*_", trimmed[n-1]) >= 0 {
-		if m := mdEmph.FindStringSubmatch(trimmed); m != nil && m[0] == trimmed && m[1] == m[3] {
+		if m := mdEmph().FindStringSubmatch(trimmed); m != nil && m[0] == trimmed && m[1] == m[3] {
 			emph = true
 		}
 	}
 	if strings.Contains(s, "<") {
-		s = mdAutoLink.ReplaceAllString(s, "[$1]($1)")
+		s = mdAutoLink().ReplaceAllString(s, "[$1]($1)")
 	}
 	type link struct{ text, href string }
 	var links []link
 	// Replace links with placeholders so the rest can be escaped safely.
 	if strings.Contains(s, "](") {
-		s = mdLink.ReplaceAllStringFunc(s, func(m string) string {
-			sub := mdLink.FindStringSubmatch(m)
+		s = mdLink().ReplaceAllStringFunc(s, func(m string) string {
+			sub := mdLink().FindStringSubmatch(m)
 			if strings.HasPrefix(m, "!") {
 				return ""
 			}
@@ -151,14 +150,14 @@ func inline(s string) (text, htm string, emph bool) {
 		})
 	}
 	if strings.Contains(s, "<") {
-		s = tagRE.ReplaceAllString(s, "")
+		s = tagRE().ReplaceAllString(s, "")
 	}
 	if strings.Contains(s, "&") {
 		s = html.UnescapeString(s)
 	}
 	for i := 0; i < 3 && strings.ContainsAny(s, "*_"); i++ { // nested emphasis
-		s = mdEmph.ReplaceAllStringFunc(s, func(m string) string {
-			sub := mdEmph.FindStringSubmatch(m)
+		s = mdEmph().ReplaceAllStringFunc(s, func(m string) string {
+			sub := mdEmph().FindStringSubmatch(m)
 			if sub[1] != sub[3] {
 				return m
 			}
@@ -166,7 +165,7 @@ func inline(s string) (text, htm string, emph bool) {
 		})
 	}
 	if strings.Contains(s, "\\") {
-		s = escRE.ReplaceAllString(s, "$1")
+		s = escRE().ReplaceAllString(s, "$1")
 	}
 	s = collapseSpace(s)
 	var tb, hb strings.Builder
@@ -180,7 +179,7 @@ func inline(s string) (text, htm string, emph bool) {
 		tb.WriteString(s[:i])
 		hb.WriteString(html.EscapeString(s[:i]))
 		l := links[s[i+1]-'a']
-		lt := collapseSpace(escRE.ReplaceAllString(tagRE.ReplaceAllString(l.text, ""), "$1"))
+		lt := collapseSpace(escRE().ReplaceAllString(tagRE().ReplaceAllString(l.text, ""), "$1"))
 		lt = strings.NewReplacer("**", "", "__", "").Replace(lt)
 		tb.WriteString(lt)
 		if safeHref(l.href) {

@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -14,23 +13,23 @@ type Contact struct {
 }
 
 var (
-	emailRE = regexp.MustCompile(`[\p{L}0-9._%+\-]+@[\p{L}0-9.\-]+\.\p{L}{2,}`)
-	phoneRE = regexp.MustCompile(`(?:\+|00|\()?\d[\d\s().\-/]{6,}\d`)
+	emailRE = lazyRegexp(`[\p{L}0-9._%+\-]+@[\p{L}0-9.\-]+\.\p{L}{2,}`)
+	phoneRE = lazyRegexp(`(?:\+|00|\()?\d[\d\s().\-/]{6,}\d`)
 	// contactIntro matches the sentence that opens a contact section, in
 	// English, French and Spanish: "For more information, please contact:",
 	// "Pour plus d'informations, veuillez contacter :", "Para más
 	// información, contacte a:", "Press contacts:", "Contacto:".
-	contactIntro = regexp.MustCompile(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s*:|\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|(?:press|media) (?:inquiries|enquiries)|for media (?:inquiries|enquiries)|contacts? (?:presse|médias|de prensa)|contacts? (?:pour les|for) (?:médias|media|journalistes|the media)|contactos? (?:de prensa|para (?:los )?(?:medios|prensa)(?: de comunicación)?)|contacto|contact)\s*:)\s*`)
-	labelRE      = regexp.MustCompile(`(?i)^(?:tel|tél|tél\.|tel\.|téléphone|telephone|teléfono|phone|mobile|mob|portable|cell|móvil|celular|email|e-mail|courriel|correo(?: electrónico)?|fax|ext)\b\.?\s*:?\s*`)
-	honorific    = regexp.MustCompile(`^(?:Mme|Mlle|M|Mr|Mrs|Ms|Dr|Sr|Sra|Srta|Prof)\.?\s+`)
-	urlRE        = regexp.MustCompile(`(?i)\b(?:https?://|www\.)\S+`)
+	contactIntro = lazyRegexp(`(?i)^(?:(?:for (?:more|further) information|pour (?:plus|de plus amples) (?:d'|d’)?informations?|pour toute demande[^,:]*|para (?:más|mayor) información)[^:]*?(?:contact(?:er|ez|e|ar)?(?:\s+(?:à|a|with)\s*:|\s+(?:à|a|with)\s)?\s*:?|:)|(?:(?:press|media) contacts?|(?:press|media) (?:inquiries|enquiries)|for media (?:inquiries|enquiries)|contacts? (?:presse|médias|de prensa)|contacts? (?:pour les|for) (?:médias|media|journalistes|the media)|contactos? (?:de prensa|para (?:los )?(?:medios|prensa)(?: de comunicación)?)|contacto|contact)\s*:)\s*`)
+	labelRE      = lazyRegexp(`(?i)^(?:tel|tél|tél\.|tel\.|téléphone|telephone|teléfono|phone|mobile|mob|portable|cell|móvil|celular|email|e-mail|courriel|correo(?: electrónico)?|fax|ext)\b\.?\s*:?\s*`)
+	honorific    = lazyRegexp(`^(?:Mme|Mlle|M|Mr|Mrs|Ms|Dr|Sr|Sra|Srta|Prof)\.?\s+`)
+	urlRE        = lazyRegexp(`(?i)\b(?:https?://|www\.)\S+`)
 )
 
 // hasContactData reports whether a block carries an email address or a
 // phone number.
 func hasContactData(s string) bool {
 	// The cheap tests first: most blocks have no @ and name no phone.
-	if strings.IndexByte(s, '@') >= 0 && emailRE.MatchString(s) {
+	if strings.IndexByte(s, '@') >= 0 && emailRE().MatchString(s) {
 		return true
 	}
 	return phoneRun(s) && labelled(s)
@@ -45,7 +44,7 @@ var phoneClass = func() (c [256]bool) {
 	return
 }()
 
-// phoneRun is phoneRE.MatchString without the matcher: whether s holds a
+// phoneRun is phoneRE().MatchString without the matcher: whether s holds a
 // run of phoneClass bytes whose first and last digits are at least seven
 // bytes apart (a digit, six or more of the class, a digit).
 func phoneRun(s string) bool {
@@ -112,7 +111,7 @@ func splitContacts(body []block) ([]block, []Contact) {
 	minStart := min(len(body)/2, max(len(body)-12, 0))
 	for i := len(body) - 1; i >= minStart && i >= 0; i-- {
 		b := body[i]
-		if contactIntro.MatchString(b.text) {
+		if contactIntro().MatchString(b.text) {
 			start = i
 			break
 		}
@@ -136,7 +135,7 @@ func splitContacts(body []block) ([]block, []Contact) {
 		start--
 	}
 	contacts := sectionContacts(body[start:])
-	if len(contacts) == 0 && !contactIntro.MatchString(body[start].text) {
+	if len(contacts) == 0 && !contactIntro().MatchString(body[start].text) {
 		return body, nil
 	}
 	return body[:start], contacts
@@ -152,7 +151,7 @@ func sectionContacts(section []block) []Contact {
 	var contacts []Contact
 	var pending []string
 	for _, b := range section {
-		text := strings.TrimSpace(contactIntro.ReplaceAllString(strings.TrimSpace(b.text), ""))
+		text := strings.TrimSpace(contactIntro().ReplaceAllString(strings.TrimSpace(b.text), ""))
 		if text == "" {
 			continue
 		}
@@ -192,17 +191,17 @@ func contactLine(s string) bool {
 
 // phoneAlone reports whether a line is a phone number and nothing else.
 func phoneAlone(s string) bool {
-	s = strings.TrimSpace(labelRE.ReplaceAllString(s, ""))
-	return s != "" && phoneRE.FindString(s) == s
+	s = strings.TrimSpace(labelRE().ReplaceAllString(s, ""))
+	return s != "" && phoneRE().FindString(s) == s
 }
 
 // parseContacts reads the contacts of a text whose introduction
 // sectionContacts has taken off: each ends at its email address (or, with
 // none, the text is one contact).
 func parseContacts(s string) []Contact {
-	s = urlRE.ReplaceAllString(s, "")
+	s = urlRE().ReplaceAllString(s, "")
 	var segments []string
-	locs := emailRE.FindAllStringIndex(s, -1)
+	locs := emailRE().FindAllStringIndex(s, -1)
 	if len(locs) <= 1 {
 		segments = []string{s}
 	} else {
@@ -224,22 +223,22 @@ func parseContacts(s string) []Contact {
 }
 
 var (
-	extRE      = regexp.MustCompile(`(?i)\b(?:ext|extension|poste)\.?\s*\d{1,6}`)
+	extRE      = lazyRegexp(`(?i)\b(?:ext|extension|poste)\.?\s*\d{1,6}`)
 	joinerWord = map[string]bool{"or": true, "ou": true, "o": true, "and": true, "et": true, "y": true}
 )
 
-var joiner = regexp.MustCompile(`(?i)^\s*(?:[,;]\s*)?(?:or|ou|o|and|et|y)\s+`)
+var joiner = lazyRegexp(`(?i)^\s*(?:[,;]\s*)?(?:or|ou|o|and|et|y)\s+`)
 
 func parseContact(seg string) (Contact, bool) {
 	var c Contact
-	seg = joiner.ReplaceAllString(strings.Trim(seg, " ,;.:"), "")
-	c.Email = emailRE.FindString(seg)
+	seg = joiner().ReplaceAllString(strings.Trim(seg, " ,;.:"), "")
+	c.Email = emailRE().FindString(seg)
 	var phones []string
 	rest := seg
 	if c.Email != "" {
 		rest = strings.Replace(rest, c.Email, "", 1)
 	}
-	for _, p := range phoneRE.FindAllString(rest, -1) {
+	for _, p := range phoneRE().FindAllString(rest, -1) {
 		digits := 0
 		for _, r := range p {
 			if r >= '0' && r <= '9' {
@@ -251,23 +250,23 @@ func parseContact(seg string) (Contact, bool) {
 			rest = strings.Replace(rest, p, "", 1)
 		}
 	}
-	if m := extRE.FindString(rest); m != "" && len(phones) > 0 {
+	if m := extRE().FindString(rest); m != "" && len(phones) > 0 {
 		phones[len(phones)-1] += " " + strings.TrimSpace(m)
 		rest = strings.Replace(rest, m, "", 1)
 	}
 	c.Phone = strings.Join(phones, ", ")
 	var office []string
 	for i, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ';' || r == '\n' }) {
-		part = strings.TrimSpace(labelRE.ReplaceAllString(strings.TrimSpace(part), ""))
+		part = strings.TrimSpace(labelRE().ReplaceAllString(strings.TrimSpace(part), ""))
 		part = strings.Trim(part, " .:-–")
 		for _, w := range []string{" ou", " or", " o", " y", " et", " and"} {
 			part = strings.TrimSuffix(part, w)
 		}
-		if part == "" || joinerWord[strings.ToLower(part)] || labelRE.MatchString(part+" ") && len(strings.Fields(part)) == 1 {
+		if part == "" || joinerWord[strings.ToLower(part)] || labelRE().MatchString(part+" ") && len(strings.Fields(part)) == 1 {
 			continue
 		}
 		if i == 0 && c.Name == "" && nameLike(part) {
-			c.Name = honorific.ReplaceAllString(part, "")
+			c.Name = honorific().ReplaceAllString(part, "")
 			continue
 		}
 		office = append(office, part)
@@ -282,7 +281,7 @@ func parseContact(seg string) (Contact, bool) {
 // nameLike reports whether s reads as a person's name: two to five words,
 // each capitalised or a particle (de, van, d').
 func nameLike(s string) bool {
-	s = honorific.ReplaceAllString(s, "")
+	s = honorific().ReplaceAllString(s, "")
 	ws := strings.Fields(s)
 	if len(ws) < 2 || len(ws) > 5 {
 		return false

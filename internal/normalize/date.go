@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -41,29 +40,29 @@ const monthAlt = `january|february|march|april|may|june|july|august|september|oc
 // The patterns run on accent-folded, lower-case text.
 var (
 	// 26 mai 2017, 1er juillet 2019, 21 de septiembre de 2022, 5th november 2018
-	dayMonthYear = regexp.MustCompile(`\b(\d{1,2})(?:er|re|st|nd|rd|th|º|°|o)?\.?\s+(?:de\s+)?(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})\b`)
+	dayMonthYear = lazyRegexp(`\b(\d{1,2})(?:er|re|st|nd|rd|th|º|°|o)?\.?\s+(?:de\s+)?(` + monthAlt + `)\.?,?\s+(?:de\s+|del\s+)?(\d{4})\b`)
 	// Nov 5, 2018, November 5th 2018
-	monthDayYear = regexp.MustCompile(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b`)
-	isoDate      = regexp.MustCompile(`\b(\d{4})-(\d{2})-(\d{2})(?:\b|t\d)`)
-	numericDate  = regexp.MustCompile(`\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b`)
+	monthDayYear = lazyRegexp(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b`)
+	isoDate      = lazyRegexp(`\b(\d{4})-(\d{2})-(\d{2})(?:\b|t\d)`)
+	numericDate  = lazyRegexp(`\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b`)
 	// (12/04), (11/12): a day and month, the year left to the context
-	dayMonthFrag = regexp.MustCompile(`\((\d{1,2})[/.](\d{1,2})\)`)
+	dayMonthFrag = lazyRegexp(`\((\d{1,2})[/.](\d{1,2})\)`)
 	// 3 mars, 12 de mayo, March 3: a day and month named, the year left out
-	dayMonthName = regexp.MustCompile(`\b(\d{1,2})(?:er|st|nd|rd|th)?\s+(?:de\s+)?(` + monthAlt + `)\b`)
-	monthNameDay = regexp.MustCompile(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b`)
-	relative     = regexp.MustCompile(`\b(avant-hier|avant hier|anteayer|antier|day before yesterday|aujourd'hui|aujourd’hui|today|hoy|hier|yesterday|ayer)\b`)
+	dayMonthName = lazyRegexp(`\b(\d{1,2})(?:er|st|nd|rd|th)?\s+(?:de\s+)?(` + monthAlt + `)\b`)
+	monthNameDay = lazyRegexp(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b`)
+	relative     = lazyRegexp(`\b(avant-hier|avant hier|anteayer|antier|day before yesterday|aujourd'hui|aujourd’hui|today|hoy|hier|yesterday|ayer)\b`)
 )
 
 // relativeParts are parts of relative's words, one in each: text with
 // none of them is passed without running the expression.
 var relativeParts = []string{"hier", "ayer", "antier", "yesterday", "aujourd", "today", "hoy"}
 
-// relativeWord is relative.FindString(s), run only on text that holds a
+// relativeWord is relative().FindString(s), run only on text that holds a
 // part of one of its words.
 func relativeWord(s string) string {
 	for _, p := range relativeParts {
 		if strings.Contains(s, p) {
-			return relative.FindString(s)
+			return relative().FindString(s)
 		}
 	}
 	return ""
@@ -111,26 +110,26 @@ func fullDate(s string) (time.Time, int, bool) {
 			best = &cand{t, pos}
 		}
 	}
-	if m := dayMonthYear.FindStringSubmatchIndex(s); m != nil {
+	if m := dayMonthYear().FindStringSubmatchIndex(s); m != nil {
 		d, _ := strconv.Atoi(s[m[2]:m[3]])
 		y, _ := strconv.Atoi(s[m[6]:m[7]])
 		t, ok := mkDate(y, months[s[m[4]:m[5]]], d)
 		try(t, ok, m[0])
 	}
-	if m := monthDayYear.FindStringSubmatchIndex(s); m != nil {
+	if m := monthDayYear().FindStringSubmatchIndex(s); m != nil {
 		d, _ := strconv.Atoi(s[m[4]:m[5]])
 		y, _ := strconv.Atoi(s[m[6]:m[7]])
 		t, ok := mkDate(y, months[s[m[2]:m[3]]], d)
 		try(t, ok, m[0])
 	}
-	if m := isoDate.FindStringSubmatchIndex(s); m != nil {
+	if m := isoDate().FindStringSubmatchIndex(s); m != nil {
 		y, _ := strconv.Atoi(s[m[2]:m[3]])
 		mo, _ := strconv.Atoi(s[m[4]:m[5]])
 		d, _ := strconv.Atoi(s[m[6]:m[7]])
 		t, ok := mkDate(y, time.Month(mo), d)
 		try(t, ok, m[0])
 	}
-	if m := numericDate.FindStringSubmatchIndex(s); m != nil {
+	if m := numericDate().FindStringSubmatchIndex(s); m != nil {
 		a, _ := strconv.Atoi(s[m[2]:m[3]])
 		b, _ := strconv.Atoi(s[m[4]:m[5]])
 		y, _ := strconv.Atoi(s[m[6]:m[7]])
@@ -220,17 +219,17 @@ func partialDate(s string, ref time.Time, refStated bool, year int) (time.Time, 
 	var d int
 	switch {
 	case !digits:
-	case dayMonthFrag.MatchString(s):
-		m := dayMonthFrag.FindStringSubmatch(s)
+	case dayMonthFrag().MatchString(s):
+		m := dayMonthFrag().FindStringSubmatch(s)
 		d, _ = strconv.Atoi(m[1])
 		n, _ := strconv.Atoi(m[2])
 		mo = time.Month(n)
-	case dayMonthName.MatchString(s):
-		m := dayMonthName.FindStringSubmatch(s)
+	case dayMonthName().MatchString(s):
+		m := dayMonthName().FindStringSubmatch(s)
 		d, _ = strconv.Atoi(m[1])
 		mo = months[m[2]]
 	default:
-		if m := monthNameDay.FindStringSubmatch(s); m != nil && len(m[1]) > 3 {
+		if m := monthNameDay().FindStringSubmatch(s); m != nil && len(m[1]) > 3 {
 			d, _ = strconv.Atoi(m[2])
 			mo = months[m[1]]
 		}

@@ -145,7 +145,7 @@ type blockWriter struct {
 func (w *blockWriter) flush() {
 	t := collapseSpace(w.text.String())
 	h := collapseSpace(w.htm.String())
-	if t != "" && !onlyMarks.MatchString(t) {
+	if t != "" && !onlyMarks().MatchString(t) {
 		// t is collapsed: its words are its spaces and one.
 		w.out = append(w.out, block{kind: w.kind, level: w.level, text: t, html: h, nwords: strings.Count(t, " ") + 1})
 	}

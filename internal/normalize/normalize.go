@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -82,7 +83,7 @@ func New(topics []Topic) *Normalizer {
 
 // datelineRE matches the place that opens a release's lead: "(Bruxelles) –",
 // "GENEVA, 14 March 2021 –", "NAIROBI, Kenya –", "Ciudad de Guatemala –".
-var datelineRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*|\s*/\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\(([^()]{2,30})\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
+var datelineRE = lazyRegexp(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:(?:\s+|,\s*|\s*/\s*)(?:\p{Lu}[\p{L}\p{M}'’.\-]*|de|del|la|las|los|el|du|des|d'|d’|da|do|dos|di|y|et|and|of|on|upon|sur|en|am)){0,6})\s*\)?(?:\s*\(([^()]{2,30})\))?\s*(?:,\s*([^–—\-:]{3,40}?))?\s*(?:[–—-]+|:)\s+\S`)
 
 // dateline returns the place that opens a lead paragraph and the date text
 // written beside it.
@@ -92,7 +93,7 @@ func dateline(s string) (place, date string, ok bool) {
 	// datelineRE's place ends on a dash or a colon and a space: without
 	// one, the matcher need not run.
 	if dashThenSpace(s) {
-		m = datelineRE.FindStringSubmatch(s)
+		m = datelineRE().FindStringSubmatch(s)
 	}
 	if m == nil {
 		return datelineWithDate(s)
@@ -156,10 +157,10 @@ func leadHead(s string) string {
 // after a comma or in parentheses), then a full date, closed by a full
 // stop or ".-": "(Quito) 12 de mayo de 2022.- La", "Tegucigalpa, Honduras.
 // 21 de septiembre de 2022. La". It counts only when the date is one.
-var datedLeadRE = regexp.MustCompile(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:\s+(?:\p{Lu}[\p{L}\p{M}'’\-]*|de|del|la|el|du|of)){0,4})\s*\)?(?:,\s*(\p{Lu}[\p{L}\p{M}'’\-]*(?:\s+\p{Lu}[\p{L}\p{M}'’\-]*){0,2}))?[.,]?\s+([^.]{6,40}?)\s*(?:\.-|\.|[–—-])\s+\S`)
+var datedLeadRE = lazyRegexp(`^\(?\s*(\p{Lu}[\p{L}\p{M}'’.\-]*(?:\s+(?:\p{Lu}[\p{L}\p{M}'’\-]*|de|del|la|el|du|of)){0,4})\s*\)?(?:,\s*(\p{Lu}[\p{L}\p{M}'’\-]*(?:\s+\p{Lu}[\p{L}\p{M}'’\-]*){0,2}))?[.,]?\s+([^.]{6,40}?)\s*(?:\.-|\.|[–—-])\s+\S`)
 
 func datelineWithDate(s string) (place, date string, ok bool) {
-	m := datedLeadRE.FindStringSubmatch(s)
+	m := datedLeadRE().FindStringSubmatch(s)
 	if m == nil {
 		return "", "", false
 	}
@@ -176,10 +177,10 @@ func datelineWithDate(s string) (place, date string, ok bool) {
 // afterDateline is a lead without the dateline that opens it (one that
 // dateline accepted): "GENEVA, 3 May 2024 – The office…" → "The office…".
 func afterDateline(s string) string {
-	re := datelineRE
+	re := datelineRE()
 	head := leadHead(s)
 	if !re.MatchString(head) {
-		re = datedLeadRE
+		re = datedLeadRE()
 	}
 	loc := re.FindStringIndex(head)
 	if loc == nil {
@@ -192,7 +193,7 @@ func afterDateline(s string) string {
 
 // placeJoin separates the places of a dateline that names several:
 // "Mogadishu and Nairobi –", "Dakar et Bamako –", "Quito y Lima –".
-var placeJoin = regexp.MustCompile(`\s+(?:and|et|y|e|&)\s+|\s*/\s*`)
+var placeJoin = lazyRegexp(`\s+(?:and|et|y|e|&)\s+|\s*/\s*`)
 
 // resolvePlace finds a dateline's place in the gazetteer; of several
 // places, the first one it knows is the release's.
@@ -201,7 +202,7 @@ func resolvePlace(place, lang string) (city, cc string, ok bool) {
 	if city, cc, ok := g.Resolve(place, lang); ok {
 		return city, cc, true
 	}
-	for _, p := range placeJoin.Split(place, -1) {
+	for _, p := range placeJoin().Split(place, -1) {
 		if city, cc, ok := g.Resolve(p, lang); ok {
 			return city, cc, true
 		}
@@ -460,21 +461,21 @@ func (n *Normalizer) classify(r *Record, in Input, body []block) {
 
 // legalRE matches a site's legal footer in English, French and Spanish:
 // copyright, rights reserved, privacy, terms, legal notices.
-var legalRE = regexp.MustCompile(`(?i)(?:©|\(c\)\s*\d{4}|\bcopyright\b|all rights reserved|tous droits réservés|todos los derechos reservados|` +
+var legalRE = lazyRegexp(`(?i)(?:©|\(c\)\s*\d{4}|\bcopyright\b|all rights reserved|tous droits réservés|todos los derechos reservados|` +
 	`privacy (?:policy|notice)|politique de confidentialité|política de privacidad|terms (?:of use|and conditions|of service)|` +
 	`conditions (?:générales )?d'utilisation|conditions d’utilisation|términos (?:de uso|y condiciones)|condiciones de uso|` +
 	`mentions légales|aviso legal|cookie policy|politique (?:relative aux|de) cookies|política de cookies)`)
 
 // endMarkRE matches a line that marks the end of a release's text:
 // "-ENDS-", "– FIN –", "###", "-30-", "***".
-var endMarkRE = regexp.MustCompile(`(?i)^[\s\-–—*#]*(?:ends?|fin|fim|end of (?:press )?release|fin du communiqué|fin del comunicado|30)?[\s\-–—*#]*$`)
+var endMarkRE = lazyRegexp(`(?i)^[\s\-–—*#]*(?:ends?|fin|fim|end of (?:press )?release|fin du communiqué|fin del comunicado|30)?[\s\-–—*#]*$`)
 
 // dropEndMarks removes end-of-release marks; what follows them (notes to
 // editors, contacts) is read as usual.
 func dropEndMarks(body []block) []block {
 	out := body[:0:0]
 	for _, b := range body {
-		if t := strings.TrimSpace(b.text); t != "" && b.words() <= 5 && endMarkRE.MatchString(t) && (strings.ContainsAny(t, "-–—*#") || strings.ToUpper(t) == t) {
+		if t := strings.TrimSpace(b.text); t != "" && b.words() <= 5 && endMarkRE().MatchString(t) && (strings.ContainsAny(t, "-–—*#") || strings.ToUpper(t) == t) {
 			continue
 		}
 		out = append(out, b)
@@ -488,7 +489,7 @@ func dropEndMarks(body []block) []block {
 func dropLegal(body []block) []block {
 	out := body[:0:0]
 	for _, b := range body {
-		if b.words() <= 40 && mayBeLegal(b.text) && legalRE.MatchString(b.text) && legalShare(b.text) {
+		if b.words() <= 40 && mayBeLegal(b.text) && legalRE().MatchString(b.text) && legalShare(b.text) {
 			continue
 		}
 		out = append(out, b)
@@ -515,7 +516,7 @@ func mayBeLegal(t string) bool {
 // footer, not a sentence of the release that mentions privacy.
 func legalShare(t string) bool {
 	matched := 0
-	for _, m := range legalRE.FindAllString(t, -1) {
+	for _, m := range legalRE().FindAllString(t, -1) {
 		matched += countWords(fold(m))
 	}
 	n := countWords(fold(t))
@@ -526,7 +527,7 @@ func legalShare(t string) bool {
 // French and Spanish: links to more reading, invitations to follow or
 // share, subscriptions, and the line blog software adds to feed items
 // ("The post … appeared first on …").
-var siteTailRE = regexp.MustCompile(`(?i)^(?:(?:à )?lire aussi|voir aussi|read (?:more|also)|see also|related(?: news| stories| articles| content)?\s*:|ver también|lea también|le puede interesar|follow us|suivez[- ]nous|síguenos|share (?:this|on)|partager (?:sur|cet|cette)|compartir (?:en|esta|este)|subscribe to|abonnez-vous|suscr[ií]bete|the post .+ appeared first on|l['’]article .+ est apparu en premier sur|la entrada .+ (?:se publicó primero|aparece primero) en)(?:\b|\s|$)`)
+var siteTailRE = lazyRegexp(`(?i)^(?:(?:à )?lire aussi|voir aussi|read (?:more|also)|see also|related(?: news| stories| articles| content)?\s*:|ver también|lea también|le puede interesar|follow us|suivez[- ]nous|síguenos|share (?:this|on)|partager (?:sur|cet|cette)|compartir (?:en|esta|este)|subscribe to|abonnez-vous|suscr[ií]bete|the post .+ appeared first on|l['’]article .+ est apparu en premier sur|la entrada .+ (?:se publicó primero|aparece primero) en)(?:\b|\s|$)`)
 
 // trimTrailing drops the short lines that end a page after its text:
 // "Share", "Back to top", tags. A line of a few words without a full stop
@@ -535,7 +536,7 @@ func trimTrailing(body []block) []block {
 	for len(body) > 1 {
 		b := body[len(body)-1]
 		t := strings.TrimSpace(b.text)
-		if b.words() <= 25 && siteTailRE.MatchString(t) {
+		if b.words() <= 25 && siteTailRE().MatchString(t) {
 			body = body[:len(body)-1]
 			continue
 		}
@@ -615,16 +616,16 @@ func headline(b block) bool {
 
 // notTitleRE matches the lines of a page that are about the release, not
 // its title: when and by whom it was posted, in the three languages.
-var notTitleRE = regexp.MustCompile(`^(?i:published|posted|updated|last updated|publi[ée]e?s?|mis en ligne|mis à jour|mise à jour|publicado|actualizado|fecha de publicaci[oó]n|date de publication|date)(?:\s|$|[:,])|^(?i:by|par|por|written by|écrit par|escrito por)\s+\p{Lu}\S*\s+\p{Lu}`)
+var notTitleRE = lazyRegexp(`^(?i:published|posted|updated|last updated|publi[ée]e?s?|mis en ligne|mis à jour|mise à jour|publicado|actualizado|fecha de publicaci[oó]n|date de publication|date)(?:\s|$|[:,])|^(?i:by|par|por|written by|écrit par|escrito por)\s+\p{Lu}\S*\s+\p{Lu}`)
 
 // breadcrumbRE matches a trail of links: "Home > News > Releases".
-var breadcrumbRE = regexp.MustCompile(`^[^>/»›|]{1,40}(?:\s[>/»›|]\s[^>/»›|]{1,60}){2,}$`)
+var breadcrumbRE = lazyRegexp(`^[^>/»›|]{1,40}(?:\s[>/»›|]\s[^>/»›|]{1,60}){2,}$`)
 
 // neverTitle reports lines that look like headlines but never are one:
 // "Published on …", "Posted …", bylines, a date alone, a breadcrumb
 // trail, a dateline that opens the lead.
 func neverTitle(t string) bool {
-	if notTitleRE.MatchString(t) || breadcrumbRE.MatchString(t) {
+	if notTitleRE().MatchString(t) || breadcrumbRE().MatchString(t) {
 		return true
 	}
 	if _, dateText, ok := dateline(t); ok && dateText != "" {
@@ -669,4 +670,12 @@ func firstWords(s string, n int) string {
 func decode(raw []byte) string {
 	raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
 	return stripControls(strings.ToValidUTF8(string(raw), "\uFFFD"))
+}
+
+// lazyRegexp compiles pattern on first use, once. The package's patterns
+// are many and large: compiled at start, they cost every crier command
+// 10 ms, most of which (push, serve's feeds, fetch of unchanged sources)
+// never normalize a release.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
