@@ -487,7 +487,8 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		jobs <- del
 	}
 	untilIdle := false
-	unsettled := true // another process may have left successes to settle
+	refillWaiting := false // a lane's run is used up since the last commit began
+	unsettled := true      // another process may have left successes to settle
 	for {
 		stopping := ctx.Err() != nil
 		if !untilIdle {
@@ -497,7 +498,14 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			default:
 			}
 		}
-		if !committing {
+		// Whether a commit may start now, found without walking the lanes
+		// (nextCommit does): most finished requests only join pending.
+		soon := stopping || refillWaiting || len(pending) >= gatherMost || (scan && len(lanes) < limit)
+		if wait := commitEvery - time.Since(lastCommit); !committing && !soon && wait > 0 {
+			if len(pending) > 0 {
+				gather.Reset(wait)
+			}
+		} else if !committing {
 			req, renewed := nextCommit(lanes, pending, stopping, lease)
 			if !stopping && scan && len(lanes) < limit {
 				// New runs are claimed in the commit too, beside the
@@ -510,7 +518,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			case !urgent && wait > 0:
 				gather.Reset(wait)
 			default:
-				committing, pending, lastCommit = true, nil, time.Now()
+				committing, pending, lastCommit, refillWaiting = true, nil, time.Now(), false
 				if req.Claim > 0 {
 					scan = false
 				}
@@ -569,7 +577,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 			case len(l.queue) > 0:
 				start(l) // the next, while this success is being recorded
 			default:
-				l.refill = true
+				l.refill, refillWaiting = true, true
 			}
 		case c := <-commits:
 			committing = false
