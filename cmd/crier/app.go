@@ -44,6 +44,18 @@ type app struct {
 	reload <-chan os.Signal
 	// apply asks serve to put the API's sources and subscribers to work.
 	apply func()
+	// exiting: the process exits once the command returns (not in tests).
+	exiting bool
+}
+
+// close closes a command's store: for the exit that follows, when there
+// is one (store.CloseForExit).
+func (a *app) close(st *store.Store) {
+	if a.exiting {
+		st.CloseForExit()
+		return
+	}
+	st.Close()
 }
 
 func (a *app) load() (*config.Config, error) {
@@ -85,7 +97,7 @@ func (a *app) fetch(ctx context.Context, only string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer a.close(st)
 	in := ingest.New(cfg, st, a.log)
 	progress := isTerminal(a.stderr)
 	var reports []ingest.Report
@@ -170,7 +182,7 @@ func (a *app) push(ctx context.Context, only string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer a.close(st)
 	d := deliver.New(cfg, st, a.log)
 	if err := d.Sync(ctx); err != nil {
 		return err

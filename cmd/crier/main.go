@@ -55,6 +55,7 @@ func main() {
 	if blockProfile != "" {
 		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
 	}
+	exiting = true
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	pprof.StopCPUProfile()
@@ -77,6 +78,10 @@ func main() {
 
 // reload receives SIGHUP; nil in tests, which call run directly.
 var reload <-chan os.Signal
+
+// exiting says the process exits once run returns: false in tests, which
+// call run directly.
+var exiting bool
 
 // errUsage marks bad usage: exit status 2.
 var errUsage = errors.New("usage")
@@ -131,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log, version: version, reload: reload}
+	a := &app{configPath: *configPath, stdout: stdout, stderr: stderr, log: log, version: version, reload: reload, exiting: exiting}
 
 	var err error
 	switch cmd {

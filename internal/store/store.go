@@ -324,6 +324,36 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
+// CloseForExit is Close for a process that exits as soon as it returns
+// (crier fetch and push). On SQLite it copies the WAL into the database
+// file and empties it, as the last connection's close would, and closes
+// the readers, but leaves the writer's connection to the exit: closing
+// it gives its page cache back to the system a block at a time (60 of
+// the 140 ms that closing took after a push of 40,000 deliveries),
+// which the exit does at once. When another process has the database
+// open (the WAL cannot be emptied at once), or on PostgreSQL, it is
+// Close.
+func (s *Store) CloseForExit() error {
+	if s.pg {
+		return s.Close()
+	}
+	s.stop()
+	s.background.Wait()
+	if err := s.r.Close(); err != nil {
+		return errors.Join(err, s.w.Close())
+	}
+	// No waiting on another process's readers: it keeps the WAL then.
+	var busy, frames, copied int
+	if _, err := s.w.Exec("PRAGMA busy_timeout = 0"); err != nil {
+		return errors.Join(err, s.w.Close())
+	}
+	err := s.w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+	if err != nil || busy != 0 {
+		return errors.Join(err, s.w.Close())
+	}
+	return nil
+}
+
 // Clock is the store's clock (Now), for the packages that use the store
 // through an interface.
 func (s *Store) Clock() time.Time { return s.Now() }

@@ -428,3 +428,74 @@ func testDocumentHashes(t *testing.T) {
 		}
 	}
 }
+
+// CloseForExit leaves a SQLite store as the last close would (the WAL in
+// the database file, and empty), with only the writer's connection left
+// to the exit; with another process reading the database, it is Close.
+func TestCloseForExit(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t) // sqlite: the test is not run per engine
+	if _, _, err := s.SaveDocument(ctx, testDoc("a.txt", "Body one", "fp1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseForExit(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() != 0 {
+		t.Errorf("the WAL after CloseForExit: %v, %d bytes; want it emptied into the database", err, sizeOf(fi))
+	}
+	if n := s.r.Stats().OpenConnections; n != 0 {
+		t.Errorf("%d readers open after CloseForExit", n)
+	}
+	if n := s.w.Stats().OpenConnections; n != 1 {
+		t.Errorf("%d writer connections after CloseForExit, want the one left to the exit", n)
+	}
+	// What the database file holds, with no WAL beside it: the document.
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := reopen(t, copyPath)
+	var docs int
+	if err := c.r.QueryRowContext(ctx, "SELECT count(*) FROM documents").Scan(&docs); err != nil || docs != 1 {
+		t.Errorf("the database file alone holds %d documents (%v), want 1", docs, err)
+	}
+
+	// Another process reading: the WAL stays for it, and every
+	// connection of this one is closed.
+	s2 := reopen(t, path)
+	if _, _, err := s2.SaveDocument(ctx, testDoc("b.txt", "Body two", "fp2")); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err := reader.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM documents").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("the other process reads %d documents (%v), want 2", n, err)
+	}
+	if err := s2.CloseForExit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s2.w.Stats().OpenConnections; n != 0 {
+		t.Errorf("%d writer connections after CloseForExit beside a reader, want Close's 0", n)
+	}
+}
+
+func sizeOf(fi os.FileInfo) int64 {
+	if fi == nil {
+		return -1
+	}
+	return fi.Size()
+}
