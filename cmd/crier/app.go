@@ -183,6 +183,9 @@ func (a *app) push(ctx context.Context, only string) error {
 		return err
 	}
 	defer a.close(st)
+	if err := st.DeliverOnly(ctx); err != nil {
+		return err
+	}
 	d := deliver.New(cfg, st, a.log)
 	if err := d.Sync(ctx); err != nil {
 		return err

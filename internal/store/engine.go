@@ -151,6 +151,24 @@ func (s *Store) Warm(ctx context.Context) error {
 	return s.buildBandFilter(ctx)
 }
 
+// DeliverOnly readies the store for a process that only fires and sends
+// deliveries (crier push). SQLite's writer keeps a page cache sized for
+// storing releases, whose lookups land all over large indexes; the
+// outbox's writes go at the end of its tables, and a sender reads back
+// rows just written, which a cache of deliverCache holds. Every page a
+// cache takes is memory the process touches for the first time: a push
+// of 40,000 deliveries faulted in 8,700 pages fewer (29,000 against
+// 20,300) and took 3% less CPU.
+func (s *Store) DeliverOnly(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	return sqlite.SetWriterCache(ctx, s.w.DB, deliverCache)
+}
+
+// deliverCache is the writer's page cache in KiB under DeliverOnly.
+const deliverCache = 4 << 10
+
 // sizeWriterCache sizes SQLite's writer page cache for the items stored
 // now: at Warm, and after each merge of near-duplicate keys, as the store
 // grows.

@@ -499,3 +499,26 @@ func sizeOf(fi os.FileInfo) int64 {
 	}
 	return fi.Size()
 }
+
+// DeliverOnly shrinks SQLite's writer cache from the size made for
+// storing releases to the outbox's (crier push runs under it in
+// cmd/crier's tests).
+func TestDeliverOnly(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t) // sqlite: the test is not run per engine
+	cacheSize := func() (kib int64) {
+		if err := s.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
+			t.Fatal(err)
+		}
+		return kib
+	}
+	if kib := cacheSize(); kib != -(64 << 10) {
+		t.Fatalf("writer cache_size at open: %d, want %d", kib, -(64 << 10))
+	}
+	if err := s.DeliverOnly(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kib := cacheSize(); kib != -deliverCache {
+		t.Errorf("writer cache_size under DeliverOnly: %d, want %d", kib, -deliverCache)
+	}
+}

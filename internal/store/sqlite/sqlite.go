@@ -191,7 +191,11 @@ func Checkpoints(ctx context.Context, path string, every time.Duration) {
 // should hold (64 MiB plus 640 bytes an item, at most 1 GiB). SQLite
 // allocates the cache as pages are read, so a small store uses little.
 func SizeWriterCache(ctx context.Context, w *sql.DB, items int64) error {
-	kib := min(64<<10+items*5/8, 1<<20)
+	return SetWriterCache(ctx, w, min(64<<10+items*5/8, 1<<20))
+}
+
+// SetWriterCache sets the writer's page cache to kib KiB.
+func SetWriterCache(ctx context.Context, w *sql.DB, kib int64) error {
 	// PRAGMA takes no parameters; kib is our own integer.
 	_, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", kib))
 	return err
