@@ -192,10 +192,8 @@ func (a *app) push(ctx context.Context, only string) error {
 	}
 	// push means now: what waits out a backoff (a partner down, a target
 	// refused before the config was fixed) goes too.
-	for _, id := range ids {
-		if _, err := st.RetryNow(ctx, id); err != nil {
-			return err
-		}
+	if _, err := st.RetryNowAll(ctx, ids); err != nil {
+		return err
 	}
 	// Each partner's new deliveries go out while the next partner's are
 	// being made.

@@ -86,12 +86,11 @@ func New(cfg *config.Config, st Store, log *slog.Logger) *Deliverer {
 
 // Sync registers the configured subscribers with the outbox.
 func (d *Deliverer) Sync(ctx context.Context) error {
+	var subs []store.NewSubscriber
 	for _, s := range d.Subs {
-		if err := d.Store.AddSubscriber(ctx, s.ID, s.Backfill); err != nil {
-			return err
-		}
+		subs = append(subs, store.NewSubscriber{ID: s.ID, Backfill: s.Backfill})
 	}
-	return nil
+	return d.Store.AddSubscribers(ctx, subs)
 }
 
 // Fire creates the deliveries a subscriber is owed now.

@@ -9,7 +9,7 @@ import (
 
 // Store is the store as the webhook sender uses it; *store.Store is one, on either engine.
 type Store interface {
-	AddSubscriber(ctx context.Context, id, backfill string) error
+	AddSubscribers(ctx context.Context, subs []store.NewSubscriber) error
 	Record(ctx context.Context, r store.Record) (store.Recorded, error)
 	Settle(ctx context.Context) (int, error)
 	FireMany(ctx context.Context, ids []string, q store.Query, build func(id string) store.Builder, fired func(id string, n int)) (map[string]int, error)

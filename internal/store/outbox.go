@@ -75,33 +75,64 @@ type Attempt struct {
 // AddSubscriber registers a subscriber once. backfill says which items
 // stored before it are owed: "all", a duration ("24h"), or "0s" for none.
 func (s *Store) AddSubscriber(ctx context.Context, id, backfill string) error {
+	return s.AddSubscribers(ctx, []NewSubscriber{{ID: id, Backfill: backfill}})
+}
+
+// NewSubscriber is a subscriber to register and its backfill setting.
+type NewSubscriber struct{ ID, Backfill string }
+
+// AddSubscribers registers subscribers, each once (AddSubscriber), in one
+// transaction, and in none when all are registered already.
+func (s *Store) AddSubscribers(ctx context.Context, subs []NewSubscriber) error {
+	ids := make([]string, len(subs))
+	for i, sub := range subs {
+		ids[i] = sub.ID
+	}
+	have := map[string]bool{}
+	for chunk := range slices.Chunk(ids, maxListed) {
+		var args []any
+		known, err := scanColumn[string](s.r.QueryContext(ctx, traced(`SELECT id FROM subscribers WHERE `+inShape("id", chunk, &args)), args...))
+		if err != nil {
+			return err
+		}
+		for _, id := range known {
+			have[id] = true
+		}
+	}
+	var missing []NewSubscriber
+	for _, sub := range subs {
+		if !have[sub.ID] {
+			missing = append(missing, sub)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
 	now := s.Now()
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var exists int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM subscribers WHERE id = ?`, id).Scan(&exists); err != nil || exists > 0 {
-		return err
-	}
-	var cursor int64
-	switch backfill {
-	case "all":
-	default:
-		d, err := time.ParseDuration(backfill)
-		if err != nil {
-			return fmt.Errorf("subscriber %s: backfill %q: %w", id, backfill, err)
+	cursors := map[string]int64{"all": 0} // by backfill setting
+	for _, sub := range missing {
+		cursor, ok := cursors[sub.Backfill]
+		if !ok {
+			d, err := time.ParseDuration(sub.Backfill)
+			if err != nil {
+				return fmt.Errorf("subscriber %s: backfill %q: %w", sub.ID, sub.Backfill, err)
+			}
+			err = tx.QueryRowContext(ctx, traced(`SELECT coalesce(max(id), 0) FROM items WHERE created < ?`), formatTime(now.Add(-d))).Scan(&cursor)
+			if err != nil {
+				return err
+			}
+			cursors[sub.Backfill] = cursor
 		}
-		err = tx.QueryRowContext(ctx, traced(`SELECT coalesce(max(id), 0) FROM items WHERE created < ?`), formatTime(now.Add(-d))).Scan(&cursor)
-		if err != nil {
+		// Replicas starting at once register the same subscribers: the
+		// first insert wins, the others change nothing.
+		if _, err := s.wstmt(ctx, tx, `INSERT INTO subscribers (id, cursor, created) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`).ExecContext(ctx, sub.ID, cursor, formatTime(now)); err != nil {
 			return err
 		}
-	}
-	// Replicas starting at once register the same subscribers: the first
-	// insert wins, the others change nothing.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, cursor, created) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, cursor, formatTime(now)); err != nil {
-		return err
 	}
 	return tx.Commit()
 }
@@ -1692,6 +1723,22 @@ func (s *Store) RetryNow(ctx context.Context, subscriberID string) (int, error) 
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// RetryNowAll is RetryNow for several subscribers, in one statement.
+func (s *Store) RetryNowAll(ctx context.Context, subscriberIDs []string) (int, error) {
+	n := 0
+	for chunk := range slices.Chunk(subscriberIDs, maxListed) {
+		args := []any{formatTime(s.Now()), Due}
+		res, err := s.w.ExecContext(ctx, traced(`UPDATE deliveries SET next_attempt = ? WHERE status IN ('due', 'sending') AND status = ? AND `+inShape("subscriber_id", chunk, &args)+`
+			AND id > (SELECT sent_through FROM subscribers s WHERE s.id = deliveries.subscriber_id)`), args...)
+		if err != nil {
+			return n, fmt.Errorf("retry deliveries: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
 }
 
 // ItemCount counts items.

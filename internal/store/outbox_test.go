@@ -1140,3 +1140,65 @@ func testSentLog(t *testing.T) {
 		t.Errorf("owed after the replay: %d, want 5 (the replayed one and the 4 never sent)", owed["p"].Deliveries)
 	}
 }
+
+// AddSubscribers registers what is new in one go, each with its own
+// backfill, leaves those registered as they are, and refuses a bad
+// backfill; RetryNowAll makes the owed deliveries of the subscribers it
+// names due now, and no one else's.
+func TestAddSubscribersAndRetryNowAll(t *testing.T) { eachEngine(t, testAddSubscribersAndRetryNowAll) }
+
+func testAddSubscribersAndRetryNowAll(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return clock }
+	if _, err := s.SaveDocuments(ctx, numberedDocs(0, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSubscriber(ctx, "old", "all"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fire(ctx, "old", Query{}, onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Minute) // the items are a minute old
+	err := s.AddSubscribers(ctx, []NewSubscriber{{"old", "0s"}, {"all", "all"}, {"none", "0s"}, {"bad", "soon"}})
+	if err == nil || !strings.Contains(err.Error(), `backfill "soon"`) {
+		t.Fatalf("a bad backfill: %v, want it named", err)
+	}
+	if err := s.AddSubscribers(ctx, []NewSubscriber{{"old", "0s"}, {"all", "all"}, {"none", "0s"}}); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := s.Subscribers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 3 || subs["old"].Cursor == 0 || subs["all"].Cursor != 0 || subs["none"].Cursor == 0 {
+		t.Fatalf("subscribers after AddSubscribers: %+v; want old's cursor kept, all's at 0 and none's past every item", subs)
+	}
+	build := onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })
+	if _, err := s.Fire(ctx, "all", Query{}, build); err != nil {
+		t.Fatal(err)
+	}
+	// Each subscriber's first delivery fails and waits an hour.
+	for _, id := range []string{"old", "all"} {
+		dels, err := claim(ctx, s, []string{id}, 1, time.Minute)
+		if err != nil || len(dels) == 0 {
+			t.Fatalf("claim %s: %d (%v)", id, len(dels), err)
+		}
+		if _, err := s.Record(ctx, Record{Done: []Finished{{Delivery: dels[0], Attempt: Attempt{At: clock, Status: 500}, Outcome: Retry, Next: clock.Add(time.Hour)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dels, err := claim(ctx, s, []string{"old", "all"}, 2, time.Minute); err != nil || len(dels) != 0 {
+		t.Fatalf("before RetryNowAll, %d deliveries claimable (%v), want none", len(dels), err)
+	}
+	n, err := s.RetryNowAll(ctx, []string{"all", "none"})
+	if err != nil || n != 4 {
+		t.Fatalf("RetryNowAll: %d (%v), want all's 4 owed deliveries", n, err)
+	}
+	dels, err := claim(ctx, s, []string{"old", "all"}, 2, time.Minute)
+	if err != nil || len(dels) != 1 || dels[0].SubscriberID != "all" {
+		t.Fatalf("after RetryNowAll of all and none, claimed %+v (%v); want all's head alone, old's still waiting", dels, err)
+	}
+}
