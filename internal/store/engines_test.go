@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crier-hub/crier/internal/pgtest"
 	"github.com/crier-hub/crier/internal/store/postgres"
@@ -44,6 +45,14 @@ func openTemp(t *testing.T) (*Store, string) {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, dsn
+}
+
+// startClock sets the store's clock to 2026-01-01 and returns it: the test
+// moves it (*clock = clock.Add(…)) and the store reads it.
+func startClock(s *Store) *time.Time {
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return clock }
+	return &clock
 }
 
 // reopen opens the store at dsn again, as another process would.

@@ -129,8 +129,7 @@ func TestLapsedClaimAndPause(t *testing.T) { eachEngine(t, testLapsedClaimAndPau
 func testLapsedClaimAndPause(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.Now = func() time.Time { return clock }
+	clock := startClock(s)
 	if _, err := s.SaveDocuments(ctx, []Document{testDoc("a", "one", "f1"), testDoc("b", "two", "f2")}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +160,7 @@ func testLapsedClaimAndPause(t *testing.T) {
 	if st := statuses(); len(st) != 2 || st[d1[0].WebhookID] != Sending {
 		t.Errorf("while claimed: %v, want %s sending and the other due", st, d1[0].WebhookID)
 	}
-	clock = clock.Add(2 * time.Minute)
+	*clock = clock.Add(2 * time.Minute)
 	for id, st := range statuses() {
 		if st != Due {
 			t.Errorf("after the claim lapsed, %s is %s, want due", id, st)
@@ -172,12 +171,12 @@ func testLapsedClaimAndPause(t *testing.T) {
 		t.Fatalf("after the claim lapsed: %+v, want the same delivery again", d2)
 	}
 	s.SetPaused(ctx, "p", true)
-	clock = clock.Add(2 * time.Minute)
+	*clock = clock.Add(2 * time.Minute)
 	if d, _ := claim(ctx, s, []string{"p"}, 5, time.Minute); len(d) != 0 {
 		t.Error("a paused subscriber's delivery was claimed")
 	}
 	s.SetPaused(ctx, "p", false)
-	next, err := finishAll(ctx, s, []Finished{{Delivery: d2[0], Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}}, time.Minute)
+	next, err := finishAll(ctx, s, []Finished{{Delivery: d2[0], Attempt: Attempt{At: *clock, Status: 200}, Outcome: Delivered}}, time.Minute)
 	if err != nil || len(next) != 1 || next[0].ID == d2[0].ID {
 		t.Errorf("finishing claims the next: %+v %v", next, err)
 	}
@@ -443,8 +442,7 @@ func testClaimRuns(t *testing.T) {
 	ctx := context.Background()
 	s, dsn := openTemp(t)
 	other := reopen(t, dsn)
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.Now = func() time.Time { return clock }
+	clock := startClock(s)
 	other.Now = s.Now
 	docs := numberedDocs(0, 8)
 	if _, err := s.SaveDocuments(ctx, docs); err != nil {
@@ -478,12 +476,12 @@ func testClaimRuns(t *testing.T) {
 	}
 	// The first two go; the third fails: the fourth is given back.
 	ok := func(d Delivery) Finished {
-		return Finished{Delivery: d, Attempt: Attempt{At: clock, Status: 200}, Outcome: Delivered}
+		return Finished{Delivery: d, Attempt: Attempt{At: *clock, Status: 200}, Outcome: Delivered}
 	}
 	if _, err := s.Record(ctx, Record{Done: []Finished{ok(runs[0][0]), ok(runs[0][1])}, Lease: time.Minute, Run: 3, Holding: map[string]int64{"p": runs[0][2].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	failed := Finished{Delivery: runs[0][2], Attempt: Attempt{At: clock, Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: clock.Add(30 * time.Second)}
+	failed := Finished{Delivery: runs[0][2], Attempt: Attempt{At: *clock, Status: 500, Error: "HTTP 500"}, Outcome: Retry, Next: clock.Add(30 * time.Second)}
 	if _, err := s.Record(ctx, Record{Done: []Finished{failed}, Lease: time.Minute, Run: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +490,7 @@ func testClaimRuns(t *testing.T) {
 	}
 	// Once due again, the run starts at the failed one and holds the
 	// next two; a pause noticed at the next commit gives them back.
-	clock = clock.Add(31 * time.Second) // the rest of the run's claims have not lapsed
+	*clock = clock.Add(31 * time.Second) // the rest of the run's claims have not lapsed
 	runs, _ = other.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute)
 	if len(runs) != 1 || fmt.Sprint(ids(runs[0])) != fmt.Sprint(want[2:5]) || runs[0][0].WebhookID != failed.Delivery.WebhookID {
 		t.Fatalf("after the backoff: %v, want %v", runs, want[2:5])
@@ -509,7 +507,7 @@ func testClaimRuns(t *testing.T) {
 	if len(runs) != 1 || fmt.Sprint(ids(runs[0])) != fmt.Sprint(want[3:6]) {
 		t.Fatalf("after the pause: %v, want %v", runs, want[3:6])
 	}
-	clock = clock.Add(2 * time.Minute)
+	*clock = clock.Add(2 * time.Minute)
 	again, _ := other.ClaimRuns(ctx, []string{"p"}, 5, 8, time.Minute)
 	if len(again) != 1 || fmt.Sprint(ids(again[0])) != fmt.Sprint(want[3:]) {
 		t.Fatalf("after the run lapsed: %v, want %v", again, want[3:])
@@ -518,7 +516,7 @@ func testClaimRuns(t *testing.T) {
 	if _, err := other.Record(ctx, Record{Lease: time.Hour, Renew: []string{"p"}, Holding: map[string]int64{"p": 0}}); err != nil {
 		t.Fatal(err)
 	}
-	clock = clock.Add(2 * time.Minute)
+	*clock = clock.Add(2 * time.Minute)
 	if r, _ := s.ClaimRuns(ctx, []string{"p"}, 5, 3, time.Minute); len(r) != 0 {
 		t.Errorf("claimed %v while renewed claims hold", r)
 	}
@@ -1150,8 +1148,7 @@ func TestAddSubscribersAndRetryNowAll(t *testing.T) { eachEngine(t, testAddSubsc
 func testAddSubscribersAndRetryNowAll(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.Now = func() time.Time { return clock }
+	clock := startClock(s)
 	if _, err := s.SaveDocuments(ctx, numberedDocs(0, 4)); err != nil {
 		t.Fatal(err)
 	}
@@ -1161,7 +1158,7 @@ func testAddSubscribersAndRetryNowAll(t *testing.T) {
 	if _, err := s.Fire(ctx, "old", Query{}, onePerItem(func(it Item) string { return fmt.Sprint(it.Seq) })); err != nil {
 		t.Fatal(err)
 	}
-	clock = clock.Add(time.Minute) // the items are a minute old
+	*clock = clock.Add(time.Minute) // the items are a minute old
 	err := s.AddSubscribers(ctx, []NewSubscriber{{"old", "0s"}, {"all", "all"}, {"none", "0s"}, {"bad", "soon"}})
 	if err == nil || !strings.Contains(err.Error(), `backfill "soon"`) {
 		t.Fatalf("a bad backfill: %v, want it named", err)
@@ -1186,7 +1183,7 @@ func testAddSubscribersAndRetryNowAll(t *testing.T) {
 		if err != nil || len(dels) == 0 {
 			t.Fatalf("claim %s: %d (%v)", id, len(dels), err)
 		}
-		if _, err := s.Record(ctx, Record{Done: []Finished{{Delivery: dels[0], Attempt: Attempt{At: clock, Status: 500}, Outcome: Retry, Next: clock.Add(time.Hour)}}}); err != nil {
+		if _, err := s.Record(ctx, Record{Done: []Finished{{Delivery: dels[0], Attempt: Attempt{At: *clock, Status: 500}, Outcome: Retry, Next: clock.Add(time.Hour)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -127,8 +127,7 @@ func TestSaveDocument(t *testing.T) { eachEngine(t, testSaveDocument) }
 func testSaveDocument(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.Now = func() time.Time { return clock }
+	clock := startClock(s)
 
 	uid, st, err := s.SaveDocument(ctx, testDoc("a.txt", "one", "fp1"))
 	if err != nil || st != Added {
@@ -137,15 +136,15 @@ func testSaveDocument(t *testing.T) {
 	if _, st, _ = s.SaveDocument(ctx, testDoc("a.txt", "one", "fp1")); st != Unchanged {
 		t.Errorf("same bytes again: got %v, want unchanged", st)
 	}
-	clock = clock.Add(time.Hour)
+	*clock = clock.Add(time.Hour)
 	changed := testDoc("a.txt", "one, edited", "fp1b")
 	uid2, st, err := s.SaveDocument(ctx, changed)
 	if err != nil || st != Updated || uid2 != uid {
 		t.Fatalf("changed file: got %v %q %v, want updated with uid %q", st, uid2, err, uid)
 	}
 	it, _ := s.Item(ctx, uid)
-	if !it.Updated.Equal(clock) {
-		t.Errorf("updated: got %v, want %v", it.Updated, clock)
+	if !it.Updated.Equal(*clock) {
+		t.Errorf("updated: got %v, want %v", it.Updated, *clock)
 	}
 	if it.ContentText != "one, edited" {
 		t.Errorf("content not updated: %q", it.ContentText)
