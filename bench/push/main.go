@@ -13,8 +13,16 @@
 // runs (3 by default; this machine's figures vary by about 5%) pushes
 // from the store as fetched and then runs the bare loop; the medians are
 // printed. crier runs with its default settings (webhooks.concurrency
-// bounds its requests in flight at 64, the loop has one per partner). A second bare loop, with fasthttp's client (the one
-// crier's webhooks use), is measured beside it and its ratio printed too.
+// bounds its requests in flight at 64, the loop has one per partner). A
+// second bare loop, with fasthttp's client (the one crier's webhooks
+// use), is measured beside it and its ratio printed too.
+//
+// The last line is CPU time a delivery, which drifts less with the
+// machine than wall time: crier's process (its rusage), the receiver's
+// (this process's while crier pushes), and the bare loop's (this
+// process's while the loop runs, less the receiver's figure: roughly,
+// since the loop's requests reuse their connections and crier's first
+// ones do not).
 package main
 
 import (
@@ -33,6 +41,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -162,28 +171,38 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 		return err
 	}
 	rc.keep.Store(true)
-	if _, err := pushOnce(bin, conf, rc); err != nil {
+	if _, _, err := pushOnce(bin, conf, rc); err != nil {
 		return err
 	}
 	rc.keep.Store(false)
 	bodies := rc.bodies
 	n := len(bodies)
 	var crierRates, bareRates, ratios, fastRates, fastRatios []float64
+	var crierCPUs, bareCPUs, recvCPUs []float64 // µs of CPU a delivery
 	for i := 0; i < runs; i++ {
 		if err := restore(); err != nil {
 			return err
 		}
-		crierTook, err := pushOnce(bin, conf, rc)
+		recvBefore := selfCPU()
+		crierTook, crierCPU, err := pushOnce(bin, conf, rc)
 		if err != nil {
 			return err
 		}
+		recvCPU := selfCPU() - recvBefore // this process's: the receiver's, for crier's requests
 		if got := int(rc.count.Load()); got != n {
 			return fmt.Errorf("run %d delivered %d, the untimed run %d", i+1, got, n)
 		}
+		bareBefore := selfCPU()
 		bareTook, err := bareLoop(base, secret, partners, bodies, netHTTPPost(partners))
 		if err != nil {
 			return err
 		}
+		// The loop's own CPU: this process's, less what the receiver
+		// spent on as many requests from crier.
+		bareCPU := selfCPU() - bareBefore - recvCPU
+		crierCPUs = append(crierCPUs, float64(crierCPU.Microseconds())/float64(n))
+		bareCPUs = append(bareCPUs, float64(bareCPU.Microseconds())/float64(n))
+		recvCPUs = append(recvCPUs, float64(recvCPU.Microseconds())/float64(n))
 		fastTook, err := bareLoop(base, secret, partners, bodies, fastHTTPPost(partners))
 		if err != nil {
 			return err
@@ -205,30 +224,33 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 	fmt.Printf("bare signed POST loop, %d in flight:    %.0f deliveries/s (median of %d)\n", partners, median(bareRates), runs)
 	fmt.Printf("ratio: %.2f (median of %d runs' ratios)\n", median(ratios), runs)
 	fmt.Printf("the bare loop with fasthttp's client, which crier uses: %.0f deliveries/s, ratio %.2f (medians)\n", median(fastRates), median(fastRatios))
+	fmt.Printf("CPU a delivery: crier's process %.0f µs, the net/http bare loop %.0f µs (its process's, less the receiver's), the receiver %.0f µs (medians)\n", median(crierCPUs), median(bareCPUs), median(recvCPUs))
 	return nil
 }
 
 // pushOnce runs crier push and checks what the receiver got: every
 // delivery crier counted, and never two at once to one partner.
-func pushOnce(bin, conf string, rc *receiver) (time.Duration, error) {
+func pushOnce(bin, conf string, rc *receiver) (took, cpu time.Duration, err error) {
 	rc.overlap.Store(0)
 	start := time.Now()
-	out, err := exec.Command(bin, "push", "--config", conf).CombinedOutput()
-	took := time.Since(start)
+	cmd := exec.Command(bin, "push", "--config", conf)
+	out, err := cmd.CombinedOutput()
+	took = time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("crier push: %v\n%s", err, out)
+		return 0, 0, fmt.Errorf("crier push: %v\n%s", err, out)
 	}
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	n := int(rc.count.Load())
 	if n == 0 {
-		return 0, fmt.Errorf("crier push delivered nothing:\n%s", out)
+		return 0, 0, fmt.Errorf("crier push delivered nothing:\n%s", out)
 	}
 	if !bytes.Contains(out, []byte(fmt.Sprintf("%d attempts, %d delivered", n, n))) {
-		return 0, fmt.Errorf("the receiver counted %d deliveries, crier says:\n%s", n, out)
+		return 0, 0, fmt.Errorf("the receiver counted %d deliveries, crier says:\n%s", n, out)
 	}
 	if o := rc.overlap.Load(); o > 0 {
-		return 0, fmt.Errorf("%d requests arrived while another to the same partner was in flight", o)
+		return 0, 0, fmt.Errorf("%d requests arrived while another to the same partner was in flight", o)
 	}
-	return took, nil
+	return took, cpu, nil
 }
 
 // poster sends one signed POST and reads its answer.
@@ -335,4 +357,11 @@ func writeReleases(dir string, n, nwords int) error {
 		}
 	}
 	return nil
+}
+
+// selfCPU is the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
