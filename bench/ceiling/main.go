@@ -1,0 +1,152 @@
+// Command ceiling measures what `crier push` would take if the outbox did
+// no work per delivery: crier's own sender (deliver.Deliverer, its
+// dispatcher, signing and fasthttp client) and its fire (reading the
+// items and building every partner's bodies), over an outbox that keeps
+// each partner's queue in memory and writes one small transaction per
+// commit. Nothing it sends is recorded: it is a bound for redesigns of
+// the outbox, not a way to deliver.
+//
+// Run it on a store kept by the push bench, against a receiver on the
+// port its config names, and compare with `crier push` on a copy of the
+// same store, in turns:
+//
+//	go run ./bench/push -items 400 -partners 100 -max-body 4KiB -keep -runs 1
+//	go build -o /tmp/ceiling ./bench/ceiling
+//	cp fetched.db crier.db; /usr/bin/time /tmp/ceiling config.toml
+//
+// It prints the attempts and deliveries, and how long firing and
+// sending took.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/crier-hub/crier/internal/config"
+	"github.com/crier-hub/crier/internal/deliver"
+	"github.com/crier-hub/crier/internal/store"
+)
+
+// memoryOutbox is the store with its outbox in memory: a fire moves the
+// subscribers' cursors in the database but writes no delivery; claims
+// take runs from each partner's queue; a commit is one write transaction
+// that touches no delivery.
+type memoryOutbox struct {
+	*store.Store
+	mu     sync.Mutex
+	queues map[string][]store.Delivery
+	last   int64
+}
+
+func (m *memoryOutbox) FireMany(ctx context.Context, ids []string, q store.Query, build func(id string) store.Builder, fired func(id string, n int)) (map[string]int, error) {
+	return m.Store.FireMany(ctx, ids, q, func(id string) store.Builder {
+		b := build(id)
+		return func(event string, items []store.Item, seq int64) ([]store.Batch, error) {
+			batches, err := b(event, items, seq)
+			m.mu.Lock()
+			for _, x := range batches {
+				m.last++
+				m.queues[id] = append(m.queues[id], store.Delivery{ID: m.last, WebhookID: fmt.Sprintf("msg_ceiling%d", m.last),
+					SubscriberID: id, Items: x.Items, Body: x.Whole(), Status: store.Sending})
+			}
+			m.mu.Unlock()
+			if len(batches) > 0 && fired != nil {
+				fired(id, len(batches)) // the sender wakes, as after a fire's commit
+			}
+			return nil, err // no delivery rows
+		}
+	}, nil)
+}
+
+func (m *memoryOutbox) Record(ctx context.Context, r store.Record) (store.Recorded, error) {
+	out := store.Recorded{Runs: map[string][]store.Delivery{}}
+	var subs []string
+	for _, f := range r.Done {
+		if !slices.Contains(subs, f.Delivery.SubscriberID) {
+			subs = append(subs, f.Delivery.SubscriberID)
+		}
+	}
+	if len(subs) > 0 {
+		// The one write of a commit: what an outbox of ranges would do
+		// (move each partner's sent prefix), about.
+		if _, err := m.Store.RetryNowAll(ctx, subs); err != nil {
+			return out, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	take := func(id string) {
+		q := m.queues[id]
+		if n := min(len(q), max(1, r.Run)); n > 0 {
+			out.Runs[id], m.queues[id] = q[:n], q[n:]
+		}
+	}
+	for _, id := range r.Refill {
+		take(id)
+	}
+	for _, id := range r.Subscribers {
+		if len(out.Runs) >= r.Claim+len(r.Refill) {
+			break
+		}
+		if _, ok := out.Runs[id]; !ok {
+			take(id)
+		}
+	}
+	return out, nil
+}
+
+func (m *memoryOutbox) Settle(context.Context) (int, error) { return 0, nil }
+
+func (m *memoryOutbox) NextDue(context.Context, []string) (time.Time, bool, error) {
+	return time.Time{}, false, nil
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: ceiling config.toml")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "ceiling:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	ctx := context.Background()
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.CloseForExit()
+	if err := st.DeliverOnly(ctx); err != nil {
+		return err
+	}
+	outbox := &memoryOutbox{Store: st, queues: map[string][]store.Delivery{}}
+	d := deliver.New(cfg, outbox, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := d.Sync(ctx); err != nil {
+		return err
+	}
+	var ids []string
+	for _, s := range cfg.Subscribers {
+		ids = append(ids, s.ID)
+	}
+	start := time.Now()
+	var fired time.Duration
+	attempts, delivered, err := d.SendWhile(ctx, func() error {
+		_, err := d.FireAll(ctx, ids)
+		fired = time.Since(start)
+		return err
+	})
+	fmt.Printf("%d attempts, %d delivered; fired in %v, sent in %v\n", attempts, delivered, fired.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	return err
+}
