@@ -39,8 +39,15 @@ import (
 type memoryOutbox struct {
 	*store.Store
 	mu     sync.Mutex
-	queues map[string][]store.Delivery
+	queues map[string][]queued
 	last   int64
+}
+
+// queued is a delivery waiting: its body is put together when it is
+// claimed, as the store does, so that only claimed runs hold whole bodies.
+type queued struct {
+	id    int64
+	batch store.Batch
 }
 
 func (m *memoryOutbox) FireMany(ctx context.Context, ids []string, q store.Query, build func(id string) store.Builder, fired func(id string, n int)) (map[string]int, error) {
@@ -51,8 +58,7 @@ func (m *memoryOutbox) FireMany(ctx context.Context, ids []string, q store.Query
 			m.mu.Lock()
 			for _, x := range batches {
 				m.last++
-				m.queues[id] = append(m.queues[id], store.Delivery{ID: m.last, WebhookID: fmt.Sprintf("msg_ceiling%d", m.last),
-					SubscriberID: id, Items: x.Items, Body: x.Whole(), Status: store.Sending})
+				m.queues[id] = append(m.queues[id], queued{m.last, x})
 			}
 			m.mu.Unlock()
 			if len(batches) > 0 && fired != nil {
@@ -82,9 +88,16 @@ func (m *memoryOutbox) Record(ctx context.Context, r store.Record) (store.Record
 	defer m.mu.Unlock()
 	take := func(id string) {
 		q := m.queues[id]
-		if n := min(len(q), max(1, r.Run)); n > 0 {
-			out.Runs[id], m.queues[id] = q[:n], q[n:]
+		n := min(len(q), max(1, r.Run))
+		if n == 0 {
+			return
 		}
+		run := make([]store.Delivery, n)
+		for i, x := range q[:n] {
+			run[i] = store.Delivery{ID: x.id, WebhookID: fmt.Sprintf("msg_ceiling%d", x.id), SubscriberID: id,
+				Items: x.batch.Items, Body: x.batch.Whole(), Status: store.Sending}
+		}
+		out.Runs[id], m.queues[id] = run, q[n:]
 	}
 	for _, id := range r.Refill {
 		take(id)
@@ -131,7 +144,7 @@ func run(path string) error {
 	if err := st.DeliverOnly(ctx); err != nil {
 		return err
 	}
-	outbox := &memoryOutbox{Store: st, queues: map[string][]store.Delivery{}}
+	outbox := &memoryOutbox{Store: st, queues: map[string][]queued{}}
 	d := deliver.New(cfg, outbox, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err := d.Sync(ctx); err != nil {
 		return err
