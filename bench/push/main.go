@@ -23,6 +23,11 @@
 // process's while the loop runs, less the receiver's figure: roughly,
 // since the loop's requests reuse their connections and crier's first
 // ones do not).
+//
+// With -ceiling each run also pushes with bench/ceiling (crier's sender
+// and fire over an outbox kept in memory, no store work per delivery),
+// from the store as fetched, and its rate and ratio against the same
+// bare loop are printed: the bound an outbox redesign works towards.
 package main
 
 import (
@@ -91,14 +96,15 @@ func main() {
 	words := flag.Int("words", 250, "words per release")
 	keep := flag.Bool("keep", false, "keep the work folder (releases, config, store) and print its path")
 	runs := flag.Int("runs", 3, "runs of each, on the same store as fetched; the median ratio is reported")
+	ceiling := flag.Bool("ceiling", false, "also run bench/ceiling (crier's sender and fire over an outbox in memory) in each run")
 	flag.Parse()
-	if err := run(*items, *partners, *maxBody, *words, *keep, max(1, *runs)); err != nil {
+	if err := run(*items, *partners, *maxBody, *words, *keep, max(1, *runs), *ceiling); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/push:", err)
 		os.Exit(1)
 	}
 }
 
-func run(items, partners int, maxBody string, nwords int, keep bool, runs int) error {
+func run(items, partners int, maxBody string, nwords int, keep bool, runs int, ceiling bool) error {
 	work, err := os.MkdirTemp("", "crier-bench-push-")
 	if err != nil {
 		return err
@@ -111,6 +117,12 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 	bin := filepath.Join(work, "crier")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/crier").CombinedOutput(); err != nil {
 		return fmt.Errorf("build crier: %v\n%s", err, out)
+	}
+	ceilingBin := filepath.Join(work, "ceiling")
+	if ceiling {
+		if out, err := exec.Command("go", "build", "-o", ceilingBin, "./bench/ceiling").CombinedOutput(); err != nil {
+			return fmt.Errorf("build bench/ceiling: %v\n%s", err, out)
+		}
 	}
 	if err := writeReleases(filepath.Join(work, "releases"), items, nwords); err != nil {
 		return err
@@ -171,7 +183,7 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 		return err
 	}
 	rc.keep.Store(true)
-	if _, _, err := pushOnce(bin, conf, rc); err != nil {
+	if _, _, err := pushOnce(rc, bin, "push", "--config", conf); err != nil {
 		return err
 	}
 	rc.keep.Store(false)
@@ -179,12 +191,13 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 	n := len(bodies)
 	var crierRates, bareRates, ratios, fastRates, fastRatios []float64
 	var crierCPUs, bareCPUs, recvCPUs []float64 // µs of CPU a delivery
+	var ceilingRates, ceilingRatios []float64
 	for i := 0; i < runs; i++ {
 		if err := restore(); err != nil {
 			return err
 		}
 		recvBefore := selfCPU()
-		crierTook, crierCPU, err := pushOnce(bin, conf, rc)
+		crierTook, crierCPU, err := pushOnce(rc, bin, "push", "--config", conf)
 		if err != nil {
 			return err
 		}
@@ -208,6 +221,17 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 			return err
 		}
 		cr, br, fr := float64(n)/crierTook.Seconds(), float64(n)/bareTook.Seconds(), float64(n)/fastTook.Seconds()
+		if ceiling {
+			if err := restore(); err != nil {
+				return err
+			}
+			took, _, err := pushOnce(rc, ceilingBin, conf)
+			if err != nil {
+				return err
+			}
+			ceilingRates = append(ceilingRates, float64(n)/took.Seconds())
+			ceilingRatios = append(ceilingRatios, float64(n)/took.Seconds()/br)
+		}
 		crierRates, bareRates, ratios = append(crierRates, cr), append(bareRates, br), append(ratios, cr/br)
 		fastRates, fastRatios = append(fastRates, fr), append(fastRatios, cr/fr)
 		if runs > 1 {
@@ -224,20 +248,24 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int) e
 	fmt.Printf("bare signed POST loop, %d in flight:    %.0f deliveries/s (median of %d)\n", partners, median(bareRates), runs)
 	fmt.Printf("ratio: %.2f (median of %d runs' ratios)\n", median(ratios), runs)
 	fmt.Printf("the bare loop with fasthttp's client, which crier uses: %.0f deliveries/s, ratio %.2f (medians)\n", median(fastRates), median(fastRatios))
+	if ceiling {
+		fmt.Printf("bench/ceiling (crier's sender and fire, no store work per delivery): %.0f deliveries/s, ratio %.2f (medians)\n", median(ceilingRates), median(ceilingRatios))
+	}
 	fmt.Printf("CPU a delivery: crier's process %.0f µs, the net/http bare loop %.0f µs (its process's, less the receiver's), the receiver %.0f µs (medians)\n", median(crierCPUs), median(bareCPUs), median(recvCPUs))
 	return nil
 }
 
-// pushOnce runs crier push and checks what the receiver got: every
-// delivery crier counted, and never two at once to one partner.
-func pushOnce(bin, conf string, rc *receiver) (took, cpu time.Duration, err error) {
+// pushOnce runs crier push (or bench/ceiling: bin and its args) and
+// checks what the receiver got: every delivery it counted, and never two
+// at once to one partner.
+func pushOnce(rc *receiver, bin string, args ...string) (took, cpu time.Duration, err error) {
 	rc.overlap.Store(0)
 	start := time.Now()
-	cmd := exec.Command(bin, "push", "--config", conf)
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.CombinedOutput()
 	took = time.Since(start)
 	if err != nil {
-		return 0, 0, fmt.Errorf("crier push: %v\n%s", err, out)
+		return 0, 0, fmt.Errorf("%s: %v\n%s", filepath.Base(bin), err, out)
 	}
 	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	n := int(rc.count.Load())
