@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,16 +20,10 @@ func TestCrashDuringFanOut(t *testing.T) {
 	dir := t.TempDir()
 	const nItems = 60
 	writeReleases(t, dir, nItems, 7)
-	var partners []*partner
-	var subs strings.Builder
-	for i := 0; i < 3; i++ {
-		p, entry := newPartner(t, fmt.Sprintf("p%d", i), 40*time.Millisecond) // partners that take their time
-		partners = append(partners, p)
-		subs.WriteString(entry)
-	}
+	partners, subs := newPartners(t, 3, 40*time.Millisecond) // partners that take their time
 	addr := freePort(t)
 	cfg := fmt.Sprintf("[server]\nlisten = %q\n[webhooks]\ntimeout = \"2s\"\nmax_body = \"3KiB\"\nallow_private_targets = true\n"+
-		"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"en\"\nschedule = \"@every 1h\"\n%s", addr, subs.String())
+		"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"en\"\nschedule = \"@every 1h\"\n%s", addr, subs)
 	os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "config.toml"))

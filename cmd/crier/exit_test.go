@@ -23,16 +23,10 @@ func TestFetchAndPushAsProcesses(t *testing.T) {
 	dir := t.TempDir()
 	const nItems = 25
 	writeReleases(t, dir, nItems, 11)
-	var partners []*partner
-	var subs strings.Builder
-	for i := 0; i < 2; i++ {
-		p, entry := newPartner(t, fmt.Sprintf("p%d", i), 0)
-		partners = append(partners, p)
-		subs.WriteString(entry)
-	}
+	partners, subs := newPartners(t, 2, 0)
 	db := filepath.Join(dir, "crier.db")
 	cfg := fmt.Sprintf("[server]\nlisten = %q\n[storage]\ndsn = %q\n[webhooks]\nmax_body = \"3KiB\"\nallow_private_targets = true\n"+
-		"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"en\"\n%s", freePort(t), db, subs.String())
+		"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"en\"\n%s", freePort(t), db, subs)
 	conf := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

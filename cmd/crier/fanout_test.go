@@ -135,6 +135,19 @@ func newPartner(t *testing.T, id string, delay time.Duration) (*partner, string)
 	return p, fmt.Sprintf("[[subscribers]]\nid = %q\nurl = %q\nsecret = %q\nschedule = \"@every 1s\"\nbackfill = \"all\"\n", id, srv.URL, partnerSecret)
 }
 
+// newPartners starts n partners, p0 to p(n-1), each taking delay over a
+// request, and returns them with their subscribers' config.toml entries.
+func newPartners(t *testing.T, n int, delay time.Duration) ([]*partner, string) {
+	var partners []*partner
+	var subs strings.Builder
+	for i := 0; i < n; i++ {
+		p, entry := newPartner(t, fmt.Sprintf("p%d", i), delay)
+		partners = append(partners, p)
+		subs.WriteString(entry)
+	}
+	return partners, subs.String()
+}
+
 // tally sums the partners' posts and (item, partner) pairs.
 func tally(partners []*partner) (posts, pairs int) {
 	for _, p := range partners {

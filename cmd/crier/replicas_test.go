@@ -27,13 +27,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	dir := t.TempDir()
 	const nItems, nPartners = 120, 3
 	releases := writeReleases(t, dir, nItems, 11)
-	var partners []*partner
-	var subs strings.Builder
-	for i := 0; i < nPartners; i++ {
-		p, entry := newPartner(t, fmt.Sprintf("p%d", i), 20*time.Millisecond) // slow partners
-		partners = append(partners, p)
-		subs.WriteString(entry)
-	}
+	partners, subs := newPartners(t, nPartners, 20*time.Millisecond) // slow partners
 	var addrs []string
 	var cmds []*exec.Cmd
 	for r := 0; r < 3; r++ {
@@ -41,7 +35,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		addrs = append(addrs, addr)
 		cfg := fmt.Sprintf("[server]\nlisten = %q\nbase_url = \"http://feeds.example\"\n[storage]\ndriver = \"postgres\"\ndsn = %q\n"+
 			"[webhooks]\ntimeout = \"2s\"\nmax_body = \"3KiB\"\nallow_private_targets = true\n"+
-			"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = %q\nlanguage = \"en\"\nschedule = \"@every 1h\"\n%s", addr, dsn, releases, subs.String())
+			"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = %q\nlanguage = \"en\"\nschedule = \"@every 1h\"\n%s", addr, dsn, releases, subs)
 		path := filepath.Join(dir, fmt.Sprintf("replica%d.toml", r))
 		os.WriteFile(path, []byte(cfg), 0o644)
 		cmd := exec.Command(bin, "serve", "--config", path)
