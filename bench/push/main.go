@@ -270,10 +270,10 @@ func pushOnce(rc *receiver, bin string, args ...string) (took, cpu time.Duration
 	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	n := int(rc.count.Load())
 	if n == 0 {
-		return 0, 0, fmt.Errorf("crier push delivered nothing:\n%s", out)
+		return 0, 0, fmt.Errorf("%s delivered nothing:\n%s", filepath.Base(bin), out)
 	}
 	if !bytes.Contains(out, []byte(fmt.Sprintf("%d attempts, %d delivered", n, n))) {
-		return 0, 0, fmt.Errorf("the receiver counted %d deliveries, crier says:\n%s", n, out)
+		return 0, 0, fmt.Errorf("the receiver counted %d deliveries, %s says:\n%s", n, filepath.Base(bin), out)
 	}
 	if o := rc.overlap.Load(); o > 0 {
 		return 0, 0, fmt.Errorf("%d requests arrived while another to the same partner was in flight", o)

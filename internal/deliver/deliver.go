@@ -500,7 +500,8 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 		// Whether a commit may start now, found without walking the lanes
 		// (nextCommit does): most finished requests only join pending.
 		soon := stopping || refillWaiting || len(pending) >= gatherMost || (scan && len(lanes) < limit)
-		if wait := commitEvery - time.Since(lastCommit); !committing && !soon && wait > 0 {
+		wait := commitEvery - time.Since(lastCommit)
+		if !committing && !soon && wait > 0 {
 			if len(pending) > 0 {
 				gather.Reset(wait)
 			}
@@ -512,7 +513,7 @@ func (d *Deliverer) dispatch(ctx context.Context, idleAfter <-chan struct{}) (at
 				req.Claim, req.Subscribers = limit-len(lanes), unheld(d.ids(), lanes)
 			}
 			urgent := len(req.Release) > 0 || len(req.Refill) > 0 || len(req.Renew) > 0 || req.Claim > 0 || stopping || len(req.Done) >= gatherMost
-			switch wait := commitEvery - time.Since(lastCommit); {
+			switch {
 			case len(req.Done)+len(req.Release)+len(req.Refill)+len(req.Renew)+req.Claim == 0:
 			case !urgent && wait > 0:
 				gather.Reset(wait)

@@ -1714,26 +1714,21 @@ func (s *Store) Replay(ctx context.Context, webhookID string) error {
 // webhook-id, and returns how many there are: after a partner (or the
 // config that refused it) is fixed, what waited out a backoff goes at once.
 func (s *Store) RetryNow(ctx context.Context, subscriberID string) (int, error) {
-	// The status IN term is the owed index's own condition: with it, the
-	// planner reads the subscriber's owed deliveries from that index.
-	res, err := s.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ?1 WHERE subscriber_id = ?2 AND status IN ('due', 'sending') AND status = ?3
-		AND id > (SELECT sent_through FROM subscribers WHERE id = ?2)`, formatTime(s.Now()), subscriberID, Due)
-	if err != nil {
-		return 0, fmt.Errorf("retry %s: %w", subscriberID, err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return s.RetryNowAll(ctx, []string{subscriberID})
 }
 
 // RetryNowAll is RetryNow for several subscribers, in one statement.
 func (s *Store) RetryNowAll(ctx context.Context, subscriberIDs []string) (int, error) {
 	n := 0
 	for chunk := range slices.Chunk(subscriberIDs, maxListed) {
+		// The status IN term is the owed index's own condition: with it,
+		// the planner reads the subscribers' owed deliveries from that
+		// index.
 		args := []any{formatTime(s.Now()), Due}
 		res, err := s.w.ExecContext(ctx, traced(`UPDATE deliveries SET next_attempt = ? WHERE status IN ('due', 'sending') AND status = ? AND `+inShape("subscriber_id", chunk, &args)+`
 			AND id > (SELECT sent_through FROM subscribers s WHERE s.id = deliveries.subscriber_id)`), args...)
 		if err != nil {
-			return n, fmt.Errorf("retry deliveries: %w", err)
+			return n, fmt.Errorf("retry the deliveries of %s: %w", strings.Join(chunk, ", "), err)
 		}
 		k, _ := res.RowsAffected()
 		n += int(k)

@@ -312,12 +312,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.stop()
-	s.background.Wait()
-	s.stmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
+	s.stopWork()
 	if s.pg {
 		return s.w.Close()
 	}
@@ -337,8 +332,7 @@ func (s *Store) CloseForExit() error {
 	if s.pg {
 		return s.Close()
 	}
-	s.stop()
-	s.background.Wait()
+	s.stopWork()
 	if err := s.r.Close(); err != nil {
 		return errors.Join(err, s.w.Close())
 	}
@@ -352,6 +346,17 @@ func (s *Store) CloseForExit() error {
 		return errors.Join(err, s.w.Close())
 	}
 	return nil
+}
+
+// stopWork ends the store's background work and closes its prepared
+// statements: what both closes do before their connections.
+func (s *Store) stopWork() {
+	s.stop()
+	s.background.Wait()
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
 }
 
 // Clock is the store's clock (Now), for the packages that use the store
