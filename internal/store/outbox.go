@@ -941,7 +941,7 @@ func heads(subs string) string {
 func subscriberCond(subscribers []string, args *[]any) string {
 	cond := "s.kind = '" + KindWebSub + "'"
 	if len(subscribers) > 0 {
-		cond = "(" + in("s.id", subscribers, args) + " OR " + cond + ")"
+		cond = "(" + inShape("s.id", subscribers, args) + " OR " + cond + ")"
 	}
 	return cond
 }
@@ -1723,10 +1723,13 @@ func (s *Store) RetryNowAll(ctx context.Context, subscriberIDs []string) (int, e
 	for chunk := range slices.Chunk(subscriberIDs, maxListed) {
 		// The status IN term is the owed index's own condition: with it,
 		// the planner reads the subscribers' owed deliveries from that
-		// index.
-		args := []any{formatTime(s.Now()), Due}
-		res, err := s.w.ExecContext(ctx, traced(`UPDATE deliveries SET next_attempt = ? WHERE status IN ('due', 'sending') AND status = ? AND `+inShape("subscriber_id", chunk, &args)+`
-			AND id > (SELECT sent_through FROM subscribers s WHERE s.id = deliveries.subscriber_id)`), args...)
+		// index, each from past its subscriber's sent_through (the sent
+		// ones not yet settled stay in the index until they are).
+		args := []any{formatTime(s.Now())}
+		cond := inShape("s.id", chunk, &args)
+		args = append(args, Due)
+		res, err := s.w.ExecContext(ctx, traced(`UPDATE deliveries SET next_attempt = ? FROM subscribers s WHERE `+cond+`
+			AND deliveries.subscriber_id = s.id AND deliveries.status IN ('due', 'sending') AND deliveries.status = ? AND deliveries.id > s.sent_through`), args...)
 		if err != nil {
 			return n, fmt.Errorf("retry the deliveries of %s: %w", strings.Join(chunk, ", "), err)
 		}

@@ -119,6 +119,9 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	if _, err := s.Deliveries(ctx, "p1", 20); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.RetryNowAll(ctx, []string{"p1", "p2"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.RecordRun(ctx, "big", Run{At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +187,11 @@ func bad(step, q string) bool {
 				return true
 			}
 		}
+	}
+	// The owed index holds a subscriber's sent deliveries too until they
+	// are settled: a walk of it must start past sent_through.
+	if strings.Contains(step, "INDEX deliveries_owed (subscriber_id=?)") {
+		return true
 	}
 	if strings.Contains(step, "TEMP B-TREE") {
 		// What may be sorted: a union of walks that each stop at the
