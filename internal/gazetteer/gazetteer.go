@@ -47,8 +47,9 @@ type cityKey struct {
 
 // Gazetteer is an index of countries and cities by folded name.
 type Gazetteer struct {
-	countries map[string]string   // folded name -> CC
-	names     map[string][]string // CC -> names (English first)
+	countries func() map[string]string // folded name -> CC, made on first use
+	codes     []string                 // the countries' codes, in the data's order
+	names     map[string][]string      // CC -> names (English first)
 	cities    []city
 	keys      []cityKey
 	text      string // the cities' names
@@ -86,7 +87,8 @@ func parse(gz []byte, cities bool) (*Gazetteer, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gazetteer{countries: map[string]string{}, names: map[string][]string{}}
+	g := &Gazetteer{names: map[string][]string{}}
+	g.countries = sync.OnceValue(g.foldNames)
 	var text, keyText strings.Builder
 	add := func(b *strings.Builder, s string) span {
 		sp := span{uint32(b.Len()), uint32(len(s))}
@@ -103,11 +105,10 @@ func parse(gz []byte, cities bool) (*Gazetteer, error) {
 		f := strings.Split(line, "\t")
 		switch {
 		case f[0] == "country" && len(f) == 3:
-			names := strings.Split(f[2], "|")
-			g.names[f[1]] = names
-			for _, n := range names {
-				g.countries[Key(n)] = f[1]
+			if _, seen := g.names[f[1]]; !seen {
+				g.codes = append(g.codes, f[1])
 			}
+			g.names[f[1]] = strings.Split(f[2], "|")
 		case f[0] == "city" && !cities:
 			return g, nil
 		case f[0] == "city" && len(f) == 8 && len(f[1]) == 2:
@@ -132,6 +133,20 @@ func parse(gz []byte, cities bool) (*Gazetteer, error) {
 	// Stable: a name's cities stay in the data's order.
 	slices.SortStableFunc(g.keys, func(a, b cityKey) int { return cmp.Compare(a.hash, b.hash) })
 	return g, sc.Err()
+}
+
+// foldNames indexes the countries by folded name, a later country's name
+// winning over an earlier one's as in the data's order. Folding some
+// 1,500 names costs a few milliseconds, which a gazetteer used only to
+// check or name country codes (every command's config check) never pays.
+func (g *Gazetteer) foldNames() map[string]string {
+	m := map[string]string{}
+	for _, cc := range g.codes {
+		for _, n := range g.names[cc] {
+			m[Key(n)] = cc
+		}
+	}
+	return m
 }
 
 // citiesNamed returns the cities whose folded name is key, in the data's
@@ -175,7 +190,7 @@ func Key(s string) string {
 
 // Country returns the country a name designates, in any of its spellings.
 func (g *Gazetteer) Country(name string) (string, bool) {
-	cc, ok := g.countries[Key(name)]
+	cc, ok := g.countries()[Key(name)]
 	return cc, ok
 }
 
@@ -219,7 +234,7 @@ func (g *Gazetteer) CountryName(cc string) string {
 // (en, fr or es), or in English. ok is false for an unknown place.
 func (g *Gazetteer) Resolve(place, lang string) (cityName, cc string, ok bool) {
 	place = strings.TrimSpace(place)
-	if cc, ok := g.countries[Key(place)]; ok {
+	if cc, ok := g.countries()[Key(place)]; ok {
 		return "", cc, true
 	}
 	if c := g.best(g.citiesNamed(Key(place)), ""); c != nil {
@@ -228,7 +243,7 @@ func (g *Gazetteer) Resolve(place, lang string) (cityName, cc string, ok bool) {
 	// "City, Country" or "City, Region".
 	if i := strings.LastIndexByte(place, ','); i > 0 {
 		head, tail := place[:i], place[i+1:]
-		want, tailIsCountry := g.countries[Key(tail)]
+		want, tailIsCountry := g.countries()[Key(tail)]
 		if c := g.best(g.citiesNamed(Key(head)), want); c != nil && (!tailIsCountry || string(c.cc[:]) == want) {
 			return g.name(c, lang), string(c.cc[:]), true
 		}

@@ -79,6 +79,18 @@ func TestCountriesAgreeWithDefault(t *testing.T) {
 	if n < 240 {
 		t.Errorf("only %d countries", n)
 	}
+	// Names fold into the index on first use, each to its country, in
+	// both gazetteers alike.
+	for name, want := range map[string]string{"Suisse": "CH", "ESPAÑA": "ES", "côte d’ivoire": "CI", "Germany": "DE"} {
+		for _, x := range []*Gazetteer{c, g} {
+			if got, ok := x.Country(name); !ok || got != want {
+				t.Errorf("Country(%q) = %q, %v; want %s", name, got, ok, want)
+			}
+		}
+	}
+	if len(c.countries()) != len(g.countries()) || len(c.countries()) < n {
+		t.Errorf("%d and %d country names folded, for %d countries", len(c.countries()), len(g.countries()), n)
+	}
 }
 
 // mapCity and citiesByMaps read the cities as the gazetteer once held
@@ -154,7 +166,7 @@ func TestCityIndexAgreesWithMaps(t *testing.T) {
 	}
 	n := 0
 	for k, cs := range ref {
-		if _, isCountry := g.countries[k]; isCountry {
+		if _, isCountry := g.countries()[k]; isCountry {
 			continue
 		}
 		for _, lang := range []string{"en", "fr", "es", "de"} {

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -14,6 +15,7 @@ import (
 func fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
+	var table *[foldRunes]string
 	for _, r := range s {
 		switch {
 		case r < 0x80:
@@ -21,8 +23,11 @@ func fold(s string) string {
 				r += 'a' - 'A'
 			}
 			b.WriteByte(byte(r))
-		case r < rune(len(foldTable)):
-			b.WriteString(foldTable[r])
+		case r < foldRunes:
+			if table == nil {
+				table = foldTable()
+			}
+			b.WriteString(table[r])
 		default:
 			b.WriteString(foldRune(r))
 		}
@@ -30,15 +35,21 @@ func fold(s string) string {
 	return b.String()
 }
 
-// foldTable holds foldRune's answers for the runes of the Latin, Greek and
+// foldRunes is how many runes foldTable holds: the Latin, Greek and
 // Cyrillic blocks, which make up nearly every non-ASCII letter of a
 // release in crier's languages.
-var foldTable = func() (t [0x800]string) {
+const foldRunes = 0x800
+
+// foldTable holds foldRune's answers for the first foldRunes runes. It is
+// made on first use (about a millisecond of decompositions), not at every
+// start of crier, whose commands mostly fold nothing.
+var foldTable = sync.OnceValue(func() *[foldRunes]string {
+	var t [foldRunes]string
 	for r := range t {
 		t[r] = foldRune(rune(r))
 	}
-	return t
-}()
+	return &t
+})
 
 // foldRune folds one rune.
 func foldRune(r rune) string { return foldNFD(string(r)) }
@@ -71,7 +82,7 @@ func isWordRune(r rune) bool {
 }
 
 // wordTable holds isWordRune's answers for the runes foldTable holds.
-var wordTable = func() (t [len(foldTable)]bool) {
+var wordTable = func() (t [foldRunes]bool) {
 	for r := range t {
 		t[r] = unicode.IsLetter(rune(r)) || unicode.IsDigit(rune(r))
 	}
@@ -161,6 +172,7 @@ func countWords(s string) int {
 func foldWords(s string) string {
 	buf := make([]byte, 0, len(s))
 	in := false
+	var table *[foldRunes]string
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
 			i++
@@ -177,8 +189,11 @@ func foldWords(s string) string {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		f := ""
-		if r < rune(len(foldTable)) {
-			f = foldTable[r]
+		if r < foldRunes {
+			if table == nil {
+				table = foldTable()
+			}
+			f = table[r]
 		} else {
 			f = foldRune(r)
 		}
