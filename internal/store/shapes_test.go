@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +62,39 @@ func TestWebhookIDsSortByTime(t *testing.T) {
 			t.Fatalf("%q made twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// A claim names the subscribers it may claim for, a list whose length
+// changes from one claim to the next: the statement's shapes stay few
+// (a list padded to a power of two), so that a push prepares a handful
+// of them rather than one per length.
+func TestClaimShapesStayFew(t *testing.T) {
+	ctx := t.Context()
+	s, _ := openTemp(t)
+	var subs []string
+	for i := range 40 {
+		subs = append(subs, fmt.Sprintf("p%d", i))
+	}
+	for _, id := range subs {
+		if err := s.AddSubscriber(ctx, id, "all"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shapes := map[string]bool{}
+	traceSQL = func(q string) {
+		if strings.Contains(q, "s.paused = 0") {
+			shapes[q] = true
+		}
+	}
+	defer func() { traceSQL = nil }()
+	for n := 1; n <= len(subs); n++ {
+		if _, err := s.ClaimRuns(ctx, subs[:n], 4, 4, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	traceSQL = nil
+	if len(shapes) == 0 || len(shapes) > 7 {
+		t.Errorf("claims for 1 to %d subscribers took %d shapes of statement, want 1 to 7", len(subs), len(shapes))
 	}
 }
