@@ -13,7 +13,6 @@ import (
 	"github.com/crier-hub/crier/internal/retryafter"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -174,20 +173,31 @@ func readBody(resp *http.Response, max int64) ([]byte, error) {
 		_, err := buf.ReadFrom(r)
 		return buf.Bytes(), err
 	}
-	buf := scratch.Get().(*bytes.Buffer)
+	var buf *bytes.Buffer
+	select {
+	case buf = <-scratch:
+	default:
+		buf = new(bytes.Buffer)
+	}
 	defer func() {
 		if buf.Cap() <= maxScratch {
 			buf.Reset()
-			scratch.Put(buf)
+			select {
+			case scratch <- buf:
+			default: // enough kept already
+			}
 		}
 	}()
 	_, err := buf.ReadFrom(r)
 	return bytes.Clone(buf.Bytes()), err
 }
 
-// scratch holds the buffers bodies of unknown length are read into; one
-// larger than maxScratch is left to the collector rather than kept.
-var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// scratch holds the buffers bodies of unknown length are read into, a
+// few and each at most maxScratch: at most 16 MiB kept. Not a sync.Pool,
+// which every garbage collection empties: a busy ingest collects every
+// few milliseconds, and each fetch then grew a new buffer by doubling,
+// twice its body's size in garbage.
+var scratch = make(chan *bytes.Buffer, 4)
 
 const maxScratch = 4 << 20
 
