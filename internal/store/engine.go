@@ -77,11 +77,11 @@ func (s *Store) lockItems(ctx context.Context, tx *txn) error {
 // skipLocked is the locking clause of a claim: on PostgreSQL, rows another
 // process is claiming are passed over rather than waited for; SQLite's
 // single writer needs none.
-func (s *Store) skipLocked(table string) string {
+func (s *Store) skipLocked(tables ...string) string {
 	if !s.pg {
 		return ""
 	}
-	return postgres.SkipLocked(table)
+	return postgres.SkipLocked(tables...)
 }
 
 // notifyItems, in a transaction that changed items, tells the other

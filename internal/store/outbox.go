@@ -980,12 +980,19 @@ func (s *Store) claimRuns(ctx context.Context, tx *txn, cond string, condArgs []
 	nowText, until := formatTime(now), formatTime(now.Add(lease))
 	args := append(slices.Clone(condArgs), nowText, nowText, n)
 	// The subscriber's row is the claim: on PostgreSQL it is locked, and
-	// one taken meanwhile by another process is skipped or, committed,
-	// seen.
+	// one taken meanwhile by another process is skipped. One that another
+	// process claimed, sent and finished after this statement's snapshot
+	// was taken is locked in its newest version, and PostgreSQL checks the
+	// conditions again on the newest versions of the rows locked, not on
+	// the heads (h), read from the snapshot: so the head's own row is
+	// locked too, and the conditions that tie it to its subscriber (still
+	// owed, past sent_through, due) are repeated here, or a head sent
+	// meanwhile would be claimed and sent again.
 	rows, err := s.wstmt(ctx, tx, `SELECT `+qualified("d", claimColumns)+`, c.sent_through FROM (`+heads(cond)+`) h
 		JOIN deliveries d ON d.id = h.hid JOIN subscribers c ON c.id = h.sid
-		WHERE c.claimed_until <= ? AND d.next_attempt <= ?
-		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("c")).QueryContext(ctx, args...)
+		WHERE c.claimed_until <= ? AND d.next_attempt <= ? AND c.paused = 0
+		AND d.id > c.sent_through AND d.status IN ('due', 'sending')
+		ORDER BY d.next_attempt, d.id LIMIT ? `+s.skipLocked("c", "d")).QueryContext(ctx, args...)
 	heads, err := scanAll(rows, err, func(r scanner) (Delivery, error) {
 		var prefix int64
 		d, err := scanClaimed(extraScanner{r, &prefix}, nil)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crier-hub/crier/internal/store/schema"
@@ -130,7 +131,9 @@ func LockItems(ctx context.Context, tx *sql.Tx) error {
 
 // SkipLocked is the locking clause of a claim: rows another process is
 // claiming are passed over rather than waited for.
-func SkipLocked(table string) string { return "FOR UPDATE OF " + table + " SKIP LOCKED" }
+func SkipLocked(tables ...string) string {
+	return "FOR UPDATE OF " + strings.Join(tables, ", ") + " SKIP LOCKED"
+}
 
 // NotifyItems, in a transaction that changed items, tells the other
 // processes at commit.
