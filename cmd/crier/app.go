@@ -553,6 +553,17 @@ func (a *app) scheduleSources(ctx context.Context, sched *schedule.Scheduler, cf
 					}
 				})
 			}
+			if r.ElsewhereRun && !r.LeaseUntil.IsZero() {
+				// Another process's run: if it dies mid-run, its lease
+				// lapses with the source stored only in part, and this
+				// process runs it then rather than at the next tick (the
+				// tick's gap still refuses it when the run was recorded).
+				time.AfterFunc(time.Until(r.LeaseUntil)+time.Second, func() {
+					if ctx.Err() == nil {
+						runRef(ctx, gap)
+					}
+				})
+			}
 			a.logRun(ctx, src, r)
 		}
 		runRef = run

@@ -81,8 +81,10 @@ type Report struct {
 	NotModified bool // the source answered 304
 	Skipped     bool // not due yet (backoff or Retry-After), or run elsewhere
 	// ElsewhereRun: another crier process sharing the database runs (or
-	// just ran) the source at this tick.
+	// just ran) the source at this tick; LeaseUntil is when that run's
+	// lease lapses, when it is still under way.
 	ElsewhereRun bool
+	LeaseUntil   time.Time
 	Problems     []error // documents that were skipped; the run still succeeded
 	Warnings     []string
 	Err          error // what stopped the run, if anything
@@ -128,7 +130,14 @@ func (in *Ingester) RunScheduled(ctx context.Context, src config.Source, gap tim
 		return Report{Source: src.ID, Err: err}
 	}
 	if !ok {
-		return Report{Source: src.ID, Skipped: true, ElsewhereRun: true}
+		r := Report{Source: src.ID, Skipped: true, ElsewhereRun: true}
+		// A run under way elsewhere: when its lease lapses, its holder
+		// finished (and recorded the run) or died mid-run, its documents
+		// stored only in part; the caller tries again then.
+		if st, err := in.Store.SourceState(ctx, src.ID); err == nil && st.LeaseUntil.After(in.Now()) {
+			r.LeaseUntil = st.LeaseUntil
+		}
+		return r
 	}
 	return in.run(ctx, src, st)
 }

@@ -169,3 +169,40 @@ func TestHugeReleaseIsCut(t *testing.T) {
 		t.Fatalf("huge release found %v, limit %d", found, in.MaxItemSize)
 	}
 }
+
+// A process that dies mid-run leaves its lease: another process is told
+// when it lapses, and runs the source then, though its tick has passed;
+// a run its holder finished and recorded is not run again.
+func TestRunOfADeadProcessIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	in, src, _ := setup(t)
+	st := concrete(in.Store)
+	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st.Now = func() time.Time { return clock }
+	in.Now = st.Now
+	gap := 30 * time.Minute // an hourly schedule's
+	// The dead process claimed this tick's run and stored nothing.
+	if ok, err := st.ClaimRun(ctx, src.ID, "dead", 2*time.Minute, gap); !ok || err != nil {
+		t.Fatalf("the first claim: %v %v", ok, err)
+	}
+	in.Holder = "alive"
+	r := in.RunScheduled(ctx, src, gap)
+	if !r.ElsewhereRun || r.Added != 0 {
+		t.Fatalf("while the lease holds: %+v, want run elsewhere", r)
+	}
+	if want := clock.Add(2 * time.Minute); !r.LeaseUntil.Equal(want) {
+		t.Fatalf("the report says the lease lapses at %v, want %v", r.LeaseUntil, want)
+	}
+	clock = r.LeaseUntil.Add(time.Second) // when the caller tries again
+	r = in.RunScheduled(ctx, src, gap)
+	if r.ElsewhereRun || r.Err != nil || r.Added != 5 {
+		t.Fatalf("after the dead process's lease lapsed: %+v, want the 5 releases stored", r)
+	}
+	// A third process that was told of that run's lease tries when it
+	// lapses: the run was recorded, so it is not run again.
+	clock = clock.Add(time.Minute)
+	in.Holder = "third"
+	if r = in.RunScheduled(ctx, src, gap); !r.ElsewhereRun || !r.LeaseUntil.IsZero() {
+		t.Errorf("after a recorded run: %+v, want refused with no lease to wait for", r)
+	}
+}

@@ -20,6 +20,9 @@ type SourceState struct {
 	LastError    string
 	NextRun      time.Time // not before; zero = as the schedule says
 	ItemsAdded   int
+	// LeaseUntil is when the lease of a run under way lapses (ClaimRun):
+	// zero or past when no process holds one.
+	LeaseUntil time.Time
 }
 
 // Run is the outcome of one run of a source.
@@ -98,13 +101,13 @@ func (s *Store) ClaimRun(ctx context.Context, id, holder string, lease, gap time
 	return n == 1, tx.Commit()
 }
 
-const sourceColumns = `id, etag, last_modified, last_attempt, last_success, failures, last_error, next_run, items_added`
+const sourceColumns = `id, etag, last_modified, last_attempt, last_success, failures, last_error, next_run, items_added, lease_until`
 
 func scanSource(r scanner) (SourceState, error) {
 	var st SourceState
-	var la, ls, nr string
-	err := r.Scan(&st.ID, &st.ETag, &st.LastModified, &la, &ls, &st.Failures, &st.LastError, &nr, &st.ItemsAdded)
-	st.LastAttempt, st.LastSuccess, st.NextRun = parseTime(la), parseTime(ls), parseTime(nr)
+	var la, ls, nr, lu string
+	err := r.Scan(&st.ID, &st.ETag, &st.LastModified, &la, &ls, &st.Failures, &st.LastError, &nr, &st.ItemsAdded, &lu)
+	st.LastAttempt, st.LastSuccess, st.NextRun, st.LeaseUntil = parseTime(la), parseTime(ls), parseTime(nr), parseTime(lu)
 	return st, err
 }
 
