@@ -36,6 +36,9 @@ type Ingester struct {
 	PageDelay time.Duration
 	// MaxPages caps the release pages a page source fetches in one run.
 	MaxPages int
+	// RunLease is how long a claim on a scheduled run lasts unless its
+	// holder renews it (every quarter of it); zero is a minute.
+	RunLease time.Duration
 	// PageRun bounds the time a page source's run spends on its pages;
 	// zero is four times fetch.timeout, at least a minute.
 	PageRun time.Duration
@@ -122,10 +125,9 @@ func (in *Ingester) RunScheduled(ctx context.Context, src config.Source, gap tim
 	if p, ok, err := in.Store.PushSubscription(ctx, src.ID); err == nil && ok && p.Live(in.Now()) {
 		gap = 11 * gap
 	}
-	// The lease outlasts the longest run, so that it expires only when
-	// its holder has died.
-	lease := max(in.pageRun(), 2*in.Fetch.Timeout) + time.Minute
-	ok, err := in.Store.ClaimRun(ctx, src.ID, in.Holder, lease, gap)
+	// The lease is renewed while the run goes on, so that it lapses soon
+	// after its holder died, and another process takes the run over.
+	ok, err := in.Store.ClaimRun(ctx, src.ID, in.Holder, in.runLease(), gap)
 	if err != nil {
 		return Report{Source: src.ID, Err: err}
 	}
@@ -139,7 +141,48 @@ func (in *Ingester) RunScheduled(ctx context.Context, src config.Source, gap tim
 		}
 		return r
 	}
+	stop := in.renewLease(ctx, src.ID)
+	defer stop()
 	return in.run(ctx, src, st)
+}
+
+// runLease is how long a claim on a source's run lasts unless renewed:
+// how long after its holder died another process takes the run over.
+func (in *Ingester) runLease() time.Duration {
+	if in.RunLease > 0 {
+		return in.RunLease
+	}
+	return time.Minute
+}
+
+// renewLease renews the lease on a source's run until the returned
+// function is called (after the run is recorded, which ends the lease).
+func (in *Ingester) renewLease(ctx context.Context, id string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lease := in.runLease()
+		t := time.NewTicker(lease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			held, err := in.Store.RenewRun(ctx, id, in.Holder, lease)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				in.Log.Warn("could not renew the lease on a source's run; another process may run it too once it lapses", "component", "ingest", "source", id, "error", err)
+			case !held:
+				return // recorded, or taken over
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // IngestPushed stores what a source's WebSub hub pushed: a feed document

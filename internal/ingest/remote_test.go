@@ -397,3 +397,38 @@ func TestPageRunHasADeadline(t *testing.T) {
 		t.Errorf("pages were fetched one at a time (%d at most)", most.Load())
 	}
 }
+
+// A scheduled run that outlasts its lease renews it: no other process
+// takes the run over while it goes on, and recording the run ends it.
+func TestSlowRunKeepsItsLease(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // a slow source
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, `<rss version="2.0"><channel><title>slow</title><item><title>One release</title><guid>r1</guid><description>The office announced a programme for families.</description></item></channel></rss>`)
+	}))
+	defer srv.Close()
+	doc := fmt.Sprintf("[fetch]\ntimeout = \"20s\"\nallow_private_targets = true\n[[sources]]\nid = \"src\"\nkind = \"feed\"\nurl = %q\nlanguage = \"en\"\n", srv.URL+"/feed")
+	cfg, st := testenv.New(t, t.TempDir(), doc)
+	in := New(cfg, st, testenv.Log())
+	in.Holder, in.RunLease = "slow", 200*time.Millisecond
+	done := make(chan Report)
+	go func() { done <- in.RunScheduled(context.Background(), cfg.Sources[0], 0) }()
+	other := New(cfg, st, testenv.Log())
+	other.Holder = "other"
+	// Five leases' time: each try by another process is refused.
+	for i := 0; i < 10; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if ok, err := concrete(st).ClaimRun(context.Background(), "src", "other", time.Minute, 0); ok || err != nil {
+			close(release)
+			t.Fatalf("another process claimed the run %d ms into it (err %v): its lease was not renewed", (i+1)*100, err)
+		}
+	}
+	close(release)
+	if r := <-done; r.Err != nil || r.Added != 1 {
+		t.Fatalf("the slow run: %+v", r)
+	}
+	if s, _ := concrete(st).SourceState(context.Background(), "src"); !s.LeaseUntil.IsZero() {
+		t.Errorf("lease until %v after the run was recorded, want none", s.LeaseUntil)
+	}
+}

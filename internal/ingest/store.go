@@ -16,6 +16,7 @@ type Store interface {
 	PushSubscription(ctx context.Context, sourceID string) (p store.Push, ok bool, err error)
 	RecentDocuments(ctx context.Context, sourceID string, limit int) ([]store.StoredDocument, error)
 	RecordRun(ctx context.Context, id string, r store.Run) error
+	RenewRun(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	RemoveDocuments(ctx context.Context, sourceID string, keys []string) (int, error)
 	SaveDocuments(ctx context.Context, docs []store.Document) ([]store.Saved, error)
 	SourceState(ctx context.Context, id string) (store.SourceState, error)

@@ -111,6 +111,26 @@ func scanSource(r scanner) (SourceState, error) {
 	return st, err
 }
 
+// RenewRun extends holder's lease on a source's run under way to lease
+// from now. It reports false, changing nothing, when the lease is no
+// longer holder's: the run was recorded, or the lease lapsed and another
+// process took it.
+func (s *Store) RenewRun(ctx context.Context, id, holder string, lease time.Duration) (bool, error) {
+	now := s.Now()
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	res, err := s.wstmt(ctx, tx, `UPDATE sources SET lease_until = ?
+		WHERE id = ? AND lease_holder = ? AND lease_until > ?`).ExecContext(ctx, formatTime(now.Add(lease)), id, holder, formatTime(now))
+	if err != nil {
+		return false, fmt.Errorf("renew the run of %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, tx.Commit()
+}
+
 // SourceState returns one source's state; a source never run has a zero
 // state with its id.
 func (s *Store) SourceState(ctx context.Context, id string) (SourceState, error) {

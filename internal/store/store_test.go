@@ -521,3 +521,52 @@ func TestDeliverOnly(t *testing.T) {
 		t.Errorf("writer cache_size under DeliverOnly: %d, want %d", kib, -deliverCache)
 	}
 }
+
+// A run's lease is its holder's: renewed only by it, while it holds;
+// another process claims the run only once it lapsed; recording the run
+// ends it, and a renewal after that changes nothing.
+func TestRunLeases(t *testing.T) { eachEngine(t, testRunLeases) }
+
+func testRunLeases(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	clock := startClock(s)
+	const gap = 30 * time.Minute
+	if ok, err := s.ClaimRun(ctx, "src", "a", time.Minute, gap); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	*clock = clock.Add(50 * time.Second)
+	if ok, err := s.RenewRun(ctx, "src", "b", time.Minute); ok || err != nil {
+		t.Fatalf("another process renewed a lease it does not hold: %v %v", ok, err)
+	}
+	if ok, err := s.RenewRun(ctx, "src", "a", time.Minute); !ok || err != nil {
+		t.Fatalf("the holder's renewal: %v %v", ok, err)
+	}
+	if st, _ := s.SourceState(ctx, "src"); !st.LeaseUntil.Equal(clock.Add(time.Minute)) {
+		t.Fatalf("lease until %v after the renewal, want %v", st.LeaseUntil, clock.Add(time.Minute))
+	}
+	*clock = clock.Add(50 * time.Second) // past the first lease, within the renewed one
+	if ok, _ := s.ClaimRun(ctx, "src", "b", time.Minute, gap); ok {
+		t.Fatal("another process claimed a run whose lease was renewed")
+	}
+	*clock = clock.Add(11 * time.Second) // the holder died: its lease lapsed
+	if ok, err := s.RenewRun(ctx, "src", "a", time.Minute); ok || err != nil {
+		t.Fatalf("a lapsed lease was renewed: %v %v", ok, err)
+	}
+	if ok, err := s.ClaimRun(ctx, "src", "b", time.Minute, gap); !ok || err != nil {
+		t.Fatalf("the takeover: %v %v", ok, err)
+	}
+	if err := s.RecordRun(ctx, "src", Run{At: *clock}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.RenewRun(ctx, "src", "b", time.Minute); ok {
+		t.Error("a recorded run's lease was renewed")
+	}
+	if st, _ := s.SourceState(ctx, "src"); !st.LeaseUntil.IsZero() {
+		t.Errorf("lease until %v after the run was recorded, want none", st.LeaseUntil)
+	}
+	*clock = clock.Add(time.Minute)
+	if ok, _ := s.ClaimRun(ctx, "src", "a", time.Minute, gap); ok {
+		t.Error("a run recorded a minute ago was claimed again within the tick's gap")
+	}
+}
