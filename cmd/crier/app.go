@@ -536,9 +536,17 @@ func (a *app) scheduleSources(ctx context.Context, sched *schedule.Scheduler, cf
 		next := every.Next(time.Now())
 		gap := every.Next(next).Sub(next) / 2
 		var running sync.Mutex // a backoff retry and a tick never overlap
-		var job func(ctx context.Context)
-		var runRef func(context.Context, time.Duration)
-		run := func(ctx context.Context, gap time.Duration) {
+		var run func(ctx context.Context, gap time.Duration)
+		// again runs the source once more at a time of its own, besides
+		// the ticks.
+		again := func(ctx context.Context, at time.Time, gap time.Duration) {
+			time.AfterFunc(time.Until(at)+time.Second, func() {
+				if ctx.Err() == nil {
+					run(ctx, gap)
+				}
+			})
+		}
+		run = func(ctx context.Context, gap time.Duration) {
 			if !running.TryLock() {
 				return
 			}
@@ -546,28 +554,20 @@ func (a *app) scheduleSources(ctx context.Context, sched *schedule.Scheduler, cf
 			r := in.RunScheduled(ctx, src, gap)
 			if r.Err != nil && !r.NextRun.IsZero() && r.NextRun.Before(every.Next(time.Now())) {
 				// The backoff (1, 2, 4 minutes…) runs sooner than the
-				// schedule would: a retry of its own.
-				time.AfterFunc(time.Until(r.NextRun)+time.Second, func() {
-					if ctx.Err() == nil {
-						runRef(ctx, 0) // no tick gap: only the lease and the backoff apply
-					}
-				})
+				// schedule would: no tick gap, only the lease and the
+				// backoff apply.
+				again(ctx, r.NextRun, 0)
 			}
 			if r.ElsewhereRun && !r.LeaseUntil.IsZero() {
 				// Another process's run: if it dies mid-run, its lease
 				// lapses with the source stored only in part, and this
 				// process runs it then rather than at the next tick (the
 				// tick's gap still refuses it when the run was recorded).
-				time.AfterFunc(time.Until(r.LeaseUntil)+time.Second, func() {
-					if ctx.Err() == nil {
-						runRef(ctx, gap)
-					}
-				})
+				again(ctx, r.LeaseUntil, gap)
 			}
 			a.logRun(ctx, src, r)
 		}
-		runRef = run
-		job = func(ctx context.Context) { run(ctx, gap) }
+		job := func(ctx context.Context) { run(ctx, gap) }
 		// At start-up the scheduler runs what fell due while crier was down.
 		if err := sched.Add(src.ID, src.Schedule, states[src.ID].LastAttempt, job); err != nil {
 			return fmt.Errorf("source %s: %w", src.ID, err)

@@ -73,8 +73,8 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	}
 	defer db.Close()
 	// The kill lands in the fan-out, after the source's run is recorded:
-	// a run killed midway is taken over only when its lease lapses
-	// (minutes; the ingest tests cover it).
+	// a run killed midway is taken over only when its lease lapses (a
+	// minute; the store and ingest tests cover it).
 	ingested := func() bool {
 		st, err := db.SourceState(context.Background(), "s")
 		return err == nil && !st.LastSuccess.IsZero()

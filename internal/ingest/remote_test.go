@@ -414,8 +414,6 @@ func TestSlowRunKeepsItsLease(t *testing.T) {
 	in.Holder, in.RunLease = "slow", 200*time.Millisecond
 	done := make(chan Report)
 	go func() { done <- in.RunScheduled(context.Background(), cfg.Sources[0], 0) }()
-	other := New(cfg, st, testenv.Log())
-	other.Holder = "other"
 	// Five leases' time: each try by another process is refused.
 	for i := 0; i < 10; i++ {
 		time.Sleep(100 * time.Millisecond)
