@@ -32,10 +32,7 @@ func Of(ws []string) Signature {
 	// a slot's multiplier and addend stay in registers for the whole
 	// run, and the minimum is one compare a hash.
 	var buf [512]uint64
-	hs := buf[:0]
-	for i := 0; i+shingleWords <= len(ws); i++ {
-		hs = append(hs, shingleHash(ws[i:i+shingleWords]))
-	}
+	hs := shingleHashes(ws, buf[:0])
 	low := make(Signature, SignatureSize)
 	// Universal hashing family: a different odd multiplier per slot.
 	// Four slots a pass, four minimums that do not wait on each other.
@@ -69,21 +66,36 @@ var mult, add = func() (m, a [SignatureSize]uint64) {
 	return
 }()
 
-// shingleHash is the 64-bit FNV-1a hash of the words joined by spaces,
-// without joining them.
-func shingleHash(ws []string) uint64 {
-	h := uint64(14695981039346656037)
-	for k, w := range ws {
-		if k > 0 {
-			h ^= ' '
-			h *= 1099511628211
+// shingleHashes appends to hs the 64-bit FNV-1a hash of each run of
+// shingleWords words of ws joined by spaces, without joining them. Each
+// word is read once for the four shingles it is part of, their four
+// hashes taken a byte at a time side by side: four chains of multiplies
+// that do not wait on each other.
+func shingleHashes(ws []string, hs []uint64) []uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	// st[k] is the hash of the shingle that starts at a word j with
+	// j%4 == k, up to the word being read.
+	const _ = uint(shingleWords-4) + uint(4-shingleWords) // the loop below reads four words a shingle
+	var st [shingleWords]uint64
+	for j, w := range ws {
+		for k := range st {
+			st[k] = (st[k] ^ ' ') * prime
 		}
+		st[j%shingleWords] = offset // the shingle starting here: no space
+		s0, s1, s2, s3 := st[0], st[1], st[2], st[3]
 		for i := 0; i < len(w); i++ {
-			h ^= uint64(w[i])
-			h *= 1099511628211
+			c := uint64(w[i])
+			s0 = (s0 ^ c) * prime
+			s1 = (s1 ^ c) * prime
+			s2 = (s2 ^ c) * prime
+			s3 = (s3 ^ c) * prime
+		}
+		st = [shingleWords]uint64{s0, s1, s2, s3}
+		if j >= shingleWords-1 { // the shingle starting shingleWords-1 words back is whole
+			hs = append(hs, st[(j+1)%shingleWords])
 		}
 	}
-	return h
+	return hs
 }
 
 // Similarity estimates the Jaccard similarity of the bodies two signatures

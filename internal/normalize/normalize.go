@@ -291,8 +291,9 @@ func splitTitle(in Input, blocks []block, lead int, metaTitle string) (title str
 	if t := strings.TrimSpace(in.Title); t != "" {
 		title, _, _ = inline(plainText(t))
 		// Drop the title where the body repeats it.
+		folded := fold(title)
 		for i := 0; i < len(blocks) && i < 5; i++ {
-			if fold(blocks[i].text) == fold(title) {
+			if foldEqual(blocks[i].text, folded) {
 				ti = i
 			}
 		}

@@ -48,6 +48,29 @@ func TestFoldAgreesWithWholeStringFold(t *testing.T) {
 	}
 }
 
+// foldEqual(s, f) must answer fold(s) == f, stopping early or not.
+func TestFoldEqualAgreesWithFoldThenCompare(t *testing.T) {
+	texts := []string{"", "Réfugiés À GENÈVE", "refugies a geneve", "REFUGIES A GENEVE!", "Réfugiés", "L’ŒUVRE d’AIDE",
+		"l'oeuvre d'aide", "Straße", "Ελλάδα", "ελλαδα", "İstanbul", "e\u0301te\u0301", "ete", "\xff\xfe broken", "한국"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 300; i++ {
+		var b strings.Builder
+		for j := 0; j < 1+rng.IntN(6); j++ {
+			b.WriteRune([]rune("aAeEéÉœŒ ’'ßsΣσ한\u0301")[rng.IntN(17)])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, s := range texts {
+		for _, other := range texts[:40] {
+			for _, f := range []string{fold(s), fold(other), fold(s) + "x", strings.TrimSuffix(fold(s), "e")} {
+				if got, want := foldEqual(s, f), fold(s) == f; got != want {
+					t.Fatalf("foldEqual(%q, %q) = %v, want %v", s, f, got, want)
+				}
+			}
+		}
+	}
+}
+
 // mayBeLegal only lets dropLegal skip its expression: it must say yes to
 // every text the expression matches, in any case.
 func TestMayBeLegalPassesEveryLegalPhrase(t *testing.T) {
