@@ -64,6 +64,41 @@ func crierBinary(t *testing.T) string {
 	return built.bin
 }
 
+// startServe runs `crier serve` (the binary from crierBinary) on cfg,
+// written to dir/name.toml, its log going to dir/name.log. When the test
+// ends the process is killed if it still runs, and a failed test prints
+// the log's last lines.
+func startServe(t *testing.T, bin, dir, name, cfg string) *exec.Cmd {
+	t.Helper()
+	path := filepath.Join(dir, name+".toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", path)
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil { // not waited for by the test
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			t.Logf("%s's last lines:\n%s", name, strings.Join(lines[max(0, len(lines)-20):], "\n"))
+		}
+	})
+	return cmd
+}
+
 // writeReleases writes n releases of random words into a new folder of
 // dir and returns its path.
 func writeReleases(t *testing.T, dir string, n int, seed int64) string {

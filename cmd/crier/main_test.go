@@ -96,6 +96,23 @@ country = "BE"
 `, addr, addr, releases))
 }
 
+// feedHas polls a crier's /feeds/all.atom until it holds at least want
+// entries or the deadline passes, and returns how many it held last.
+func feedHas(addr string, want int, deadline time.Time) int {
+	n := -1
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/feeds/all.atom"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if n = strings.Count(string(b), "<entry"); n >= want {
+				return n
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return n
+}
+
 func TestFetchPrintsSummary(t *testing.T) {
 	path := sampleConfig(t, freePort(t))
 	code, out, stderr := runCmd(context.Background(), "fetch", "--config", path)
@@ -127,20 +144,7 @@ func TestServeAndStopGracefully(t *testing.T) {
 		code, _, _ := runCmd(ctx, "serve", "--config", path)
 		done <- code
 	}()
-	var body []byte
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/feeds/all.atom")
-		if err == nil {
-			body, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Count(string(body), "<entry") == 5 {
-				break
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := strings.Count(string(body), "<entry"); n != 5 {
+	if n := feedHas(addr, 5, time.Now().Add(20*time.Second)); n != 5 {
 		t.Fatalf("serve: the Atom feed has %d entries, want 5", n)
 	}
 	if code, out, _ := runCmd(context.Background(), "health", "--config", path); code != 0 || strings.TrimSpace(out) != "ok" {

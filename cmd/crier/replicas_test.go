@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,34 +36,8 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		cfg := fmt.Sprintf("[server]\nlisten = %q\nbase_url = \"http://feeds.example\"\n[storage]\ndriver = \"postgres\"\ndsn = %q\n"+
 			"[webhooks]\ntimeout = \"2s\"\nmax_body = \"3KiB\"\nallow_private_targets = true\n"+
 			"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = %q\nlanguage = \"en\"\nschedule = \"@every 1h\"\n%s", addr, dsn, releases, subs)
-		path := filepath.Join(dir, fmt.Sprintf("replica%d.toml", r))
-		os.WriteFile(path, []byte(cfg), 0o644)
-		cmd := exec.Command(bin, "serve", "--config", path)
-		logPath := filepath.Join(dir, fmt.Sprintf("replica%d.log", r))
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer logFile.Close()
-		cmd.Stderr = logFile
-		defer func() {
-			if t.Failed() { // what the replicas said, for the failure's cause
-				b, _ := os.ReadFile(logPath)
-				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-				t.Logf("replica %d's last lines:\n%s", r, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-			}
-		}()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
+		cmds = append(cmds, startServe(t, bin, dir, fmt.Sprintf("replica%d", r), cfg))
 	}
-	defer func() {
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
-		}
-	}()
 	count := func() (int, int) { return tally(partners) }
 	db, err := store.Open(context.Background(), "postgres", dsn)
 	if err != nil {
@@ -118,7 +90,6 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 			t.Errorf("serve after SIGTERM: %v", err)
 		}
 	}
-	cmds = nil
 	posts, pairs := count()
 	t.Logf("replica 0 killed after %d pairs; in the end %d posts, %d of %d pairs", pairsAtKill, posts, pairs, nItems*nPartners)
 	if pairs != nItems*nPartners {

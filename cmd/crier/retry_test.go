@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,23 +39,6 @@ func sourceFeed(n int) []byte {
 	}
 	b.WriteString(`</channel></rss>`)
 	return []byte(b.String())
-}
-
-// feedHas polls a crier's /feeds/all.atom until it holds want entries or
-// the deadline passes, and returns how many it held last.
-func feedHas(addr string, want int, deadline time.Time) int {
-	n := -1
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/feeds/all.atom"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if n = strings.Count(string(b), "<entry"); n >= want {
-				return n
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return n
 }
 
 // A source that fails is tried again when its backoff ends (a minute
@@ -141,7 +123,9 @@ func TestKilledReplicasRunTakenOver(t *testing.T) {
 		w.Header().Set("Content-Type", "application/rss+xml")
 		w.Write(sourceFeed(3))
 	}))
-	defer src.Close()
+	// Closed after the replicas are killed (cleanups run last first): the
+	// hanging request ends only with its replica.
+	t.Cleanup(src.Close)
 	dir := t.TempDir()
 	var addrs []string
 	var cmds []*exec.Cmd
@@ -150,29 +134,7 @@ func TestKilledReplicasRunTakenOver(t *testing.T) {
 		addrs = append(addrs, addr)
 		cfg := fmt.Sprintf("[server]\nlisten = %q\n[storage]\ndriver = \"postgres\"\ndsn = %q\n[fetch]\nallow_private_targets = true\n"+
 			"[[sources]]\nid = \"office\"\nkind = \"feed\"\nurl = %q\nlanguage = \"en\"\nschedule = \"@every 1h\"\n", addr, dsn, src.URL)
-		path := filepath.Join(dir, fmt.Sprintf("replica%d.toml", r))
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "serve", "--config", path)
-		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("replica%d.log", r)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			logFile.Close()
-			if t.Failed() {
-				b, _ := os.ReadFile(logFile.Name())
-				t.Logf("replica %d's log:\n%s", r, b)
-			}
-		})
+		cmds = append(cmds, startServe(t, bin, dir, fmt.Sprintf("replica%d", r), cfg))
 	}
 	start(0)
 	select {

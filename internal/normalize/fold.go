@@ -38,31 +38,17 @@ func fold(s string) string {
 // foldEqual reports whether fold(s) == folded, folding s only as far as
 // it agrees: most texts differ within their first few letters.
 func foldEqual(s, folded string) bool {
-	var table *[foldRunes]string
+	table := foldTable()
 	for _, r := range s {
-		switch {
-		case r < 0x80:
-			if 'A' <= r && r <= 'Z' {
-				r += 'a' - 'A'
-			}
-			if folded == "" || folded[0] != byte(r) {
-				return false
-			}
-			folded = folded[1:]
-			continue
-		case r < foldRunes:
-			if table == nil {
-				table = foldTable()
-			}
-			var ok bool
-			if folded, ok = strings.CutPrefix(folded, table[r]); !ok {
-				return false
-			}
-		default:
-			var ok bool
-			if folded, ok = strings.CutPrefix(folded, foldRune(r)); !ok {
-				return false
-			}
+		var f string
+		if r < foldRunes {
+			f = table[r]
+		} else {
+			f = foldRune(r)
+		}
+		var ok bool
+		if folded, ok = strings.CutPrefix(folded, f); !ok {
+			return false
 		}
 	}
 	return folded == ""
