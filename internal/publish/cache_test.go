@@ -283,6 +283,52 @@ func TestOnlyFeedsThatChangedAreRendered(t *testing.T) {
 	}
 }
 
+// Another office's copy of a release stored already is merged into its
+// item, which then lists one origin more: the feeds showing the item are
+// rendered again (a new ETag) though the item's content did not change.
+func TestMergedCopyRendersItsFeedsAgain(t *testing.T) {
+	srv, st, _, _ := newTestPublisher(t)
+	ctx := context.Background()
+	it := store.Item{Title: "Shared release", ContentText: "A release two offices publish.", Language: "fr", Country: "FR",
+		Published: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), Fingerprint: "fp-shared"}
+	if _, _, err := st.SaveDocument(ctx, store.Document{SourceID: "iom-be-samples", Key: "shared.txt", Raw: []byte("first copy"), Item: it}); err != nil {
+		t.Fatal(err)
+	}
+	origins := func() (string, int) {
+		resp, body := get(t, srv.URL+"/feeds/language/fr.json")
+		var f struct {
+			Items []struct {
+				Title string `json:"title"`
+				Crier struct {
+					Origins []json.RawMessage `json:"origins"`
+				} `json:"_crier"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(body, &f); err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range f.Items {
+			if i.Title == "Shared release" {
+				return resp.Header.Get("ETag"), len(i.Crier.Origins)
+			}
+		}
+		t.Fatalf("the release is not in the feed:\n%s", body)
+		return "", 0
+	}
+	etag, n := origins()
+	if n != 1 {
+		t.Fatalf("%d origins before the merge, want 1", n)
+	}
+	_, status, err := st.SaveDocument(ctx, store.Document{SourceID: "other-office", Key: "copy.html", Raw: []byte("second copy"), Item: it})
+	if err != nil || status != store.Merged {
+		t.Fatalf("the copy was stored as %v (%v), want merged", status, err)
+	}
+	again, n := origins()
+	if n != 2 || again == etag {
+		t.Errorf("after the merge: %d origins, ETag %s (was %s); want 2 origins and a new ETag", n, again, etag)
+	}
+}
+
 // When the store stops answering, /readyz says so and the feeds already
 // rendered are still served, with the same ETag.
 func TestStoreDownServesFromCache(t *testing.T) {

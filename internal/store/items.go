@@ -255,10 +255,9 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	}
 	switch {
 	case err == nil:
-		// The item gains a source: what feeds show of it changes.
-		if _, err := s.wstmt(ctx, tx, `UPDATE items SET version = version + 1 WHERE id = ?`).ExecContext(ctx, itemID); err != nil {
-			return "", 0, 0, err
-		}
+		// The item gains a source, and feeds show it (its origins): the
+		// feeds' Version counts an item's documents, so the item's own
+		// row, a page or two of content, is not written again here.
 	case errors.Is(err, sql.ErrNoRows):
 		status = Added
 		uid = uidFor(d.SourceID, d.Key)
@@ -823,27 +822,28 @@ func addOrigins(ctx context.Context, db querier, items []Item) error {
 	return rows.Err()
 }
 
-// Version is a digest of what q selects: the items' arrival numbers and
-// when each last changed, read from indexes without their content. A feed
+// Version is a digest of what q selects: the items' arrival numbers, the
+// versions of their content and how many documents each came from (an
+// item merged with another office's copy shows one more origin). A feed
 // whose version is unchanged need not be rendered again.
 func (s *Store) Version(ctx context.Context, q Query) (string, error) {
 	counts, err := facetCounts(ctx, s.r, q)
 	if err != nil {
 		return "", err
 	}
-	query, args := itemsSQL("i.id, i.version", q, counts, s.pg)
+	query, args := itemsSQL("i.id, i.version, (SELECT count(*) FROM documents d WHERE d.item_id = i.id)", q, counts, s.pg)
 	rows, err := s.r.QueryContext(ctx, traced(query), args...)
 	if err != nil {
 		return "", fmt.Errorf("feed version: %w", err)
 	}
 	defer rows.Close()
 	h := sha256.New()
-	var id, version int64
+	var id, version, docs int64
 	for rows.Next() {
-		if err := rows.Scan(&id, &version); err != nil {
+		if err := rows.Scan(&id, &version, &docs); err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%d %d\n", id, version)
+		fmt.Fprintf(h, "%d %d %d\n", id, version, docs)
 	}
 	if err := rows.Err(); err != nil {
 		return "", err
