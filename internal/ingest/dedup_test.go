@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,45 @@ func TestRepublishedReleaseIsOneItem(t *testing.T) {
 			}
 		default:
 			t.Errorf("unexpected item %q", it.Title)
+		}
+	}
+}
+
+// A run stores its releases part after part in one transaction, committed
+// once it holds saveChunk releases: a small run is one commit (the feeds'
+// generation moves once), a large one a few, so that the store's other
+// writers wait for one transaction at most, not for the whole run; and
+// every release of it is stored and counted.
+func TestRunStoredInBoundedTransactions(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{50, 2*saveChunk + 50} {
+		dir := t.TempDir()
+		os.Mkdir(filepath.Join(dir, "r"), 0o755)
+		for i := 0; i < n; i++ {
+			body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
+			os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
+		}
+		cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+		in := New(cfg, st, testenv.Log())
+		gen := st.Generation()
+		r := in.Run(ctx, cfg.Sources[0])
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if r.Added+r.Merged != n {
+			t.Errorf("%d releases: %d added and %d merged", n, r.Added, r.Merged)
+		}
+		items, err := st.Items(ctx, store.Query{})
+		if err != nil || len(items) != r.Added {
+			t.Errorf("%d releases: %d items stored (%v), %d reported added", n, len(items), err, r.Added)
+		}
+		commits := int(st.Generation() - gen)
+		if n <= saveChunk && commits != 1 {
+			t.Errorf("a run of %d releases took %d commits; want 1", n, commits)
+		}
+		// Each transaction holds at most saveChunk and one part more.
+		if n > saveChunk && (commits < 2 || commits > n/saveChunk+1) {
+			t.Errorf("a run of %d releases took %d commits; want 2 to %d", n, commits, n/saveChunk+1)
 		}
 	}
 }

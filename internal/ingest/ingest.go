@@ -342,10 +342,13 @@ func format(d gather.Doc) normalize.Format {
 }
 
 // saveChunk bounds the documents stored in one transaction; savePart is
-// the fewest a transaction stores when a run has more.
+// the fewest a part holds when a run has more. saveHold bounds how long
+// a transaction stays open for the parts still being made: the store's
+// other writers (the senders' records, other sources) wait meanwhile.
 const (
 	saveChunk = 200
 	savePart  = 8
+	saveHold  = 100 * time.Millisecond
 )
 
 func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
@@ -387,20 +390,55 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	}
 	// The releases are made part by part, and each part is stored while
 	// the next is made: the store's work, on one core, overlaps the making,
-	// on every core. A run is stored in a few transactions, in order.
+	// on every core. The parts go into one transaction, committed once it
+	// holds saveChunk documents or has been open saveHold, and at the end:
+	// a run is stored in a few transactions, in order.
 	size := min(saveChunk, max(savePart, (len(changed)+3)/4))
-	var saving sync.WaitGroup
-	var storing []store.Document // the part being stored
-	var saved []store.Saved
-	var serr error
-	// tally waits for the part being stored and counts what became of it.
+	var (
+		saving  sync.WaitGroup
+		batch   *store.SaveBatch // the open transaction; the saving goroutine's while it runs
+		opened  time.Time
+		pending []store.Document // saved in batch, not yet committed
+		saved   []store.Saved
+		serr    error
+	)
+	defer func() {
+		saving.Wait()
+		if batch != nil {
+			batch.Rollback()
+		}
+	}()
+	// save stores a part in the open transaction (beginning one if none
+	// is), and commits it when it is full, old or the run's last.
+	save := func(part []store.Document, last bool) {
+		if batch == nil {
+			if batch, serr = in.Store.BeginSave(ctx); serr != nil {
+				return
+			}
+			opened = time.Now()
+		}
+		var out []store.Saved
+		if out, serr = batch.Save(ctx, part); serr != nil {
+			return
+		}
+		pending, saved = append(pending, part...), append(saved, out...)
+		if last || batch.Len() >= saveChunk || time.Since(opened) >= saveHold {
+			serr = batch.Commit(ctx)
+			batch = nil
+		}
+	}
+	// tally waits for the part being stored and counts what became of the
+	// parts committed.
 	tally := func() error {
 		saving.Wait()
 		if serr != nil {
 			return fmt.Errorf("source %s: %w", src.ID, serr)
 		}
+		if batch != nil {
+			return nil // not yet committed
+		}
 		for i, sv := range saved {
-			in.Log.Debug("document stored", "source", src.ID, "key", storing[i].Key, "item", sv.UID, "status", sv.Status)
+			in.Log.Debug("document stored", "source", src.ID, "key", pending[i].Key, "item", sv.UID, "status", sv.Status)
 			switch sv.Status {
 			case store.Added:
 				r.Added++
@@ -412,21 +450,21 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 				r.Unchanged++
 			}
 		}
-		storing, saved = nil, nil
+		pending, saved = nil, nil
 		return nil
 	}
 	for start := 0; start < len(changed); start += size {
 		part := changed[start:min(len(changed), start+size)]
-		batch := make([]store.Document, len(part))
-		parallel(ctx, len(part), func(i int) { batch[i] = in.document(src, part[i], parsed[start+i], frame) })
+		made := make([]store.Document, len(part))
+		parallel(ctx, len(part), func(i int) { made[i] = in.document(src, part[i], parsed[start+i], frame) })
 		if err := tally(); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		storing = batch
-		saving.Go(func() { saved, serr = in.Store.SaveDocuments(ctx, batch) })
+		last := start+size >= len(changed)
+		saving.Go(func() { save(made, last) })
 	}
 	if err := tally(); err != nil {
 		return err

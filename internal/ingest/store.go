@@ -9,6 +9,7 @@ import (
 
 // Store is the store as the pipeline from sources uses it; *store.Store is one, on either engine.
 type Store interface {
+	BeginSave(ctx context.Context) (*store.SaveBatch, error)
 	ClaimRun(ctx context.Context, id, holder string, lease, gap time.Duration) (bool, error)
 	DocumentHashes(ctx context.Context, sourceID string, keys []string) (map[string]string, error)
 	DocumentKeys(ctx context.Context, sourceID string) ([]string, error)
@@ -18,6 +19,5 @@ type Store interface {
 	RecordRun(ctx context.Context, id string, r store.Run) error
 	RenewRun(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	RemoveDocuments(ctx context.Context, sourceID string, keys []string) (int, error)
-	SaveDocuments(ctx context.Context, docs []store.Document) ([]store.Saved, error)
 	SourceState(ctx context.Context, id string) (store.SourceState, error)
 }

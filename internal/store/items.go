@@ -151,13 +151,67 @@ func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatu
 // document whose fingerprint or MinHash signature matches an existing item
 // (stored before, or earlier in docs) joins that item.
 func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, error) {
-	now := formatTime(s.Now())
-	// Compressed before the transaction: the writer is held for the
-	// database's work alone.
+	b, err := s.BeginSave(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Rollback()
+	out, err := b.Save(ctx, docs)
+	if err != nil {
+		return nil, err
+	}
+	return out, b.Commit(ctx)
+}
+
+// SaveBatch stores documents, part after part, in one transaction, as
+// SaveDocuments does: a source's run hands over each part as it is made,
+// and the pages every part touches (the ends of the documents' indexes,
+// the counters, the search index's queue) are written once at Commit
+// rather than once a part. It holds the store's write lock from BeginSave
+// to Commit or Rollback, so its caller keeps it short (a bounded number
+// of documents). Its methods are called one at a time.
+type SaveBatch struct {
+	s         *Store
+	tx        *txn
+	now       string
+	docs      int  // saved so far
+	changed   bool // whether any item changed
+	corrected []int64
+}
+
+// BeginSave starts a SaveBatch: the write transaction, the items lock,
+// and the near-duplicate filter caught up.
+func (s *Store) BeginSave(ctx context.Context) (*SaveBatch, error) {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
+	b := &SaveBatch{s: s, tx: tx, now: formatTime(s.Now())}
+	if err := s.lockItems(ctx, tx); err != nil {
+		b.Rollback()
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
+	if tx.bands, err = s.filterFor(ctx, tx); err != nil {
+		b.Rollback()
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
+	return b, nil
+}
+
+// Len is how many documents the batch has saved so far.
+func (b *SaveBatch) Len() int { return b.docs }
+
+// Save stores docs in the batch's transaction, in order, and says what
+// became of each.
+func (b *SaveBatch) Save(ctx context.Context, docs []Document) ([]Saved, error) {
+	if b.tx == nil {
+		return nil, errors.New("save documents: the batch is over")
+	}
+	// Compressed on every core; the database's work is on this one.
 	docs = append([]Document(nil), docs...)
 	var wg sync.WaitGroup
 	procs := runtime.GOMAXPROCS(0)
-	for part := range slices.Chunk(docs, max(1, (len(docs)+procs-1)/procs)) { // on every core
+	for part := range slices.Chunk(docs, max(1, (len(docs)+procs-1)/procs)) {
 		wg.Go(func() {
 			for i := range part {
 				part[i].Pack()
@@ -165,58 +219,60 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 		})
 	}
 	wg.Wait()
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("save documents: %w", err)
-	}
-	defer tx.Rollback()
-	if err := s.lockItems(ctx, tx); err != nil {
-		return nil, fmt.Errorf("save documents: %w", err)
-	}
-	if tx.bands, err = s.filterFor(ctx, tx); err != nil {
-		return nil, fmt.Errorf("save documents: %w", err)
-	}
 	out := make([]Saved, len(docs))
-	changed := false
-	var corrected []int64
 	for i, d := range docs {
-		uid, status, id, err := s.saveDocument(ctx, tx, d, now)
+		uid, status, id, err := b.s.saveDocument(ctx, b.tx, d, b.now)
 		if err != nil {
 			return nil, fmt.Errorf("save document %s/%s: %w", d.SourceID, d.Key, err)
 		}
 		out[i] = Saved{uid, status}
-		changed = changed || status != Unchanged
+		b.changed = b.changed || status != Unchanged
 		if status == Updated {
-			corrected = append(corrected, id)
+			b.corrected = append(b.corrected, id)
 		}
 	}
+	b.docs += len(docs)
+	return out, nil
+}
+
+// Commit ends the batch: what it stored becomes visible (the feeds'
+// generation moves, other processes are told), and is indexed for
+// search, all at once.
+func (b *SaveBatch) Commit(ctx context.Context) error {
+	s, tx := b.s, b.tx
+	if tx == nil {
+		return errors.New("save documents: the batch is over")
+	}
+	defer b.Rollback()
 	var gen uint64
-	if changed {
+	var err error
+	if b.changed {
 		if gen, err = s.bumpItems(ctx, tx); err != nil {
-			return nil, fmt.Errorf("save documents: %w", err)
+			return fmt.Errorf("save documents: %w", err)
 		}
 		if err := s.notifyItems(ctx, tx, gen); err != nil {
-			return nil, fmt.Errorf("save documents: %w", err)
+			return fmt.Errorf("save documents: %w", err)
 		}
 		// Corrections are owed again to the subscribers who had them.
-		for _, id := range corrected {
+		for _, id := range b.corrected {
 			if _, err := s.wstmt(ctx, tx, `UPDATE items SET change = ? WHERE id = ?`).ExecContext(ctx, int64(gen), id); err != nil {
-				return nil, fmt.Errorf("save documents: %w", err)
+				return fmt.Errorf("save documents: %w", err)
 			}
 		}
 	}
 	mergeDue := false
-	if changed {
+	if b.changed {
 		if err := s.flushSearch(ctx, tx); err != nil {
-			return nil, fmt.Errorf("save documents: %w", err)
+			return fmt.Errorf("save documents: %w", err)
 		}
 		if mergeDue, err = s.bandsDue(ctx, tx); err != nil {
-			return nil, fmt.Errorf("save documents: %w", err)
+			return fmt.Errorf("save documents: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("save documents: %w", err)
+		return fmt.Errorf("save documents: %w", err)
 	}
+	b.tx = nil
 	if tx.bands != nil && tx.newest > 0 {
 		tx.bands.stored(tx.newest)
 	}
@@ -224,7 +280,16 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, er
 	if mergeDue {
 		s.startMerge()
 	}
-	return out, nil
+	return nil
+}
+
+// Rollback ends the batch without storing what it saved; after Commit it
+// does nothing.
+func (b *SaveBatch) Rollback() {
+	if b.tx != nil {
+		b.tx.Rollback()
+		b.tx = nil
+	}
 }
 
 func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now string) (string, SaveStatus, int64, error) {

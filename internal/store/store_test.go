@@ -162,6 +162,75 @@ func testSaveDocument(t *testing.T) {
 	}
 }
 
+func TestSaveBatchSpansParts(t *testing.T) { eachEngine(t, testSaveBatchSpansParts) }
+
+// A batch stores parts in one transaction: nothing is visible before its
+// Commit, a copy in a later part joins an item added in an earlier one,
+// the feeds' generation moves once, and a batch rolled back stores
+// nothing.
+func testSaveBatchSpansParts(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	count := func() int {
+		items, err := s.Items(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(items)
+	}
+	gen := s.Generation()
+	b, err := s.BeginSave(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := b.Save(ctx, []Document{testDoc("a", "one", "fp1"), testDoc("b", "two", "fp2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyDoc := testDoc("c", "<p>one</p>", "fp1")
+	copyDoc.SourceID = "other"
+	second, err := b.Save(ctx, []Document{copyDoc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Status != Added || first[1].Status != Added || second[0].Status != Merged || second[0].UID != first[0].UID {
+		t.Fatalf("statuses %+v then %+v; want added, added, then merged into the first", first, second)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d items visible before the batch commits; want 0", n)
+	}
+	if b.Len() != 3 {
+		t.Errorf("batch Len %d, want 3", b.Len())
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d items after the commit; want 2", n)
+	}
+	if g := s.Generation(); g != gen+1 {
+		t.Errorf("generation %d after one batch of two parts, was %d; want one step", g, gen)
+	}
+	if _, err := b.Save(ctx, []Document{testDoc("d", "four", "fp4")}); err == nil {
+		t.Error("a batch committed took more documents")
+	}
+	b, err = s.BeginSave(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Save(ctx, []Document{testDoc("e", "five", "fp5")}); err != nil {
+		t.Fatal(err)
+	}
+	b.Rollback()
+	if n := count(); n != 2 {
+		t.Errorf("%d items after a batch rolled back; want 2", n)
+	}
+	// The writer is free again: a plain save goes through.
+	if _, st, err := s.SaveDocument(ctx, testDoc("e", "five", "fp5")); err != nil || st != Added {
+		t.Errorf("save after a rollback: %v %v", st, err)
+	}
+}
+
 func TestItemsQuery(t *testing.T) { eachEngine(t, testItemsQuery) }
 
 func testItemsQuery(t *testing.T) {
