@@ -59,10 +59,11 @@ func (p pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 // txn is a transaction in the engine's dialect.
 type txn struct {
 	*sql.Tx
-	pg     bool
-	bands  *bandFilter          // in a transaction storing items: the filter caught up, or nil
-	newest int64                // the largest item id it stored
-	stmts  map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
+	pg       bool
+	bands    *bandFilter          // in a transaction storing items: the filter caught up, or nil
+	newest   int64                // the largest item id it stored
+	bandKeys int64                // band keys it stored, not yet counted (countBands)
+	stmts    map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
 }
 
 func (t *txn) bind(q string) string {

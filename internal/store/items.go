@@ -261,6 +261,9 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 		}
 	}
 	mergeDue := false
+	if err := s.countBands(ctx, tx); err != nil {
+		return fmt.Errorf("save documents: %w", err)
+	}
 	if b.changed {
 		if err := s.flushSearch(ctx, tx); err != nil {
 			return fmt.Errorf("save documents: %w", err)
@@ -407,7 +410,18 @@ func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Sig
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES `+valueRows(len(keys), 3)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...); err != nil {
 		return err
 	}
-	_, err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + ? WHERE name = 'bands_new'`).ExecContext(ctx, len(keys))
+	tx.bandKeys += int64(len(keys)) // counted once, at the end (countBands)
+	return nil
+}
+
+// countBands adds the band keys tx stored to the counter of those waiting
+// in item_bands_new, once for the transaction.
+func (s *Store) countBands(ctx context.Context, tx *txn) error {
+	if tx.bandKeys == 0 {
+		return nil
+	}
+	_, err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + ? WHERE name = 'bands_new'`).ExecContext(ctx, tx.bandKeys)
+	tx.bandKeys = 0
 	return err
 }
 
@@ -536,13 +550,16 @@ func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item) error
 			}
 		}
 	}
-	ins := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
-	for _, f := range facets {
-		if _, err := ins.ExecContext(ctx, f, id); err != nil {
-			return err
-		}
+	if len(facets) == 0 {
+		return nil
 	}
-	return nil
+	// One statement for the item's facets (a shape for each number).
+	args := make([]any, 0, 2*len(facets))
+	for _, f := range facets {
+		args = append(args, f, id)
+	}
+	_, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES `+valueRows(len(facets), 2)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...)
+	return err
 }
 
 // Query selects items. Within one field values are alternatives (OR);
