@@ -151,6 +151,9 @@ func (s *Store) SaveDocument(ctx context.Context, d Document) (string, SaveStatu
 // document whose fingerprint or MinHash signature matches an existing item
 // (stored before, or earlier in docs) joins that item.
 func (s *Store) SaveDocuments(ctx context.Context, docs []Document) ([]Saved, error) {
+	// Compressed before the transaction: the writer is held for the
+	// database's work alone.
+	docs = packAll(docs)
 	b, err := s.BeginSave(ctx)
 	if err != nil {
 		return nil, err
@@ -207,18 +210,7 @@ func (b *SaveBatch) Save(ctx context.Context, docs []Document) ([]Saved, error) 
 	if b.tx == nil {
 		return nil, errors.New("save documents: the batch is over")
 	}
-	// Compressed on every core; the database's work is on this one.
-	docs = append([]Document(nil), docs...)
-	var wg sync.WaitGroup
-	procs := runtime.GOMAXPROCS(0)
-	for part := range slices.Chunk(docs, max(1, (len(docs)+procs-1)/procs)) {
-		wg.Go(func() {
-			for i := range part {
-				part[i].Pack()
-			}
-		})
-	}
-	wg.Wait()
+	docs = packAll(docs) // those not packed by their maker
 	out := make([]Saved, len(docs))
 	for i, d := range docs {
 		uid, status, id, err := b.s.saveDocument(ctx, b.tx, d, b.now)
@@ -284,6 +276,29 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 		s.startMerge()
 	}
 	return nil
+}
+
+// packAll returns a copy of docs with every raw document compressed for
+// storage (Document.Pack), those not yet packed compressed on every core.
+func packAll(docs []Document) []Document {
+	docs = append([]Document(nil), docs...)
+	var todo []int
+	for i := range docs {
+		if docs[i].packed == nil {
+			todo = append(todo, i)
+		}
+	}
+	var wg sync.WaitGroup
+	procs := runtime.GOMAXPROCS(0)
+	for part := range slices.Chunk(todo, max(1, (len(todo)+procs-1)/procs)) {
+		wg.Go(func() {
+			for _, i := range part {
+				docs[i].Pack()
+			}
+		})
+	}
+	wg.Wait()
+	return docs
 }
 
 // Rollback ends the batch without storing what it saved; after Commit it
