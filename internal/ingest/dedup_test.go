@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crier-hub/crier/internal/testenv"
 
@@ -106,40 +107,45 @@ func TestRepublishedReleaseIsOneItem(t *testing.T) {
 }
 
 // A run stores its releases part after part in one transaction, committed
-// once it holds saveChunk releases: a small run is one commit (the feeds'
-// generation moves once), a large one a few, so that the store's other
-// writers wait for one transaction at most, not for the whole run; and
-// every release of it is stored and counted.
+// once it holds saveChunk releases or has been open SaveHold: a small run
+// is one commit (the feeds' generation moves once), a large one a few, so
+// that the store's other writers wait for one transaction at most, not
+// for the whole run; a transaction held too long is committed at the next
+// part; and every release of the run is stored and counted.
 func TestRunStoredInBoundedTransactions(t *testing.T) {
 	ctx := context.Background()
-	for _, n := range []int{50, 2*saveChunk + 50} {
+	for _, c := range []struct {
+		n           int
+		hold        time.Duration
+		least, most int
+	}{
+		{50, time.Hour, 1, 1},                     // one transaction
+		{2*saveChunk + 50, time.Hour, 2, 3},       // bounded in releases (parts of 113)
+		{2*saveChunk + 50, time.Nanosecond, 4, 4}, // bounded in time: a commit a part
+	} {
 		dir := t.TempDir()
 		os.Mkdir(filepath.Join(dir, "r"), 0o755)
-		for i := 0; i < n; i++ {
+		for i := 0; i < c.n; i++ {
 			body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
 			os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
 		}
 		cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
 		in := New(cfg, st, testenv.Log())
+		in.SaveHold = c.hold
 		gen := st.Generation()
 		r := in.Run(ctx, cfg.Sources[0])
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
-		if r.Added+r.Merged != n {
-			t.Errorf("%d releases: %d added and %d merged", n, r.Added, r.Merged)
+		if r.Added+r.Merged != c.n {
+			t.Errorf("%d releases: %d added and %d merged", c.n, r.Added, r.Merged)
 		}
 		items, err := st.Items(ctx, store.Query{})
 		if err != nil || len(items) != r.Added {
-			t.Errorf("%d releases: %d items stored (%v), %d reported added", n, len(items), err, r.Added)
+			t.Errorf("%d releases: %d items stored (%v), %d reported added", c.n, len(items), err, r.Added)
 		}
-		commits := int(st.Generation() - gen)
-		if n <= saveChunk && commits != 1 {
-			t.Errorf("a run of %d releases took %d commits; want 1", n, commits)
-		}
-		// Each transaction holds at most saveChunk and one part more.
-		if n > saveChunk && (commits < 2 || commits > n/saveChunk+1) {
-			t.Errorf("a run of %d releases took %d commits; want 2 to %d", n, commits, n/saveChunk+1)
+		if commits := int(st.Generation() - gen); commits < c.least || commits > c.most {
+			t.Errorf("a run of %d releases, transactions held at most %v: %d commits, want %d to %d", c.n, c.hold, commits, c.least, c.most)
 		}
 	}
 }

@@ -39,6 +39,10 @@ type Ingester struct {
 	// RunLease is how long a claim on a scheduled run lasts unless its
 	// holder renews it (every quarter of it); zero is a minute.
 	RunLease time.Duration
+	// SaveHold bounds how long a run's transaction stays open for the
+	// parts still being made (the store's other writers wait meanwhile);
+	// zero is saveHold.
+	SaveHold time.Duration
 	// PageRun bounds the time a page source's run spends on its pages;
 	// zero is four times fetch.timeout, at least a minute.
 	PageRun time.Duration
@@ -342,9 +346,8 @@ func format(d gather.Doc) normalize.Format {
 }
 
 // saveChunk bounds the documents stored in one transaction; savePart is
-// the fewest a part holds when a run has more. saveHold bounds how long
-// a transaction stays open for the parts still being made: the store's
-// other writers (the senders' records, other sources) wait meanwhile.
+// the fewest a part holds when a run has more. saveHold is SaveHold's
+// default.
 const (
 	saveChunk = 200
 	savePart  = 8
@@ -394,6 +397,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	// holds saveChunk documents or has been open saveHold, and at the end:
 	// a run is stored in a few transactions, in order.
 	size := min(saveChunk, max(savePart, (len(changed)+3)/4))
+	hold := cmp.Or(in.SaveHold, saveHold)
 	var (
 		saving  sync.WaitGroup
 		batch   *store.SaveBatch // the open transaction; the saving goroutine's while it runs
@@ -422,7 +426,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 			return
 		}
 		pending, saved = append(pending, part...), append(saved, out...)
-		if last || batch.Len() >= saveChunk || time.Since(opened) >= saveHold {
+		if last || batch.Len() >= saveChunk || time.Since(opened) >= hold {
 			serr = batch.Commit(ctx)
 			batch = nil
 		}
