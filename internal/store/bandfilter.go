@@ -153,6 +153,12 @@ func (s *Store) buildBandFilter(ctx context.Context) error {
 			if err := rows.Err(); err != nil {
 				return err
 			}
+			rows.Close()
+		}
+		if !s.pg {
+			if _, err := tx.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
