@@ -155,6 +155,11 @@ func (s *Store) buildBandFilter(ctx context.Context) error {
 			}
 			rows.Close()
 		}
+		// The reader has just read every key (16 million at a million
+		// items) and keeps their pages; the first read it begins after a
+		// commit would drop them page by page, a second or more at that
+		// size, in a source run or a feed's render. It lets them go now,
+		// in the warm's background.
 		if !s.pg {
 			if _, err := tx.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
 				return err
