@@ -402,7 +402,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 		saving  sync.WaitGroup
 		batch   *store.SaveBatch // the open transaction; the saving goroutine's while it runs
 		opened  time.Time
-		pending []store.Document // saved in batch, not yet committed
+		pending []string // the keys of the documents saved in batch, not yet committed
 		saved   []store.Saved
 		serr    error
 	)
@@ -425,7 +425,10 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 		if out, serr = batch.Save(ctx, part); serr != nil {
 			return
 		}
-		pending, saved = append(pending, part...), append(saved, out...)
+		for _, d := range part {
+			pending = append(pending, d.Key)
+		}
+		saved = append(saved, out...)
 		if last || batch.Len() >= saveChunk || time.Since(opened) >= hold {
 			serr = batch.Commit(ctx)
 			batch = nil
@@ -442,7 +445,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 			return nil // not yet committed
 		}
 		for i, sv := range saved {
-			in.Log.Debug("document stored", "source", src.ID, "key", pending[i].Key, "item", sv.UID, "status", sv.Status)
+			in.Log.Debug("document stored", "source", src.ID, "key", pending[i], "item", sv.UID, "status", sv.Status)
 			switch sv.Status {
 			case store.Added:
 				r.Added++

@@ -278,16 +278,20 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	return nil
 }
 
-// packAll returns a copy of docs with every raw document compressed for
-// storage (Document.Pack), those not yet packed compressed on every core.
+// packAll returns docs with every raw document compressed for storage
+// (Document.Pack): docs itself when all are, else a copy with those not
+// yet packed compressed on every core.
 func packAll(docs []Document) []Document {
-	docs = append([]Document(nil), docs...)
 	var todo []int
 	for i := range docs {
 		if docs[i].packed == nil {
 			todo = append(todo, i)
 		}
 	}
+	if len(todo) == 0 {
+		return docs
+	}
+	docs = append([]Document(nil), docs...)
 	var wg sync.WaitGroup
 	procs := runtime.GOMAXPROCS(0)
 	for part := range slices.Chunk(todo, max(1, (len(todo)+procs-1)/procs)) {
