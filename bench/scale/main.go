@@ -143,6 +143,9 @@ func timeMerge(ctx context.Context, st *store.Store, in *ingest.Ingester, src co
 // verbose prints every run's time.
 var verbose = flag.Bool("v", false, "print every run's time")
 
+// merges reads the measured store's merge activity, for -v.
+var merges func() store.MergeActivity
+
 // perRun is how many new releases the feed source serves each run.
 var perRun atomic.Int64
 
@@ -331,6 +334,7 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	// times: the first run after opening the store reads its indexes from
 	// disk; the median is the steady state of a running server.
 	in := ingest.New(cfg, st, log)
+	merges = st.MergeActivity
 	runs, err := timedRuns(ctx, in, history, rounds, 50, reps/2)
 	if err != nil {
 		return nil, err
@@ -421,11 +425,22 @@ func print(sizes []int, results []figures) {
 func timedRuns(ctx context.Context, in *ingest.Ingester, src config.Source, rounds *atomic.Int64, size, n int) ([]time.Duration, error) {
 	perRun.Store(int64(size))
 	var took []time.Duration
+	var during []string // merge chunks during each run, for -v
 	for i := 0; i < n; i++ {
 		rounds.Add(1)
+		var before store.MergeActivity
+		if merges != nil {
+			before = merges()
+		}
 		t := time.Now()
 		rep := in.Run(ctx, src)
 		took = append(took, time.Since(t))
+		if merges != nil {
+			after := merges()
+			if c := after.Chunks - before.Chunks; c > 0 {
+				during = append(during, fmt.Sprintf("run %d: %d merge chunks, %v of the writer", i+1, c, (after.Held-before.Held).Round(time.Millisecond)))
+			}
+		}
 		if rep.Err != nil {
 			return nil, rep.Err
 		}
@@ -435,6 +450,13 @@ func timedRuns(ctx context.Context, in *ingest.Ingester, src config.Source, roun
 	}
 	if *verbose {
 		fmt.Fprintf(os.Stderr, "%d-release runs: %v\n", size, took)
+		for _, d := range during {
+			fmt.Fprintln(os.Stderr, "  ", d)
+		}
+		if merges != nil {
+			m := merges()
+			fmt.Fprintf(os.Stderr, "   merges since opening: %d chunks, %v of the writer, the longest %v\n", m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond))
+		}
 	}
 	return took, nil
 }

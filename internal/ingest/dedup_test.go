@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +113,7 @@ func TestRepublishedReleaseIsOneItem(t *testing.T) {
 // is one commit (the feeds' generation moves once), a large one a few, so
 // that the store's other writers wait for one transaction at most, not
 // for the whole run; a transaction held too long is committed at the next
-// part; and every release of the run is stored and counted.
+// Save; and every release of the run is stored and counted.
 func TestRunStoredInBoundedTransactions(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -119,9 +121,9 @@ func TestRunStoredInBoundedTransactions(t *testing.T) {
 		hold        time.Duration
 		least, most int
 	}{
-		{50, time.Hour, 1, 1},                     // one transaction
-		{2*saveChunk + 50, time.Hour, 2, 3},       // bounded in releases (parts of 113)
-		{2*saveChunk + 50, time.Nanosecond, 4, 4}, // bounded in time: a commit a part
+		{50, time.Hour, 1, 1},                                    // one transaction
+		{2*saveChunk + 50, time.Hour, 2, 3},                      // bounded in releases (parts of 113)
+		{2*saveChunk + 50, time.Nanosecond, 4, 2*saveChunk + 50}, // bounded in time: a commit a Save (of 113 at most)
 	} {
 		dir := t.TempDir()
 		os.Mkdir(filepath.Join(dir, "r"), 0o755)
@@ -147,5 +149,58 @@ func TestRunStoredInBoundedTransactions(t *testing.T) {
 		if commits := int(st.Generation() - gen); commits < c.least || commits > c.most {
 			t.Errorf("a run of %d releases, transactions held at most %v: %d commits, want %d to %d", c.n, c.hold, commits, c.least, c.most)
 		}
+	}
+}
+
+// cancelOnStored cancels a run once its first commit is counted (the
+// "document stored" debug record comes after the commit).
+type cancelOnStored struct {
+	cancel context.CancelFunc
+}
+
+func (h cancelOnStored) Enabled(context.Context, slog.Level) bool { return true }
+func (h cancelOnStored) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "document stored" {
+		h.cancel()
+	}
+	return nil
+}
+func (h cancelOnStored) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h cancelOnStored) WithGroup(string) slog.Handler      { return h }
+
+// A run cancelled between its transactions returns at once with the
+// cancellation, keeps what it committed and nothing after, and records no
+// validators: the makers stop, and the store waits for no one.
+func TestCancelledRunKeepsWhatItCommitted(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "r"), 0o755)
+	n := 3*saveChunk + 50
+	for i := 0; i < n; i++ {
+		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
+		os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
+	}
+	cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := New(cfg, st, slog.New(cancelOnStored{cancel}))
+	in.SaveHold = time.Hour
+	r := in.Run(ctx, cfg.Sources[0])
+	if !errors.Is(r.Err, context.Canceled) {
+		t.Fatalf("a cancelled run: %v, want the cancellation", r.Err)
+	}
+	items, err := st.Items(context.Background(), store.Query{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first transaction holds saveChunk releases and at most one
+	// Save's more; none after it is kept.
+	if len(items) < saveChunk || len(items) >= 2*saveChunk {
+		t.Errorf("a run cancelled after its first commit kept %d of %d releases, want its first transaction's (%d to %d)", len(items), n, saveChunk, 2*saveChunk-1)
+	}
+	// The next run stores the rest.
+	in.Log = testenv.Log()
+	r = in.Run(context.Background(), cfg.Sources[0])
+	if r.Err != nil || r.Added != n-len(items) {
+		t.Errorf("the next run: %d added (%v), want %d", r.Added, r.Err, n-len(items))
 	}
 }

@@ -352,6 +352,9 @@ const (
 	saveChunk = 200
 	savePart  = 8
 	saveHold  = 100 * time.Millisecond
+	// saveAhead is how many documents the makers may hold made and not
+	// yet stored.
+	saveAhead = 2 * saveChunk
 )
 
 func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.Doc, r *Report) error {
@@ -391,96 +394,135 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	if err != nil {
 		return fmt.Errorf("source %s: %w", src.ID, err)
 	}
-	// The releases are made part by part, and each part is stored while
-	// the next is made: the store's work, on one core, overlaps the making,
-	// on every core. The parts go into one transaction, committed once it
-	// holds saveChunk documents or has been open saveHold, and at the end:
-	// a run is stored in a few transactions, in order.
-	size := min(saveChunk, max(savePart, (len(changed)+3)/4))
-	hold := cmp.Or(in.SaveHold, saveHold)
-	var (
-		saving  sync.WaitGroup
-		batch   *store.SaveBatch // the open transaction; the saving goroutine's while it runs
-		opened  time.Time
-		pending []string // the keys of the documents saved in batch, not yet committed
-		saved   []store.Saved
-		serr    error
-	)
-	defer func() {
-		saving.Wait()
-		if batch != nil {
-			batch.Rollback()
-		}
-	}()
-	// save stores a part in the open transaction (beginning one if none
-	// is), and commits it when it is full, old or the run's last.
-	save := func(part []store.Document, last bool) {
-		if batch == nil {
-			if batch, serr = in.Store.BeginSave(ctx); serr != nil {
-				return
-			}
-			opened = time.Now()
-		}
-		var out []store.Saved
-		if out, serr = batch.Save(ctx, part); serr != nil {
-			return
-		}
-		for _, d := range part {
-			pending = append(pending, d.Key)
-		}
-		saved = append(saved, out...)
-		if last || batch.Len() >= saveChunk || time.Since(opened) >= hold {
-			serr = batch.Commit(ctx)
-			batch = nil
-		}
-	}
-	// tally waits for the part being stored and counts what became of the
-	// parts committed.
-	tally := func() error {
-		saving.Wait()
-		if serr != nil {
-			return fmt.Errorf("source %s: %w", src.ID, serr)
-		}
-		if batch != nil {
-			return nil // not yet committed
-		}
-		for i, sv := range saved {
-			in.Log.Debug("document stored", "source", src.ID, "key", pending[i], "item", sv.UID, "status", sv.Status)
-			switch sv.Status {
-			case store.Added:
-				r.Added++
-			case store.Updated:
-				r.Updated++
-			case store.Merged:
-				r.Merged++
-			case store.Unchanged:
-				r.Unchanged++
-			}
-		}
-		pending, saved = nil, nil
-		return nil
-	}
-	for start := 0; start < len(changed); start += size {
-		part := changed[start:min(len(changed), start+size)]
-		made := make([]store.Document, len(part))
-		parallel(ctx, len(part), func(i int) { made[i] = in.document(src, part[i], parsed[start+i], frame) })
-		if err := tally(); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		last := start+size >= len(changed)
-		saving.Go(func() { save(made, last) })
-	}
-	if err := tally(); err != nil {
-		return err
+	// The releases are made on every core and stored in order, each as
+	// soon as it and those before it are made: the store's work, on one
+	// core, overlaps the making, and waits for no part to be whole. They go
+	// into one transaction, committed once it holds saveChunk documents or
+	// has been open saveHold, and at the end: a run is stored in a few
+	// transactions, in order. The makers run at most saveAhead documents
+	// ahead of the store, which bounds the documents held in memory.
+	if err := in.saveInOrder(ctx, src, changed, parsed, frame, r); err != nil {
+		return fmt.Errorf("source %s: %w", src.ID, err)
 	}
 	if r.Added+r.Updated >= 1000 {
 		// Statistics that keep up with the store keep the planner honest.
 		if err := in.Store.Optimize(ctx); err != nil {
 			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
+	}
+	return nil
+}
+
+// saveInOrder makes each of docs (parsed already) with frame, on every
+// core, and stores them in order as they are made (see store), counting
+// what became of them in r once committed.
+func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed, frame *normalize.Frame, r *Report) error {
+	n := len(docs)
+	made := make([]store.Document, n)
+	done := make(chan int, n)              // indexes made
+	room := make(chan struct{}, saveAhead) // a token for each document made and not yet stored
+	// The store failing stops the makers.
+	mctx, stop := context.WithCancel(ctx)
+	defer stop()
+	saved := make(chan error, 1)
+	go func() {
+		err := in.storeMade(ctx, src, made, done, room, r)
+		if err != nil {
+			stop()
+		}
+		saved <- err
+	}()
+	parallel(mctx, n, func(i int) {
+		select {
+		case room <- struct{}{}:
+		case <-mctx.Done():
+			return
+		}
+		if mctx.Err() == nil {
+			made[i] = in.document(src, docs[i], parsed[i], frame)
+			parsed[i] = nil
+		}
+		done <- i
+	})
+	close(done)
+	return <-saved
+}
+
+// storeMade is saveInOrder's store: it takes the documents of made in
+// order as done says each is ready, a run of them a Save, in one
+// transaction at a time, and frees their room. Cancelled, or failing, it
+// rolls the open transaction back: nothing of it is kept, and the
+// source's validators are not recorded, so the next run reads it again.
+func (in *Ingester) storeMade(ctx context.Context, src config.Source, made []store.Document, done <-chan int, room <-chan struct{}, r *Report) error {
+	hold := cmp.Or(in.SaveHold, saveHold)
+	part := min(saveChunk, max(savePart, (len(made)+3)/4)) // the most a Save takes
+	ready := make([]bool, len(made))
+	var (
+		batch   *store.SaveBatch
+		opened  time.Time
+		next    int      // the first document not yet stored
+		pending []string // the keys of the documents saved in batch, not yet committed
+		saved   []store.Saved
+	)
+	defer func() {
+		if batch != nil {
+			batch.Rollback()
+		}
+	}()
+	for i := range done {
+		ready[i] = true
+		for next < len(made) && ready[next] {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			from := next
+			for next < len(made) && ready[next] && next-from < part {
+				next++
+			}
+			if batch == nil {
+				var err error
+				if batch, err = in.Store.BeginSave(ctx); err != nil {
+					return err
+				}
+				opened = time.Now()
+			}
+			out, err := batch.Save(ctx, made[from:next])
+			if err != nil {
+				return err
+			}
+			for k := from; k < next; k++ {
+				pending = append(pending, made[k].Key)
+				made[k] = store.Document{}
+				<-room
+			}
+			saved = append(saved, out...)
+			if next < len(made) && batch.Len() < saveChunk && time.Since(opened) < hold {
+				continue
+			}
+			err = batch.Commit(ctx)
+			batch = nil
+			if err != nil {
+				return err
+			}
+			for k, sv := range saved {
+				in.Log.Debug("document stored", "source", src.ID, "key", pending[k], "item", sv.UID, "status", sv.Status)
+				switch sv.Status {
+				case store.Added:
+					r.Added++
+				case store.Updated:
+					r.Updated++
+				case store.Merged:
+					r.Merged++
+				case store.Unchanged:
+					r.Unchanged++
+				}
+			}
+			pending, saved = nil, nil
+		}
+	}
+	if next < len(made) {
+		// The makers stopped: the run was cancelled.
+		return cmp.Or(ctx.Err(), context.Canceled)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
+	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"
 )
@@ -127,6 +129,7 @@ func (s *Store) moveBandKeys(ctx context.Context, band int, lo, hi int64) error 
 		return err
 	}
 	defer tx.Rollback()
+	defer s.merges.chunkDone(time.Now())
 	if s.pg {
 		// One statement: keys another process adds meanwhile stay waiting.
 		_, err = s.wstmt(ctx, tx, `WITH moved AS (DELETE FROM item_bands_new WHERE band = ? AND key BETWEEN ? AND ? RETURNING band, key, item_id)
@@ -144,6 +147,37 @@ func (s *Store) moveBandKeys(ctx context.Context, band int, lo, hi int64) error 
 		return err
 	}
 	return tx.Commit()
+}
+
+// MergeActivity is what this process's merges of near-duplicate keys
+// have done since the store was opened (for the benchmarks).
+type MergeActivity struct {
+	Chunks  int64         // transactions that moved keys
+	Held    time.Duration // the writer held by them, in all
+	Longest time.Duration // the longest of them
+}
+
+// mergeStats counts MergeActivity.
+type mergeStats struct {
+	chunks, held, longest atomic.Int64
+}
+
+// chunkDone counts a chunk's transaction, begun at start.
+func (m *mergeStats) chunkDone(start time.Time) {
+	d := int64(time.Since(start))
+	m.chunks.Add(1)
+	m.held.Add(d)
+	for {
+		l := m.longest.Load()
+		if d <= l || m.longest.CompareAndSwap(l, d) {
+			return
+		}
+	}
+}
+
+// MergeActivity reports what the merges have done so far.
+func (s *Store) MergeActivity() MergeActivity {
+	return MergeActivity{Chunks: s.merges.chunks.Load(), Held: time.Duration(s.merges.held.Load()), Longest: time.Duration(s.merges.longest.Load())}
 }
 
 // BandsWaiting waits for a merge running in this process, then counts

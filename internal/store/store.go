@@ -99,6 +99,7 @@ type Store struct {
 	stop       context.CancelFunc
 	background sync.WaitGroup
 	mergeMu    sync.Mutex // one merge at a time in a process
+	merges     mergeStats
 
 	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
 	wantsFilter atomic.Bool                // Warm built one: merges keep it sized
