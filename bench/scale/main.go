@@ -140,6 +140,10 @@ func timeMerge(ctx context.Context, st *store.Store, in *ingest.Ingester, src co
 	return nil
 }
 
+// mergeDuring starts a merge of the waiting near-duplicate keys as the
+// 50-release runs begin, as one started by the store's own growth would.
+var mergeDuring = flag.Bool("merge-during", false, "merge the waiting near-duplicate keys in the background while the 50-release runs are timed")
+
 // verbose prints every run's time.
 var verbose = flag.Bool("v", false, "print every run's time")
 
@@ -335,6 +339,22 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	// disk; the median is the steady state of a running server.
 	in := ingest.New(cfg, st, log)
 	merges = st.MergeActivity
+	if *mergeDuring {
+		waiting, err := st.BandsWaiting(ctx)
+		if err != nil {
+			return nil, err
+		}
+		merged := make(chan struct{})
+		defer func() { <-merged }() // its line printed before the figures
+		go func() {
+			defer close(merged)
+			t := time.Now()
+			err := st.MergeBands(ctx)
+			m := st.MergeActivity()
+			fmt.Fprintf(os.Stderr, "merge of %d waiting near-duplicate keys beside the runs: %v (%v), %d chunks holding the writer %v, the longest %v\n",
+				waiting, time.Since(t).Round(time.Millisecond), err, m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond))
+		}()
+	}
 	runs, err := timedRuns(ctx, in, history, rounds, 50, reps/2)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"
 )
@@ -214,6 +215,42 @@ func testBandFilterSeesOtherProcesses(t *testing.T) {
 		traceSQL = nil
 		if lookups >= 10 {
 			t.Errorf("%d of 20 releases that copy nothing were looked up despite the filter", lookups)
+		}
+	}
+}
+
+// A merge's chunks are sized to hold the writer about mergeHold: halved
+// at most while they take longer, down to minMergeChunk, doubled at most
+// while they take less, up to mergeChunk.
+func TestMergeChunksFollowTheirTime(t *testing.T) {
+	slow, quick := 4*mergeHold, mergeHold/4
+	size := mergeChunk
+	for range 20 {
+		size = nextChunk(size, slow)
+	}
+	if size != minMergeChunk {
+		t.Errorf("chunks that keep holding the writer %v: %d keys, want the floor %d", slow, size, minMergeChunk)
+	}
+	for range 20 {
+		size = nextChunk(size, quick)
+	}
+	if size != mergeChunk {
+		t.Errorf("chunks that take %v: %d keys, want the ceiling %d", quick, size, mergeChunk)
+	}
+	for _, c := range []struct {
+		size int
+		took time.Duration
+		want int
+	}{
+		{2048, slow, 1024},              // halved at most
+		{2048, mergeHold * 5 / 4, 1638}, // in proportion
+		{2048, mergeHold, 2048},         // on time
+		{2048, mergeHold * 4 / 5, 2560}, // in proportion
+		{2048, quick, 4096},             // doubled at most
+		{2048, 0, 4096},                 // too quick to time
+	} {
+		if got := nextChunk(c.size, c.took); got != c.want {
+			t.Errorf("a chunk of %d keys that took %v: the next is %d keys, want %d", c.size, c.took, got, c.want)
 		}
 	}
 }

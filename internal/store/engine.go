@@ -19,15 +19,36 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, claimer: newClaimer()}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, claimer: newClaimer(), checkpointNow: make(chan chan struct{})}
 	s.closing, s.stop = context.WithCancel(context.Background())
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		sqlite.Checkpoints(s.closing, path, time.Second)
+		sqlite.Checkpoints(s.closing, path, time.Second, s.checkpointNow)
 	}()
 	s.refreshGeneration(ctx)
 	return s, nil
+}
+
+// checkpoint copies the WAL back into the database file now, on the
+// checkpointer's connection (SQLite; nothing on PostgreSQL), and returns
+// when it is done, ctx ends or the store closes. Writers go on meanwhile.
+func (s *Store) checkpoint(ctx context.Context) {
+	if s.checkpointNow == nil {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case s.checkpointNow <- done:
+	case <-ctx.Done():
+		return
+	case <-s.closing.Done(): // the checkpointer is gone
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // openPostgres opens the PostgreSQL database at dsn (a postgres:// URL).

@@ -100,6 +100,9 @@ type Store struct {
 	background sync.WaitGroup
 	mergeMu    sync.Mutex // one merge at a time in a process
 	merges     mergeStats
+	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
+	// (nil on PostgreSQL).
+	checkpointNow chan chan struct{}
 
 	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
 	wantsFilter atomic.Bool                // Warm built one: merges keep it sized

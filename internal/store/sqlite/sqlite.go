@@ -171,24 +171,39 @@ func Optimize(ctx context.Context, w *sql.DB) error {
 
 // Checkpoints copies the WAL back into the database file every interval,
 // in the background and without blocking writers (a PASSIVE checkpoint),
-// on a connection of its own, until ctx ends.
-func Checkpoints(ctx context.Context, path string, every time.Duration) {
+// on a connection of its own, until ctx ends. A channel sent on now asks
+// for a checkpoint at once, and is closed when it is done.
+func Checkpoints(ctx context.Context, path string, every time.Duration, now <-chan chan struct{}) {
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		return // the writer's own threshold still bounds the WAL
+		// The writer's own threshold still bounds the WAL; those asking
+		// are not kept waiting.
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case done := <-now:
+				close(done)
+			}
+		}
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		var done chan struct{}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// Busy or failing checkpoints are tried again next tick; the
-			// writer's own threshold bounds the WAL meanwhile.
-			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		case done = <-now:
+		}
+		// Busy or failing checkpoints are tried again next tick; the
+		// writer's own threshold bounds the WAL meanwhile.
+		db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		if done != nil {
+			close(done)
 		}
 	}
 }
