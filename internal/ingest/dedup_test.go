@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,10 +153,10 @@ func TestRunStoredInBoundedTransactions(t *testing.T) {
 	}
 }
 
-// cancelOnStored cancels a run once its first commit is counted (the
+// cancelOnStored calls cancel once a run's first commit is counted (the
 // "document stored" debug record comes after the commit).
 type cancelOnStored struct {
-	cancel context.CancelFunc
+	cancel func()
 }
 
 func (h cancelOnStored) Enabled(context.Context, slog.Level) bool { return true }
@@ -202,5 +203,32 @@ func TestCancelledRunKeepsWhatItCommitted(t *testing.T) {
 	r = in.Run(context.Background(), cfg.Sources[0])
 	if r.Err != nil || r.Added != n-len(items) {
 		t.Errorf("the next run: %d added (%v), want %d", r.Added, r.Err, n-len(items))
+	}
+}
+
+// A store that fails in the middle of a run (here, closed under it) ends
+// the run with the store's error: the makers stop, and nothing waits
+// for them.
+func TestRunEndsWhenTheStoreFails(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "r"), 0o755)
+	n := 2 * saveAhead // more than the makers may hold: they must be stopped
+	for i := 0; i < n; i++ {
+		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
+		os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
+	}
+	cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+	var once sync.Once
+	in := New(cfg, st, slog.New(cancelOnStored{func() { once.Do(func() { st.Close() }) }}))
+	in.SaveHold = time.Hour
+	done := make(chan Report)
+	go func() { done <- in.Run(context.Background(), cfg.Sources[0]) }()
+	select {
+	case r := <-done:
+		if r.Err == nil || r.Added >= n {
+			t.Errorf("a run whose store closed after its first commit: %d added, error %v; want the store's error", r.Added, r.Err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a run whose store failed did not end")
 	}
 }
