@@ -432,18 +432,37 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 		}
 		saved <- err
 	}()
-	parallel(mctx, n, func(i int) {
+	// The documents are handed to the makers in order, each once its room
+	// is taken: every document the store waits for has its room already,
+	// however far the makers ran ahead of it.
+	next := make(chan int)
+	var makers sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		makers.Go(func() {
+			for i := range next {
+				if mctx.Err() == nil {
+					made[i] = in.document(src, docs[i], parsed[i], frame)
+					parsed[i] = nil
+				}
+				done <- i
+			}
+		})
+	}
+feed:
+	for i := range n {
 		select {
 		case room <- struct{}{}:
 		case <-mctx.Done():
-			return
+			break feed
 		}
-		if mctx.Err() == nil {
-			made[i] = in.document(src, docs[i], parsed[i], frame)
-			parsed[i] = nil
+		select {
+		case next <- i:
+		case <-mctx.Done():
+			break feed
 		}
-		done <- i
-	})
+	}
+	close(next)
+	makers.Wait()
 	close(done)
 	return <-saved
 }
