@@ -232,3 +232,35 @@ func TestRunEndsWhenTheStoreFails(t *testing.T) {
 		t.Fatal("a run whose store failed did not end")
 	}
 }
+
+// A maker held up on the first release of a long run, while the others
+// fill the makers' room with later ones, still makes it, and the run
+// ends: the store, which needs that release first, is never left waiting
+// for one that cannot get room.
+func TestMakerHeldUpDoesNotStallTheRun(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "r"), 0o755)
+	n := saveAhead + saveChunk
+	for i := 0; i < n; i++ {
+		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
+		os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
+	}
+	cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+	in := New(cfg, st, testenv.Log())
+	defer func() { makeHook = nil }()
+	makeHook = func(i int) {
+		if i == 0 {
+			time.Sleep(300 * time.Millisecond) // the other makers run ahead meanwhile
+		}
+	}
+	done := make(chan Report)
+	go func() { done <- in.Run(context.Background(), cfg.Sources[0]) }()
+	select {
+	case r := <-done:
+		if r.Err != nil || r.Added+r.Merged != n {
+			t.Errorf("a run whose first release was made last: %d added, %d merged, error %v; want all %d", r.Added, r.Merged, r.Err, n)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a run whose first maker was held up never ended")
+	}
+}

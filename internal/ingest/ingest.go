@@ -440,6 +440,9 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 	for range min(runtime.GOMAXPROCS(0), n) {
 		makers.Go(func() {
 			for i := range next {
+				if makeHook != nil {
+					makeHook(i)
+				}
 				if mctx.Err() == nil {
 					made[i] = in.document(src, docs[i], parsed[i], frame)
 					parsed[i] = nil
@@ -466,6 +469,10 @@ feed:
 	close(done)
 	return <-saved
 }
+
+// makeHook, when set (by the tests), is called as a maker takes each
+// document, before making it.
+var makeHook func(i int)
 
 // storeMade is saveInOrder's store: it takes the documents of made in
 // order as done says each is ready, a run of them a Save, in one
