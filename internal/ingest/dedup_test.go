@@ -109,7 +109,7 @@ func TestRepublishedReleaseIsOneItem(t *testing.T) {
 	}
 }
 
-// A run stores its releases part after part in one transaction, committed
+// A run stores its releases as they are made in one transaction, committed
 // once it holds saveChunk releases or has been open SaveHold: a small run
 // is one commit (the feeds' generation moves once), a large one a few, so
 // that the store's other writers wait for one transaction at most, not
