@@ -141,13 +141,12 @@ func (s *Store) mergeBand(ctx context.Context, band int, chunk *int) error {
 			return err
 		}
 		// The chunk's pages go back into the database file before the next
-		// chunk, on the checkpointer's connection while writers go on. Left
-		// in the WAL, every few chunks a commit took 80-190 ms (most
-		// likely behind the WAL's copying back or its restart; not
-		// proven): with this, at a million items, runs of 50 releases
-		// beside a merge took 47 ms (median), 124 ms (nine in ten) and 146
-		// ms at most, against 63, 206 and 240 ms without. The merge takes
-		// longer, in the background.
+		// chunk, on the checkpointer's connection while writers go on.
+		// Without this, every few chunks a commit took 80-190 ms (why is
+		// not found; README, "At a million items"); with it, at a million
+		// items, runs of 50 releases beside a merge took 47 ms (median),
+		// 124 ms (nine in ten) and 146 ms at most, against 63, 206 and 240
+		// ms without. The merge takes longer, in the background.
 		s.checkpoint(ctx)
 		if hi == math.MaxInt64 {
 			return nil
