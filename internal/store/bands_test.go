@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -252,5 +254,63 @@ func TestMergeChunksFollowTheirTime(t *testing.T) {
 		if got := nextChunk(c.size, c.took); got != c.want {
 			t.Errorf("a chunk of %d keys that took %v: the next is %d keys, want %d", c.size, c.took, got, c.want)
 		}
+	}
+}
+
+// readCalls is how many read system calls this process has made (Linux;
+// -1 where /proc/self/io cannot be read).
+func readCalls() int {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscr:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return -1
+}
+
+// Warm leaves the writer's cache holding what it read: the near-duplicate
+// filter, whose reader shares the connections' least-recently-used list
+// of pages and then lets its memory go, is built before, not after. The
+// writer then counts the waiting band keys again without reading the
+// database file.
+func TestWarmKeepsTheWritersPages(t *testing.T) {
+	if readCalls() < 0 {
+		t.Skip("this test counts read calls in /proc/self/io (Linux)")
+	}
+	ctx := context.Background()
+	s, _ := openTemp(t) // SQLite: page caches are its own
+	// Band keys enough for hundreds of pages, put in directly: the test is
+	// of the caches, not of storing releases.
+	for _, q := range []string{
+		`PRAGMA foreign_keys = OFF`, // keys of items that are not there
+		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)
+			INSERT INTO item_bands (band, key, item_id) SELECT x % 16, x * 7919, x FROM c`,
+		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000)
+			INSERT INTO item_bands_new (band, key, item_id) SELECT x % 16, x * 104729, x FROM c`,
+		`PRAGMA foreign_keys = ON`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pages int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := readCalls()
+	var n int
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM item_bands_new WHERE band >= 0`).Scan(&n); err != nil || n != 50000 {
+		t.Fatalf("counted %d waiting keys (%v)", n, err)
+	}
+	if reads := readCalls() - before; reads > 20 {
+		t.Errorf("the writer read the database %d times to count the waiting keys right after Warm (a %d-page store): its cache lost what Warm read", reads, pages)
 	}
 }
