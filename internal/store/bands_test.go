@@ -314,3 +314,59 @@ func TestWarmKeepsTheWritersPages(t *testing.T) {
 		t.Errorf("the writer read the database %d times to count the waiting keys right after Warm (a %d-page store): its cache lost what Warm read", reads, pages)
 	}
 }
+
+// A merge gives way to the store's other writers: a writer that takes the
+// writer again right after letting it go (a source's run storing its
+// releases, then recording the run) does not wait for a merge's chunk in
+// between, while the merge still moves its chunks in the pauses.
+func TestMergeGivesWayToWriters(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t) // SQLite: one writer for all
+	defer func(n int, gap, yield time.Duration) { mergeChunk, mergeGap, mergeYield = n, gap, yield }(mergeChunk, mergeGap, mergeYield)
+	mergeChunk, mergeGap, mergeYield = 50, 50*time.Millisecond, time.Minute
+	for _, q := range []string{
+		`PRAGMA foreign_keys = OFF`, // keys of items that are not there
+		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+			INSERT INTO item_bands_new (band, key, item_id) SELECT x % 16, x * 104729, x FROM c`,
+		`PRAGMA foreign_keys = ON`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	merged := make(chan struct{})
+	go func() { defer close(merged); s.MergeBands(mctx) }()
+	defer func() { cancel(); <-merged }()
+	twice := func() (between int64) {
+		t.Helper()
+		tx, err := s.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Held long enough for the merge to be ready for its next chunk
+		// by the time the writer is let go.
+		time.Sleep(3 * mergeGap)
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		before := s.MergeActivity().Chunks
+		tx, err = s.begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		between = s.MergeActivity().Chunks - before
+		tx.Rollback()
+		return between
+	}
+	start := s.MergeActivity().Chunks
+	for i := 0; i < 5; i++ {
+		if n := twice(); n != 0 {
+			t.Errorf("round %d: %d merge chunks went between a writer's two transactions", i, n)
+		}
+		time.Sleep(4 * mergeGap) // a pause: the merge's turn
+	}
+	if moved := s.MergeActivity().Chunks - start; moved == 0 {
+		t.Error("the merge moved no chunk in the writers' pauses")
+	}
+}

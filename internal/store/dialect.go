@@ -59,11 +59,35 @@ func (p pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 // txn is a transaction in the engine's dialect.
 type txn struct {
 	*sql.Tx
-	pg       bool
+	pg    bool
+	onEnd func() // called once, when it commits or rolls back
+
 	bands    *bandFilter          // in a transaction storing items: the filter caught up, or nil
 	newest   int64                // the largest item id it stored
 	bandKeys int64                // band keys it stored, not yet counted (countBands)
 	stmts    map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
+}
+
+// Commit commits the transaction and tells onEnd.
+func (t *txn) Commit() error {
+	err := t.Tx.Commit()
+	t.end()
+	return err
+}
+
+// Rollback rolls the transaction back (nothing once it is over) and tells
+// onEnd.
+func (t *txn) Rollback() error {
+	err := t.Tx.Rollback()
+	t.end()
+	return err
+}
+
+func (t *txn) end() {
+	if f := t.onEnd; f != nil {
+		t.onEnd = nil
+		f()
+	}
 }
 
 func (t *txn) bind(q string) string {

@@ -100,6 +100,8 @@ type Store struct {
 	background sync.WaitGroup
 	mergeMu    sync.Mutex // one merge at a time in a process
 	merges     mergeStats
+	writing    atomic.Int32 // write transactions open or waiting, a merge's aside
+	lastWrite  atomic.Int64 // when the last of them ended (Unix ns)
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
 	// (nil on PostgreSQL).
 	checkpointNow chan chan struct{}
@@ -278,6 +280,27 @@ func (s *Store) wstmt(ctx context.Context, tx *txn, query string) stmt {
 // begin starts a write transaction, first preparing the statements that
 // earlier transactions met for the first time.
 func (s *Store) begin(ctx context.Context) (*txn, error) {
+	// Writers that hold the writer or wait for it, and when the last one
+	// let it go: a merge of near-duplicate keys gives way to them.
+	s.writing.Add(1)
+	tx, err := s.beginMerge(ctx)
+	if err != nil {
+		s.writerDone()
+		return nil, err
+	}
+	tx.onEnd = s.writerDone
+	return tx, nil
+}
+
+// writerDone counts a writer's transaction over.
+func (s *Store) writerDone() {
+	s.lastWrite.Store(time.Now().UnixNano())
+	s.writing.Add(-1)
+}
+
+// beginMerge is begin for a merge's transactions, which other writers do
+// not give way to.
+func (s *Store) beginMerge(ctx context.Context) (*txn, error) {
 	s.pendingMu.Lock()
 	queries := s.pending
 	s.pending = nil
