@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -65,7 +66,11 @@ func (s *Store) MergeBands(ctx context.Context) error {
 
 // mergeBands is MergeBands; the caller holds mergeMu.
 func (s *Store) mergeBands(ctx context.Context) error {
-	chunk := mergeChunk
+	// The first chunk is the size the last merge ended on, or the
+	// smallest: at a million items a first chunk of 8,192 keys held the
+	// writer 237 ms before the sizes adapted.
+	chunk := cmp.Or(s.mergeSize, min(minMergeChunk, mergeChunk))
+	defer func() { s.mergeSize = chunk }()
 	for b := 0; b < minhash.Bands; b++ {
 		if err := s.mergeBand(ctx, b, &chunk); err != nil {
 			return fmt.Errorf("merge near-duplicate keys: %w", err)

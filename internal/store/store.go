@@ -100,6 +100,7 @@ type Store struct {
 	background sync.WaitGroup
 	mergeMu    sync.Mutex // one merge at a time in a process
 	merges     mergeStats
+	mergeSize  int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
 	writing    atomic.Int32 // write transactions open or waiting, a merge's aside
 	lastWrite  atomic.Int64 // when the last of them ended (Unix ns)
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
