@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crier-hub/crier/internal/config"
 	"github.com/crier-hub/crier/internal/testenv"
 
 	"github.com/crier-hub/crier/internal/store"
@@ -126,13 +127,7 @@ func TestRunStoredInBoundedTransactions(t *testing.T) {
 		{2*saveChunk + 50, time.Hour, 2, 3},                      // bounded in releases (parts of 113)
 		{2*saveChunk + 50, time.Nanosecond, 4, 2*saveChunk + 50}, // bounded in time: a commit a Save (of 113 at most)
 	} {
-		dir := t.TempDir()
-		os.Mkdir(filepath.Join(dir, "r"), 0o755)
-		for i := 0; i < c.n; i++ {
-			body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
-			os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
-		}
-		cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+		cfg, st := distinctReleases(t, c.n)
 		in := New(cfg, st, testenv.Log())
 		in.SaveHold = c.hold
 		gen := st.Generation()
@@ -173,14 +168,8 @@ func (h cancelOnStored) WithGroup(string) slog.Handler      { return h }
 // cancellation, keeps what it committed and nothing after, and records no
 // validators: the makers stop, and the store waits for no one.
 func TestCancelledRunKeepsWhatItCommitted(t *testing.T) {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "r"), 0o755)
 	n := 3*saveChunk + 50
-	for i := 0; i < n; i++ {
-		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
-		os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
-	}
-	cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+	cfg, st := distinctReleases(t, n)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in := New(cfg, st, slog.New(cancelOnStored{cancel}))
@@ -210,14 +199,8 @@ func TestCancelledRunKeepsWhatItCommitted(t *testing.T) {
 // the run with the store's error: the makers stop, and nothing waits
 // for them.
 func TestRunEndsWhenTheStoreFails(t *testing.T) {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "r"), 0o755)
 	n := 2 * saveAhead // more than the makers may hold: they must be stopped
-	for i := 0; i < n; i++ {
-		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
-		os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
-	}
-	cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+	cfg, st := distinctReleases(t, n)
 	var once sync.Once
 	in := New(cfg, st, slog.New(cancelOnStored{func() { once.Do(func() { st.Close() }) }}))
 	in.SaveHold = time.Hour
@@ -238,14 +221,8 @@ func TestRunEndsWhenTheStoreFails(t *testing.T) {
 // ends: the store, which needs that release first, is never left waiting
 // for one that cannot get room.
 func TestMakerHeldUpDoesNotStallTheRun(t *testing.T) {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "r"), 0o755)
 	n := saveAhead + saveChunk
-	for i := 0; i < n; i++ {
-		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
-		os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644)
-	}
-	cfg, st := testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
+	cfg, st := distinctReleases(t, n)
 	in := New(cfg, st, testenv.Log())
 	defer func() { makeHook = nil }()
 	makeHook = func(i int) {
@@ -263,4 +240,19 @@ func TestMakerHeldUpDoesNotStallTheRun(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("a run whose first maker was held up never ended")
 	}
+}
+
+// distinctReleases is a store and a dir source "s" of n releases, each of
+// its own (no two are copies).
+func distinctReleases(t *testing.T, n int) (*config.Config, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "r"), 0o755)
+	for i := 0; i < n; i++ {
+		body := fmt.Sprintf("Release %d\n\nGENEVA, 14 March 2021 – Release number %d of this run says something of its own: %d.\n", i, i, i*7919)
+		if err := os.WriteFile(filepath.Join(dir, "r", fmt.Sprintf("r%04d.txt", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return testenv.New(t, dir, "[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"r\"\nlanguage = \"en\"\n")
 }

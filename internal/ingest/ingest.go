@@ -40,8 +40,8 @@ type Ingester struct {
 	// holder renews it (every quarter of it); zero is a minute.
 	RunLease time.Duration
 	// SaveHold bounds how long a run's transaction stays open for the
-	// parts still being made (the store's other writers wait meanwhile);
-	// zero is saveHold.
+	// releases still being made (the store's other writers wait
+	// meanwhile); zero is saveHold.
 	SaveHold time.Duration
 	// PageRun bounds the time a page source's run spends on its pages;
 	// zero is four times fetch.timeout, at least a minute.
@@ -345,9 +345,9 @@ func format(d gather.Doc) normalize.Format {
 	return normalize.Text
 }
 
-// saveChunk bounds the documents stored in one transaction; savePart is
-// the fewest a part holds when a run has more. saveHold is SaveHold's
-// default.
+// saveChunk bounds the documents stored in one transaction; a Save
+// takes at most a quarter of the run, and never fewer than savePart when
+// more are ready. saveHold is SaveHold's default.
 const (
 	saveChunk = 200
 	savePart  = 8
@@ -384,7 +384,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	// and for normalizing.
 	parsed := make([]*normalize.Parsed, len(changed))
 	lines := make([]normalize.FrameLines, min(len(changed), frameDocs))
-	parallel(ctx, len(changed), func(i int) {
+	parallel(ctx, len(changed), nil, func(i int) {
 		parsed[i] = normalize.Parse(in.input(src, changed[i], nil))
 		if i < len(lines) {
 			lines[i] = parsed[i].Lines()
@@ -435,37 +435,24 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 	// The documents are handed to the makers in order, each once its room
 	// is taken: every document the store waits for has its room already,
 	// however far the makers ran ahead of it.
-	next := make(chan int)
-	var makers sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
-		makers.Go(func() {
-			for i := range next {
-				if makeHook != nil {
-					makeHook(i)
-				}
-				if mctx.Err() == nil {
-					made[i] = in.document(src, docs[i], parsed[i], frame)
-					parsed[i] = nil
-				}
-				done <- i
-			}
-		})
-	}
-feed:
-	for i := range n {
+	admit := func() bool {
 		select {
 		case room <- struct{}{}:
+			return true
 		case <-mctx.Done():
-			break feed
-		}
-		select {
-		case next <- i:
-		case <-mctx.Done():
-			break feed
+			return false
 		}
 	}
-	close(next)
-	makers.Wait()
+	parallel(mctx, n, admit, func(i int) {
+		if makeHook != nil {
+			makeHook(i)
+		}
+		if mctx.Err() == nil {
+			made[i] = in.document(src, docs[i], parsed[i], frame)
+			parsed[i] = nil
+		}
+		done <- i
+	})
 	close(done)
 	return <-saved
 }
@@ -594,20 +581,20 @@ func (in *Ingester) retractMissing(ctx context.Context, src config.Source, docs 
 	return nil
 }
 
-// parallel calls f(0) … f(n-1) on every core.
-func parallel(ctx context.Context, n int, f func(i int)) {
+// parallel calls f(0) … f(n-1) on every core, handing out the indexes
+// in order until ctx ends. admit, if not nil, is asked before each index
+// is handed out, and false stops the handing out.
+func parallel(ctx context.Context, n int, admit func() bool, f func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
 			for i := range next {
 				f(i)
 			}
-		}()
+		})
 	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
+	for i := 0; i < n && ctx.Err() == nil && (admit == nil || admit()); i++ {
 		next <- i
 	}
 	close(next)

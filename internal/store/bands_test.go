@@ -257,6 +257,23 @@ func TestMergeChunksFollowTheirTime(t *testing.T) {
 	}
 }
 
+// putBandKeys puts n band keys (key x*step for x from 1, its band x%16)
+// straight into table (item_bands or item_bands_new) of a SQLite store,
+// for items that are not there.
+func putBandKeys(t *testing.T, s *Store, table string, n, step int) {
+	t.Helper()
+	for _, q := range []string{
+		`PRAGMA foreign_keys = OFF`,
+		fmt.Sprintf(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d)
+			INSERT INTO %s (band, key, item_id) SELECT x %% 16, x * %d, x FROM c`, n, table, step),
+		`PRAGMA foreign_keys = ON`,
+	} {
+		if _, err := s.w.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // readCalls is how many read system calls this process has made (Linux;
 // -1 where /proc/self/io cannot be read).
 func readCalls() int {
@@ -286,18 +303,8 @@ func TestWarmKeepsTheWritersPages(t *testing.T) {
 	s, _ := openTemp(t) // SQLite: page caches are its own
 	// Band keys enough for hundreds of pages, put in directly: the test is
 	// of the caches, not of storing releases.
-	for _, q := range []string{
-		`PRAGMA foreign_keys = OFF`, // keys of items that are not there
-		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)
-			INSERT INTO item_bands (band, key, item_id) SELECT x % 16, x * 7919, x FROM c`,
-		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000)
-			INSERT INTO item_bands_new (band, key, item_id) SELECT x % 16, x * 104729, x FROM c`,
-		`PRAGMA foreign_keys = ON`,
-	} {
-		if _, err := s.w.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putBandKeys(t, s, "item_bands", 200000, 7919)
+	putBandKeys(t, s, "item_bands_new", 50000, 104729)
 	var pages int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)
@@ -324,16 +331,7 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 	s, _ := openTemp(t) // SQLite: one writer for all
 	defer func(n int, gap, yield time.Duration) { mergeChunk, mergeGap, mergeYield = n, gap, yield }(mergeChunk, mergeGap, mergeYield)
 	mergeChunk, mergeGap, mergeYield = 50, 50*time.Millisecond, time.Minute
-	for _, q := range []string{
-		`PRAGMA foreign_keys = OFF`, // keys of items that are not there
-		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
-			INSERT INTO item_bands_new (band, key, item_id) SELECT x % 16, x * 104729, x FROM c`,
-		`PRAGMA foreign_keys = ON`,
-	} {
-		if _, err := s.w.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putBandKeys(t, s, "item_bands_new", 20000, 104729)
 	mctx, cancel := context.WithCancel(ctx)
 	merged := make(chan struct{})
 	go func() { defer close(merged); s.MergeBands(mctx) }()

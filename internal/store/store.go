@@ -299,8 +299,8 @@ func (s *Store) writerDone() {
 	s.writing.Add(-1)
 }
 
-// beginMerge is begin for a merge's transactions, which other writers do
-// not give way to.
+// beginMerge is begin without counting the transaction among the
+// writers a merge gives way to: the merge's own.
 func (s *Store) beginMerge(ctx context.Context) (*txn, error) {
 	s.pendingMu.Lock()
 	queries := s.pending

@@ -174,21 +174,13 @@ func Optimize(ctx context.Context, w *sql.DB) error {
 // on a connection of its own, until ctx ends. A channel sent on now asks
 // for a checkpoint at once, and is closed when it is done.
 func Checkpoints(ctx context.Context, path string, every time.Duration, now <-chan chan struct{}) {
+	// Without a connection of its own, the writer's own threshold still
+	// bounds the WAL, and those asking are not kept waiting.
 	db, err := sql.Open("sqlite", dsn(path, false))
-	if err != nil {
-		// The writer's own threshold still bounds the WAL; those asking
-		// are not kept waiting.
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case done := <-now:
-				close(done)
-			}
-		}
+	if err == nil {
+		defer db.Close()
+		db.SetMaxOpenConns(1)
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -201,7 +193,9 @@ func Checkpoints(ctx context.Context, path string, every time.Duration, now <-ch
 		}
 		// Busy or failing checkpoints are tried again next tick; the
 		// writer's own threshold bounds the WAL meanwhile.
-		db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		if db != nil {
+			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
 		if done != nil {
 			close(done)
 		}
