@@ -368,3 +368,81 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 		t.Error("the merge moved no chunk in the writers' pauses")
 	}
 }
+
+// TestSearchMergedInTheBackground checks that commits indexing items for
+// search leave the index's segments to the merge in the background
+// (migration 0026, mergeSearch), and that the merge leaves every item
+// found. SQLite only: PostgreSQL's search index has no segments.
+func TestSearchMergedInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	segments := func() int {
+		t.Helper()
+		var n int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(DISTINCT segid) FROM items_fts_idx`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	found := func(q string) int {
+		t.Helper()
+		sq, err := ParseSearch(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := s.Items(ctx, Query{Search: sq, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(items)
+	}
+	// A commit of 40 items of 200 words each: enough index written for
+	// FTS5's automerge, whose work is in proportion to it, to merge
+	// segments in the commits if it were on.
+	save := func(i int) {
+		t.Helper()
+		var docs []Document
+		for j := 0; j < 40; j++ {
+			var body strings.Builder
+			fmt.Fprintf(&body, "The harbour office registered word%d families today.", i)
+			for w := 0; w < 200; w++ {
+				fmt.Fprintf(&body, " w%d", (i*40+j)*200+w)
+			}
+			key := fmt.Sprintf("k%d-%d", i, j)
+			docs = append(docs, testDoc(key, body.String(), "fp"+key))
+		}
+		if _, err := s.SaveDocuments(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// With the merge held off, every commit leaves a segment of its own:
+	// the writers merge nothing (FTS5 merges in the commit at 4).
+	const commits = 12 // under FTS5's crisis merge, at 16
+	s.searchMu.Lock()
+	for i := 0; i < commits; i++ {
+		save(i)
+	}
+	before := segments()
+	s.searchMu.Unlock()
+	if before < commits {
+		t.Fatalf("%d segments after %d commits with the background merge held off: the commits merged them", before, commits)
+	}
+	// The next commit starts the merge.
+	chunks := s.SearchMerged()
+	save(commits)
+	if s.SearchMerged() == chunks {
+		t.Fatal("no merge of the search index ran after a commit that indexed an item")
+	}
+	if after := segments(); after >= 4 {
+		t.Errorf("%d segments after the merge (from %d and one more commit), want fewer than 4", after, before)
+	}
+	if n := found("harbour"); n != 100 { // the limit
+		t.Errorf("harbour found in %d items, want 100", n)
+	}
+	if n := found("word7"); n != 40 {
+		t.Errorf("word7 found in %d items, want 40", n)
+	}
+	if n := found("w12345"); n != 1 {
+		t.Errorf("w12345 found in %d items, want 1", n)
+	}
+}

@@ -275,6 +275,9 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	if mergeDue {
 		s.startMerge()
 	}
+	if b.changed {
+		s.startSearchMerge()
+	}
 	return nil
 }
 

@@ -95,14 +95,16 @@ type Store struct {
 	// Work the store does in the background (SQLite's checkpoints, merges
 	// of near-duplicate keys) ends with closing, which Close cancels, and
 	// is waited for.
-	closing    context.Context
-	stop       context.CancelFunc
-	background sync.WaitGroup
-	mergeMu    sync.Mutex // one merge at a time in a process
-	merges     mergeStats
-	mergeSize  int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
-	writing    atomic.Int32 // write transactions open or waiting, a merge's aside
-	lastWrite  atomic.Int64 // when the last of them ended (Unix ns)
+	closing      context.Context
+	stop         context.CancelFunc
+	background   sync.WaitGroup
+	mergeMu      sync.Mutex // one merge at a time in a process
+	merges       mergeStats
+	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
+	searchMu     sync.Mutex   // one merge of the search index at a time in a process
+	searchChunks atomic.Int64 // chunks those merges committed
+	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
+	lastWrite    atomic.Int64 // when the last of them ended (Unix ns)
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
 	// (nil on PostgreSQL).
 	checkpointNow chan chan struct{}
