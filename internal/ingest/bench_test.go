@@ -7,38 +7,21 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-	"unicode"
 
 	"github.com/mmcdole/gofeed"
+
+	"github.com/crier-hub/crier/internal/testenv"
 )
 
-// benchWords are the words of the sample releases in testdata, each as
-// often as it appears there, so that releases drawn from them have the
-// vocabulary of real ones: words of many kinds, a few of them common.
+// benchWords are the words of the sample releases (testenv.SampleWords).
 var benchWords = sync.OnceValue(func() []string {
-	files, _ := filepath.Glob("../../testdata/releases/*.txt")
-	var words []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			panic(err)
-		}
-		for _, w := range strings.Fields(string(b)) {
-			w = strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) })
-			if w != "" && strings.IndexFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '’' && r != '-' }) < 0 {
-				words = append(words, strings.ToLower(w))
-			}
-		}
-	}
-	if len(words) < 1000 {
-		panic(fmt.Sprintf("the sample releases in testdata/releases gave %d words", len(words)))
+	words, err := testenv.SampleWords("../..")
+	if err != nil {
+		panic(err)
 	}
 	return words
 })
