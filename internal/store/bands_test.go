@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -418,12 +419,12 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	// With the merge held off, every commit leaves a segment of its own:
 	// the writers merge nothing (FTS5 merges in the commit at 4).
 	const commits = 12 // under FTS5's crisis merge, at 16
-	s.searchMu.Lock()
+	s.mergeMu.Lock()
 	for i := 0; i < commits; i++ {
 		save(i)
 	}
 	before := segments()
-	s.searchMu.Unlock()
+	s.mergeMu.Unlock()
 	if before < commits {
 		t.Fatalf("%d segments after %d commits with the background merge held off: the commits merged them", before, commits)
 	}
@@ -444,5 +445,48 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	}
 	if n := found("w12345"); n != 1 {
 		t.Errorf("w12345 found in %d items, want 1", n)
+	}
+}
+
+// TestBandsMergeBeforeSearch checks that the merger puts the near-
+// duplicate keys' merge first: a merge of the search index stops before
+// its next chunk once the keys' merge is due, and the merger then does
+// both.
+func TestBandsMergeBeforeSearch(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t) // SQLite: the search index's segments are its own
+	segments := func() int {
+		t.Helper()
+		var n int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(DISTINCT segid) FROM items_fts_idx`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Segments to merge: commits made while the merger is held off.
+	s.mergeMu.Lock()
+	for i := 0; i < 8; i++ {
+		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("The harbour office registered word%d families today, as it does every week of the year.", i), fmt.Sprintf("fp%d", i))
+		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putBandKeys(t, s, "item_bands_new", 5000, 7919)
+	before := segments()
+	s.bandsWanted.Store(true)
+	if err := s.mergeSearch(ctx); !errors.Is(err, errBandsFirst) {
+		t.Fatalf("a search merge with the keys' merge due returned %v, want errBandsFirst", err)
+	}
+	if n := segments(); n != before {
+		t.Fatalf("the search merge merged (%d segments, %d before) with the keys' merge due", n, before)
+	}
+	s.searchWanted.Store(true)
+	s.runMerges(ctx)
+	s.mergeMu.Unlock()
+	if n, err := s.BandsWaiting(ctx); err != nil || n != 0 {
+		t.Errorf("%d keys waiting after the merger ran (%v), want 0", n, err)
+	}
+	if n := segments(); n >= 4 || n >= before {
+		t.Errorf("%d segments after the merger ran (from %d), want fewer than 4", n, before)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -139,36 +140,31 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 
 // The search index's segments are merged in the background, not in the
 // commits that index items (migration 0026 turned FTS5's automerge off):
-// after a commit that indexed items, mergeSearch merges a chunk of
-// searchChunk pages a transaction, giving way to writers before each
-// (giveWay), until FTS5 finds no level with 'usermerge' (4) segments to
-// merge. Writers that outrun it meet FTS5's crisis merge (16 segments on
+// after a commit that indexed items, the store's merger (startMerges)
+// runs mergeSearch, which merges a chunk of searchChunk pages a
+// transaction, giving way to writers before each (giveWay), until FTS5
+// finds no level with 'usermerge' (4) segments to merge, or the
+// near-duplicate keys' merge falls due. Writers that outrun it meet FTS5's crisis merge (16 segments on
 // a level), which bounds the segments a search reads. In the ingest
 // bench (a few thousand releases) chunks of 128 pages held the writer
 // 12 ms at most, 256 pages 21 ms, 64 pages 11 ms.
 var searchChunk = 128
 
-// startSearchMerge starts mergeSearch unless one is running in this
-// process or the store is closing (SQLite; PostgreSQL has no segments).
-func (s *Store) startSearchMerge() {
-	if s.pg || s.closing.Err() != nil || !s.searchMu.TryLock() {
-		return
-	}
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer s.searchMu.Unlock()
-		s.mergeSearch(s.closing) // an error leaves the segments: the next commit starts it again
-	}()
-}
+// errBandsFirst stops a merge of the search index for the near-duplicate
+// keys' merge, which goes first.
+var errBandsFirst = errors.New("the near-duplicate keys' merge goes first")
 
 // mergeSearch merges the search index's segments, a chunk at a time,
-// until there is nothing to merge; the caller holds searchMu.
+// until there is nothing to merge or the keys' merge is due; the caller
+// holds mergeMu.
 func (s *Store) mergeSearch(ctx context.Context) error {
 	for {
 		s.giveWay(ctx)
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if s.bandsWanted.Load() {
+			return errBandsFirst
 		}
 		tx, err := s.beginMerge(ctx)
 		if err != nil {
@@ -197,12 +193,12 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 	}
 }
 
-// SearchMerged waits for a merge of the search index running in this
-// process, and returns how many chunks the process's merges have
-// committed (for the tests).
+// SearchMerged waits for the merges running in this process, and returns
+// how many chunks the process's merges of the search index have committed
+// (for the tests).
 func (s *Store) SearchMerged() int64 {
-	s.searchMu.Lock()
-	defer s.searchMu.Unlock()
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
 	return s.searchChunks.Load()
 }
 

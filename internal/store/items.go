@@ -272,11 +272,8 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 		tx.bands.stored(tx.newest)
 	}
 	s.setGeneration(gen)
-	if mergeDue {
-		s.startMerge()
-	}
-	if b.changed {
-		s.startSearchMerge()
+	if mergeDue || b.changed {
+		s.startMerges(mergeDue, b.changed)
 	}
 	return nil
 }

@@ -98,10 +98,11 @@ type Store struct {
 	closing      context.Context
 	stop         context.CancelFunc
 	background   sync.WaitGroup
-	mergeMu      sync.Mutex // one merge at a time in a process
+	mergeMu      sync.Mutex  // one merger at a time in a process (startMerges)
+	bandsWanted  atomic.Bool // the near-duplicate keys' merge is due
+	searchWanted atomic.Bool // the search index has segments to merge
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
-	searchMu     sync.Mutex   // one merge of the search index at a time in a process
 	searchChunks atomic.Int64 // chunks those merges committed
 	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
 	lastWrite    atomic.Int64 // when the last of them ended (Unix ns)
