@@ -36,19 +36,8 @@ func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
 	var waiting, items int64
 	err := s.wstmt(ctx, tx, `SELECT (SELECT value FROM counters WHERE name = 'bands_new'), (SELECT value FROM counters WHERE name = 'item_count')`).
 		QueryRowContext(ctx).Scan(&waiting, &items)
-	s.bandsBehind.Store(waiting >= behindFactor*max(items, minBandBatch))
 	return waiting >= max(items, minBandBatch), err
 }
-
-// behindFactor is how far past the point a merge is due the waiting keys
-// may grow before the merge stops giving way to writers (giveWay). Under
-// writers that never pause (a store built at 900 releases a second), a
-// merge that gives way has a fifth of the writer's time, too little at a
-// million items: building one left 14 million of its 16 million keys
-// waiting, the small level 500 MB. Past the factor, the merge and the
-// writers take turns, a chunk (about mergeHold) each time: storing slows,
-// and the waiting level stays bounded.
-const behindFactor = 3
 
 // startMerges asks for the background merges a commit made due (bands:
 // the near-duplicate keys'; search: the search index's segments, SQLite
@@ -248,9 +237,7 @@ func (s *Store) mergeBand(ctx context.Context, band int, chunk *int) error {
 // moveBandKeys moves the waiting keys of one band between lo and hi, and
 // says how long it held the writer.
 func (s *Store) moveBandKeys(ctx context.Context, band int, lo, hi int64) (time.Duration, error) {
-	if !s.bandsBehind.Load() {
-		s.giveWay(ctx)
-	}
+	s.giveWay(ctx)
 	tx, err := s.beginMerge(ctx)
 	if err != nil {
 		return 0, err

@@ -370,39 +370,6 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 	}
 }
 
-// TestMergeFarBehindTakesTurns checks that a merge whose keys are far
-// behind (behindFactor) does not give way: between two transactions of a
-// writer that never pauses, a chunk goes in.
-func TestMergeFarBehindTakesTurns(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTemp(t) // SQLite: one writer for all
-	defer func(n int, gap, yield time.Duration) { mergeChunk, mergeGap, mergeYield = n, gap, yield }(mergeChunk, mergeGap, mergeYield)
-	mergeChunk, mergeGap, mergeYield = 50, 50*time.Millisecond, time.Minute
-	putBandKeys(t, s, "item_bands_new", 20000, 104729)
-	s.bandsBehind.Store(true)
-	mctx, cancel := context.WithCancel(ctx)
-	merged := make(chan struct{})
-	go func() { defer close(merged); s.MergeBands(mctx) }()
-	defer func() { cancel(); <-merged }()
-	start := s.MergeActivity().Chunks
-	// A writer that takes the writer again as soon as it lets it go, for
-	// a second: a merge that gave way (for a minute, mergeYield) would
-	// move nothing.
-	for end := time.Now().Add(time.Second); time.Now().Before(end); {
-		tx, err := s.begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if moved := s.MergeActivity().Chunks - start; moved < 5 {
-		t.Errorf("a merge far behind moved %d chunks beside a writer that never pauses, want at least 5", moved)
-	}
-}
-
 // TestSearchMergedInTheBackground checks that commits indexing items for
 // search leave the index's segments to the merge in the background
 // (migration 0026, mergeSearch), and that the merge leaves every item

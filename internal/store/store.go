@@ -100,7 +100,6 @@ type Store struct {
 	background   sync.WaitGroup
 	mergeMu      sync.Mutex  // one merger at a time in a process (startMerges)
 	bandsWanted  atomic.Bool // the near-duplicate keys' merge is due
-	bandsBehind  atomic.Bool // so many keys wait that their merge gives way to no writer (behindFactor)
 	searchWanted atomic.Bool // the search index has segments to merge
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
