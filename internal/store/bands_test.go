@@ -370,6 +370,16 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 	}
 }
 
+// searchSegments counts the segments of the search index (SQLite).
+func searchSegments(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	if err := s.r.QueryRowContext(context.Background(), `SELECT count(DISTINCT segid) FROM items_fts_idx`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestSearchMergedInTheBackground checks that commits indexing items for
 // search leave the index's segments to the merge in the background
 // (migration 0026, mergeSearch), and that the merge leaves every item
@@ -377,14 +387,7 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 func TestSearchMergedInTheBackground(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	segments := func() int {
-		t.Helper()
-		var n int
-		if err := s.r.QueryRowContext(ctx, `SELECT count(DISTINCT segid) FROM items_fts_idx`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	segments := func() int { return searchSegments(t, s) }
 	found := func(q string) int {
 		t.Helper()
 		sq, err := ParseSearch(q)
@@ -455,14 +458,7 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 func TestBandsMergeBeforeSearch(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t) // SQLite: the search index's segments are its own
-	segments := func() int {
-		t.Helper()
-		var n int
-		if err := s.r.QueryRowContext(ctx, `SELECT count(DISTINCT segid) FROM items_fts_idx`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	segments := func() int { return searchSegments(t, s) }
 	// Segments to merge: commits made while the merger is held off.
 	s.mergeMu.Lock()
 	for i := 0; i < 8; i++ {
