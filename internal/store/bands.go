@@ -44,10 +44,11 @@ func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
 // only) and starts the process's merger unless it is running or the
 // store is closing. One merger does both, under mergeMu: the keys' merge
 // first whenever it is due, since every release stored writes to the
-// waiting level it empties, and the search index's between. (Run side
-// by side, each giving way to writers, the two shared the writer's spare
-// time, and building a million-item store left 7 million keys waiting,
-// seven times the level's bound.)
+// waiting level it empties, and the search index's between, so that the
+// two do not wait for the same idle moments of the writer. (Under
+// writers that never pause the keys' merge still falls far behind: a
+// bench/scale build of a million items left 13 million keys waiting,
+// with one merger or two; README, "At a million items".)
 func (s *Store) startMerges(bands, search bool) {
 	if bands {
 		s.bandsWanted.Store(true)

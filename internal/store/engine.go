@@ -144,10 +144,11 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 // runs mergeSearch, which merges a chunk of searchChunk pages a
 // transaction, giving way to writers before each (giveWay), until FTS5
 // finds no level with 'usermerge' (4) segments to merge, or the
-// near-duplicate keys' merge falls due. Writers that outrun it meet FTS5's crisis merge (16 segments on
-// a level), which bounds the segments a search reads. In the ingest
-// bench (a few thousand releases) chunks of 128 pages held the writer
-// 12 ms at most, 256 pages 21 ms, 64 pages 11 ms.
+// near-duplicate keys' merge falls due. Writers that outrun it meet
+// FTS5's crisis merge (16 segments on a level), which bounds the
+// segments a search reads. In the ingest bench (a few thousand releases)
+// chunks of 128 pages held the writer 12 ms at most, 256 pages 21 ms, 64
+// pages 11 ms.
 var searchChunk = 128
 
 // errBandsFirst stops a merge of the search index for the near-duplicate
