@@ -432,9 +432,9 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 		t.Fatalf("%d segments after %d commits with the background merge held off: the commits merged them", before, commits)
 	}
 	// The next commit starts the merge.
-	chunks := s.SearchMerged()
+	chunks := s.searchMerged()
 	save(commits)
-	if s.SearchMerged() == chunks {
+	if s.searchMerged() == chunks {
 		t.Fatal("no merge of the search index ran after a commit that indexed an item")
 	}
 	if after := segments(); after >= 4 {

@@ -194,10 +194,10 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 	}
 }
 
-// SearchMerged waits for the merges running in this process, and returns
+// searchMerged waits for the merges running in this process, and returns
 // how many chunks the process's merges of the search index have committed
 // (for the tests).
-func (s *Store) SearchMerged() int64 {
+func (s *Store) searchMerged() int64 {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
 	return s.searchChunks.Load()
