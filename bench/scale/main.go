@@ -484,8 +484,9 @@ func timedRuns(ctx context.Context, in *ingest.Ingester, src config.Source, roun
 		took = append(took, time.Since(t))
 		if merges != nil {
 			after := merges()
-			if c := after.Chunks - before.Chunks; c > 0 {
-				during = append(during, fmt.Sprintf("run %d: %d merge chunks, %v of the writer", i+1, c, (after.Held-before.Held).Round(time.Millisecond)))
+			if c, sc := after.Chunks-before.Chunks, after.Search.Chunks-before.Search.Chunks; c > 0 || sc > 0 {
+				during = append(during, fmt.Sprintf("run %d: %d key merge chunks, %v of the writer; %d search-index merge chunks, %v",
+					i+1, c, (after.Held-before.Held).Round(time.Millisecond), sc, (after.Search.Held-before.Search.Held).Round(time.Millisecond)))
 			}
 		}
 		if rep.Err != nil {
@@ -502,7 +503,8 @@ func timedRuns(ctx context.Context, in *ingest.Ingester, src config.Source, roun
 		}
 		if merges != nil {
 			m := merges()
-			fmt.Fprintf(os.Stderr, "   merges since opening: %d chunks, %v of the writer, the longest %v\n", m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "   merges since opening: keys %d chunks, %v of the writer, the longest %v; search index %d chunks, %v, the longest %v\n",
+				m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond), m.Search.Chunks, m.Search.Held.Round(time.Millisecond), m.Search.Longest.Round(time.Millisecond))
 		}
 	}
 	return took, nil

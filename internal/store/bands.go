@@ -275,6 +275,9 @@ type MergeActivity struct {
 	Chunks  int64         // transactions that moved keys
 	Held    time.Duration // the writer held by them, in all
 	Longest time.Duration // the longest of them
+	// Search is what the merges of the search index's segments have done
+	// (SQLite), counted the same way.
+	Search *MergeActivity
 }
 
 // mergeStats counts MergeActivity.
@@ -297,7 +300,15 @@ func (m *mergeStats) chunkDone(took time.Duration) {
 
 // MergeActivity reports what the merges have done so far.
 func (s *Store) MergeActivity() MergeActivity {
-	return MergeActivity{Chunks: s.merges.chunks.Load(), Held: time.Duration(s.merges.held.Load()), Longest: time.Duration(s.merges.longest.Load())}
+	a := s.merges.activity()
+	search := s.searched.activity()
+	a.Search = &search
+	return a
+}
+
+// activity is what m counted.
+func (m *mergeStats) activity() MergeActivity {
+	return MergeActivity{Chunks: m.chunks.Load(), Held: time.Duration(m.held.Load()), Longest: time.Duration(m.longest.Load())}
 }
 
 // BandsWaiting waits for a merge running in this process, then counts

@@ -171,6 +171,7 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
 		// FTS5's merge command did work when it changed two rows or more.
 		var before, after int64
 		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
@@ -187,7 +188,7 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("merge the search index: %w", err)
 		}
-		s.searchChunks.Add(1)
+		s.searched.chunkDone(time.Since(start))
 		if after-before < 2 {
 			return nil
 		}
@@ -200,7 +201,7 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 func (s *Store) searchMerged() int64 {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
-	return s.searchChunks.Load()
+	return s.searched.chunks.Load()
 }
 
 // Warm sizes the writer's page cache for the store (SQLite) and reads

@@ -103,7 +103,7 @@ type Store struct {
 	searchWanted atomic.Bool // the search index has segments to merge
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
-	searchChunks atomic.Int64 // chunks the merges of the search index committed
+	searched     mergeStats   // the merges of the search index
 	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
 	lastWrite    atomic.Int64 // when the last of them ended (Unix ns)
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
