@@ -129,14 +129,35 @@ func (f *bandFilter) mayHave(keys []int64) []int {
 func (s *Store) buildBandFilter(ctx context.Context) error {
 	var f *bandFilter
 	err := s.snapshot(ctx, func(tx *txn) error {
-		var upTo, items, waiting int64
+		var upTo, items, merged int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count'),
-			(SELECT value FROM counters WHERE name = 'bands_new') FROM items`).Scan(&upTo, &items, &waiting); err != nil {
+			(SELECT value FROM counters WHERE name = 'bands_merged') FROM items`).Scan(&upTo, &items, &merged); err != nil {
 			return err
 		}
-		f = newBandFilter(items*minhash.Bands + waiting)
+		f = newBandFilter(items * minhash.Bands)
 		f.upTo = upTo
-		for _, q := range []string{`SELECT band, key FROM item_bands`, `SELECT band, key FROM item_bands_new`} {
+		// The keys of the items above the watermark, from their
+		// signatures: as many as the waiting keys, which another process
+		// may hold.
+		rows, err := tx.QueryContext(ctx, `SELECT signature FROM items WHERE id > ? AND retracted = ''`, merged)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var raw []byte
+			if err := rows.Scan(&raw); err != nil {
+				return err
+			}
+			for b, k := range minhash.FromBytes(raw).BandKeys() {
+				f.add(b, k)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		for _, q := range []string{`SELECT band, key FROM item_bands`} {
 			rows, err := tx.QueryContext(ctx, q)
 			if err != nil {
 				return err

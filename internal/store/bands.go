@@ -3,39 +3,36 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"sync/atomic"
 	"time"
-
-	"github.com/crier-hub/crier/internal/minhash"
 )
 
-// Near-duplicate band keys live in two levels: item_bands_new takes the
-// keys of new items, item_bands holds the rest (migration 0016). A new
-// key lands on a random page, so once item_bands is larger than memory
-// each item stored there would write sixteen pages; item_bands_new stays
-// small and in memory, and MergeBands moves its keys over in sorted
-// batches of one key for each item of the store, which writes each page
-// of item_bands about once for ten keys instead of once per key. At 1.2
-// million items a merge of 910,000 keys took 10 s of one core in the
-// background: 9 ms for every 50 releases stored.
+// Near-duplicate band keys live in two levels: those of the items stored
+// since the last merge wait in memory (waitingKeys), the rest are in
+// item_bands. A new key lands on a random page, so once item_bands is
+// larger than memory each item stored there would write sixteen pages;
+// MergeBands moves the waiting keys over in sorted batches of about one
+// key for each item of the store, which writes each page of item_bands
+// about once for ten keys instead of once per key.
 
 // minBandBatch is the fewest waiting keys worth a merge (a variable for
 // the tests).
 var minBandBatch int64 = 1 << 16
 
-// bandsDue reports, in tx, the transaction that stored the keys, whether
-// item_bands_new holds enough keys to merge: one for each item of the
-// store, and at least minBandBatch. (Four for each item made merges
-// cheaper by a tenth a key, but the waiting level four times as large
-// cost more on every release stored.)
+// bandsDue reports, in tx, a transaction that stored items, whether
+// enough keys wait to merge: one for each item of the store, and at least
+// minBandBatch. (Four for each item made merges cheaper by a tenth a key,
+// but the waiting level, then a table, four times as large cost more on
+// every release stored.)
 func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
-	var waiting, items int64
-	err := s.wstmt(ctx, tx, `SELECT (SELECT value FROM counters WHERE name = 'bands_new'), (SELECT value FROM counters WHERE name = 'item_count')`).
-		QueryRowContext(ctx).Scan(&waiting, &items)
+	var items int64
+	err := s.wstmt(ctx, tx, `SELECT value FROM counters WHERE name = 'item_count'`).QueryRowContext(ctx).Scan(&items)
+	waiting := s.waiting.held()
+	if p := tx.pending; p != nil {
+		waiting += p.added.n
+	}
 	return waiting >= max(items, minBandBatch), err
 }
 
@@ -92,11 +89,11 @@ func (s *Store) runMerges(ctx context.Context) {
 	}
 }
 
-// MergeBands moves the waiting band keys into item_bands, a chunk of one
-// band per transaction, so that writers wait for one chunk at most. It is
-// safe beside other writers and other processes: a key leaves
-// item_bands_new in the transaction that puts it in item_bands. A merge
-// running in this process is waited for.
+// MergeBands writes the waiting band keys into item_bands, a chunk of
+// keys per transaction, so that writers wait for one chunk at most, and
+// then moves the watermark: a key is in memory or in item_bands, or both
+// while the merge runs. It is safe beside other writers and other
+// processes. A merge running in this process is waited for.
 func (s *Store) MergeBands(ctx context.Context) error {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
@@ -105,28 +102,8 @@ func (s *Store) MergeBands(ctx context.Context) error {
 
 // mergeBands is MergeBands; the caller holds mergeMu.
 func (s *Store) mergeBands(ctx context.Context) error {
-	// The first chunk is the size the last merge ended on, or the
-	// smallest: at a million items a first chunk of 8,192 keys held the
-	// writer 237 ms before the sizes adapted.
-	chunk := cmp.Or(s.mergeSize, min(minMergeChunk, mergeChunk))
-	defer func() { s.mergeSize = chunk }()
-	for b := 0; b < minhash.Bands; b++ {
-		if err := s.mergeBand(ctx, b, &chunk); err != nil {
-			return fmt.Errorf("merge near-duplicate keys: %w", err)
-		}
-	}
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	// Deletes do not lower the counter: it is counted again, from the few
-	// keys stored while the merge ran.
-	if err := recountBands(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
+	if err := s.mergeWaiting(ctx); err != nil {
+		return fmt.Errorf("merge near-duplicate keys: %w", err)
 	}
 	// The store has grown since the writer's cache was sized, and perhaps
 	// past the near-duplicate filter's room.
@@ -137,6 +114,106 @@ func (s *Store) mergeBands(ctx context.Context) error {
 		return s.buildBandFilter(ctx)
 	}
 	return nil
+}
+
+// catchUpWaiting catches the waiting keys up with the items stored, in a
+// transaction of its own that holds the items lock, and returns them.
+func (s *Store) catchUpWaiting(ctx context.Context) (*waitingKeys, error) {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if err := s.lockItems(ctx, tx); err != nil {
+		return nil, err
+	}
+	return s.waitingFor(ctx, tx)
+}
+
+// mergeWaiting writes the keys waiting now into item_bands and moves the
+// watermark past their items.
+func (s *Store) mergeWaiting(ctx context.Context) error {
+	w, err := s.catchUpWaiting(ctx)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	rows, upTo := w.rows(), w.upTo
+	w.mu.Unlock()
+	if len(rows) == 0 {
+		return nil
+	}
+	// The first chunk is the size the last merge ended on, or the
+	// smallest: at a million items a first chunk of 8,192 keys held the
+	// writer 237 ms before the sizes adapted.
+	chunk := cmp.Or(s.mergeSize, min(minMergeChunk, mergeChunk))
+	defer func() { s.mergeSize = chunk }()
+	for len(rows) > 0 {
+		n := min(chunk, len(rows))
+		took, err := s.writeBandKeys(ctx, rows[:n])
+		if err != nil {
+			return err
+		}
+		rows = rows[n:]
+		// The chunk's pages go back into the database file before the next
+		// chunk, on the checkpointer's connection while writers go on.
+		// Without this, every few chunks a commit took 80-190 ms (why is
+		// not found; README, "At a million items"); with it, at a million
+		// items, runs of 50 releases beside a merge took 47 ms (median),
+		// 124 ms (nine in ten) and 146 ms at most, against 63, 206 and 240
+		// ms without. The merge takes longer, in the background.
+		s.checkpoint(ctx)
+		chunk = nextChunk(chunk, took)
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'bands_merged' AND value < ?`, upTo, upTo); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.mergedUpTo(upTo)
+	return nil
+}
+
+// bandsPerInsert is how many keys one statement of a merge inserts.
+const bandsPerInsert = 64
+
+// writeBandKeys inserts rows, in key order, into item_bands in one
+// transaction, and says how long it held the writer.
+func (s *Store) writeBandKeys(ctx context.Context, rows []bandRow) (time.Duration, error) {
+	s.giveWay(ctx)
+	tx, err := s.beginMerge(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	start := time.Now()
+	args := make([]any, 0, 3*bandsPerInsert)
+	for len(rows) > 0 {
+		n := bandsPerInsert
+		if len(rows) < n {
+			n = 1
+		}
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r.band, r.key, r.item)
+		}
+		if _, err := s.wstmt(ctx, tx, `INSERT INTO item_bands (band, key, item_id) VALUES `+valueRows(n, 3)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...); err != nil {
+			return 0, err
+		}
+		rows = rows[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	s.merges.chunkDone(took)
+	return took, nil
 }
 
 // A merge moves its keys a chunk a transaction, so that writers (a
@@ -201,74 +278,6 @@ func nextChunk(size int, took time.Duration) int {
 	return min(mergeChunk, max(min(minMergeChunk, mergeChunk), next))
 }
 
-// mergeBand moves one band's waiting keys, a chunk of keys at a time in
-// key order; *chunk is the size of the next chunk, which it adapts.
-func (s *Store) mergeBand(ctx context.Context, band int, chunk *int) error {
-	lo := int64(math.MinInt64)
-	for {
-		// The chunk ends at the *chunk-th waiting key from lo, or at the
-		// end of the band. Keys stored meanwhile inside the range go with
-		// the chunk: the move below is one transaction.
-		hi := int64(math.MaxInt64)
-		err := s.rstmt(ctx, `SELECT key FROM item_bands_new WHERE band = ? AND key >= ? ORDER BY key LIMIT 1 OFFSET ?`).
-			QueryRowContext(ctx, band, lo, *chunk-1).Scan(&hi)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		took, err := s.moveBandKeys(ctx, band, lo, hi)
-		if err != nil {
-			return err
-		}
-		// The chunk's pages go back into the database file before the next
-		// chunk, on the checkpointer's connection while writers go on.
-		// Without this, every few chunks a commit took 80-190 ms (why is
-		// not found; README, "At a million items"); with it, at a million
-		// items, runs of 50 releases beside a merge took 47 ms (median),
-		// 124 ms (nine in ten) and 146 ms at most, against 63, 206 and 240
-		// ms without. The merge takes longer, in the background.
-		s.checkpoint(ctx)
-		if hi == math.MaxInt64 {
-			return nil
-		}
-		*chunk = nextChunk(*chunk, took)
-		lo = hi + 1
-	}
-}
-
-// moveBandKeys moves the waiting keys of one band between lo and hi, and
-// says how long it held the writer.
-func (s *Store) moveBandKeys(ctx context.Context, band int, lo, hi int64) (time.Duration, error) {
-	s.giveWay(ctx)
-	tx, err := s.beginMerge(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	start := time.Now()
-	if s.pg {
-		// One statement: keys another process adds meanwhile stay waiting.
-		_, err = s.wstmt(ctx, tx, `WITH moved AS (DELETE FROM item_bands_new WHERE band = ? AND key BETWEEN ? AND ? RETURNING band, key, item_id)
-			INSERT INTO item_bands (band, key, item_id) SELECT band, key, item_id FROM moved ON CONFLICT DO NOTHING`).ExecContext(ctx, band, lo, hi)
-	} else {
-		// SQLite's writer holds the database from the first statement to
-		// the commit: nothing is added between the two.
-		_, err = s.wstmt(ctx, tx, `INSERT INTO item_bands (band, key, item_id)
-			SELECT band, key, item_id FROM item_bands_new WHERE band = ? AND key BETWEEN ? AND ? ORDER BY key, item_id ON CONFLICT DO NOTHING`).ExecContext(ctx, band, lo, hi)
-		if err == nil {
-			_, err = s.wstmt(ctx, tx, `DELETE FROM item_bands_new WHERE band = ? AND key BETWEEN ? AND ?`).ExecContext(ctx, band, lo, hi)
-		}
-	}
-	if err == nil {
-		err = tx.Commit()
-	}
-	if err != nil {
-		return 0, err
-	}
-	took := time.Since(start)
-	s.merges.chunkDone(took)
-	return took, nil
-}
-
 // MergeActivity is what this process's merges of near-duplicate keys
 // have done since the store was opened (for the benchmarks).
 type MergeActivity struct {
@@ -312,18 +321,13 @@ func (m *mergeStats) activity() MergeActivity {
 }
 
 // BandsWaiting waits for a merge running in this process, then counts
-// the near-duplicate keys waiting in item_bands_new (for the benchmarks).
+// the near-duplicate keys waiting (for the benchmarks).
 func (s *Store) BandsWaiting(ctx context.Context) (int64, error) {
 	s.mergeMu.Lock()
 	defer s.mergeMu.Unlock()
-	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM item_bands_new`).Scan(&n)
-	return n, err
-}
-
-// recountBands sets the bands_new counter to the keys item_bands_new
-// holds.
-func recountBands(ctx context.Context, tx *txn) error {
-	_, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM item_bands_new) WHERE name = 'bands_new'`)
-	return err
+	w, err := s.catchUpWaiting(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return w.held(), nil
 }

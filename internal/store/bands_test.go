@@ -28,7 +28,7 @@ func TestBandLevelsFiltered(t *testing.T) {
 
 func testBandLevels(t *testing.T, warm bool) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, dsn := openTemp(t)
 	defer func(n int) { mergeChunk = n }(mergeChunk)
 	mergeChunk = 3 // merges of many chunks
 	if warm {
@@ -68,16 +68,21 @@ func testBandLevels(t *testing.T, warm bool) {
 
 	a, _ := save(doc("a", words(1)))
 	if uid, st := save(doc("a-copy", near(1))); st != Merged || uid != a {
-		t.Fatalf("a copy, keys waiting in item_bands_new: %v into %s, want merged into %s", st, uid, a)
+		t.Fatalf("a copy, keys waiting: %v into %s, want merged into %s", st, uid, a)
 	}
-	if n := count("item_bands_new"); n == 0 || count("item_bands") != 0 {
-		t.Fatalf("before a merge: %d keys waiting, %d merged", n, count("item_bands"))
+	if n := s.waiting.held(); n != minhash.Bands || count("item_bands") != 0 {
+		t.Fatalf("before a merge: %d keys waiting, %d merged, want %d and 0", n, count("item_bands"), minhash.Bands)
+	}
+	// Another process, or this one restarted, reads the waiting keys
+	// from the items' signatures.
+	if saved, err := reopen(t, dsn).SaveDocuments(ctx, []Document{doc("a-copy-elsewhere", near(1)+" told elsewhere")}); err != nil || saved[0].Status != Merged || saved[0].UID != a {
+		t.Fatalf("a copy stored by another process, keys waiting: %v (%v), want merged into %s", saved, err, a)
 	}
 	if err := s.MergeBands(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if count("item_bands_new") != 0 || count("item_bands") != minhash.Bands {
-		t.Fatalf("after a merge: %d waiting, %d merged, want 0 and %d", count("item_bands_new"), count("item_bands"), minhash.Bands)
+	if n := s.waiting.held(); n != 0 || count("item_bands") != minhash.Bands {
+		t.Fatalf("after a merge: %d waiting, %d merged, want 0 and %d", n, count("item_bands"), minhash.Bands)
 	}
 	if !s.pg { // the writer's cache follows the store's size
 		var kib, items int64
@@ -87,9 +92,14 @@ func testBandLevels(t *testing.T, warm bool) {
 			t.Errorf("writer cache_size after a merge: %d, want %d for %d items", kib, want, items)
 		}
 	}
-	var waiting int
-	if err := s.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'bands_new'`).Scan(&waiting); err != nil || waiting != 0 {
-		t.Errorf("bands_new after a merge: %d (%v), want 0", waiting, err)
+	var merged, newest int64
+	if err := s.r.QueryRowContext(ctx, `SELECT (SELECT value FROM counters WHERE name = 'bands_merged'), (SELECT max(id) FROM items)`).Scan(&merged, &newest); err != nil || merged != newest {
+		t.Errorf("bands_merged after a merge: %d (%v), want the newest item, %d", merged, err, newest)
+	}
+	// A process opened now reads no waiting keys: the watermark is past
+	// every item.
+	if w, err := reopen(t, dsn).catchUpWaiting(ctx); err != nil || w.held() != 0 {
+		t.Errorf("a new process holds waiting keys after a merge (%v)", err)
 	}
 	if uid, st := save(doc("a-second-copy", near(1)+" and another")); st != Merged || uid != a {
 		t.Fatalf("a copy, keys merged: %v into %s, want merged into %s", st, uid, a)
@@ -102,10 +112,21 @@ func testBandLevels(t *testing.T, warm bool) {
 	corrected := doc("b", words(3))
 	corrected.Raw = []byte("corrected")
 	save(corrected)
+	var bID int64
 	var bKeys int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT item_id FROM item_bands UNION ALL SELECT item_id FROM item_bands_new) k
-		WHERE item_id = (SELECT id FROM items WHERE uid = '`+b+`')`).Scan(&bKeys); err != nil || bKeys != minhash.Bands {
-		t.Errorf("a corrected item has %d band keys (%v), want %d: the old ones stayed", bKeys, err, minhash.Bands)
+	if err := s.r.QueryRowContext(ctx, `SELECT id FROM items WHERE uid = ?`, b).Scan(&bID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM item_bands WHERE item_id = ?`, bID).Scan(&bKeys); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.waiting.rows() {
+		if r.item == bID {
+			bKeys++
+		}
+	}
+	if bKeys != minhash.Bands {
+		t.Errorf("a corrected item has %d band keys, want %d: the old ones stayed", bKeys, minhash.Bands)
 	}
 	if uid, st := save(doc("old-b-copy", near(2))); st != Added || uid == b {
 		t.Errorf("a copy of b's old text: %v into %s, want a new item", st, uid)
@@ -131,16 +152,37 @@ func testBandLevels(t *testing.T, warm bool) {
 	if n, err := s.BandsWaiting(ctx); err != nil || n >= 30*minhash.Bands {
 		t.Errorf("%d keys still waiting (%v): no merge started by itself", n, err)
 	}
-	var keys int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT band, key, item_id FROM item_bands UNION SELECT band, key, item_id FROM item_bands_new) k`).Scan(&keys); err != nil {
+	// Every item not retracted has its keys once, in one level or the
+	// other.
+	keys := map[bandRow]int{}
+	rows, err := s.r.QueryContext(ctx, `SELECT band, key, item_id FROM item_bands`)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var items int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(DISTINCT item_id) FROM (SELECT item_id FROM item_bands UNION ALL SELECT item_id FROM item_bands_new) k`).Scan(&items); err != nil {
+	for rows.Next() {
+		var r bandRow
+		if err := rows.Scan(&r.band, &r.key, &r.item); err != nil {
+			t.Fatal(err)
+		}
+		keys[r]++
+	}
+	rows.Close()
+	for _, r := range s.waiting.rows() {
+		keys[r]++
+	}
+	items := map[int64]bool{}
+	for r, n := range keys {
+		if n != 1 {
+			t.Errorf("key %v held %d times", r, n)
+		}
+		items[r.item] = true
+	}
+	var live int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE retracted = ''`).Scan(&live); err != nil {
 		t.Fatal(err)
 	}
-	if keys != items*minhash.Bands {
-		t.Errorf("%d keys for %d items, want %d: a merge lost or doubled some", keys, items, items*minhash.Bands)
+	if len(keys) != live*minhash.Bands || len(items) != live {
+		t.Errorf("%d keys of %d items, want %d of the %d items not retracted: a merge lost some", len(keys), len(items), live*minhash.Bands, live)
 	}
 }
 
@@ -192,7 +234,7 @@ func testBandFilterSeesOtherProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	z, _ := save(b, doc("z", body(3)))
-	if err := b.MergeBands(ctx); err != nil { // z's keys leave item_bands_new before a sees them
+	if err := b.MergeBands(ctx); err != nil { // z's keys are merged before a sees them
 		t.Fatal(err)
 	}
 	if uid, st := save(a, doc("z-copy", body(3)+" with a last line")); st != Merged || uid != z {
@@ -203,7 +245,7 @@ func testBandFilterSeesOtherProcesses(t *testing.T) {
 	lookups := 0
 	if !a.pg {
 		traceSQL = func(q string) {
-			if strings.Contains(q, "UNION SELECT item_id FROM item_bands_new") {
+			if strings.Contains(q, "SELECT item_id FROM item_bands WHERE") {
 				mu.Lock()
 				lookups++
 				mu.Unlock()
@@ -259,20 +301,33 @@ func TestMergeChunksFollowTheirTime(t *testing.T) {
 }
 
 // putBandKeys puts n band keys (key x*step for x from 1, its band x%16)
-// straight into table (item_bands or item_bands_new) of a SQLite store,
-// for items that are not there.
-func putBandKeys(t *testing.T, s *Store, table string, n, step int) {
+// straight into item_bands of a SQLite store, for items that are not
+// there.
+func putBandKeys(t *testing.T, s *Store, n, step int) {
 	t.Helper()
-	for _, q := range []string{
-		`PRAGMA foreign_keys = OFF`,
-		fmt.Sprintf(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d)
-			INSERT INTO %s (band, key, item_id) SELECT x %% 16, x * %d, x FROM c`, n, table, step),
-		`PRAGMA foreign_keys = ON`,
-	} {
-		if _, err := s.w.ExecContext(context.Background(), q); err != nil {
-			t.Fatal(err)
-		}
+	q := fmt.Sprintf(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d)
+		INSERT INTO item_bands (band, key, item_id) SELECT x %% 16, x * %d, x FROM c`, n, step)
+	if _, err := s.w.ExecContext(context.Background(), q); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// waitKeys puts n band keys (key x*step for x from 1, its band x%16)
+// among the waiting keys of s, for items that are not there, and holds
+// them as if the items up to n had been stored: a merge then moves the
+// watermark to n, and the test must store no more items.
+func waitKeys(t *testing.T, s *Store, n, step int) {
+	t.Helper()
+	w, err := s.catchUpWaiting(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for x := 1; x <= n; x++ {
+		w.addKey(bandKey{int64(x * step), x % 16}, int64(x))
+	}
+	w.upTo = max(w.upTo, int64(n))
 }
 
 // readCalls is how many read system calls this process has made (Linux;
@@ -294,8 +349,8 @@ func readCalls() int {
 // Warm leaves the writer's cache holding what it read: the near-duplicate
 // filter, whose reader shares the connections' least-recently-used list
 // of pages and then lets its memory go, is built before, not after. The
-// writer then counts the waiting band keys again without reading the
-// database file.
+// writer then counts a band's keys again without reading the database
+// file.
 func TestWarmKeepsTheWritersPages(t *testing.T) {
 	if readCalls() < 0 {
 		t.Skip("this test counts read calls in /proc/self/io (Linux)")
@@ -304,8 +359,7 @@ func TestWarmKeepsTheWritersPages(t *testing.T) {
 	s, _ := openTemp(t) // SQLite: page caches are its own
 	// Band keys enough for hundreds of pages, put in directly: the test is
 	// of the caches, not of storing releases.
-	putBandKeys(t, s, "item_bands", 200000, 7919)
-	putBandKeys(t, s, "item_bands_new", 50000, 104729)
+	putBandKeys(t, s, 200000, 7919)
 	var pages int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)
@@ -315,11 +369,11 @@ func TestWarmKeepsTheWritersPages(t *testing.T) {
 	}
 	before := readCalls()
 	var n int
-	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM item_bands_new WHERE band >= 0`).Scan(&n); err != nil || n != 50000 {
-		t.Fatalf("counted %d waiting keys (%v)", n, err)
+	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM item_bands WHERE band = 5`).Scan(&n); err != nil || n != 200000/16 {
+		t.Fatalf("counted %d keys of band 5 (%v), want %d", n, err, 200000/16)
 	}
 	if reads := readCalls() - before; reads > 20 {
-		t.Errorf("the writer read the database %d times to count the waiting keys right after Warm (a %d-page store): its cache lost what Warm read", reads, pages)
+		t.Errorf("the writer read the database %d times to count a band's keys right after Warm (a %d-page store): its cache lost what Warm read", reads, pages)
 	}
 }
 
@@ -332,7 +386,7 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 	s, _ := openTemp(t) // SQLite: one writer for all
 	defer func(n int, gap, yield time.Duration) { mergeChunk, mergeGap, mergeYield = n, gap, yield }(mergeChunk, mergeGap, mergeYield)
 	mergeChunk, mergeGap, mergeYield = 50, 50*time.Millisecond, time.Minute
-	putBandKeys(t, s, "item_bands_new", 20000, 104729)
+	waitKeys(t, s, 20000, 104729)
 	mctx, cancel := context.WithCancel(ctx)
 	merged := make(chan struct{})
 	go func() { defer close(merged); s.MergeBands(mctx) }()
@@ -467,7 +521,7 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	putBandKeys(t, s, "item_bands_new", 5000, 7919)
+	waitKeys(t, s, 5000, 7919)
 	before := segments()
 	s.bandsWanted.Store(true)
 	if err := s.mergeSearch(ctx); !errors.Is(err, errBandsFirst) {

@@ -10,7 +10,7 @@ import (
 // copyTables are the tables a store is made of, parents before children.
 // facet_counts and the item count are not copied: the target's triggers
 // count what is inserted.
-var copyTables = []string{"sources", "items", "documents", "item_bands", "item_bands_new", "item_facets",
+var copyTables = []string{"sources", "items", "documents", "item_bands", "item_facets",
 	"subscribers", "deliveries", "sent_log", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
 // Copied is how many rows of each table Copy copied.
@@ -61,7 +61,13 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'items'`, gen); err != nil {
 		return out, err
 	}
-	if err := recountBands(ctx, tx); err != nil {
+	// The keys of the items above the watermark were not merged: the
+	// target reads them from the signatures copied.
+	var merged int64
+	if err := from.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'bands_merged'`).Scan(&merged); err != nil {
+		return out, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'bands_merged'`, merged); err != nil {
 		return out, err
 	}
 	if err := to.flushSearch(ctx, tx); err != nil {

@@ -62,17 +62,35 @@ type txn struct {
 	pg    bool
 	onEnd func() // called once, when it commits or rolls back
 
-	bands    *bandFilter          // in a transaction storing items: the filter caught up, or nil
-	newest   int64                // the largest item id it stored
-	bandKeys int64                // band keys it stored, not yet counted (countBands)
-	stmts    map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
+	bands   *bandFilter          // in a transaction storing items: the filter caught up, or nil
+	waiting *waitingKeys         // in a transaction storing items: the waiting keys caught up
+	pending *pendingKeys         // what it did to the waiting keys, for onCommit
+	newest  int64                // the largest item id it stored
+	stmts   map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
+
+	onCommit func() // called once it has committed, before onEnd
 }
 
-// Commit commits the transaction and tells onEnd.
+// Commit commits the transaction and tells onCommit and onEnd.
 func (t *txn) Commit() error {
 	err := t.Tx.Commit()
+	if f := t.onCommit; err == nil && f != nil {
+		t.onCommit = nil
+		f()
+	}
 	t.end()
 	return err
+}
+
+// changedKeys returns what the transaction does to the waiting keys,
+// which the process's get when it commits (s.commitWaiting).
+func (t *txn) changedKeys(s *Store) *pendingKeys {
+	if t.pending == nil {
+		t.pending = &pendingKeys{}
+		t.pending.added.reset(0)
+		t.onCommit = func() { s.commitWaiting(t.pending) }
+	}
+	return t.pending
 }
 
 // Rollback rolls the transaction back (nothing once it is over) and tells

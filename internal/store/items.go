@@ -198,6 +198,10 @@ func (s *Store) BeginSave(ctx context.Context) (*SaveBatch, error) {
 		b.Rollback()
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
+	if tx.waiting, err = s.waitingFor(ctx, tx); err != nil {
+		b.Rollback()
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
 	return b, nil
 }
 
@@ -253,9 +257,6 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 		}
 	}
 	mergeDue := false
-	if err := s.countBands(ctx, tx); err != nil {
-		return fmt.Errorf("save documents: %w", err)
-	}
 	if b.changed {
 		if err := s.flushSearch(ctx, tx); err != nil {
 			return fmt.Errorf("save documents: %w", err)
@@ -371,41 +372,61 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	if keys == nil {
 		return 0, "", sql.ErrNoRows
 	}
+	// The waiting keys, in memory: those of the items stored since the
+	// last merge, and of this transaction's.
+	var cands []int64
+	if w := tx.waiting; w != nil {
+		w.mu.Lock()
+		cands = w.candidates(cands, keys)
+		w.mu.Unlock()
+	}
+	if p := tx.pending; p != nil {
+		cands = p.added.candidates(cands, keys)
+	}
+	// The merged keys, for the bands the filter cannot rule out.
 	var conds []string
 	var args []any
 	for _, b := range tx.bands.mayHave(keys) {
 		conds = append(conds, "(band = ? AND key = ?)")
 		args = append(args, b, keys[b])
 	}
-	if len(conds) == 0 { // the filter knows no item has any of these keys
-		return 0, "", sql.ErrNoRows
+	if len(conds) > 0 {
+		rows, err := s.wstmt(ctx, tx, `SELECT item_id FROM item_bands WHERE `+strings.Join(conds, " OR ")).QueryContext(ctx, args...)
+		if err != nil {
+			return 0, "", err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return 0, "", err
+			}
+			cands = append(cands, id)
+		}
+		if err := rows.Err(); err != nil {
+			return 0, "", err
+		}
 	}
-	// UNION, not UNION ALL: an item sharing several bands (a copy shares
-	// most) is read and compared once.
-	where := strings.Join(conds, " OR ")
-	rows, err := s.wstmt(ctx, tx, `SELECT i.id, i.uid, i.signature FROM (
-		SELECT item_id FROM item_bands WHERE `+where+` UNION SELECT item_id FROM item_bands_new WHERE `+where+`
-	) cand JOIN items i ON i.id = cand.item_id`).QueryContext(ctx, append(args, args...)...)
-	if err != nil {
-		return 0, "", err
-	}
-	defer rows.Close()
+	// An item sharing several bands (a copy shares most) is read and
+	// compared once; a stale key (a corrected or retracted item's) finds
+	// its item's current signature, or none.
+	slices.Sort(cands)
 	var bestID int64
 	var bestUID string
 	best := minhash.Threshold
-	for rows.Next() {
-		var id int64
+	for _, id := range slices.Compact(cands) {
 		var uid string
 		var raw []byte
-		if err := rows.Scan(&id, &uid, &raw); err != nil {
+		err := s.wstmt(ctx, tx, `SELECT uid, signature FROM items WHERE id = ? AND retracted = ''`).QueryRowContext(ctx, id).Scan(&uid, &raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
 			return 0, "", err
 		}
 		if sim := minhash.Similarity(sig, minhash.FromBytes(raw)); sim >= best && (bestID == 0 || sim > best || id < bestID) {
 			best, bestID, bestUID = sim, id, uid
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, "", err
 	}
 	if bestID == 0 {
 		return 0, "", sql.ErrNoRows
@@ -413,53 +434,45 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 	return bestID, bestUID, nil
 }
 
-// setBands stores a new signature's band keys in item_bands_new (see
-// MergeBands).
-func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature) error {
+// setBands records a signature's band keys: a new item's wait, in
+// memory, for a merge (see waitingKeys); a corrected item's go straight
+// into item_bands, where every process finds them.
+func (s *Store) setBands(ctx context.Context, tx *txn, id int64, sig minhash.Signature, corrected bool) error {
 	keys := sig.BandKeys()
 	if keys == nil {
 		return nil
 	}
 	tx.bands.learn(keys)
+	if !corrected {
+		p := tx.changedKeys(s)
+		p.added.add(id, keys)
+		p.newest = max(p.newest, id)
+		return nil
+	}
 	// One statement for the signature's keys (a shape of its own).
 	args := make([]any, 0, 3*len(keys))
 	for b, k := range keys {
 		args = append(args, b, k, id)
 	}
-	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_bands_new (band, key, item_id) VALUES `+valueRows(len(keys), 3)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...); err != nil {
-		return err
-	}
-	tx.bandKeys += int64(len(keys)) // counted once, at the end (countBands)
-	return nil
-}
-
-// countBands adds the band keys tx stored to the counter of those waiting
-// in item_bands_new, once for the transaction.
-func (s *Store) countBands(ctx context.Context, tx *txn) error {
-	if tx.bandKeys == 0 {
-		return nil
-	}
-	_, err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + ? WHERE name = 'bands_new'`).ExecContext(ctx, tx.bandKeys)
-	tx.bandKeys = 0
+	_, err := s.wstmt(ctx, tx, `INSERT INTO item_bands (band, key, item_id) VALUES `+valueRows(len(keys), 3)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...)
 	return err
 }
 
 // dropBands removes the band keys of an item's stored signature from
-// both levels, found by their keys: item_bands has no index by item.
+// item_bands, found by their keys (it has no index by item), and from the
+// waiting keys once the transaction commits.
 func (s *Store) dropBands(ctx context.Context, tx *txn, id int64) error {
 	var raw []byte
 	if err := s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id = ?`).QueryRowContext(ctx, id).Scan(&raw); err != nil {
 		return err
 	}
 	for b, k := range minhash.FromBytes(raw).BandKeys() {
-		for _, q := range []string{
-			`DELETE FROM item_bands WHERE band = ? AND key = ? AND item_id = ?`,
-			`DELETE FROM item_bands_new WHERE band = ? AND key = ? AND item_id = ?`,
-		} {
-			if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, b, k, id); err != nil {
-				return err
-			}
+		if _, err := s.wstmt(ctx, tx, `DELETE FROM item_bands WHERE band = ? AND key = ? AND item_id = ?`).ExecContext(ctx, b, k, id); err != nil {
+			return err
 		}
+		p := tx.changedKeys(s)
+		p.dropped = append(p.dropped, bandRow{bandKey{k, b}, id})
+		p.added.dropKey(bandKey{k, b}, id)
 	}
 	return nil
 }
@@ -513,7 +526,7 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	tx.newest = max(tx.newest, id)
-	if err := s.setBands(ctx, tx, id, it.Signature); err != nil {
+	if err := s.setBands(ctx, tx, id, it.Signature, false); err != nil {
 		return 0, err
 	}
 	return id, s.setFacets(ctx, tx, id, it)
@@ -537,7 +550,7 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
-	if err := s.setBands(ctx, tx, id, it.Signature); err != nil {
+	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
 		return err
 	}
 	// The item's sources stay; what its text says is found again.

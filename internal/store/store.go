@@ -104,6 +104,7 @@ type Store struct {
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
 	searched     mergeStats   // the merges of the search index
+	waiting      waitingKeys  // the near-duplicate keys not yet merged
 	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
 	lastWrite    atomic.Int64 // when the last of them ended (Unix ns)
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once

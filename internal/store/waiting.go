@@ -1,0 +1,246 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/crier-hub/crier/internal/minhash"
+)
+
+// The near-duplicate keys of the items stored since the last merge are
+// written nowhere: they are the band keys of those items' signatures,
+// which each item's row holds. Every process keeps them in memory
+// (waitingKeys), read from the signatures of the items above the merge's
+// watermark (the counter bands_merged) when it first stores items, and
+// caught up, like the filter, in each transaction that stores items.
+// A merge writes them into item_bands in key order and then moves the
+// watermark. (Until migration 0027 they waited in a table,
+// item_bands_new: sixteen rows and two index entries a release, each on
+// a random page of the table, so that every source run rewrote most of
+// its pages; and a merge that deleted them again.)
+//
+// The keys of an item corrected or retracted meanwhile may stay, in
+// memory or in item_bands: a lookup reads each candidate's current
+// signature and skips retracted items, so a stale key costs a read and
+// finds nothing.
+type waitingKeys struct {
+	mu     sync.Mutex
+	built  bool
+	merged int64 // the items up to this id have their keys in item_bands
+	upTo   int64 // those above merged up to this id have theirs here
+	first  map[bandKey]int64
+	more   map[bandKey][]int64 // other items with the same key (rare)
+	n      int64               // keys held
+}
+
+// bandKey is a band's key.
+type bandKey struct {
+	key  int64
+	band int
+}
+
+// bandRow is a key of an item.
+type bandRow struct {
+	bandKey
+	item int64
+}
+
+// reset empties w, for the items above merged; the caller holds mu.
+func (w *waitingKeys) reset(merged int64) {
+	w.merged, w.upTo, w.n = merged, merged, 0
+	w.first, w.more = map[bandKey]int64{}, map[bandKey][]int64{}
+}
+
+// add records the keys of item id, a signature's band keys by band; the
+// caller holds mu.
+func (w *waitingKeys) add(id int64, keys []int64) {
+	for b, k := range keys {
+		w.addKey(bandKey{k, b}, id)
+	}
+}
+
+// addKey records one key of item id; the caller holds mu.
+func (w *waitingKeys) addKey(bk bandKey, id int64) {
+	cur, ok := w.first[bk]
+	switch {
+	case !ok:
+		w.first[bk] = id
+	case cur == id || slices.Contains(w.more[bk], id):
+		return
+	default:
+		w.more[bk] = append(w.more[bk], id)
+	}
+	w.n++
+}
+
+// dropKey forgets one key of item id; the caller holds mu.
+func (w *waitingKeys) dropKey(bk bandKey, id int64) {
+	cur, ok := w.first[bk]
+	if !ok {
+		return
+	}
+	more := w.more[bk]
+	if cur == id {
+		if len(more) == 0 {
+			delete(w.first, bk)
+		} else {
+			w.first[bk] = more[0]
+			more = more[1:]
+		}
+	} else if i := slices.Index(more, id); i >= 0 {
+		more = slices.Delete(more, i, i+1)
+	} else {
+		return
+	}
+	if len(more) == 0 {
+		delete(w.more, bk)
+	} else {
+		w.more[bk] = more
+	}
+	w.n--
+}
+
+// candidates appends to ids the items holding one of keys; the caller
+// holds mu.
+func (w *waitingKeys) candidates(ids []int64, keys []int64) []int64 {
+	for b, k := range keys {
+		bk := bandKey{k, b}
+		if id, ok := w.first[bk]; ok {
+			ids = append(ids, id)
+			ids = append(ids, w.more[bk]...)
+		}
+	}
+	return ids
+}
+
+// rows returns every key held, in the order of item_bands' key.
+func (w *waitingKeys) rows() []bandRow {
+	out := make([]bandRow, 0, w.n)
+	for bk, id := range w.first {
+		out = append(out, bandRow{bk, id})
+		for _, more := range w.more[bk] {
+			out = append(out, bandRow{bk, more})
+		}
+	}
+	slices.SortFunc(out, func(a, b bandRow) int {
+		return cmp.Or(cmp.Compare(a.band, b.band), cmp.Compare(a.key, b.key), cmp.Compare(a.item, b.item))
+	})
+	return out
+}
+
+// mergedUpTo forgets the keys of the items up to id, which a merge has
+// written to item_bands, and moves the watermark.
+func (w *waitingKeys) mergedUpTo(id int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if id <= w.merged {
+		return
+	}
+	for bk, first := range w.first {
+		more := w.more[bk]
+		kept := more[:0]
+		for _, m := range more {
+			if m > id {
+				kept = append(kept, m)
+			} else {
+				w.n--
+			}
+		}
+		if first <= id {
+			w.n--
+			if len(kept) == 0 {
+				delete(w.first, bk)
+			} else {
+				w.first[bk] = kept[0]
+				kept = kept[1:]
+			}
+		}
+		if len(kept) == 0 {
+			delete(w.more, bk)
+		} else {
+			w.more[bk] = kept
+		}
+	}
+	w.merged = id
+	w.upTo = max(w.upTo, id)
+}
+
+// held counts the keys w holds.
+func (w *waitingKeys) held() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// pendingKeys are the changes a transaction made to the waiting keys,
+// applied to the process's when it commits.
+type pendingKeys struct {
+	added   waitingKeys // the keys of the items it stored
+	dropped []bandRow   // keys of items it corrected or retracted
+	newest  int64       // the largest item id it stored
+}
+
+// waitingFor returns the process's waiting keys caught up in tx, a
+// transaction that holds the items lock: built from the signatures
+// above the watermark the first time, rebuilt if another process merged
+// meanwhile, then with the keys of the items other processes stored
+// since.
+func (s *Store) waitingFor(ctx context.Context, tx *txn) (*waitingKeys, error) {
+	w := &s.waiting
+	var merged, last int64
+	if err := s.wstmt(ctx, tx, `SELECT (SELECT value FROM counters WHERE name = 'bands_merged'), (SELECT coalesce(max(id), 0) FROM items)`).
+		QueryRowContext(ctx).Scan(&merged, &last); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.built || merged > w.merged {
+		w.reset(merged)
+		w.built = true
+	}
+	if last > w.upTo {
+		rows, err := s.wstmt(ctx, tx, `SELECT id, signature FROM items WHERE id > ? AND retracted = ''`).QueryContext(ctx, w.upTo)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var raw []byte
+			if err := rows.Scan(&id, &raw); err != nil {
+				return nil, err
+			}
+			if keys := minhash.FromBytes(raw).BandKeys(); keys != nil {
+				w.add(id, keys)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		w.upTo = last
+	}
+	return w, nil
+}
+
+// commitWaiting applies what a transaction that has committed did to
+// the waiting keys.
+func (s *Store) commitWaiting(p *pendingKeys) {
+	w := &s.waiting
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range p.dropped {
+		w.dropKey(r.bandKey, r.item)
+	}
+	if !w.built {
+		return // built from the signatures when first wanted
+	}
+	for bk, id := range p.added.first {
+		w.addKey(bk, id)
+		for _, more := range p.added.more[bk] {
+			w.addKey(bk, more)
+		}
+	}
+	w.upTo = max(w.upTo, p.newest)
+}
