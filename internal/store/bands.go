@@ -271,11 +271,18 @@ func (s *Store) giveWay(ctx context.Context) {
 // nextChunk is the size of the chunk after one of size keys that held
 // the writer for took.
 func nextChunk(size int, took time.Duration) int {
+	return adaptChunk(size, took, mergeHold, min(minMergeChunk, mergeChunk), mergeChunk)
+}
+
+// adaptChunk is the size of the chunk after one of size that held the
+// writer for took, to hold it about hold: at most twice or half size,
+// between lo and hi.
+func adaptChunk(size int, took, hold time.Duration, lo, hi int) int {
 	next := size * 2
 	if took > 0 {
-		next = min(next, max(size/2, int(int64(size)*int64(mergeHold)/int64(took))))
+		next = min(next, max(size/2, int(int64(size)*int64(hold)/int64(took))))
 	}
-	return min(mergeChunk, max(min(minMergeChunk, mergeChunk), next))
+	return min(hi, max(lo, next))
 }
 
 // MergeActivity is what this process's merges of near-duplicate keys

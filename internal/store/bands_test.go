@@ -298,6 +298,21 @@ func TestMergeChunksFollowTheirTime(t *testing.T) {
 			t.Errorf("a chunk of %d keys that took %v: the next is %d keys, want %d", c.size, c.took, got, c.want)
 		}
 	}
+	// The search index's merge, by pages, within its own bounds.
+	for _, c := range []struct {
+		pages int
+		took  time.Duration
+		want  int
+	}{
+		{128, 160 * time.Millisecond, 64},                 // halved at most
+		{64, 2 * searchHold, 32},                          // in proportion
+		{minSearchChunk, 10 * searchHold, minSearchChunk}, // the floor
+		{maxSearchChunk, 0, maxSearchChunk},               // the ceiling
+	} {
+		if got := adaptChunk(c.pages, c.took, searchHold, minSearchChunk, maxSearchChunk); got != c.want {
+			t.Errorf("a search merge chunk of %d pages that took %v: the next is %d pages, want %d", c.pages, c.took, got, c.want)
+		}
+	}
 }
 
 // putBandKeys puts n band keys (key x*step for x from 1, its band x%16)

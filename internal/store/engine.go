@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -141,15 +142,23 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 // The search index's segments are merged in the background, not in the
 // commits that index items (migration 0026 turned FTS5's automerge off):
 // after a commit that indexed items, the store's merger (startMerges)
-// runs mergeSearch, which merges a chunk of searchChunk pages a
-// transaction, giving way to writers before each (giveWay), until FTS5
-// finds no level with 'usermerge' (4) segments to merge, or the
-// near-duplicate keys' merge falls due. Writers that outrun it meet
-// FTS5's crisis merge (16 segments on a level), which bounds the
-// segments a search reads. In the ingest bench (a few thousand releases)
-// chunks of 128 pages held the writer 12 ms at most, 256 pages 21 ms, 64
-// pages 11 ms.
-var searchChunk = 128
+// runs mergeSearch, which merges a chunk of pages a transaction, giving
+// way to writers before each (giveWay), until FTS5 finds no level with
+// 'usermerge' (4) segments to merge, or the near-duplicate keys' merge
+// falls due. Writers that outrun it meet FTS5's crisis merge (16 segments
+// on a level), which bounds the segments a search reads.
+//
+// A chunk is sized from the time the last one took, to hold the writer
+// about searchHold, between minSearchChunk and maxSearchChunk pages. A
+// chunk of 128 pages held it 12 ms at most in the ingest bench (a few
+// thousand releases) but up to 160 ms at a million items, where a source
+// run that came while one ran waited for it (README, "At a million
+// items").
+var (
+	searchHold     = 5 * time.Millisecond
+	minSearchChunk = 16
+	maxSearchChunk = 256
+)
 
 // errBandsFirst stops a merge of the search index for the near-duplicate
 // keys' merge, which goes first.
@@ -167,6 +176,7 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 		if s.bandsWanted.Load() {
 			return errBandsFirst
 		}
+		pages := cmp.Or(s.searchSize, 2*minSearchChunk)
 		tx, err := s.beginMerge(ctx)
 		if err != nil {
 			return err
@@ -176,7 +186,7 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 		var before, after int64
 		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
 		if err == nil {
-			_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items_fts (items_fts, rank) VALUES ('merge', %d)`, searchChunk))
+			_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items_fts (items_fts, rank) VALUES ('merge', %d)`, pages))
 		}
 		if err == nil {
 			err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
@@ -188,7 +198,9 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("merge the search index: %w", err)
 		}
-		s.searched.chunkDone(time.Since(start))
+		took := time.Since(start)
+		s.searched.chunkDone(took)
+		s.searchSize = adaptChunk(pages, took, searchHold, minSearchChunk, maxSearchChunk)
 		if after-before < 2 {
 			return nil
 		}

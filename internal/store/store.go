@@ -103,6 +103,7 @@ type Store struct {
 	searchWanted atomic.Bool // the search index has segments to merge
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
+	searchSize   int          // the pages of a search merge's next chunk (under mergeMu)
 	searched     mergeStats   // the merges of the search index
 	waiting      waitingKeys  // the near-duplicate keys not yet merged
 	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
