@@ -9,8 +9,12 @@
 //
 //	go run ./bench/scale -sizes 10000,1000000
 //
-// The store is kept in -dir (default a temporary folder, removed after)
-// so that a later run can start from it.
+// The store grows through the sizes, and a copy of it is kept at every
+// size but the last; then all are opened at once and measured side by
+// side, the sizes taken in turn at every repetition, so that the
+// machine's drift falls on all of them alike. The stores are kept in
+// -dir (default a temporary folder, removed after) so that a later run
+// can start from them.
 package main
 
 import (
@@ -129,10 +133,11 @@ var cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the secon
 // runs in the background once as many keys wait as the store has items.
 var mergeAfter = flag.Int("merge-after", 0, "store this many more releases, then time the merge of the waiting near-duplicate keys")
 
-func timeMerge(ctx context.Context, st *store.Store, in *ingest.Ingester, src config.Source, rounds *atomic.Int64, n int) error {
-	if _, err := timedRuns(ctx, in, src, rounds, 500, (n+499)/500); err != nil {
+func timeMerge(ctx context.Context, last *target, rounds *atomic.Int64, n int) error {
+	if _, err := timedRuns(ctx, []*target{last}, rounds, 500, (n+499)/500); err != nil {
 		return err
 	}
+	st := last.st
 	waiting, err := st.BandsWaiting(ctx)
 	if err != nil {
 		return err
@@ -157,9 +162,6 @@ var mergeDuring = flag.Bool("merge-during", false, "merge the waiting near-dupli
 
 // verbose prints every run's time.
 var verbose = flag.Bool("v", false, "print every run's time")
-
-// merges reads the measured store's merge activity, for -v.
-var merges func() store.MergeActivity
 
 // perRun is how many new releases the feed source serves each run.
 var perRun atomic.Int64
@@ -186,6 +188,66 @@ func run(dir string, sizes []int, reps int) error {
 		w.Write(round(strings.TrimPrefix(r.URL.Path, "/"), int(rounds.Load()), int(perRun.Load())))
 	}))
 	defer feed.Close()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	main := filepath.Join(dir, "crier.db")
+	cfg, err := configFor(main, feed.URL)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The store grows through each size; a copy of it is kept at every
+	// size but the last, so that all sizes are measured side by side.
+	var dbs []string
+	for i, size := range sizes {
+		db := main
+		if i < len(sizes)-1 {
+			db = filepath.Join(dir, fmt.Sprintf("at-%d", size), "crier.db")
+		}
+		dbs = append(dbs, db)
+		if _, err := os.Stat(db); err == nil && db != main {
+			continue // kept from an earlier run
+		}
+		if err := build(ctx, cfg, log, &rounds, size); err != nil {
+			return err
+		}
+		if db != main {
+			if err := copyStore(main, db); err != nil {
+				return err
+			}
+		}
+	}
+	var targets []*target
+	defer func() {
+		for _, t := range targets {
+			t.close()
+		}
+	}()
+	for _, db := range dbs {
+		c, err := configFor(db, feed.URL)
+		if err != nil {
+			return err
+		}
+		t, err := open(ctx, c, log)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
+	if err := measure(ctx, targets, reps, &rounds); err != nil {
+		return err
+	}
+	var results []figures
+	for _, t := range targets {
+		results = append(results, t.f)
+	}
+	print(results)
+	return nil
+}
+
+// configFor is the benchmark's configuration, its store in db.
+func configFor(db, feedURL string) (*config.Config, error) {
 	doc := fmt.Sprintf(`[server]
 base_url = "http://127.0.0.1"
 [storage]
@@ -216,115 +278,163 @@ name = "Climate"
 en = ["climate"]
 fr = ["climat"]
 es = ["clima"]
-`, filepath.Join(dir, "crier.db"), feed.URL, feed.URL, feed.URL)
-	cfg, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc))
+`, db, feedURL, feedURL, feedURL)
+	return config.Parse(filepath.Join(filepath.Dir(db), "config.toml"), []byte(doc))
+}
+
+// source is the configured source id.
+func source(cfg *config.Config, id string) config.Source {
+	for _, s := range cfg.Sources {
+		if s.ID == id {
+			return s
+		}
+	}
+	panic(id)
+}
+
+// build grows the store of cfg to size items through crier's ingest, in
+// runs of 500 new releases: one in ten from the source with a long
+// history, one in a hundred from a small one.
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger, rounds *atomic.Int64, size int) error {
+	perRun.Store(500)
+	st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var results []figures
-	for _, size := range sizes {
-		perRun.Store(500)
-		st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
-		if err != nil {
-			return err
-		}
-		in := ingest.New(cfg, st, log)
-		src := func(id string) config.Source {
-			for _, s := range cfg.Sources {
-				if s.ID == id {
-					return s
-				}
-			}
-			panic(id)
-		}
-		have, err := st.ItemCount(ctx)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		for have < size {
-			r := rounds.Add(1)
-			id := "big"
-			switch {
-			case r%100 == 0:
-				id = "small" // one item in a hundred (a small office)
-			case r%10 == 0:
-				id = "history"
-			}
-			rep := in.Run(ctx, src(id))
-			if rep.Err != nil {
-				return fmt.Errorf("ingest round %d: %w", r, rep.Err)
-			}
-			have += rep.Added
-			if r%100 == 0 {
-				fmt.Fprintf(os.Stderr, "\r%d items, %.0f items/s", have, float64(have)/time.Since(start).Seconds())
-			}
-		}
-		fmt.Fprintf(os.Stderr, "\r%d items stored\n", have)
-		st.Close()
-		f, err := measure(ctx, cfg, log, reps, &rounds, src("history"))
-		if err != nil {
-			return err
-		}
-		f["items"] = time.Duration(have)
-		results = append(results, f)
+	defer st.Close()
+	in := ingest.New(cfg, st, log)
+	have, err := st.ItemCount(ctx)
+	if err != nil {
+		return err
 	}
-	print(sizes, results)
+	start := time.Now()
+	for have < size {
+		r := rounds.Add(1)
+		id := "big"
+		switch {
+		case r%100 == 0:
+			id = "small" // one item in a hundred (a small office)
+		case r%10 == 0:
+			id = "history"
+		}
+		rep := in.Run(ctx, source(cfg, id))
+		if rep.Err != nil {
+			return fmt.Errorf("ingest round %d: %w", r, rep.Err)
+		}
+		have += rep.Added
+		if r%100 == 0 {
+			fmt.Fprintf(os.Stderr, "\r%d items, %.0f items/s", have, float64(have)/time.Since(start).Seconds())
+		}
+	}
+	fmt.Fprintf(os.Stderr, "\r%d items stored\n", have)
 	return nil
 }
 
-// measure opens the store as `crier serve` does and times each route and
-// a 50-release run.
-func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int, rounds *atomic.Int64, history config.Source) (figures, error) {
-	f := figures{}
+// copyStore copies the closed SQLite store at from (its file and any
+// journal beside it) to to.
+func copyStore(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(from + suffix)
+		if os.IsNotExist(err) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(to+suffix, b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// target is a store being measured, opened as crier serve opens it, with
+// its own HTTP server.
+type target struct {
+	st      *store.Store
+	srv     *http.Server
+	base    string
+	in      *ingest.Ingester
+	history config.Source
+	small   string // the small source's oldest archive page
+	f       figures
+}
+
+// open opens, warms and serves the store of cfg.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*target, error) {
+	t := &target{f: figures{}, history: source(cfg, "history")}
 	start := time.Now()
 	st, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
-	f["open the store"] = time.Since(start)
-	start = time.Now()
-	if err := st.Warm(ctx); err != nil {
+	t.st = st
+	t.f["open the store"] = time.Since(start)
+	have, err := st.ItemCount(ctx)
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
-	f["warm the lookup indexes"] = time.Since(start)
+	t.f["items"] = time.Duration(have)
+	start = time.Now()
+	if err := st.Warm(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	t.f["warm the lookup indexes"] = time.Since(start)
 	if *settle {
 		// The near-duplicate keys the build left waiting, merged before
-		// anything is timed: the store as a daemon has it once its merge
-		// caught up, not beside the merge.
+		// anything is timed.
 		waiting, err := st.BandsWaiting(ctx)
 		if err != nil {
+			st.Close()
 			return nil, err
 		}
 		start = time.Now()
 		if err := st.MergeBands(ctx); err != nil {
+			st.Close()
 			return nil, err
 		}
 		took := time.Since(start)
-		f["merge the waiting keys first (-settle)"] = took
+		t.f["merge the waiting keys first (-settle)"] = took
 		fmt.Fprintf(os.Stderr, "settled: %d waiting keys merged in %v\n", waiting, took.Round(time.Millisecond))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
-	srv := &http.Server{Handler: publish.New(cfg, st, log).Handler()}
-	go srv.Serve(ln)
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
+	t.srv = &http.Server{Handler: publish.New(cfg, st, log).Handler()}
+	go t.srv.Serve(ln)
+	t.base = "http://" + ln.Addr().String()
+	t.in = ingest.New(cfg, st, log)
 	// The oldest page of the small source: its before= cursor comes from
-	// walking its archive links would take long; the lowest arrival number
-	// above which it has one page is found from the JSON feed's _crier.
+	// the arrival number above which it has one page.
 	small, err := st.Items(ctx, store.Query{Sources: []string{"small"}, BySeq: true, Limit: 51})
 	if err != nil {
+		t.close()
 		return nil, err
 	}
-	smallLast := "/feeds/source/small.atom"
+	t.small = "/feeds/source/small.atom"
 	if len(small) == 51 {
-		smallLast += "?before=" + strconv.FormatInt(small[50].Seq, 10)
+		t.small += "?before=" + strconv.FormatInt(small[50].Seq, 10)
 	}
+	return t, nil
+}
+
+func (t *target) close() {
+	t.srv.Close()
+	t.st.Close()
+}
+
+// measure times every route and the runs of new releases on every
+// target, taking the targets in turn at each repetition, so that the
+// machine's drift (up to twice as fast or slow within the hour) falls on
+// all sizes alike.
+func measure(ctx context.Context, targets []*target, reps int, rounds *atomic.Int64) error {
 	routes := []struct{ name, path string }{
 		{"GET /", "/"},
 		{"GET /feeds.opml", "/feeds.opml"},
@@ -334,7 +444,7 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 		// As many entries at every size as the rare feeds have at 10,000
 		// items: the store's size alone, not the page's.
 		{"/feeds/country/mr.atom?limit=10", "/feeds/country/mr.atom?limit=10"},
-		{"small source, last archive page", smallLast},
+		{"small source, last archive page", ""},
 		{"?country=mr,ye&topic=climate&lang=fr", "/feeds/all.atom?country=mr,ye&topic=climate&lang=fr"},
 		{"/feeds/language/fr.json", "/feeds/language/fr.json"},
 		{"search ?q=climate (3%)", "/feeds/all.atom?q=climate"},
@@ -343,85 +453,96 @@ func measure(ctx context.Context, cfg *config.Config, log *slog.Logger, reps int
 	}
 	client := &http.Client{}
 	for _, r := range routes {
-		var took []time.Duration
+		took := make([][]time.Duration, len(targets))
 		for i := 0; i < reps; i++ {
-			t := time.Now()
-			resp, err := client.Get(base + r.path)
-			if err != nil {
-				return nil, err
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			f[entriesKey+r.name] = time.Duration(entries(body))
-			took = append(took, time.Since(t))
-			if resp.StatusCode != 200 {
-				return nil, fmt.Errorf("%s: %s", r.path, resp.Status)
+			for k, t := range targets {
+				path := r.path
+				if path == "" {
+					path = t.small
+				}
+				start := time.Now()
+				resp, err := client.Get(t.base + path)
+				if err != nil {
+					return err
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				took[k] = append(took[k], time.Since(start))
+				if resp.StatusCode != 200 {
+					return fmt.Errorf("%s: %s", path, resp.Status)
+				}
+				t.f[entriesKey+r.name] = time.Duration(entries(body))
 			}
 		}
-		slices.Sort(took)
-		f[r.name] = took[len(took)/2]
+		for k, t := range targets {
+			slices.Sort(took[k])
+			t.f[r.name] = took[k][len(took[k])/2]
+		}
 	}
-	// 50 new releases into the source with the longest history, reps
-	// times: the first run after opening the store reads its indexes from
-	// disk; the median is the steady state of a running server.
-	in := ingest.New(cfg, st, log)
-	merges = st.MergeActivity
+	last := targets[len(targets)-1]
 	if *mergeDuring {
-		waiting, err := st.BandsWaiting(ctx)
+		waiting, err := last.st.BandsWaiting(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		merged := make(chan struct{})
 		defer func() { <-merged }() // its line printed before the figures
 		go func() {
 			defer close(merged)
 			t := time.Now()
-			err := st.MergeBands(ctx)
-			m := st.MergeActivity()
+			err := last.st.MergeBands(ctx)
+			m := last.st.MergeActivity()
 			fmt.Fprintf(os.Stderr, "merge of %d waiting near-duplicate keys beside the runs: %v (%v), %d chunks holding the writer %v, the longest %v\n",
 				waiting, time.Since(t).Round(time.Millisecond), err, m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond))
 		}()
 	}
-	runs, err := timedRuns(ctx, in, history, rounds, 50, reps/2)
+	// 50 new releases into the source with the longest history, reps
+	// times: the first run after opening the store reads its indexes from
+	// disk; the median is the steady state of a running server.
+	runs, err := timedRuns(ctx, targets, rounds, 50, reps/2)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	more, err := timedRuns(ctx, in, history, rounds, 50, reps-reps/2)
+	more, err := timedRuns(ctx, targets, rounds, 50, reps-reps/2)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	runs = append(runs, more...)
-	f["a run of 50 new releases, first"] = runs[0]
-	slices.Sort(runs)
-	f["a run of 50 new releases, median"] = runs[len(runs)/2]
+	for k, t := range targets {
+		r := append(runs[k], more[k]...)
+		t.f["a run of 50 new releases, first"] = r[0]
+		slices.Sort(r)
+		t.f["a run of 50 new releases, median"] = r[len(r)/2]
+	}
 	// The ingest rate: runs of 500 new releases, as the store was built.
-	big, err := timedRuns(ctx, in, history, rounds, 500, 3)
+	big, err := timedRuns(ctx, targets, rounds, 500, 3)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	slices.Sort(big)
-	f["a run of 500 new releases (ingest rate), median"] = big[1]
+	for k, t := range targets {
+		slices.Sort(big[k])
+		t.f["a run of 500 new releases (ingest rate), median"] = big[k][1]
+	}
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(line, "VmRSS:") {
-				fmt.Fprintln(os.Stderr, "resident memory after the runs:", strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")))
+				fmt.Fprintln(os.Stderr, "resident memory after the runs, all stores:", strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")))
 			}
 		}
 	}
 	if *mergeAfter > 0 {
-		if err := timeMerge(ctx, st, in, history, rounds, *mergeAfter); err != nil {
-			return nil, err
+		if err := timeMerge(ctx, last, rounds, *mergeAfter); err != nil {
+			return err
 		}
 	}
-	return f, nil
+	return nil
 }
 
 // entriesKey prefixes the figure that holds, as a count, how many
@@ -440,7 +561,7 @@ func entries(body []byte) int {
 	return bytes.Count(body, []byte("<entry>")) + bytes.Count(body, []byte("<entry ")) + bytes.Count(body, []byte("<item>"))
 }
 
-func print(sizes []int, results []figures) {
+func print(results []figures) {
 	var names []string
 	for k := range results[0] {
 		if k != "items" && !strings.HasPrefix(k, entriesKey) {
@@ -467,42 +588,40 @@ func print(sizes []int, results []figures) {
 	}
 }
 
-// timedRuns runs src n times, the feed serving size new releases each
-// time, and returns how long each run took.
-func timedRuns(ctx context.Context, in *ingest.Ingester, src config.Source, rounds *atomic.Int64, size, n int) ([]time.Duration, error) {
+// timedRuns runs each target's source with a long history n times, the
+// targets in turn, the feed serving size new releases each time, and
+// returns how long each target's runs took.
+func timedRuns(ctx context.Context, targets []*target, rounds *atomic.Int64, size, n int) ([][]time.Duration, error) {
 	perRun.Store(int64(size))
-	var took []time.Duration
-	var during []string // merge chunks during each run, for -v
+	took := make([][]time.Duration, len(targets))
+	during := make([][]string, len(targets)) // merge chunks during each run, for -v
 	for i := 0; i < n; i++ {
-		rounds.Add(1)
-		var before store.MergeActivity
-		if merges != nil {
-			before = merges()
-		}
-		t := time.Now()
-		rep := in.Run(ctx, src)
-		took = append(took, time.Since(t))
-		if merges != nil {
-			after := merges()
+		for k, t := range targets {
+			rounds.Add(1)
+			before := t.st.MergeActivity()
+			start := time.Now()
+			rep := t.in.Run(ctx, t.history)
+			took[k] = append(took[k], time.Since(start))
+			after := t.st.MergeActivity()
 			if c, sc := after.Chunks-before.Chunks, after.Search.Chunks-before.Search.Chunks; c > 0 || sc > 0 {
-				during = append(during, fmt.Sprintf("run %d: %d key merge chunks, %v of the writer; %d search-index merge chunks, %v",
+				during[k] = append(during[k], fmt.Sprintf("run %d: %d key merge chunks, %v of the writer; %d search-index merge chunks, %v",
 					i+1, c, (after.Held-before.Held).Round(time.Millisecond), sc, (after.Search.Held-before.Search.Held).Round(time.Millisecond)))
 			}
-		}
-		if rep.Err != nil {
-			return nil, rep.Err
-		}
-		if rep.Added != size {
-			return nil, fmt.Errorf("a %d-release run added %d", size, rep.Added)
+			if rep.Err != nil {
+				return nil, rep.Err
+			}
+			if rep.Added != size {
+				return nil, fmt.Errorf("a %d-release run added %d", size, rep.Added)
+			}
 		}
 	}
 	if *verbose {
-		fmt.Fprintf(os.Stderr, "%d-release runs: %v\n", size, took)
-		for _, d := range during {
-			fmt.Fprintln(os.Stderr, "  ", d)
-		}
-		if merges != nil {
-			m := merges()
+		for k, t := range targets {
+			fmt.Fprintf(os.Stderr, "%d items, %d-release runs: %v\n", int(t.f["items"]), size, took[k])
+			for _, d := range during[k] {
+				fmt.Fprintln(os.Stderr, "  ", d)
+			}
+			m := t.st.MergeActivity()
 			fmt.Fprintf(os.Stderr, "   merges since opening: keys %d chunks, %v of the writer, the longest %v; search index %d chunks, %v, the longest %v\n",
 				m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond), m.Search.Chunks, m.Search.Held.Round(time.Millisecond), m.Search.Longest.Round(time.Millisecond))
 		}
