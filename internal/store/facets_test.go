@@ -58,6 +58,34 @@ func testFiltersAgreeWithScan(t *testing.T) {
 	if all, err = s.Items(ctx, Query{}); err != nil || len(all) != 140 {
 		t.Fatalf("items after retracting 10 of 150: %d, %v", len(all), err)
 	}
+	// Copies from a third source, merged into items by their fingerprint,
+	// twice: the second finds the source's facet there.
+	var fps []string
+	rows, err := s.r.QueryContext(ctx, `SELECT fingerprint FROM items WHERE retracted = '' ORDER BY id LIMIT 10`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var fp string
+		rows.Scan(&fp)
+		fps = append(fps, fp)
+	}
+	rows.Close()
+	for _, round := range []string{"once", "again"} {
+		for i, fp := range fps {
+			d := testDoc(fmt.Sprintf("third-%d-%s.txt", i, round), "a copy "+fp, fp)
+			d.SourceID = "third"
+			if _, st, err := s.SaveDocument(ctx, d); err != nil || st != Merged {
+				t.Fatalf("a copy from a third source: %v, %v", st, err)
+			}
+		}
+	}
+	checkFacetCounts(t, s)
+	copied, _ := openTemp(t)
+	if _, err := Copy(ctx, s, copied); err != nil {
+		t.Fatal(err)
+	}
+	checkFacetCounts(t, copied)
 	slices.SortFunc(all, func(a, b Item) int { return int(b.Seq - a.Seq) })
 	has := func(want []string, got ...string) bool {
 		if len(want) == 0 {
@@ -136,5 +164,27 @@ func testFiltersAgreeWithScan(t *testing.T) {
 	}
 	if built := pairs(); len(saved) < 100 || !slices.Equal(built, saved) {
 		t.Errorf("pairs from the migration: %d rows, from saving: %d rows, or they differ", len(built), len(saved))
+	}
+}
+
+// checkFacetCounts fails unless facet_counts holds, for every facet, the
+// number of rows item_facets has.
+func checkFacetCounts(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	var n, wrong int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT facet, count(*) AS n FROM item_facets GROUP BY facet) f`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT facet, count(*) AS n FROM item_facets GROUP BY facet) f
+		LEFT JOIN facet_counts c ON c.facet = f.facet WHERE c.n IS NULL OR c.n != f.n`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	var stray int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM facet_counts c WHERE c.n != 0 AND NOT EXISTS (SELECT 1 FROM item_facets f WHERE f.facet = c.facet)`).Scan(&stray); err != nil {
+		t.Fatal(err)
+	}
+	if n < 20 || wrong != 0 || stray != 0 {
+		t.Errorf("facet_counts: %d of %d facets counted wrong, %d counted without rows", wrong, n, stray)
 	}
 }
