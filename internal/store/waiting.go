@@ -236,10 +236,16 @@ func (s *Store) commitWaiting(p *pendingKeys) {
 	if !w.built {
 		return // built from the signatures when first wanted
 	}
+	// A merge that caught up from the database between the commit and
+	// now has these keys already, and may have merged them.
 	for bk, id := range p.added.first {
-		w.addKey(bk, id)
+		if id > w.merged {
+			w.addKey(bk, id)
+		}
 		for _, more := range p.added.more[bk] {
-			w.addKey(bk, more)
+			if more > w.merged {
+				w.addKey(bk, more)
+			}
 		}
 	}
 	w.upTo = max(w.upTo, p.newest)
