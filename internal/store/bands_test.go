@@ -488,12 +488,16 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// With the merge held off, every commit leaves a segment of its own:
-	// the writers merge nothing (FTS5 merges in the commit at 4).
+	// With the merge held off, every commit's items indexed (as a search
+	// indexes what waits) leave a segment of their own: the writers merge
+	// nothing (FTS5 merges in the commit at 4).
 	const commits = 12 // under FTS5's crisis merge, at 16
 	s.mergeMu.Lock()
 	for i := 0; i < commits; i++ {
 		save(i)
+		if err := s.indexPending(ctx, 1, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := segments()
 	s.mergeMu.Unlock()
@@ -535,6 +539,9 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.indexPending(ctx, 1, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitKeys(t, s, 5000, 7919)
 	before := segments()
@@ -553,5 +560,63 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 	}
 	if n := segments(); n >= 4 || n >= before {
 		t.Errorf("%d segments after the merger ran (from %d), want fewer than 4", n, before)
+	}
+}
+
+// Items stored wait for the search index (fts_pending): the store's
+// merger indexes them once searchBatch wait, and a search indexes what
+// waits first, so that it finds every item stored before it. SQLite
+// only: PostgreSQL keeps each item's search vector in its row.
+func TestSearchIndexesWhatWaits(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	defer func(n int) { searchBatch = n }(searchBatch)
+	searchBatch = 30
+	waiting := func() int {
+		t.Helper()
+		s.searchMerged() // the merger started by the last commit is done
+		var n int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM fts_pending`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	commit := func(round int) {
+		t.Helper()
+		var docs []Document
+		for j := 0; j < 10; j++ {
+			key := fmt.Sprintf("r%d-%d", round, j)
+			docs = append(docs, testDoc(key, fmt.Sprintf("The lighthouse keeper of round%d wrote again.", round), "fp"+key))
+		}
+		if _, err := s.SaveDocuments(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(0)
+	if n := waiting(); n != 10 {
+		t.Fatalf("%d items wait for the search index after a commit of 10, want 10", n)
+	}
+	sq, err := ParseSearch("lighthouse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, err := s.Items(ctx, Query{Search: sq}); err != nil || len(items) != 10 {
+		t.Fatalf("a search right after the commit found %d items (%v), want 10", len(items), err)
+	}
+	if n := waiting(); n != 0 {
+		t.Errorf("%d items still wait after a search", n)
+	}
+	commit(1)
+	commit(2)
+	if n := waiting(); n != 20 {
+		t.Fatalf("%d items wait after two commits of 10, want 20 (under searchBatch)", n)
+	}
+	commit(3) // 30 wait: the merger indexes them
+	if n := waiting(); n != 0 {
+		t.Errorf("%d items wait after %d did, want 0: the merger did not index them", n, searchBatch)
+	}
+	var indexed int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'lighthouse'`).Scan(&indexed); err != nil || indexed != 40 {
+		t.Errorf("%d items in the search index (%v), want 40", indexed, err)
 	}
 }

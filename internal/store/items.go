@@ -258,9 +258,9 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	}
 	mergeDue := false
 	if b.changed {
-		if err := s.flushSearch(ctx, tx); err != nil {
-			return fmt.Errorf("save documents: %w", err)
-		}
+		// The items stored wait in fts_pending: the store's merger indexes
+		// them for search, and a search indexes what waits first
+		// (indexPending).
 		if mergeDue, err = s.bandsDue(ctx, tx); err != nil {
 			return fmt.Errorf("save documents: %w", err)
 		}
@@ -624,6 +624,12 @@ func in[T any](col string, vals []T, args *[]any) string {
 
 // Items returns the items q selects, newest first.
 func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
+	if q.Search != nil {
+		// Whatever was stored before the search is found by it.
+		if err := s.indexPending(ctx, 1, false); err != nil {
+			return nil, err
+		}
+	}
 	return s.queryItems(ctx, s.r, q)
 }
 
