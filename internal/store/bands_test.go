@@ -244,20 +244,22 @@ func testBandFilterSeesOtherProcesses(t *testing.T) {
 	var mu sync.Mutex
 	lookups := 0
 	if !a.pg {
-		traceSQL = func(q string) {
+		setTraceSQL(func(q string) {
 			if strings.Contains(q, "SELECT item_id FROM item_bands WHERE") {
 				mu.Lock()
 				lookups++
 				mu.Unlock()
 			}
-		}
-		defer func() { traceSQL = nil }()
+		})
+		defer setTraceSQL(nil)
 		for i := 10; i < 30; i++ {
 			if _, st := save(a, doc(fmt.Sprintf("unique-%d", i), body(i))); st != Added {
 				t.Fatalf("an unrelated release was %v", st)
 			}
 		}
-		traceSQL = nil
+		setTraceSQL(nil)
+		mu.Lock()
+		defer mu.Unlock()
 		if lookups >= 10 {
 			t.Errorf("%d of 20 releases that copy nothing were looked up despite the filter", lookups)
 		}

@@ -27,9 +27,9 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	if !s.pg {
-		traceSQL = func(q string) { mu.Lock(); seen[q] = true; mu.Unlock() }
+		setTraceSQL(func(q string) { mu.Lock(); seen[q] = true; mu.Unlock() })
 	}
-	defer func() { traceSQL = nil }()
+	defer setTraceSQL(nil)
 
 	countries := []string{"BE", "LU", "FR", "ES"}
 	var docs []Document
@@ -128,7 +128,7 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	if _, err := s.SourceState(ctx, "big"); err != nil {
 		t.Fatal(err)
 	}
-	traceSQL = nil
+	setTraceSQL(nil)
 	if s.pg {
 		return
 	}

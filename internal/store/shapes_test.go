@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -82,18 +83,21 @@ func TestClaimShapesStayFew(t *testing.T) {
 		}
 	}
 	shapes := map[string]bool{}
-	traceSQL = func(q string) {
+	var mu sync.Mutex
+	setTraceSQL(func(q string) {
 		if strings.Contains(q, "s.paused = 0") {
+			mu.Lock()
 			shapes[q] = true
+			mu.Unlock()
 		}
-	}
-	defer func() { traceSQL = nil }()
+	})
+	defer setTraceSQL(nil)
 	for n := 1; n <= len(subs); n++ {
 		if _, err := s.ClaimRuns(ctx, subs[:n], 4, 4, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
-	traceSQL = nil
+	setTraceSQL(nil)
 	if len(shapes) == 0 || len(shapes) > 7 {
 		t.Errorf("claims for 1 to %d subscribers took %d shapes of statement, want 1 to 7", len(subs), len(shapes))
 	}

@@ -238,13 +238,23 @@ func (p stmt) QueryRowContext(ctx context.Context, args ...any) row {
 	return row{r: p.st.QueryRowContext(ctx, args...)}
 }
 
-// traceSQL, when set (by tests), sees the text of every query the store
-// runs, so that a test can check each one's plan.
-var traceSQL func(query string)
+// traceHook, when set (by tests, setTraceSQL), sees the text of every
+// query the store runs, so that a test can check each one's plan. It is
+// read by the store's background merger too, hence atomic.
+var traceHook atomic.Pointer[func(query string)]
+
+// setTraceSQL sets the hook that sees every query, or clears it (nil).
+func setTraceSQL(f func(query string)) {
+	if f == nil {
+		traceHook.Store(nil)
+		return
+	}
+	traceHook.Store(&f)
+}
 
 func traced(query string) string {
-	if traceSQL != nil {
-		traceSQL(query)
+	if f := traceHook.Load(); f != nil {
+		(*f)(query)
 	}
 	return query
 }
