@@ -26,8 +26,12 @@ type bandFilter struct {
 	bits []uint64
 	mask uint64
 	upTo int64 // the items up to this id have their keys in bits
-	room int64 // keys it holds before it answers "maybe" too often
-	n    int64 // keys added
+	// changed is the items generation (the counter "items") up to which
+	// the items corrected since the filter was built have their new keys
+	// in bits: a correction by another process stores new keys too.
+	changed int64
+	room    int64 // keys it holds before it answers "maybe" too often
+	n       int64 // keys added
 }
 
 // bandHashes is the number of bits each key sets: with ten bits a key,
@@ -129,13 +133,13 @@ func (f *bandFilter) mayHave(keys []int64) []int {
 func (s *Store) buildBandFilter(ctx context.Context) error {
 	var f *bandFilter
 	err := s.snapshot(ctx, func(tx *txn) error {
-		var upTo, items, merged int64
+		var upTo, items, merged, gen int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'item_count'),
-			(SELECT value FROM counters WHERE name = 'bands_merged') FROM items`).Scan(&upTo, &items, &merged); err != nil {
+			(SELECT value FROM counters WHERE name = 'bands_merged'), (SELECT value FROM counters WHERE name = 'items') FROM items`).Scan(&upTo, &items, &merged, &gen); err != nil {
 			return err
 		}
 		f = newBandFilter(items * minhash.Bands)
-		f.upTo = upTo
+		f.upTo, f.changed = upTo, gen
 		// The keys of the items above the watermark, from their
 		// signatures: as many as the waiting keys, which another process
 		// may hold.
@@ -209,31 +213,44 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 		s.bandFilter.CompareAndSwap(f, nil) // the next merge builds a larger one
 		return nil, nil
 	}
-	// Items this process stored are in already (stored, below); the
-	// rest came from other processes.
-	var last int64
-	if err := s.wstmt(ctx, tx, `SELECT coalesce(max(id), 0) FROM items`).QueryRowContext(ctx).Scan(&last); err != nil {
+	// Items this process stored or corrected are in already (learn); the
+	// rest came from other processes: items stored since, and items
+	// corrected since (their change is the generation of the correction).
+	var last, gen int64
+	if err := s.wstmt(ctx, tx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'items') FROM items`).QueryRowContext(ctx).Scan(&last, &gen); err != nil {
 		return nil, err
 	}
 	if last > f.upTo {
-		rows, err := s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id > ?`).QueryContext(ctx, f.upTo)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var raw []byte
-			if err := rows.Scan(&raw); err != nil {
-				return nil, err
-			}
-			for b, k := range minhash.FromBytes(raw).BandKeys() {
-				f.add(b, k)
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := f.learnFrom(ctx, s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id > ?`), f.upTo); err != nil {
 			return nil, err
 		}
 		f.upTo = last
 	}
+	if gen > f.changed {
+		if err := f.learnFrom(ctx, s.wstmt(ctx, tx, `SELECT signature FROM items WHERE change > ?`), f.changed); err != nil {
+			return nil, err
+		}
+		f.changed = gen
+	}
 	return f, nil
+}
+
+// learnFrom adds the band keys of the signatures q returns for arg; the
+// caller holds mu.
+func (f *bandFilter) learnFrom(ctx context.Context, q stmt, arg int64) error {
+	rows, err := q.QueryContext(ctx, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		for b, k := range minhash.FromBytes(raw).BandKeys() {
+			f.add(b, k)
+		}
+	}
+	return rows.Err()
 }

@@ -622,3 +622,155 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 		t.Errorf("%d items in the search index (%v), want 40", indexed, err)
 	}
 }
+
+// Two processes store, correct, retract and merge at once: afterwards
+// every item not retracted has its current keys in item_bands or among
+// the waiting keys, and each process finds a copy of every such item.
+func TestWaitingKeysUnderConcurrentWork(t *testing.T) {
+	eachEngine(t, testWaitingKeysUnderConcurrentWork)
+}
+
+func testWaitingKeysUnderConcurrentWork(t *testing.T) {
+	ctx := context.Background()
+	// Restored after the stores close (cleanups run last first): their
+	// mergers read these.
+	n, c := minBandBatch, mergeChunk
+	t.Cleanup(func() { minBandBatch, mergeChunk = n, c })
+	minBandBatch, mergeChunk = 64, 7 // merges start by themselves, in many chunks
+	a, dsn := openTemp(t)
+	b := reopen(t, dsn)
+	if err := a.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body := func(seed int) string {
+		rng := rand.New(rand.NewPCG(uint64(seed), 11))
+		var w []string
+		for i := 0; i < 120; i++ {
+			w = append(w, fmt.Sprintf("v%d", rng.IntN(100000)))
+		}
+		return strings.Join(w, " ")
+	}
+	doc := func(key string, seed int) Document {
+		d := testDoc(key, body(seed), fmt.Sprintf("fp-%s-%d", key, seed))
+		d.Item.Signature = minhash.Of(strings.Fields(body(seed)))
+		return d
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for p, s := range []*Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				key := fmt.Sprintf("p%d-%d", p, i)
+				d := doc(key, p*1000+i)
+				d.SourceID = fmt.Sprintf("src%d", p)
+				if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
+					errs <- err
+					return
+				}
+				switch i % 10 {
+				case 3: // corrected: new text, new keys
+					c := doc(key, p*1000+i+500)
+					c.SourceID, c.Raw = d.SourceID, []byte("corrected")
+					if _, err := s.SaveDocuments(ctx, []Document{c}); err != nil {
+						errs <- err
+						return
+					}
+				case 7:
+					if err := s.MergeBands(ctx); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// A few retractions, from the second process.
+	var retracted []string
+	rows, err := a.r.QueryContext(ctx, `SELECT i.uid FROM documents d JOIN items i ON i.id = d.item_id WHERE d.key IN ('p0-5', 'p1-5', 'p0-9', 'p1-13', 'p0-23')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var uid string
+		rows.Scan(&uid)
+		retracted = append(retracted, uid)
+	}
+	rows.Close()
+	for _, uid := range retracted {
+		if _, err := b.Retract(ctx, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.searchMerged(); b.searchMerged() < 0 {
+		t.Fatal("unreachable") // both processes' mergers are done
+	}
+	merged := map[bandRow]bool{}
+	rows, err = a.r.QueryContext(ctx, `SELECT band, key, item_id FROM item_bands`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r bandRow
+		rows.Scan(&r.band, &r.key, &r.item)
+		merged[r] = true
+	}
+	rows.Close()
+	for _, s := range []*Store{a, b} {
+		w, err := s.catchUpWaiting(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := map[bandRow]bool{}
+		w.mu.Lock()
+		for _, r := range w.rows() {
+			held[r] = true
+		}
+		w.mu.Unlock()
+		rows, err := s.r.QueryContext(ctx, `SELECT id, signature FROM items WHERE retracted = ''`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := 0
+		for rows.Next() {
+			var id int64
+			var raw []byte
+			rows.Scan(&id, &raw)
+			live++
+			for band, key := range minhash.FromBytes(raw).BandKeys() {
+				r := bandRow{bandKey{key, band}, id}
+				if !merged[r] && !held[r] {
+					t.Errorf("item %d: key of band %d neither merged nor waiting in this process", id, band)
+				}
+			}
+		}
+		rows.Close()
+		if live != 80-len(retracted) {
+			t.Fatalf("%d live items, want %d", live, 80-len(retracted))
+		}
+	}
+	// Each process finds a copy of an item, whichever stored it.
+	for p, s := range []*Store{a, b} {
+		for _, i := range []int{1, 2, 3, 38} {
+			seed := (1-p)*1000 + i
+			if i == 3 {
+				seed += 500 // the corrected text
+			}
+			c := doc(fmt.Sprintf("copy-%d-%d", p, i), seed)
+			c.SourceID = "copies"
+			saved, err := s.SaveDocuments(ctx, []Document{c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved[0].Status != Merged {
+				t.Errorf("process %d: a copy of item %d of the other process was %v, want merged", p, i, saved[0].Status)
+			}
+		}
+	}
+}
