@@ -28,9 +28,9 @@ func TestBandLevelsFiltered(t *testing.T) {
 
 func testBandLevels(t *testing.T, warm bool) {
 	ctx := context.Background()
-	s, dsn := openTemp(t)
-	defer func(n int) { mergeChunk = n }(mergeChunk)
+	restoreAfterClose(t)
 	mergeChunk = 3 // merges of many chunks
+	s, dsn := openTemp(t)
 	if warm {
 		if err := s.Warm(ctx); err != nil {
 			t.Fatal(err)
@@ -142,8 +142,7 @@ func testBandLevels(t *testing.T, warm bool) {
 		t.Errorf("a copy of a retracted item: %v into %s, want a new item", st, uid)
 	}
 	// Enough keys waiting start a merge by themselves.
-	defer func(n int64) { minBandBatch = n }(minBandBatch)
-	minBandBatch = 1
+	minBandBatch = 1 // restored after the store closes
 	for i := 10; i < 40; i++ {
 		save(doc(fmt.Sprintf("many-%d", i), words(i)))
 	}
@@ -571,9 +570,9 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 // only: PostgreSQL keeps each item's search vector in its row.
 func TestSearchIndexesWhatWaits(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
-	defer func(n int) { searchBatch = n }(searchBatch)
+	restoreAfterClose(t)
 	searchBatch = 30
+	s, _ := openTemp(t)
 	waiting := func() int {
 		t.Helper()
 		s.searchMerged() // the merger started by the last commit is done
@@ -632,10 +631,7 @@ func TestWaitingKeysUnderConcurrentWork(t *testing.T) {
 
 func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 	ctx := context.Background()
-	// Restored after the stores close (cleanups run last first): their
-	// mergers read these.
-	n, c := minBandBatch, mergeChunk
-	t.Cleanup(func() { minBandBatch, mergeChunk = n, c })
+	restoreAfterClose(t)
 	minBandBatch, mergeChunk = 64, 7 // merges start by themselves, in many chunks
 	a, dsn := openTemp(t)
 	b := reopen(t, dsn)
@@ -773,4 +769,13 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 			}
 		}
 	}
+}
+
+// restoreAfterClose puts the merges' settings back once the test's stores
+// are closed: called before the test opens them, its cleanup runs after
+// theirs (cleanups run last first), when no merger can read the settings
+// any more.
+func restoreAfterClose(t *testing.T) {
+	chunk, batch, search := mergeChunk, minBandBatch, searchBatch
+	t.Cleanup(func() { mergeChunk, minBandBatch, searchBatch = chunk, batch, search })
 }
