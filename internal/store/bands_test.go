@@ -572,7 +572,7 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
 	searchBatch = 30
-	s, _ := openTemp(t)
+	s, dsn := openTemp(t)
 	waiting := func() int {
 		t.Helper()
 		s.searchMerged() // the merger started by the last commit is done
@@ -597,12 +597,39 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	if n := waiting(); n != 10 {
 		t.Fatalf("%d items wait for the search index after a commit of 10, want 10", n)
 	}
-	sq, err := ParseSearch("lighthouse")
-	if err != nil {
+	search := func(s *Store, q string) int {
+		t.Helper()
+		sq, err := ParseSearch(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := s.Items(ctx, Query{Search: sq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(items)
+	}
+	// A waiting item corrected is indexed with its new text; one retracted
+	// is not indexed at all.
+	fixed := testDoc("r0-1", "The harbour master of round0 wrote again.", "fpr0-1")
+	fixed.Raw = []byte("corrected")
+	if _, err := s.SaveDocuments(ctx, []Document{fixed}); err != nil {
 		t.Fatal(err)
 	}
-	if items, err := s.Items(ctx, Query{Search: sq}); err != nil || len(items) != 10 {
-		t.Fatalf("a search right after the commit found %d items (%v), want 10", len(items), err)
+	var gone string
+	if err := s.r.QueryRowContext(ctx, `SELECT i.uid FROM documents d JOIN items i ON i.id = d.item_id WHERE d.key = 'r0-2'`).Scan(&gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Retract(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	// Another process's search finds what this one stored.
+	other := reopen(t, dsn)
+	if n := search(other, "lighthouse"); n != 8 {
+		t.Fatalf("another process's search right after the commits found %d items, want 8 (10, one corrected away, one retracted)", n)
+	}
+	if n := search(s, "harbour"); n != 1 {
+		t.Errorf("the corrected text found in %d items, want 1", n)
 	}
 	if n := waiting(); n != 0 {
 		t.Errorf("%d items still wait after a search", n)
@@ -617,8 +644,8 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 		t.Errorf("%d items wait after %d did, want 0: the merger did not index them", n, searchBatch)
 	}
 	var indexed int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'lighthouse'`).Scan(&indexed); err != nil || indexed != 40 {
-		t.Errorf("%d items in the search index (%v), want 40", indexed, err)
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'lighthouse'`).Scan(&indexed); err != nil || indexed != 38 {
+		t.Errorf("%d items in the search index (%v), want 38", indexed, err)
 	}
 }
 
