@@ -806,3 +806,57 @@ func restoreAfterClose(t *testing.T) {
 	chunk, batch, search := mergeChunk, minBandBatch, searchBatch
 	t.Cleanup(func() { mergeChunk, minBandBatch, searchBatch = chunk, batch, search })
 }
+
+// A merge stopped halfway (the process closing, or dying) leaves the
+// watermark where it was: the keys it wrote are written again by the
+// next merge, once, and none is lost.
+func TestMergeStoppedHalfway(t *testing.T) { eachEngine(t, testMergeStoppedHalfway) }
+
+func testMergeStoppedHalfway(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	mergeChunk = 3
+	s, dsn := openTemp(t)
+	var docs []Document
+	for i := 0; i < 30; i++ {
+		text := fmt.Sprintf("release %d of the stopped merge test, with words of its own: %s", i, strings.Repeat(fmt.Sprintf("w%d ", i), 40))
+		d := testDoc(fmt.Sprintf("m%d", i), text, fmt.Sprintf("fpm%d", i))
+		d.Item.Signature = minhash.Of(strings.Fields(text))
+		docs = append(docs, d)
+	}
+	s.mergeMu.Lock() // no merge starts by itself
+	if _, err := s.SaveDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	waiting := s.waiting.held()
+	mctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for s.MergeActivity().Chunks < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	err := s.mergeBands(mctx)
+	s.mergeMu.Unlock()
+	if err == nil {
+		t.Fatal("the merge finished before it was stopped")
+	}
+	var merged, written int64
+	if err := s.r.QueryRowContext(ctx, `SELECT (SELECT value FROM counters WHERE name = 'bands_merged'), (SELECT count(*) FROM item_bands)`).Scan(&merged, &written); err != nil {
+		t.Fatal(err)
+	}
+	if merged != 0 || written == 0 || written >= waiting {
+		t.Fatalf("after a stopped merge: watermark %d, %d of %d keys written; want 0 and some", merged, written, waiting)
+	}
+	// Another process merges what waits.
+	other := reopen(t, dsn)
+	if err := other.MergeBands(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT (SELECT value FROM counters WHERE name = 'bands_merged'), (SELECT count(*) FROM item_bands)`).Scan(&merged, &written); err != nil {
+		t.Fatal(err)
+	}
+	if merged == 0 || written != int64(len(docs)*minhash.Bands) {
+		t.Errorf("after the next merge: watermark %d, %d keys in item_bands; want past every item and %d", merged, written, len(docs)*minhash.Bands)
+	}
+}
