@@ -21,10 +21,12 @@ import (
 // a random page of the table, so that every source run rewrote most of
 // its pages; and a merge that deleted them again.)
 //
-// The keys of an item corrected or retracted meanwhile may stay, in
-// memory or in item_bands: a lookup reads each candidate's current
-// signature and skips retracted items, so a stale key costs a read and
-// finds nothing.
+// A corrected item's new keys go straight into item_bands, where every
+// process finds them (each filter learns them through the item's
+// change). The old keys of an item corrected or retracted may stay, in
+// another process's memory or in item_bands after a merge that read them
+// first: a lookup reads each candidate's current signature and skips
+// retracted items, so a stale key costs a read and finds nothing.
 type waitingKeys struct {
 	mu     sync.Mutex
 	built  bool
