@@ -152,12 +152,12 @@ func timeMerge(ctx context.Context, last *target, rounds *atomic.Int64, n int) e
 	return nil
 }
 
-// mergeDuring starts a merge of the waiting near-duplicate keys as the
-// 50-release runs begin, as one started by the store's own growth would.
 // settle, when set, merges the near-duplicate keys the build left waiting
 // before anything is measured at each size.
 var settle = flag.Bool("settle", false, "merge the near-duplicate keys the build left waiting before measuring")
 
+// mergeDuring starts a merge of the waiting near-duplicate keys as the
+// 50-release runs begin, as one started by the store's own growth would.
 var mergeDuring = flag.Bool("merge-during", false, "merge the waiting near-duplicate keys in the background while the 50-release runs are timed")
 
 // verbose prints every run's time.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -126,8 +127,9 @@ func (f *bandFilter) mayHave(keys []int64) []int {
 	return bands
 }
 
-// buildBandFilter reads every band key of both levels, in one snapshot,
-// into a new filter and puts it to use. Until then lookups go to the
+// buildBandFilter reads every band key, those merged and those of the
+// items above the watermark, in one snapshot, into a new filter and puts
+// it to use. Until then lookups go to the
 // database; Warm builds it at start and each merge builds it again when
 // the store has outgrown it.
 func (s *Store) buildBandFilter(ctx context.Context) error {
@@ -143,43 +145,26 @@ func (s *Store) buildBandFilter(ctx context.Context) error {
 		// The keys of the items above the watermark, from their
 		// signatures: as many as the waiting keys, which another process
 		// may hold.
-		rows, err := tx.QueryContext(ctx, `SELECT signature FROM items WHERE id > ? AND retracted = ''`, merged)
+		if err := f.learnRows(tx.QueryContext(ctx, `SELECT signature FROM items WHERE id > ? AND retracted = ''`, merged)); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT band, key FROM item_bands`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		var band int
+		var key int64
 		for rows.Next() {
-			var raw []byte
-			if err := rows.Scan(&raw); err != nil {
+			if err := rows.Scan(&band, &key); err != nil {
 				return err
 			}
-			for b, k := range minhash.FromBytes(raw).BandKeys() {
-				f.add(b, k)
-			}
+			f.add(band, key)
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		rows.Close()
-		for _, q := range []string{`SELECT band, key FROM item_bands`} {
-			rows, err := tx.QueryContext(ctx, q)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			var band int
-			var key int64
-			for rows.Next() {
-				if err := rows.Scan(&band, &key); err != nil {
-					return err
-				}
-				f.add(band, key)
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			rows.Close()
-		}
 		// The reader has just read every key (16 million at a million
 		// items) and keeps their pages; the first read it begins after a
 		// commit would drop them page by page, a second or more at that
@@ -221,13 +206,13 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 		return nil, err
 	}
 	if last > f.upTo {
-		if err := f.learnFrom(ctx, s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id > ?`), f.upTo); err != nil {
+		if err := f.learnRows(s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id > ?`).QueryContext(ctx, f.upTo)); err != nil {
 			return nil, err
 		}
 		f.upTo = last
 	}
 	if gen > f.changed {
-		if err := f.learnFrom(ctx, s.wstmt(ctx, tx, `SELECT signature FROM items WHERE change > ?`), f.changed); err != nil {
+		if err := f.learnRows(s.wstmt(ctx, tx, `SELECT signature FROM items WHERE change > ?`).QueryContext(ctx, f.changed)); err != nil {
 			return nil, err
 		}
 		f.changed = gen
@@ -235,10 +220,9 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 	return f, nil
 }
 
-// learnFrom adds the band keys of the signatures q returns for arg; the
-// caller holds mu.
-func (f *bandFilter) learnFrom(ctx context.Context, q stmt, arg int64) error {
-	rows, err := q.QueryContext(ctx, arg)
+// learnRows adds the band keys of the signatures a query returned; the
+// caller holds mu, or the filter is not in use yet.
+func (f *bandFilter) learnRows(rows *sql.Rows, err error) error {
 	if err != nil {
 		return err
 	}

@@ -154,18 +154,9 @@ func testBandLevels(t *testing.T, warm bool) {
 	// Every item not retracted has its keys once, in one level or the
 	// other.
 	keys := map[bandRow]int{}
-	rows, err := s.r.QueryContext(ctx, `SELECT band, key, item_id FROM item_bands`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var r bandRow
-		if err := rows.Scan(&r.band, &r.key, &r.item); err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range mergedKeys(t, s) {
 		keys[r]++
 	}
-	rows.Close()
 	for _, r := range s.waiting.rows() {
 		keys[r]++
 	}
@@ -715,36 +706,21 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A few retractions, from the second process.
-	var retracted []string
-	rows, err := a.r.QueryContext(ctx, `SELECT i.uid FROM documents d JOIN items i ON i.id = d.item_id WHERE d.key IN ('p0-5', 'p1-5', 'p0-9', 'p1-13', 'p0-23')`)
-	if err != nil {
-		t.Fatal(err)
+	retracted, err := scanColumn[string](a.r.QueryContext(ctx, `SELECT i.uid FROM documents d JOIN items i ON i.id = d.item_id WHERE d.key IN ('p0-5', 'p1-5', 'p0-9', 'p1-13', 'p0-23')`))
+	if err != nil || len(retracted) != 5 {
+		t.Fatalf("%d items to retract (%v), want 5", len(retracted), err)
 	}
-	for rows.Next() {
-		var uid string
-		rows.Scan(&uid)
-		retracted = append(retracted, uid)
-	}
-	rows.Close()
 	for _, uid := range retracted {
 		if _, err := b.Retract(ctx, uid); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if a.searchMerged(); b.searchMerged() < 0 {
-		t.Fatal("unreachable") // both processes' mergers are done
-	}
+	a.searchMerged() // both processes' mergers are done
+	b.searchMerged()
 	merged := map[bandRow]bool{}
-	rows, err = a.r.QueryContext(ctx, `SELECT band, key, item_id FROM item_bands`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var r bandRow
-		rows.Scan(&r.band, &r.key, &r.item)
+	for _, r := range mergedKeys(t, a) {
 		merged[r] = true
 	}
-	rows.Close()
 	for _, s := range []*Store{a, b} {
 		w, err := s.catchUpWaiting(ctx)
 		if err != nil {
@@ -859,4 +835,17 @@ func testMergeStoppedHalfway(t *testing.T) {
 	if merged == 0 || written != int64(len(docs)*minhash.Bands) {
 		t.Errorf("after the next merge: watermark %d, %d keys in item_bands; want past every item and %d", merged, written, len(docs)*minhash.Bands)
 	}
+}
+
+// mergedKeys reads every key in item_bands.
+func mergedKeys(t *testing.T, s *Store) []bandRow {
+	t.Helper()
+	rows, err := s.r.QueryContext(context.Background(), `SELECT band, key, item_id FROM item_bands`)
+	keys, err := scanAll(rows, err, func(r scanner) (k bandRow, err error) {
+		return k, r.Scan(&k.band, &k.key, &k.item)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

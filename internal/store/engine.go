@@ -182,7 +182,7 @@ func (s *Store) indexPending(ctx context.Context, min int, merging bool) error {
 	if err := s.rstmt(ctx, `SELECT count(*) FROM fts_pending`).QueryRowContext(ctx).Scan(&waiting); err != nil {
 		return fmt.Errorf("index for search: %w", err)
 	}
-	if waiting == 0 || waiting < min {
+	if waiting < max(min, 1) {
 		return nil
 	}
 	var tx *txn

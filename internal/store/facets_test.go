@@ -60,17 +60,10 @@ func testFiltersAgreeWithScan(t *testing.T) {
 	}
 	// Copies from a third source, merged into items by their fingerprint,
 	// twice: the second finds the source's facet there.
-	var fps []string
-	rows, err := s.r.QueryContext(ctx, `SELECT fingerprint FROM items WHERE retracted = '' ORDER BY id LIMIT 10`)
-	if err != nil {
-		t.Fatal(err)
+	fps, err := scanColumn[string](s.r.QueryContext(ctx, `SELECT fingerprint FROM items WHERE retracted = '' ORDER BY id LIMIT 10`))
+	if err != nil || len(fps) != 10 {
+		t.Fatalf("%d fingerprints to copy (%v), want 10", len(fps), err)
 	}
-	for rows.Next() {
-		var fp string
-		rows.Scan(&fp)
-		fps = append(fps, fp)
-	}
-	rows.Close()
 	for _, round := range []string{"once", "again"} {
 		for i, fp := range fps {
 			d := testDoc(fmt.Sprintf("third-%d-%s.txt", i, round), "a copy "+fp, fp)

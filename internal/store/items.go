@@ -391,21 +391,11 @@ func (s *Store) nearDuplicate(ctx context.Context, tx *txn, sig minhash.Signatur
 		args = append(args, b, keys[b])
 	}
 	if len(conds) > 0 {
-		rows, err := s.wstmt(ctx, tx, `SELECT item_id FROM item_bands WHERE `+strings.Join(conds, " OR ")).QueryContext(ctx, args...)
+		merged, err := scanColumn[int64](s.wstmt(ctx, tx, `SELECT item_id FROM item_bands WHERE `+strings.Join(conds, " OR ")).QueryContext(ctx, args...))
 		if err != nil {
 			return 0, "", err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return 0, "", err
-			}
-			cands = append(cands, id)
-		}
-		if err := rows.Err(); err != nil {
-			return 0, "", err
-		}
+		cands = append(cands, merged...)
 	}
 	// An item sharing several bands (a copy shares most) is read and
 	// compared once; a stale key (a corrected or retracted item's) finds
