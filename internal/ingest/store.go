@@ -20,4 +20,5 @@ type Store interface {
 	RenewRun(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	RemoveDocuments(ctx context.Context, sourceID string, keys []string) (int, error)
 	SourceState(ctx context.Context, id string) (store.SourceState, error)
+	WillWrite() (done func())
 }

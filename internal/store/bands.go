@@ -294,6 +294,9 @@ type MergeActivity struct {
 	// Search is what the merges of the search index's segments have done
 	// (SQLite), counted the same way.
 	Search *MergeActivity
+	// Index is what the merger's transactions that index items for search
+	// have done (SQLite).
+	Index *MergeActivity
 }
 
 // mergeStats counts MergeActivity.
@@ -317,8 +320,8 @@ func (m *mergeStats) chunkDone(took time.Duration) {
 // MergeActivity reports what the merges have done so far.
 func (s *Store) MergeActivity() MergeActivity {
 	a := s.merges.activity()
-	search := s.searched.activity()
-	a.Search = &search
+	search, index := s.searched.activity(), s.indexed.activity()
+	a.Search, a.Index = &search, &index
 	return a
 }
 

@@ -431,6 +431,34 @@ func TestMergeGivesWayToWriters(t *testing.T) {
 	}
 }
 
+// A source's run that said it will write (WillWrite) has no merge chunk
+// start before it says it is done, however long it parses.
+func TestMergeWaitsForAnnouncedWriter(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	defer func(n int, gap, yield time.Duration) { mergeChunk, mergeGap, mergeYield = n, gap, yield }(mergeChunk, mergeGap, mergeYield)
+	mergeChunk, mergeGap, mergeYield = 50, 5*time.Millisecond, time.Minute
+	waitKeys(t, s, 2000, 104729)
+	done := s.WillWrite()
+	merged := make(chan error, 1)
+	go func() { merged <- s.MergeBands(ctx) }()
+	time.Sleep(20 * mergeGap) // a run parsing its documents
+	if n := s.MergeActivity().Chunks; n != 0 {
+		t.Errorf("%d merge chunks while a run said it will write, want 0", n)
+	}
+	done()
+	done() // a second call changes nothing
+	if err := <-merged; err != nil {
+		t.Fatal(err)
+	}
+	if n := s.MergeActivity().Chunks; n == 0 {
+		t.Error("the merge moved no chunk once the run was done")
+	}
+	if n := s.writing.Load(); n != 0 {
+		t.Errorf("%d writers counted after the run and the merge, want 0", n)
+	}
+}
+
 // searchSegments counts the segments of the search index (SQLite).
 func searchSegments(t *testing.T, s *Store) int {
 	t.Helper()
@@ -563,6 +591,7 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
 	searchBatch = 30
+	minIndexChunk, maxIndexChunk = 8, 8 // the merger indexes 8 items a transaction
 	s, dsn := openTemp(t)
 	waiting := func() int {
 		t.Helper()
@@ -630,9 +659,13 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	if n := waiting(); n != 20 {
 		t.Fatalf("%d items wait after two commits of 10, want 20 (under searchBatch)", n)
 	}
+	before := s.MergeActivity().Index.Chunks
 	commit(3) // 30 wait: the merger indexes them
 	if n := waiting(); n != 0 {
 		t.Errorf("%d items wait after %d did, want 0: the merger did not index them", n, searchBatch)
+	}
+	if n := s.MergeActivity().Index.Chunks - before; n != 4 {
+		t.Errorf("the merger indexed 30 items in %d transactions, want 4 of at most 8", n)
 	}
 	var indexed int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'lighthouse'`).Scan(&indexed); err != nil || indexed != 38 {
@@ -780,7 +813,11 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 // any more.
 func restoreAfterClose(t *testing.T) {
 	chunk, batch, search := mergeChunk, minBandBatch, searchBatch
-	t.Cleanup(func() { mergeChunk, minBandBatch, searchBatch = chunk, batch, search })
+	minIndex, maxIndex := minIndexChunk, maxIndexChunk
+	t.Cleanup(func() {
+		mergeChunk, minBandBatch, searchBatch = chunk, batch, search
+		minIndexChunk, maxIndexChunk = minIndex, maxIndex
+	})
 }
 
 // A merge stopped halfway (the process closing, or dying) leaves the

@@ -104,6 +104,8 @@ type Store struct {
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
 	searchSize   int          // the pages of a search merge's next chunk (under mergeMu)
+	indexSize    int          // the items the merger's next indexing transaction takes (under mergeMu)
+	indexed      mergeStats   // the merger's transactions that indexed items for search
 	searched     mergeStats   // the merges of the search index
 	waiting      waitingKeys  // the near-duplicate keys not yet merged
 	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
@@ -306,6 +308,18 @@ func (s *Store) begin(ctx context.Context) (*txn, error) {
 	}
 	tx.onEnd = s.writerDone
 	return tx, nil
+}
+
+// WillWrite says that a source's run has documents to store and will
+// take the writer as soon as they are made: until done is called, the
+// merges give way to it (giveWay) as to a writer that holds or waits for
+// the writer, so that a chunk begun while the run parses its documents
+// is not in front of the run's transaction. A merge still waits
+// mergeYield at most before each chunk.
+func (s *Store) WillWrite() (done func()) {
+	s.writing.Add(1)
+	var once sync.Once
+	return func() { once.Do(s.writerDone) }
 }
 
 // writerDone counts a writer's transaction over.
