@@ -218,7 +218,7 @@ func (s *Store) indexPending(ctx context.Context, least int, merging bool) error
 		return tx.Commit()
 	}
 	for {
-		s.giveWay(ctx)
+		stop := s.cutShort(s.giveWay(ctx))
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -228,7 +228,17 @@ func (s *Store) indexPending(ctx context.Context, least int, merging bool) error
 			return fmt.Errorf("index for search: %w", err)
 		}
 		start := time.Now()
-		done, err := s.indexSome(ctx, tx, n)
+		// minIndexChunk items a statement; FTS5 writes one segment at the
+		// commit however many there were.
+		var done int64
+		more := true // items may still wait
+		for err == nil && more && done < int64(n) && (done == 0 || !stop()) {
+			step := int64(min(minIndexChunk, n-int(done)))
+			var k int64
+			k, err = s.indexSome(ctx, tx, int(step))
+			done += k
+			more = k == step
+		}
 		if err == nil {
 			err = tx.Commit()
 		}
@@ -238,8 +248,10 @@ func (s *Store) indexPending(ctx context.Context, least int, merging bool) error
 		}
 		held := time.Since(start)
 		s.indexed.chunkDone(held)
-		s.indexSize = adaptChunk(n, held, searchHold, minIndexChunk, maxIndexChunk)
-		if done < int64(n) {
+		if done == int64(n) {
+			s.indexSize = adaptChunk(n, held, searchHold, minIndexChunk, maxIndexChunk)
+		}
+		if !more {
 			return nil
 		}
 	}
@@ -257,7 +269,7 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 		return err
 	}
 	for {
-		s.giveWay(ctx)
+		stop := s.cutShort(s.giveWay(ctx))
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -270,14 +282,21 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 			return err
 		}
 		start := time.Now()
-		// FTS5's merge command did work when it changed two rows or more.
-		var before, after int64
-		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
-		if err == nil {
-			_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items_fts (items_fts, rank) VALUES ('merge', %d)`, pages))
-		}
-		if err == nil {
-			err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
+		// minSearchChunk pages a statement. FTS5's merge command did work
+		// when it changed two rows or more.
+		done, worked := 0, true
+		for err == nil && worked && done < pages && (done == 0 || !stop()) {
+			step := min(minSearchChunk, pages-done)
+			var before, after int64
+			err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items_fts (items_fts, rank) VALUES ('merge', %d)`, step))
+			}
+			if err == nil {
+				err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
+			}
+			done += step
+			worked = after-before >= 2
 		}
 		if err == nil {
 			err = tx.Commit()
@@ -288,8 +307,10 @@ func (s *Store) mergeSearch(ctx context.Context) error {
 		}
 		took := time.Since(start)
 		s.searched.chunkDone(took)
-		s.searchSize = adaptChunk(pages, took, searchHold, minSearchChunk, maxSearchChunk)
-		if after-before < 2 {
+		if done >= pages {
+			s.searchSize = adaptChunk(pages, took, searchHold, minSearchChunk, maxSearchChunk)
+		}
+		if !worked {
 			return nil
 		}
 	}
