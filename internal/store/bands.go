@@ -140,6 +140,7 @@ func (s *Store) mergeWaiting(ctx context.Context) error {
 	w.mu.Lock()
 	rows, upTo := w.rows(), w.upTo
 	w.mu.Unlock()
+	sortRows(rows)
 	if len(rows) == 0 {
 		return nil
 	}

@@ -73,6 +73,7 @@ type Document struct {
 	Item     Item // the normalized release; UID, Seq and Sources are set by the store
 
 	packed []byte // Raw as stored (raw.go)
+	hash   string // ContentHash(Raw), once packed
 }
 
 // SaveStatus says what SaveDocument did.
@@ -316,7 +317,10 @@ func (b *SaveBatch) Rollback() {
 }
 
 func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now string) (string, SaveStatus, int64, error) {
-	hash := ContentHash(d.Raw)
+	hash := d.hash
+	if hash == "" {
+		hash = ContentHash(d.Raw)
+	}
 	var itemID int64
 	var oldHash, uid string
 	err := s.wstmt(ctx, tx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
@@ -349,7 +353,8 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	case errors.Is(err, sql.ErrNoRows):
 		status = Added
 		uid = uidFor(d.SourceID, d.Key)
-		if itemID, err = s.insertItem(ctx, tx, uid, d.Item, now); err != nil {
+		// The item's facets, its source's among them, in one statement.
+		if itemID, err = s.insertItem(ctx, tx, uid, d.Item, now, "s:"+d.SourceID); err != nil {
 			return "", 0, 0, err
 		}
 	default:
@@ -359,8 +364,10 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 		ExecContext(ctx, d.SourceID, d.Key, itemID, d.URL, hash, d.packed, now, now); err != nil {
 		return "", 0, 0, err
 	}
-	if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
-		return "", 0, 0, err
+	if status != Added {
+		if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
+			return "", 0, 0, err
+		}
 	}
 	return uid, status, itemID, nil
 }
@@ -498,7 +505,7 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, now string) (int64, error) {
+func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, now string, source string) (int64, error) {
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}
@@ -519,7 +526,7 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 	if err := s.setBands(ctx, tx, id, it.Signature, false); err != nil {
 		return 0, err
 	}
-	return id, s.setFacets(ctx, tx, id, it)
+	return id, s.setFacets(ctx, tx, id, it, source)
 }
 
 func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now string) error {
@@ -550,8 +557,9 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 	return s.setFacets(ctx, tx, id, it)
 }
 
-// setFacets records what an item can be filtered by, but its sources.
-func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item) error {
+// setFacets records what an item can be filtered by, and the source
+// facets given (none for a correction: its sources stay).
+func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item, sources ...string) error {
 	facets := make([]string, 0, len(it.Topics)+2)
 	if it.Country != "" {
 		facets = append(facets, "c:"+it.Country)
@@ -572,6 +580,7 @@ func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item) error
 			}
 		}
 	}
+	facets = append(facets, sources...)
 	if len(facets) == 0 {
 		return nil
 	}

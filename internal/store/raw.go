@@ -44,12 +44,14 @@ func packRaw(raw []byte) []byte {
 	return b.Bytes()
 }
 
-// Pack compresses d's raw bytes for storage now, on the caller's core:
-// a caller making many documents at once packs each as it makes it.
-// SaveDocuments packs the documents that are not packed yet.
+// Pack compresses and hashes d's raw bytes for storage now, on the
+// caller's core, not the writer's: a caller making many documents at once
+// packs each as it makes it. SaveDocuments packs the documents that are
+// not packed yet.
 func (d *Document) Pack() {
 	if d.packed == nil {
 		d.packed = packRaw(d.Raw)
+		d.hash = ContentHash(d.Raw)
 	}
 }
 
