@@ -590,21 +590,31 @@ func (in *Ingester) retractMissing(ctx context.Context, src config.Source, docs 
 
 // parallel calls f(0) … f(n-1) on every core, handing out the indexes
 // in order until ctx ends. admit, if not nil, is asked before each index
-// is handed out, and false stops the handing out.
+// is handed out, and false stops the handing out. Each worker takes its
+// next index itself: handed out by a goroutine of their own, each index
+// waited for that goroutine to be scheduled, between workers that hold
+// the cores.
 func parallel(ctx context.Context, n int, admit func() bool, f func(i int)) {
-	next := make(chan int)
+	var mu sync.Mutex
+	next, over := 0, false
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if over || next >= n || ctx.Err() != nil || (admit != nil && !admit()) {
+			over = true
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Go(func() {
-			for i := range next {
+			for i, ok := take(); ok; i, ok = take() {
 				f(i)
 			}
 		})
 	}
-	for i := 0; i < n && ctx.Err() == nil && (admit == nil || admit()); i++ {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
 
