@@ -462,54 +462,74 @@ func TestMergeWaitsForAnnouncedWriter(t *testing.T) {
 // A merge's chunk stops between two statements once a run says it will
 // write (or a writer waits), and commits what it did; the next chunk,
 // taken after waiting mergeYield for the run, is whole. Nothing is lost.
-func TestMergeChunkCutShort(t *testing.T) {
-	ctx := context.Background()
-	restoreAfterClose(t)
+func TestMergeChunkCutShort(t *testing.T) { eachEngine(t, testMergeChunkCutShort) }
+
+// cutAfterFirstStep sets chunkStep to say a run will write at a chunk's
+// first step, and returns how to end that run; the settings are restored
+// once the store opened after it is closed.
+func cutAfterFirstStep(t *testing.T, s **Store) (done func()) {
 	gap, yield := mergeGap, mergeYield
-	t.Cleanup(func() { mergeGap, mergeYield, chunkStep = gap, yield, nil }) // once the store is closed
+	t.Cleanup(func() { mergeGap, mergeYield, chunkStep = gap, yield, nil })
 	mergeGap, mergeYield = time.Millisecond, 20*time.Millisecond
-	s, _ := openTemp(t) // SQLite: one writer for all
-	var done func()
+	var end func()
 	steps := 0
 	chunkStep = func() {
 		if steps++; steps == 1 {
-			done = s.WillWrite() // a run comes after the chunk's first statement
+			end = (*s).WillWrite() // a run comes after the chunk's first statement
 		}
 	}
+	return func() { end() }
+}
+
+func testMergeChunkCutShort(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	var s *Store
+	done := cutAfterFirstStep(t, &s)
+	s, _ = openTemp(t)
 	// The keys: 200 in one chunk of 256, 64 a statement.
 	waitKeys(t, s, 200, 7919)
 	if err := s.MergeBands(ctx); err != nil {
 		t.Fatal(err)
 	}
+	done()
 	if n := s.MergeActivity().Chunks; n != 2 {
 		t.Errorf("200 keys merged in %d transactions, want 2 (64 before the run came, the rest after it waited)", n)
 	}
 	if n := len(mergedKeys(t, s)); n != 200 {
 		t.Errorf("%d keys in item_bands after the merge, want 200", n)
 	}
-	done()
+}
+
+// The merger's indexing for search is cut short the same way (SQLite).
+func TestIndexChunkCutShort(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	var s *Store
+	done := cutAfterFirstStep(t, &s)
 	// Items to index: 40 in one transaction of 64, 8 a statement.
 	searchBatch, minIndexChunk, maxIndexChunk = 1000, 8, 64
+	s, _ = openTemp(t)
 	s.indexSize = 64
 	var docs []Document
 	for i := 0; i < 40; i++ {
 		docs = append(docs, testDoc(fmt.Sprintf("cut%d", i), fmt.Sprintf("The ferry timetable %d changed.", i), fmt.Sprintf("fpcut%d", i)))
 	}
+	s.mergeMu.Lock() // no merge runs by itself before this one
 	if _, err := s.SaveDocuments(ctx, docs); err != nil {
+		s.mergeMu.Unlock()
 		t.Fatal(err)
 	}
-	steps = 0
 	before := s.MergeActivity().Index.Chunks
-	s.mergeMu.Lock()
 	err := s.indexPending(ctx, 1, true)
 	s.mergeMu.Unlock()
+	done()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := s.MergeActivity().Index.Chunks - before; n != 2 {
 		t.Errorf("40 items indexed in %d transactions, want 2 (8 before the run came, the rest after)", n)
 	}
-	done()
 	var indexed int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'ferry'`).Scan(&indexed); err != nil || indexed != 40 {
 		t.Errorf("%d items in the search index (%v), want 40", indexed, err)
