@@ -123,17 +123,16 @@ func (s *Store) listen(ctx context.Context) {
 	postgres.Listen(ctx, s.dsn, func() { s.refreshGeneration(ctx) })
 }
 
-// flushSearch indexes for search, in tx, the items waiting in
-// fts_pending, in one statement (SQLite; see migration 0015). PostgreSQL
-// keeps each item's search vector in its row. CROSS JOIN keeps SQLite
-// walking the few pending ids, whatever its statistics say of them.
+// flushSearch indexes for search, in tx, every item waiting in
+// fts_pending (SQLite; see migration 0015). PostgreSQL keeps each item's
+// search vector in its row.
 //
 // A transaction that stores items does not index them: FTS5 writes a
 // segment of the search index at each commit that indexes, and merging
 // segments of 50 items cost the ingest bench about 100 µs of the writer a
-// release. The merger indexes them once searchBatch wait, in a
-// transaction of its own (indexPending); a search indexes what waits
-// first, so that it finds every item stored before it.
+// release. The merger indexes them once searchBatch wait, in transactions
+// of its own (indexPending); a search indexes what waits first, so that
+// it finds every item stored before it.
 func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 	_, err := s.indexSome(ctx, tx, -1)
 	return err
@@ -146,7 +145,8 @@ func (s *Store) indexSome(ctx context.Context, tx *txn, n int) (int64, error) {
 		return 0, nil
 	}
 	// The writer is held: the items that wait stay the same between the
-	// two statements.
+	// two statements. CROSS JOIN keeps SQLite walking the few pending ids,
+	// whatever its statistics say of them.
 	if _, err := s.wstmt(ctx, tx, `INSERT INTO items_fts (rowid, title, body)
 		SELECT i.id, i.title, i.content_text FROM (SELECT id FROM fts_pending ORDER BY id LIMIT ?) p CROSS JOIN items i ON i.id = p.id WHERE i.retracted = ''`).ExecContext(ctx, n); err != nil {
 		return 0, fmt.Errorf("index for search: %w", err)
