@@ -138,8 +138,9 @@ func (s *Store) mergeWaiting(ctx context.Context) error {
 		return err
 	}
 	w.mu.Lock()
-	rows, upTo := w.rows(), w.upTo
+	taken, upTo := w.take()
 	w.mu.Unlock()
+	rows := taken.rows() // no one writes what a merge took
 	sortRows(rows)
 	if len(rows) == 0 {
 		return nil

@@ -750,6 +750,64 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	}
 }
 
+// A merge takes the waiting keys (take) and leaves an empty set: lookups
+// still find what it took, keys stored meanwhile wait in the new set,
+// and once the merge has written what it took (mergedUpTo) only the keys
+// of later items stay. A merge that failed hands its keys to the next.
+func TestWaitingKeysHandedToMerge(t *testing.T) {
+	var w waitingKeys
+	w.reset(0)
+	w.built = true
+	key := func(item int64) bandKey { return bandKey{item * 7919, int(item % 16)} }
+	for item := int64(1); item <= 10; item++ {
+		w.addKey(key(item), item)
+	}
+	w.upTo = 10
+	taken, upTo := w.take()
+	if taken.n != 10 || upTo != 10 || w.n != 0 {
+		t.Fatalf("took %d keys up to item %d, %d left held; want 10, 10, 0", taken.n, upTo, w.n)
+	}
+	// Meanwhile: item 11 is stored; a commit adds item 9's key again (read
+	// from the database by the merge's catch-up, and pending on it); item
+	// 3 is corrected (its key dropped: the merge's copy stays).
+	w.addKey(key(11), 11)
+	w.addKey(key(9), 9)
+	w.dropKey(key(3), 3)
+	w.upTo = 11
+	find := func(item int64) bool {
+		keys := make([]int64, 16)
+		keys[key(item).band] = key(item).key
+		for _, id := range w.candidates(nil, keys) {
+			if id == item {
+				return true
+			}
+		}
+		return false
+	}
+	for _, item := range []int64{3, 5, 11} {
+		if !find(item) {
+			t.Errorf("item %d's key not found during the merge", item)
+		}
+	}
+	if n := w.held(); n != 12 {
+		t.Errorf("%d keys held during the merge, want 12 (10 taken, 2 since)", n)
+	}
+	// The merge fails; the next takes both sets.
+	taken, upTo = w.take()
+	if taken.n != 11 || upTo != 11 || w.n != 0 {
+		t.Fatalf("the next merge took %d keys up to item %d, %d left; want 11, 11, 0", taken.n, upTo, w.n)
+	}
+	w.addKey(key(12), 12)
+	w.upTo = 12
+	w.mergedUpTo(upTo)
+	if n := w.held(); n != 1 || !find(12) || find(5) {
+		t.Errorf("after the merge: %d keys held, item 12 found %v, item 5 found %v; want 1, true, false", n, find(12), find(5))
+	}
+	if w.merged != 11 {
+		t.Errorf("watermark %d after the merge, want 11", w.merged)
+	}
+}
+
 // Two processes store, correct, retract and merge at once: afterwards
 // every item not retracted has its current keys in item_bands or among
 // the waiting keys, and each process finds a copy of every such item.
