@@ -501,38 +501,28 @@ func testMergeChunkCutShort(t *testing.T) {
 	}
 }
 
-// The merger's indexing for search is cut short the same way (SQLite).
-func TestIndexChunkCutShort(t *testing.T) {
+// WaitForMerges returns with the merges the commits asked for done: the
+// items that waited for the search index are indexed, and no merge is
+// asked for any more.
+func TestWaitForMerges(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
-	var s *Store
-	done := cutAfterFirstStep(t, &s)
-	// Items to index: 40 in one transaction of 64, 8 a statement.
-	searchBatch, minIndexChunk, maxIndexChunk = 1000, 8, 64
-	s, _ = openTemp(t)
-	s.indexSize = 64
+	searchBatch = 20
+	s, _ := openTemp(t)
 	var docs []Document
-	for i := 0; i < 40; i++ {
-		docs = append(docs, testDoc(fmt.Sprintf("cut%d", i), fmt.Sprintf("The ferry timetable %d changed.", i), fmt.Sprintf("fpcut%d", i)))
+	for i := 0; i < 30; i++ {
+		docs = append(docs, testDoc(fmt.Sprintf("wm%d", i), fmt.Sprintf("The tide table %d was printed.", i), fmt.Sprintf("fpwm%d", i)))
 	}
-	s.mergeMu.Lock() // no merge runs by itself before this one
 	if _, err := s.SaveDocuments(ctx, docs); err != nil {
-		s.mergeMu.Unlock()
 		t.Fatal(err)
 	}
-	before := s.MergeActivity().Index.Chunks
-	err := s.indexPending(ctx, 1, true)
-	s.mergeMu.Unlock()
-	done()
-	if err != nil {
-		t.Fatal(err)
+	s.WaitForMerges(ctx)
+	var waiting int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM fts_pending`).Scan(&waiting); err != nil || waiting != 0 {
+		t.Errorf("%d items wait for the search index after WaitForMerges (%v), want 0", waiting, err)
 	}
-	if n := s.MergeActivity().Index.Chunks - before; n != 2 {
-		t.Errorf("40 items indexed in %d transactions, want 2 (8 before the run came, the rest after)", n)
-	}
-	var indexed int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'ferry'`).Scan(&indexed); err != nil || indexed != 40 {
-		t.Errorf("%d items in the search index (%v), want 40", indexed, err)
+	if s.searchWanted.Load() || s.bandsWanted.Load() {
+		t.Error("a merge is still asked for after WaitForMerges")
 	}
 }
 
@@ -668,7 +658,6 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
 	searchBatch = 30
-	minIndexChunk, maxIndexChunk = 8, 8 // the merger indexes 8 items a transaction
 	s, dsn := openTemp(t)
 	waiting := func() int {
 		t.Helper()
@@ -741,8 +730,8 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	if n := waiting(); n != 0 {
 		t.Errorf("%d items wait after %d did, want 0: the merger did not index them", n, searchBatch)
 	}
-	if n := s.MergeActivity().Index.Chunks - before; n != 4 {
-		t.Errorf("the merger indexed 30 items in %d transactions, want 4 of at most 8", n)
+	if n := s.MergeActivity().Index.Chunks - before; n != 1 {
+		t.Errorf("the merger indexed 30 items in %d transactions, want 1", n)
 	}
 	var indexed int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items_fts WHERE items_fts MATCH 'lighthouse'`).Scan(&indexed); err != nil || indexed != 38 {
@@ -948,11 +937,7 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 // any more.
 func restoreAfterClose(t *testing.T) {
 	chunk, batch, search := mergeChunk, minBandBatch, searchBatch
-	minIndex, maxIndex := minIndexChunk, maxIndexChunk
-	t.Cleanup(func() {
-		mergeChunk, minBandBatch, searchBatch = chunk, batch, search
-		minIndexChunk, maxIndexChunk = minIndex, maxIndex
-	})
+	t.Cleanup(func() { mergeChunk, minBandBatch, searchBatch = chunk, batch, search })
 }
 
 // A merge stopped halfway (the process closing, or dying) leaves the

@@ -104,7 +104,6 @@ type Store struct {
 	merges       mergeStats
 	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
 	searchSize   int          // the pages of a search merge's next chunk (under mergeMu)
-	indexSize    int          // the items the merger's next indexing transaction takes (under mergeMu)
 	indexed      mergeStats   // the merger's transactions that indexed items for search
 	searched     mergeStats   // the merges of the search index
 	waiting      waitingKeys  // the near-duplicate keys not yet merged
