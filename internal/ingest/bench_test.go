@@ -100,7 +100,11 @@ func BenchmarkFeedIngest(b *testing.B) {
 			b.Fatalf("round %d: %+v", i, r)
 		}
 	}
-	in.Store.(interface{ WaitForMerges(context.Context) }).WaitForMerges(context.Background())
+	if st, ok := in.Store.(interface{ WaitForMerges(context.Context) }); ok {
+		st.WaitForMerges(context.Background())
+	} else { // a store older than the method (bench/ingest-ab.sh runs this file on old commits)
+		b.Log("the store cannot wait for its merges: the work they leave is not timed")
+	}
 	crier := time.Since(start)
 	items := 50 * len(bodies)
 	// gofeed: the same bytes, with nothing else running.
