@@ -290,9 +290,10 @@ func (s *Store) giveWay(ctx context.Context) (forced bool) {
 // a writer holds or waits for the writer, or a run said it will write: a
 // run that came while a chunk was under way waited for the rest of it, 7.6
 // ms on average in the ingest bench, with chunks sized to hold the writer
-// 5 ms (the merger, holding it, shares the cores with the run's makers). A chunk taken after waiting mergeYield for writers to
-// pause (forced) is taken whole: that is the merge's share of the writer.
-// The first statement is always done.
+// 5 ms (the merger, holding it, shares the cores with the run's makers).
+// A chunk taken after waiting mergeYield for writers to pause (forced) is
+// taken whole: that is the merge's share of the writer. The first
+// statement is always done.
 func (s *Store) cutShort(forced bool) (stop func() bool) {
 	return func() bool {
 		if chunkStep != nil {

@@ -464,29 +464,19 @@ func TestMergeWaitsForAnnouncedWriter(t *testing.T) {
 // taken after waiting mergeYield for the run, is whole. Nothing is lost.
 func TestMergeChunkCutShort(t *testing.T) { eachEngine(t, testMergeChunkCutShort) }
 
-// cutAfterFirstStep sets chunkStep to say a run will write at a chunk's
-// first step, and returns how to end that run; the settings are restored
-// once the store opened after it is closed.
-func cutAfterFirstStep(t *testing.T, s **Store) (done func()) {
-	gap, yield := mergeGap, mergeYield
-	t.Cleanup(func() { mergeGap, mergeYield, chunkStep = gap, yield, nil })
-	mergeGap, mergeYield = time.Millisecond, 20*time.Millisecond
-	var end func()
-	steps := 0
-	chunkStep = func() {
-		if steps++; steps == 1 {
-			end = (*s).WillWrite() // a run comes after the chunk's first statement
-		}
-	}
-	return func() { end() }
-}
-
 func testMergeChunkCutShort(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
-	var s *Store
-	done := cutAfterFirstStep(t, &s)
-	s, _ = openTemp(t)
+	gap, yield := mergeGap, mergeYield
+	t.Cleanup(func() { mergeGap, mergeYield, chunkStep = gap, yield, nil }) // once the store is closed
+	mergeGap, mergeYield = time.Millisecond, 20*time.Millisecond
+	s, _ := openTemp(t)
+	var done func()
+	chunkStep = func() {
+		if done == nil {
+			done = s.WillWrite() // a run comes after the chunk's first statement
+		}
+	}
 	// The keys: 200 in one chunk of 256, 64 a statement.
 	waitKeys(t, s, 200, 7919)
 	if err := s.MergeBands(ctx); err != nil {
@@ -501,19 +491,18 @@ func testMergeChunkCutShort(t *testing.T) {
 	}
 }
 
-// WaitForMerges returns with the merges the commits asked for done: the
-// items that waited for the search index are indexed, and no merge is
-// asked for any more.
+// WaitForMerges returns with the merges the commits asked for done, even
+// when no merger is left to do them: the items that waited for the
+// search index are indexed, and no merge is asked for any more.
 func TestWaitForMerges(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
 	searchBatch = 20
 	s, _ := openTemp(t)
-	var docs []Document
-	for i := 0; i < 30; i++ {
-		docs = append(docs, testDoc(fmt.Sprintf("wm%d", i), fmt.Sprintf("The tide table %d was printed.", i), fmt.Sprintf("fpwm%d", i)))
-	}
-	if _, err := s.SaveDocuments(ctx, docs); err != nil {
+	s.mergeMu.Lock() // the commit starts no merger
+	_, err := s.SaveDocuments(ctx, numberedDocs(0, 30))
+	s.mergeMu.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	s.WaitForMerges(ctx)

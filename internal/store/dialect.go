@@ -86,8 +86,7 @@ func (t *txn) Commit() error {
 // which the process's get when it commits (s.commitWaiting).
 func (t *txn) changedKeys(s *Store) *pendingKeys {
 	if t.pending == nil {
-		t.pending = &pendingKeys{}
-		t.pending.added.reset(0)
+		t.pending = &pendingKeys{added: newKeySet()}
 		t.onCommit = func() { s.commitWaiting(t.pending) }
 	}
 	return t.pending

@@ -317,10 +317,7 @@ func (b *SaveBatch) Rollback() {
 }
 
 func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now string) (string, SaveStatus, int64, error) {
-	hash := d.hash
-	if hash == "" {
-		hash = ContentHash(d.Raw)
-	}
+	hash := d.hash // Save packs every document
 	var itemID int64
 	var oldHash, uid string
 	err := s.wstmt(ctx, tx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
@@ -505,7 +502,7 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, now string, source string) (int64, error) {
+func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, now, source string) (int64, error) {
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}

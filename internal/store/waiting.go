@@ -73,7 +73,7 @@ func (w *waitingKeys) reset(merged int64) {
 
 // add records the keys of item id, a signature's band keys by band; the
 // caller holds mu.
-func (w *waitingKeys) add(id int64, keys []int64) {
+func (w *keySet) add(id int64, keys []int64) {
 	for b, k := range keys {
 		w.addKey(bandKey{k, b}, id)
 	}
@@ -162,12 +162,7 @@ func (w *waitingKeys) take() (*keySet, int64) {
 		taken := w.keySet
 		w.taken = &taken
 	} else {
-		for bk, id := range w.first {
-			w.taken.addKey(bk, id)
-			for _, more := range w.more[bk] {
-				w.taken.addKey(bk, more)
-			}
-		}
+		w.each(w.taken.addKey)
 	}
 	w.keySet = newKeySet()
 	return w.taken, w.upTo
@@ -176,13 +171,18 @@ func (w *waitingKeys) take() (*keySet, int64) {
 // rows returns every key of the set, in no order.
 func (w *keySet) rows() []bandRow {
 	out := make([]bandRow, 0, w.n)
+	w.each(func(bk bandKey, id int64) { out = append(out, bandRow{bk, id}) })
+	return out
+}
+
+// each calls f with every key of the set and its item.
+func (w *keySet) each(f func(bk bandKey, id int64)) {
 	for bk, id := range w.first {
-		out = append(out, bandRow{bk, id})
+		f(bk, id)
 		for _, more := range w.more[bk] {
-			out = append(out, bandRow{bk, more})
+			f(bk, more)
 		}
 	}
-	return out
 }
 
 // sortRows puts rows in the order of item_bands' key. A merge sorts its
@@ -254,9 +254,9 @@ func (w *waitingKeys) held() int64 {
 // pendingKeys are the changes a transaction made to the waiting keys,
 // applied to the process's when it commits.
 type pendingKeys struct {
-	added   waitingKeys // the keys of the items it stored
-	dropped []bandRow   // keys of items it corrected or retracted
-	newest  int64       // the largest item id it stored
+	added   keySet    // the keys of the items it stored
+	dropped []bandRow // keys of items it corrected or retracted
+	newest  int64     // the largest item id it stored
 }
 
 // waitingFor returns the process's waiting keys caught up in tx, a
@@ -315,15 +315,10 @@ func (s *Store) commitWaiting(p *pendingKeys) {
 	}
 	// A merge that caught up from the database between the commit and
 	// now has these keys already, and may have merged them.
-	for bk, id := range p.added.first {
+	p.added.each(func(bk bandKey, id int64) {
 		if id > w.merged {
 			w.addKey(bk, id)
 		}
-		for _, more := range p.added.more[bk] {
-			if more > w.merged {
-				w.addKey(bk, more)
-			}
-		}
-	}
+	})
 	w.upTo = max(w.upTo, p.newest)
 }
