@@ -622,8 +622,9 @@ func timedRuns(ctx context.Context, targets []*target, rounds *atomic.Int64, siz
 				fmt.Fprintln(os.Stderr, "  ", d)
 			}
 			m := t.st.MergeActivity()
-			fmt.Fprintf(os.Stderr, "   merges since opening: keys %d chunks, %v of the writer, the longest %v; search index %d chunks, %v, the longest %v\n",
-				m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond), m.Search.Chunks, m.Search.Held.Round(time.Millisecond), m.Search.Longest.Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "   merges since opening: keys %d chunks, %v of the writer, the longest %v; search index %d chunks, %v, the longest %v; indexing for search %d transactions, %v, the longest %v\n",
+				m.Chunks, m.Held.Round(time.Millisecond), m.Longest.Round(time.Millisecond), m.Search.Chunks, m.Search.Held.Round(time.Millisecond), m.Search.Longest.Round(time.Millisecond),
+				m.Index.Chunks, m.Index.Held.Round(time.Millisecond), m.Index.Longest.Round(time.Millisecond))
 		}
 	}
 	return took, nil
