@@ -566,8 +566,10 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	}
 	// With the merge held off, every commit's items indexed (as a search
 	// indexes what waits) leave a segment of their own: the writers merge
-	// nothing (FTS5 merges in the commit at 4).
-	const commits = 12 // under FTS5's crisis merge, at 16
+	// nothing (FTS5 would merge in the commit at 4 with its automerge).
+	// The background merge takes a level of 16 segments or more
+	// (migration 0028), under FTS5's crisis merge, at 32.
+	const commits = 20
 	s.mergeMu.Lock()
 	for i := 0; i < commits; i++ {
 		save(i)
@@ -608,9 +610,11 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t) // SQLite: the search index's segments are its own
 	segments := func() int { return searchSegments(t, s) }
-	// Segments to merge: commits made while the merger is held off.
+	// Segments to merge: commits made while the merger is held off, as
+	// many as make a level the background merge takes (16, migration
+	// 0028).
 	s.mergeMu.Lock()
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 20; i++ {
 		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("The harbour office registered word%d families today, as it does every week of the year.", i), fmt.Sprintf("fp%d", i))
 		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
 			t.Fatal(err)

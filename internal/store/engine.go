@@ -151,9 +151,10 @@ func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
 // after a commit that indexed items, the store's merger (startMerges)
 // runs mergeSearch, which merges a chunk of pages a transaction, giving
 // way to writers before each (giveWay), until FTS5 finds no level with
-// 'usermerge' (4) segments to merge, or the near-duplicate keys' merge
-// falls due. Writers that outrun it meet FTS5's crisis merge (16 segments
-// on a level), which bounds the segments a search reads.
+// 'usermerge' (16, migration 0028) segments to merge, or the
+// near-duplicate keys' merge falls due. Writers that outrun it meet
+// FTS5's crisis merge (32 segments on a level), which bounds the segments
+// a search reads.
 //
 // A chunk is sized from the time the last one took, to hold the writer
 // about searchHold, between minSearchChunk and maxSearchChunk pages. A
