@@ -643,6 +643,42 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 	}
 }
 
+// TestSearchLevelOfSixteen checks the level the background merge takes
+// (migration 0028): fifteen segments are left as they are, and the
+// sixteenth makes the level merged. SQLite only.
+func TestSearchLevelOfSixteen(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	segment := func(i int) { // a commit whose item is indexed at once: a segment
+		t.Helper()
+		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("The ferry of line%d left the harbour on time.", i), fmt.Sprintf("fp%d", i))
+		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
+			t.Fatal(err)
+		}
+		s.mergeMu.Lock()
+		defer s.mergeMu.Unlock()
+		if err := s.indexPending(ctx, 1, false); err != nil {
+			t.Fatal(err)
+		}
+		s.searchWanted.Store(true)
+		s.runMerges(ctx)
+	}
+	for i := 0; i < 15; i++ {
+		segment(i)
+	}
+	if n := searchSegments(t, s); n != 15 {
+		t.Fatalf("%d segments after 15 commits, each merged after, want 15: a level under 16 was merged", n)
+	}
+	segment(15)
+	if n := searchSegments(t, s); n != 1 {
+		t.Errorf("%d segments after the 16th commit, want 1: the level was not merged", n)
+	}
+	items, err := s.Items(ctx, Query{Search: mustSearch(t, "harbour"), Limit: 100})
+	if err != nil || len(items) != 16 {
+		t.Errorf("harbour found in %d items (%v), want 16", len(items), err)
+	}
+}
+
 // Items stored wait for the search index (fts_pending): the store's
 // merger indexes them once searchBatch wait, and a search indexes what
 // waits first, so that it finds every item stored before it. SQLite
