@@ -31,11 +31,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/crier-hub/crier/internal/config"
@@ -218,6 +220,14 @@ func run(dir string, sizes []int, reps int) error {
 			}
 		}
 	}
+	// A build leaves gigabytes of written pages for the kernel to write
+	// back. They go to disk before anything is measured: the store is
+	// measured at its size, not during the writeback of its build.
+	dirty, start := dirtyKB(), time.Now()
+	syscall.Sync()
+	if *verbose {
+		fmt.Fprintf(os.Stderr, "written pages flushed before measuring: %d kB in %v\n", dirty, time.Since(start).Round(time.Millisecond))
+	}
 	var targets []*target
 	defer func() {
 		for _, t := range targets {
@@ -244,6 +254,23 @@ func run(dir string, sizes []int, reps int) error {
 	}
 	print(results)
 	return nil
+}
+
+// dirtyKB is how many kB of written pages wait for the kernel to write
+// them back (Linux's /proc/meminfo), or -1 where that is not known.
+func dirtyKB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Dirty:" {
+			if n, err := strconv.Atoi(f[1]); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // configFor is the benchmark's configuration, its store in db.
@@ -599,6 +626,10 @@ func timedRuns(ctx context.Context, targets []*target, rounds *atomic.Int64, siz
 		for k, t := range targets {
 			rounds.Add(1)
 			before := t.st.MergeActivity()
+			var gcBefore, gcAfter runtime.MemStats
+			if *verbose {
+				runtime.ReadMemStats(&gcBefore)
+			}
 			start := time.Now()
 			rep := t.in.Run(ctx, t.history)
 			took[k] = append(took[k], time.Since(start))
@@ -606,6 +637,16 @@ func timedRuns(ctx context.Context, targets []*target, rounds *atomic.Int64, siz
 			if c, sc := after.Chunks-before.Chunks, after.Search.Chunks-before.Search.Chunks; c > 0 || sc > 0 {
 				during[k] = append(during[k], fmt.Sprintf("run %d: %d key merge chunks, %v of the writer; %d search-index merge chunks, %v",
 					i+1, c, (after.Held-before.Held).Round(time.Millisecond), sc, (after.Search.Held-before.Search.Held).Round(time.Millisecond)))
+			}
+			if *verbose {
+				// Collections during the run: the process holds every
+				// size's store, and a collection over a large heap takes
+				// a core's share from the runs while it marks.
+				runtime.ReadMemStats(&gcAfter)
+				if n := gcAfter.NumGC - gcBefore.NumGC; n > 0 {
+					during[k] = append(during[k], fmt.Sprintf("run %d: %d garbage collections, %v paused, heap %d MiB after",
+						i+1, n, time.Duration(gcAfter.PauseTotalNs-gcBefore.PauseTotalNs).Round(time.Microsecond), gcAfter.HeapAlloc>>20))
+				}
 			}
 			if rep.Err != nil {
 				return nil, rep.Err

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -183,16 +182,6 @@ func (w *keySet) each(f func(bk bandKey, id int64)) {
 			f(bk, more)
 		}
 	}
-}
-
-// sortRows puts rows in the order of item_bands' key. A merge sorts its
-// snapshot after letting go of the waiting keys: sorting a million keys
-// under the lock took about 300 ms, and a source's run, whose lookups
-// take the lock, waited for it.
-func sortRows(rows []bandRow) {
-	slices.SortFunc(rows, func(a, b bandRow) int {
-		return cmp.Or(cmp.Compare(a.band, b.band), cmp.Compare(a.key, b.key), cmp.Compare(a.item, b.item))
-	})
 }
 
 // mergedUpTo forgets the keys of the items up to id, which a merge has
