@@ -502,6 +502,10 @@ func measure(ctx context.Context, targets []*target, reps int, rounds *atomic.In
 			}
 		}
 		for k, t := range targets {
+			if *verbose { // the first render, and the slowest, which the median hides
+				fmt.Fprintf(os.Stderr, "%d items, %s: first %v, slowest %v\n", int(t.f["items"]), r.name,
+					took[k][0].Round(time.Microsecond), slices.Max(took[k]).Round(time.Microsecond))
+			}
 			slices.Sort(took[k])
 			t.f[r.name] = took[k][len(took[k])/2]
 		}
