@@ -412,6 +412,14 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*target, e
 		return nil, err
 	}
 	t.f["warm the lookup indexes"] = time.Since(start)
+	if *verbose {
+		n, err := st.SearchWaiting(ctx)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "%d items: %d wait for the search index after opening\n", have, n)
+	}
 	if *settle {
 		// The near-duplicate keys the build left waiting, merged before
 		// anything is timed.

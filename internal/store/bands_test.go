@@ -643,6 +643,39 @@ func TestBandsMergeBeforeSearch(t *testing.T) {
 	}
 }
 
+// TestSearchIndexedDuringKeysMerge checks that the near-duplicate keys'
+// merge indexes for search, between its chunks, the items waiting for it:
+// under writers that never pause that merge is always due again, and the
+// search index's own turn never came. SQLite only.
+func TestSearchIndexedDuringKeysMerge(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	searchBatch = 5 // indexed between chunks once 20 wait
+	mergeChunk = 3  // a merge of many chunks
+	s, _ := openTemp(t)
+	s.mergeMu.Lock() // no merger of its own meanwhile
+	defer s.mergeMu.Unlock()
+	for i := 0; i < 30; i++ {
+		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("The river office counted boats%d on the quay.", i), fmt.Sprintf("fp%d", i))
+		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitKeys(t, s, 60, 7919)
+	if n, err := s.SearchWaiting(ctx); err != nil || n != 30 {
+		t.Fatalf("%d items wait for the search index before the merge (%v), want 30", n, err)
+	}
+	if err := s.mergeBands(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SearchWaiting(ctx); err != nil || n != 0 {
+		t.Errorf("%d items wait for the search index after the keys' merge (%v), want 0", n, err)
+	}
+	if w, err := s.catchUpWaiting(ctx); err != nil || w.held() != 0 {
+		t.Errorf("keys wait after the merge (%v)", err)
+	}
+}
+
 // TestSearchLevelOfSixteen checks the level the background merge takes
 // (migration 0028): fifteen segments are left as they are, and the
 // sixteenth makes the level merged. SQLite only.
