@@ -37,7 +37,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/crier-hub/crier/internal/config"
@@ -224,7 +223,7 @@ func run(dir string, sizes []int, reps int) error {
 	// back. They go to disk before anything is measured: the store is
 	// measured at its size, not during the writeback of its build.
 	dirty, start := dirtyKB(), time.Now()
-	syscall.Sync()
+	flushWrites()
 	if *verbose {
 		fmt.Fprintf(os.Stderr, "written pages flushed before measuring: %d kB in %v\n", dirty, time.Since(start).Round(time.Millisecond))
 	}
