@@ -506,8 +506,7 @@ func TestWaitForMerges(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.WaitForMerges(ctx)
-	var waiting int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM fts_pending`).Scan(&waiting); err != nil || waiting != 0 {
+	if waiting, err := s.SearchWaiting(ctx); err != nil || waiting != 0 {
 		t.Errorf("%d items wait for the search index after WaitForMerges (%v), want 0", waiting, err)
 	}
 	if s.searchWanted.Load() || s.bandsWanted.Load() {
@@ -724,8 +723,8 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	waiting := func() int {
 		t.Helper()
 		s.searchMerged() // the merger started by the last commit is done
-		var n int
-		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM fts_pending`).Scan(&n); err != nil {
+		n, err := s.SearchWaiting(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -183,18 +183,14 @@ var searchBatch = 256
 // quarter the size and more merging: with every merge timed, the ingest
 // bench measured 6.70 × gofeed's time against 5.50 at 150 rounds.
 func (s *Store) indexPending(ctx context.Context, least int, merging bool) error {
-	if s.pg {
-		return nil
-	}
-	var waiting int
-	if err := s.rstmt(ctx, `SELECT count(*) FROM fts_pending`).QueryRowContext(ctx).Scan(&waiting); err != nil {
+	waiting, err := s.SearchWaiting(ctx) // none on PostgreSQL
+	if err != nil {
 		return fmt.Errorf("index for search: %w", err)
 	}
 	if waiting < max(least, 1) {
 		return nil
 	}
 	var tx *txn
-	var err error
 	if merging {
 		s.giveWay(ctx)
 		tx, err = s.beginMerge(ctx)
@@ -219,8 +215,8 @@ func (s *Store) indexPending(ctx context.Context, least int, merging bool) error
 }
 
 // SearchWaiting counts the items stored and not yet in the search index
-// (SQLite; PostgreSQL indexes each item in its row, and has none), for
-// the benchmarks: the next search indexes them first.
+// (SQLite; PostgreSQL indexes each item in its row, and has none): the
+// next search indexes them first.
 func (s *Store) SearchWaiting(ctx context.Context) (int, error) {
 	if s.pg {
 		return 0, nil

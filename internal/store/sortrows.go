@@ -46,9 +46,8 @@ const topBits = 11
 // bucketSortRows sorts rows in one pass that puts each in its bucket (its
 // band, then the top bits of its key: band keys are hashes, spread evenly
 // over 63 bits), then sorts each bucket by insertion, or by comparison if
-// it is large. It returns false,
-// having changed nothing, if a row is not a band key as minhash makes
-// them (a band out of range, a negative key).
+// it is large. It returns false, having changed nothing, if a row is not
+// a band key as minhash makes them (a band out of range, a negative key).
 func bucketSortRows(rows []bandRow) bool {
 	const buckets = minhash.Bands << topBits
 	start := make([]int, buckets+1)
