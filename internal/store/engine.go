@@ -26,7 +26,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		sqlite.Checkpoints(s.closing, path, time.Second, s.checkpointNow)
+		sqlite.Checkpoints(s.closing, path, w, time.Second, s.checkpointNow, s.idle)
 	}()
 	s.refreshGeneration(ctx)
 	return s, nil

@@ -321,6 +321,16 @@ func (s *Store) WillWrite() (done func()) {
 	return func() { once.Do(s.writerDone) }
 }
 
+// idleFor is how long after the last write the store counts as idle for
+// SQLite's checkpointer, which may then empty a WAL grown large.
+var idleFor = time.Second
+
+// idle says that no write transaction is open, waiting or announced, and
+// none ended in the last idleFor.
+func (s *Store) idle() bool {
+	return s.writing.Load() == 0 && time.Since(time.Unix(0, s.lastWrite.Load())) >= idleFor
+}
+
 // writerDone counts a writer's transaction over.
 func (s *Store) writerDone() {
 	s.lastWrite.Store(time.Now().UnixNano())

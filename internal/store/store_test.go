@@ -639,3 +639,26 @@ func testRunLeases(t *testing.T) {
 		t.Error("a run recorded a minute ago was claimed again within the tick's gap")
 	}
 }
+
+// TestIdle: SQLite's checkpointer empties a large WAL only while the
+// store is idle: no writer open, waiting or announced, and none lately.
+func TestIdle(t *testing.T) {
+	defer func(d time.Duration) { idleFor = d }(idleFor)
+	idleFor = time.Hour
+	var s Store
+	if !s.idle() {
+		t.Error("a store never written is not idle")
+	}
+	done := s.WillWrite()
+	if s.idle() {
+		t.Error("a store with a writer announced is idle")
+	}
+	done()
+	if s.idle() {
+		t.Error("a store written to just now is idle")
+	}
+	idleFor = 0
+	if !s.idle() {
+		t.Error("a store whose writers are over, idleFor ago, is not idle")
+	}
+}
