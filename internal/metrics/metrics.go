@@ -94,10 +94,11 @@ var (
 	subFailDesc  = prometheus.NewDesc("crier_subscriber_failing", "1 when a subscriber's deliveries fail after every scheduled retry.", []string{"subscriber"}, nil)
 	subOwedDesc  = prometheus.NewDesc("crier_subscriber_owed", "Deliveries owed to a subscriber.", []string{"subscriber"}, nil)
 	scrapeErrors = prometheus.NewDesc("crier_store_scrape_error", "1 when the store did not answer this scrape.", nil, nil)
+	walDesc      = prometheus.NewDesc("crier_store_wal_bytes", "Size of SQLite's write-ahead log file (not on PostgreSQL).", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{itemsDesc, owedDesc, oldestDesc, logDesc, failingDesc, addedDesc, subFailDesc, subOwedDesc, scrapeErrors} {
+	for _, d := range []*prometheus.Desc{itemsDesc, owedDesc, oldestDesc, logDesc, failingDesc, addedDesc, subFailDesc, subOwedDesc, scrapeErrors, walDesc} {
 		ch <- d
 	}
 }
@@ -147,6 +148,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	} else {
 		failed = 1
+	}
+	if n, ok := c.st.WALSize(); ok {
+		ch <- prometheus.MustNewConstMetric(walDesc, prometheus.GaugeValue, float64(n))
 	}
 	ch <- prometheus.MustNewConstMetric(scrapeErrors, prometheus.GaugeValue, failed)
 }

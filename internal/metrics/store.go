@@ -15,4 +15,5 @@ type Store interface {
 	OwedBySubscriber(ctx context.Context) (map[string]store.Owed, error)
 	SourceStates(ctx context.Context) (map[string]store.SourceState, error)
 	Subscribers(ctx context.Context) (map[string]store.Subscriber, error)
+	WALSize() (int64, bool)
 }

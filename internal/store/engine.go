@@ -21,7 +21,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, claimer: newClaimer(), checkpointNow: make(chan chan struct{})}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, claimer: newClaimer(), checkpointNow: make(chan chan struct{}), path: path}
 	s.closing, s.stop = context.WithCancel(context.Background())
 	s.background.Add(1)
 	go func() {
@@ -30,6 +30,15 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	}()
 	s.refreshGeneration(ctx)
 	return s, nil
+}
+
+// WALSize is the size in bytes of SQLite's write-ahead log, and false on
+// PostgreSQL, whose own log is the server's.
+func (s *Store) WALSize() (int64, bool) {
+	if s.pg || s.path == "" {
+		return 0, false
+	}
+	return sqlite.WALSize(s.path), true
 }
 
 // checkpoint copies the WAL back into the database file now, on the

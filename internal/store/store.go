@@ -112,6 +112,7 @@ type Store struct {
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
 	// (nil on PostgreSQL).
 	checkpointNow chan chan struct{}
+	path          string // SQLite's database file; "" on PostgreSQL
 
 	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
 	wantsFilter atomic.Bool                // Warm built one: merges keep it sized

@@ -662,3 +662,25 @@ func TestIdle(t *testing.T) {
 		t.Error("a store whose writers are over, idleFor ago, is not idle")
 	}
 }
+
+// TestWALSize: the metrics read the size of SQLite's write-ahead log,
+// which grows with what is written; PostgreSQL has none of crier's own.
+func TestWALSize(t *testing.T) { eachEngine(t, testWALSize) }
+
+func testWALSize(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("k1", "a release long enough to be written", "fp1")}); err != nil {
+		t.Fatal(err)
+	}
+	n, ok := s.WALSize()
+	if s.pg {
+		if ok {
+			t.Errorf("WALSize on PostgreSQL: %d, true; want false", n)
+		}
+		return
+	}
+	if !ok || n == 0 {
+		t.Errorf("WALSize after a write: %d, %v; want some bytes, true", n, ok)
+	}
+}

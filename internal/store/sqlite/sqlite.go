@@ -215,7 +215,7 @@ func Checkpoints(ctx context.Context, path string, w *sql.DB, every time.Duratio
 		if db != nil {
 			var busy, frames, copied int
 			err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-			if err == nil && busy == 0 && frames == copied && idle != nil && idle() && walSize(path) > truncateAbove {
+			if err == nil && busy == 0 && frames == copied && idle != nil && idle() && WALSize(path) > truncateAbove {
 				emptyWAL(ctx, w)
 			}
 		}
@@ -252,9 +252,9 @@ func emptyWAL(ctx context.Context, w *sql.DB) {
 	}
 }
 
-// walSize is the size of the WAL file of the database at path (0 when
+// WALSize is the size of the WAL file of the database at path (0 when
 // there is none).
-func walSize(path string) int64 {
+func WALSize(path string) int64 {
 	fi, err := os.Stat(path + "-wal")
 	if err != nil {
 		return 0

@@ -59,14 +59,14 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	grown := walSize(path)
+	grown := WALSize(path)
 	if grown <= truncateAbove {
 		t.Fatalf("the WAL is %d bytes after 2 MB of writes, want more than %d", grown, truncateAbove)
 	}
 
 	// Busy: copied back, not emptied.
 	checkpoint()
-	if n := walSize(path); n != grown {
+	if n := WALSize(path); n != grown {
 		t.Errorf("the WAL is %d bytes after a checkpoint while the store is busy, want it left at %d", n, grown)
 	}
 
@@ -86,7 +86,7 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 	// Idle, but the reader on the log: the emptying gives up.
 	idle.Store(true)
 	checkpoint()
-	if n := walSize(path); n == 0 {
+	if n := WALSize(path); n == 0 {
 		t.Errorf("the WAL was emptied under a reader")
 	}
 	// The writer is not held: it commits while the reader stays.
@@ -97,7 +97,7 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 
 	// Idle, nobody on the log: emptied.
 	checkpoint()
-	if n := walSize(path); n != 0 {
+	if n := WALSize(path); n != 0 {
 		t.Errorf("the WAL is %d bytes after a checkpoint while idle, want 0", n)
 	}
 	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 66 {
