@@ -18,47 +18,13 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 	defer func(n int64) { truncateAbove = n }(truncateAbove)
 	truncateAbove = 256 << 10
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "crier.db")
-	w, r, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	defer r.Close()
+	path, w, r := openTemp(t)
 
 	var idle atomic.Bool
-	now := make(chan chan struct{})
-	cctx, stop := context.WithCancel(ctx)
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		// A tick too long to come during the test: each checkpoint is
-		// asked for.
-		Checkpoints(cctx, path, w, time.Hour, now, idle.Load)
-	}()
-	defer func() { stop(); <-ended }()
-	checkpoint := func() {
-		done := make(chan struct{})
-		now <- done
-		<-done
-	}
+	checkpoint, stop := startCheckpointer(path, w, idle.Load)
+	defer stop()
 
-	if _, err := w.ExecContext(ctx, `CREATE TABLE t (x BLOB)`); err != nil {
-		t.Fatal(err)
-	}
-	blob := bytes.Repeat([]byte("crier "), 32<<10/6)
-	tx, err := w.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 64; i++ {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, blob); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	writeBlobs(t, w, 64, 32<<10)
 	grown := WALSize(path)
 	if grown <= truncateAbove {
 		t.Fatalf("the WAL is %d bytes after 2 MB of writes, want more than %d", grown, truncateAbove)
@@ -75,14 +41,7 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 	if _, err := w.ExecContext(ctx, `INSERT INTO t (x) VALUES (x'00')`); err != nil {
 		t.Fatal(err)
 	}
-	rtx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	rtx := readOnLog(t, r)
 	// Idle, but the reader on the log: the emptying gives up.
 	idle.Store(true)
 	checkpoint()
@@ -100,6 +59,7 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 	if n := WALSize(path); n != 0 {
 		t.Errorf("the WAL is %d bytes after a checkpoint while idle, want 0", n)
 	}
+	var n int
 	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 66 {
 		t.Errorf("%d rows after the WAL was emptied (%v), want 66", n, err)
 	}
@@ -123,53 +83,17 @@ func TestCheckpointerEmptiesALargeWALWhenIdle(t *testing.T) {
 //	go test ./internal/store/sqlite -run '^$' -bench CommitAfterABurst -benchtime 3x
 func BenchmarkCommitAfterABurst(b *testing.B) {
 	ctx := context.Background()
-	blob := bytes.Repeat([]byte("crier "), 64<<10/6)
 	commitAfter := func(idle bool) time.Duration {
-		path := filepath.Join(b.TempDir(), "crier.db")
-		w, r, err := Open(ctx, path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer w.Close()
-		defer r.Close()
-		if _, err := w.ExecContext(ctx, `CREATE TABLE t (x BLOB)`); err != nil {
-			b.Fatal(err)
-		}
-		rtx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var n int
-		if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
-			b.Fatal(err)
-		}
+		path, w, r := openTemp(b)
+		writeBlobs(b, w, 1, 16)
+		rtx := readOnLog(b, r)
 		for i := 0; i < 40; i++ {
-			tx, err := w.BeginTx(ctx, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := 0; j < 64; j++ {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, blob); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := tx.Commit(); err != nil {
-				b.Fatal(err)
-			}
+			writeBlobs(b, w, 64, 64<<10)
 		}
 		rtx.Rollback()
-		now := make(chan chan struct{})
-		cctx, stop := context.WithCancel(ctx)
-		ended := make(chan struct{})
-		go func() {
-			defer close(ended)
-			Checkpoints(cctx, path, w, time.Hour, now, func() bool { return idle })
-		}()
-		done := make(chan struct{})
-		now <- done
-		<-done
+		checkpoint, stop := startCheckpointer(path, w, func() bool { return idle })
+		checkpoint()
 		stop()
-		<-ended
 		start := time.Now()
 		if _, err := w.ExecContext(ctx, `INSERT INTO t (x) VALUES (x'00')`); err != nil {
 			b.Fatal(err)
@@ -184,4 +108,75 @@ func BenchmarkCommitAfterABurst(b *testing.B) {
 	b.ReportMetric(float64(emptied.Microseconds())/float64(b.N), "µs_emptied")
 	b.ReportMetric(float64(grown.Microseconds())/float64(b.N), "µs_grown")
 	b.ReportMetric(float64(grown)/float64(emptied), "x_faster")
+}
+
+// openTemp opens a database in a folder of the test's, closed when the
+// test ends: its path, writer and readers.
+func openTemp(tb testing.TB) (string, *sql.DB, *sql.DB) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "crier.db")
+	w, r, err := Open(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close(); w.Close() })
+	return path, w, r
+}
+
+// readOnLog begins a read transaction that holds its snapshot, of the
+// log as it is, until it is rolled back.
+func readOnLog(tb testing.TB, r *sql.DB) *sql.Tx {
+	tb.Helper()
+	rtx, err := r.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return rtx
+}
+
+// writeBlobs commits rows rows of size bytes each to table t (created
+// if need be) in one transaction.
+func writeBlobs(tb testing.TB, w *sql.DB, rows, size int) {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS t (x BLOB)`); err != nil {
+		tb.Fatal(err)
+	}
+	blob := bytes.Repeat([]byte("crier "), size/6)
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	for i := 0; i < rows; i++ {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, blob); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// startCheckpointer runs Checkpoints on the database at path, with a tick
+// too long to come: each checkpoint is asked for by calling checkpoint.
+// stop ends it.
+func startCheckpointer(path string, w *sql.DB, idle func() bool) (checkpoint, stop func()) {
+	now := make(chan chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		Checkpoints(ctx, path, w, time.Hour, now, idle)
+	}()
+	checkpoint = func() {
+		done := make(chan struct{})
+		now <- done
+		<-done
+	}
+	return checkpoint, func() { cancel(); <-ended }
 }
