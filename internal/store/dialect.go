@@ -66,7 +66,7 @@ type txn struct {
 	waiting *waitingKeys         // in a transaction storing items: the waiting keys caught up
 	pending *pendingKeys         // what it did to the waiting keys, for onCommit
 	newest  int64                // the largest item id it stored
-	stmts   map[string]*sql.Stmt // statements prepared on it alone (see wstmt)
+	stmts   map[string]*sql.Stmt // statements bound to it, or prepared on it alone (see wstmt)
 
 	onCommit func() // called once it has committed, before onEnd
 }
