@@ -212,7 +212,7 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 		f.upTo = last
 	}
 	if gen > f.changed {
-		if err := f.learnRows(s.wstmt(ctx, tx, `SELECT signature FROM items WHERE change > ?`).QueryContext(ctx, f.changed)); err != nil {
+		if err := f.learnRows(s.wstmt(ctx, tx, `SELECT signature FROM items WHERE change > 0 AND change > ?`).QueryContext(ctx, f.changed)); err != nil {
 			return nil, err
 		}
 		f.changed = gen

@@ -1287,12 +1287,12 @@ func (s *Store) Tombstones(ctx context.Context, q Query, since time.Time) ([]Ite
 func (s *Store) RetractedSince(ctx context.Context, since time.Time) (string, error) {
 	var n int
 	var last sql.NullString
-	err := s.rstmt(ctx, `SELECT count(*), max(retracted) FROM items WHERE retracted > ?`).QueryRowContext(ctx, formatTime(since)).Scan(&n, &last)
+	err := s.rstmt(ctx, `SELECT count(*), max(retracted) FROM items WHERE retracted > '' AND retracted > ?`).QueryRowContext(ctx, formatTime(since)).Scan(&n, &last)
 	return fmt.Sprintf("%d@%s", n, last.String), err
 }
 
 func (s *Store) retractions(ctx context.Context, since time.Time) ([]Item, error) {
-	rows, err := s.rstmt(ctx, "SELECT "+itemColumns+" FROM items i WHERE i.retracted > ? ORDER BY i.retracted DESC LIMIT 1000").QueryContext(ctx, formatTime(since))
+	rows, err := s.rstmt(ctx, "SELECT "+itemColumns+" FROM items i WHERE i.retracted > '' AND i.retracted > ? ORDER BY i.retracted DESC LIMIT 1000").QueryContext(ctx, formatTime(since))
 	if err != nil {
 		return nil, fmt.Errorf("retractions: %w", err)
 	}

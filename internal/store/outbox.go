@@ -443,7 +443,7 @@ func (s *Store) owedChanges(ctx context.Context, id string, q Query) (owing, err
 		if err := tx.QueryRowContext(ctx, traced(`SELECT value FROM counters WHERE name = 'items'`)).Scan(&upper); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, traced("SELECT "+itemColumns+", i.change FROM items i WHERE i.change > ? AND i.change <= ? ORDER BY i.change LIMIT ?"),
+		rows, err := tx.QueryContext(ctx, traced("SELECT "+itemColumns+", i.change FROM items i WHERE i.change > 0 AND i.change > ? AND i.change <= ? ORDER BY i.change LIMIT ?"),
 			o.changeCursor, upper, fireChunk)
 		if err != nil {
 			return err

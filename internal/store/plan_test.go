@@ -128,6 +128,25 @@ func testEveryQueryUsesAnIndex(t *testing.T) {
 	if _, err := s.SourceState(ctx, "big"); err != nil {
 		t.Fatal(err)
 	}
+	// Corrections and retractions (docs[3] was corrected above): what
+	// subscribers follow with their second cursor, the tombstones, and
+	// the near-duplicate filter learning corrected items' keys.
+	if n, err := s.RemoveDocuments(ctx, "small", []string{"k1"}); err != nil || n != 1 {
+		t.Fatalf("retract k1: %d, %v", n, err)
+	}
+	if _, err := s.FireMany(ctx, []string{"p1"}, Query{}, numbered, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetractedSince(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tombstones(ctx, Query{Limit: 50}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	docs[4].Raw = []byte("changed too")
+	if _, err := s.SaveDocuments(ctx, docs[4:6]); err != nil {
+		t.Fatal(err)
+	}
 	setTraceSQL(nil)
 	if s.pg {
 		return
