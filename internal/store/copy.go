@@ -8,8 +8,8 @@ import (
 )
 
 // copyTables are the tables a store is made of, parents before children.
-// facet_counts and the item count are not copied: the target's triggers
-// count what is inserted.
+// facet_counts and the item count are not copied: the target's trigger
+// counts the items inserted, and Copy counts the facets.
 var copyTables = []string{"sources", "items", "documents", "item_bands", "item_facets",
 	"subscribers", "deliveries", "sent_log", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
@@ -46,6 +46,12 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 			return out, fmt.Errorf("copy %s: %w", table, err)
 		}
 		out = append(out, Copied{table, n})
+	}
+	// The store counts the facets it stores as it commits (countFacets),
+	// not a trigger: those copied are counted here.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO facet_counts (facet, n) SELECT facet, count(*) FROM item_facets GROUP BY facet
+		ON CONFLICT (facet) DO UPDATE SET n = excluded.n`); err != nil {
+		return out, err
 	}
 	// Leases belong to the processes of the old store.
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET lease_until = '', lease_holder = ''`); err != nil {

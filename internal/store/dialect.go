@@ -67,12 +67,21 @@ type txn struct {
 	pending *pendingKeys         // what it did to the waiting keys, for onCommit
 	newest  int64                // the largest item id it stored
 	stmts   map[string]*sql.Stmt // statements bound to it, or prepared on it alone (see wstmt)
+	facets  map[string]int64     // what it adds to facet_counts, written as it commits (countFacets)
 
-	onCommit func() // called once it has committed, before onEnd
+	beforeCommit func() error // called once, as it commits; an error rolls it back
+	onCommit     func()       // called once it has committed, before onEnd
 }
 
 // Commit commits the transaction and tells onCommit and onEnd.
 func (t *txn) Commit() error {
+	if f := t.beforeCommit; f != nil {
+		t.beforeCommit = nil
+		if err := f(); err != nil {
+			t.Rollback()
+			return err
+		}
+	}
 	err := t.Tx.Commit()
 	if f := t.onCommit; err == nil && f != nil {
 		t.onCommit = nil

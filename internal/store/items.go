@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -362,8 +363,14 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 		return "", 0, 0, err
 	}
 	if status != Added {
-		if _, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID); err != nil {
+		res, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`).ExecContext(ctx, "s:"+d.SourceID, itemID)
+		if err != nil {
 			return "", 0, 0, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return "", 0, 0, err
+		} else if n > 0 {
+			s.countFacets(ctx, tx, "s:"+d.SourceID)
 		}
 	}
 	return uid, status, itemID, nil
@@ -581,13 +588,53 @@ func (s *Store) setFacets(ctx context.Context, tx *txn, id int64, it Item, sourc
 	if len(facets) == 0 {
 		return nil
 	}
-	// One statement for the item's facets (a shape for each number).
+	slices.Sort(facets)
+	facets = slices.Compact(facets)
+	// One statement for the item's facets (a shape for each number),
+	// which says which were new: those are counted.
 	args := make([]any, 0, 2*len(facets))
 	for _, f := range facets {
 		args = append(args, f, id)
 	}
-	_, err := s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES `+valueRows(len(facets), 2)+` ON CONFLICT DO NOTHING`).ExecContext(ctx, args...)
-	return err
+	added, err := scanColumn[string](s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) VALUES `+valueRows(len(facets), 2)+` ON CONFLICT DO NOTHING RETURNING facet`).QueryContext(ctx, args...))
+	if err != nil {
+		return err
+	}
+	s.countFacets(ctx, tx, added...)
+	return nil
+}
+
+// countFacets counts, in tx, one more item under each of facets. The
+// counts are written to facet_counts as tx commits, a statement for many
+// facets: counted by a trigger, each facet row of each release stored ran
+// a statement of its own (13 a release in the ingest bench, 12-15 µs of
+// the store's 180). Deleted rows are still counted by a trigger.
+func (s *Store) countFacets(ctx context.Context, tx *txn, facets ...string) {
+	if len(facets) == 0 {
+		return
+	}
+	if tx.facets == nil {
+		tx.facets = map[string]int64{}
+		tx.beforeCommit = func() error { return s.writeFacetCounts(ctx, tx) }
+	}
+	for _, f := range facets {
+		tx.facets[f]++
+	}
+}
+
+// writeFacetCounts adds what tx counted to facet_counts.
+func (s *Store) writeFacetCounts(ctx context.Context, tx *txn) error {
+	facets := slices.Sorted(maps.Keys(tx.facets))
+	args := make([]any, 0, 2*len(facets))
+	for _, f := range facets {
+		args = append(args, f, tx.facets[f])
+	}
+	tx.facets = nil
+	if err := s.insertManyThen(ctx, tx, `INSERT INTO facet_counts (facet, n) VALUES `, 2, args,
+		` ON CONFLICT (facet) DO UPDATE SET n = facet_counts.n + excluded.n`); err != nil {
+		return fmt.Errorf("count facets: %w", err)
+	}
+	return nil
 }
 
 // Query selects items. Within one field values are alternatives (OR);
@@ -1212,13 +1259,13 @@ func (s *Store) retract(ctx context.Context, tx *txn, id int64, now string, gen 
 	}
 	// Its facets are kept under an "r" prefix: no feed walks them, but the
 	// subscribers whose filters it matched can still be told.
-	for _, q := range []string{
-		`INSERT INTO item_facets (facet, item_id) SELECT 'r' || facet, item_id FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r' ON CONFLICT DO NOTHING`,
-		`DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r'`,
-	} {
-		if _, err := s.wstmt(ctx, tx, q).ExecContext(ctx, id); err != nil {
-			return fmt.Errorf("retract item %d: %w", id, err)
-		}
+	kept, err := scanColumn[string](s.wstmt(ctx, tx, `INSERT INTO item_facets (facet, item_id) SELECT 'r' || facet, item_id FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r' ON CONFLICT DO NOTHING RETURNING facet`).QueryContext(ctx, id))
+	if err != nil {
+		return fmt.Errorf("retract item %d: %w", id, err)
+	}
+	s.countFacets(ctx, tx, kept...)
+	if _, err := s.wstmt(ctx, tx, `DELETE FROM item_facets WHERE item_id = ? AND substr(facet, 1, 1) != 'r'`).ExecContext(ctx, id); err != nil {
+		return fmt.Errorf("retract item %d: %w", id, err)
 	}
 	if err := s.dropBands(ctx, tx, id); err != nil {
 		return fmt.Errorf("retract item %d: %w", id, err)
