@@ -8,8 +8,8 @@ import (
 )
 
 // copyTables are the tables a store is made of, parents before children.
-// facet_counts and the item count are not copied: the target's trigger
-// counts the items inserted, and Copy counts the facets.
+// facet_counts and the item count are not copied: Copy counts what it
+// copied.
 var copyTables = []string{"sources", "items", "documents", "item_bands", "item_facets",
 	"subscribers", "deliveries", "sent_log", "shared_bodies", "delivery_bodies", "attempts", "websub", "push_subscriptions", "managed"}
 
@@ -47,10 +47,14 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 		}
 		out = append(out, Copied{table, n})
 	}
-	// The store counts the facets it stores as it commits (countFacets),
-	// not a trigger: those copied are counted here.
+	// The store counts the items and facets it stores as it commits
+	// (counting), not triggers: those copied are counted here, the items
+	// retracted left out, as Retract leaves them.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO facet_counts (facet, n) SELECT facet, count(*) FROM item_facets GROUP BY facet
 		ON CONFLICT (facet) DO UPDATE SET n = excluded.n`); err != nil {
+		return out, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = (SELECT count(*) FROM items WHERE retracted = '') WHERE name = 'item_count'`); err != nil {
 		return out, err
 	}
 	// Leases belong to the processes of the old store.

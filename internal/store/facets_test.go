@@ -180,4 +180,12 @@ func checkFacetCounts(t *testing.T, s *Store) {
 	if n < 20 || wrong != 0 || stray != 0 {
 		t.Errorf("facet_counts: %d of %d facets counted wrong, %d counted without rows", wrong, n, stray)
 	}
+	// The item count too, which the store keeps the same way.
+	var standing int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM items WHERE retracted = ''`).Scan(&standing); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ItemCount(ctx); err != nil || got != standing || standing == 0 {
+		t.Errorf("ItemCount: %d (%v), want the %d items standing", got, err, standing)
+	}
 }
