@@ -108,6 +108,12 @@ func (s *Store) AddSubscribers(ctx context.Context, subs []NewSubscriber) error 
 	if len(missing) == 0 {
 		return nil
 	}
+	// In the order of their ids: replicas starting at once insert the
+	// same rows, and two that went in different orders (a config's
+	// subscribers and the managed ones, merged from a map) each waited for
+	// a row the other had inserted, and PostgreSQL failed one start with
+	// "deadlock detected" (TestReplicasShareOnePostgres, in CI).
+	slices.SortFunc(missing, func(a, b NewSubscriber) int { return strings.Compare(a.ID, b.ID) })
 	now := s.Now()
 	tx, err := s.begin(ctx)
 	if err != nil {

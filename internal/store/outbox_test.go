@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -1197,5 +1198,41 @@ func testAddSubscribersAndRetryNowAll(t *testing.T) {
 	dels, err := claim(ctx, s, []string{"old", "all"}, 2, time.Minute)
 	if err != nil || len(dels) != 1 || dels[0].SubscriberID != "all" {
 		t.Fatalf("after RetryNowAll of all and none, claimed %+v (%v); want all's head alone, old's still waiting", dels, err)
+	}
+}
+
+// TestReplicasRegisterSubscribersTogether: replicas starting at once
+// register the same subscribers, each in its own order (the deliverer's
+// subscribers are a map). On PostgreSQL two such inserts in different
+// orders deadlocked and failed a replica's start; registered in the order
+// of their ids, every start succeeds.
+func TestReplicasRegisterSubscribersTogether(t *testing.T) {
+	eachEngine(t, testReplicasRegisterSubscribersTogether)
+}
+
+func testReplicasRegisterSubscribersTogether(t *testing.T) {
+	ctx := context.Background()
+	for round := 0; round < 6; round++ {
+		s, dsn := openTemp(t)
+		stores := []*Store{s, reopen(t, dsn), reopen(t, dsn), reopen(t, dsn)}
+		var subs []NewSubscriber
+		for i := 0; i < 40; i++ {
+			subs = append(subs, NewSubscriber{ID: fmt.Sprintf("p%02d", i), Backfill: "all"})
+		}
+		errs := make(chan error, len(stores))
+		for i, st := range stores {
+			mine := slices.Clone(subs)
+			rand.New(rand.NewPCG(uint64(round), uint64(i))).Shuffle(len(mine), func(a, b int) { mine[a], mine[b] = mine[b], mine[a] })
+			go func() { errs <- st.AddSubscribers(ctx, mine) }()
+		}
+		for range stores {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: a replica's registration failed: %v", round, err)
+			}
+		}
+		got, err := s.Subscribers(ctx)
+		if err != nil || len(got) != len(subs) {
+			t.Fatalf("round %d: %d subscribers registered (%v), want %d", round, len(got), err, len(subs))
+		}
 	}
 }
