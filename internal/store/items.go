@@ -517,12 +517,22 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		it.Contacts = []Contact{}
 	}
 	updated := it.Published
+	const insert = `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
+		topics, contacts, published, date_known, date_source, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
+		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), dateSource(it), formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature)}
 	var id int64
-	err := s.wstmt(ctx, tx, `INSERT INTO items (uid, title, summary, content_text, content_html, url, language, country, city,
-		topics, contacts, published, date_known, date_source, updated, created, fingerprint, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING id`).QueryRowContext(ctx,
-		uid, it.Title, it.Summary, it.ContentText, it.ContentHTML, it.URL, it.Language, it.Country, it.City,
-		jsonText(it.Topics), jsonText(it.Contacts), formatTime(it.Published), b2i(it.DateKnown), dateSource(it), formatTime(updated), now, it.Fingerprint, sigBytes(it.Signature)).Scan(&id)
+	var err error
+	if s.pg {
+		err = s.wstmt(ctx, tx, insert+` RETURNING id`).QueryRowContext(ctx, args...).Scan(&id)
+	} else {
+		// SQLite says the new row's id itself: RETURNING would gather it
+		// in a table of its own first.
+		var res sql.Result
+		if res, err = s.wstmt(ctx, tx, insert).ExecContext(ctx, args...); err == nil {
+			id, err = res.LastInsertId()
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
