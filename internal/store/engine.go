@@ -35,7 +35,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 // WALSize is the size in bytes of SQLite's write-ahead log, and false on
 // PostgreSQL, whose own log is the server's.
 func (s *Store) WALSize() (int64, bool) {
-	if s.pg || s.path == "" {
+	if s.path == "" { // PostgreSQL
 		return 0, false
 	}
 	return sqlite.WALSize(s.path), true
