@@ -2,10 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -24,17 +20,10 @@ func TestCrashDuringFanOut(t *testing.T) {
 	addr := freePort(t)
 	cfg := fmt.Sprintf("[server]\nlisten = %q\n[webhooks]\ntimeout = \"2s\"\nmax_body = \"3KiB\"\nallow_private_targets = true\n"+
 		"[[sources]]\nid = \"s\"\nkind = \"dir\"\npath = \"releases\"\nlanguage = \"en\"\nschedule = \"@every 1h\"\n%s", addr, subs)
-	os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644)
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "config.toml"))
-		cmd.Stderr = io.Discard
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	// Each run's log is kept, and its last lines printed if the test
+	// fails; both runs read one config and store, in dir.
 	total := func() (int, int) { return tally(partners) }
-	cmd := start()
+	cmd := startServe(t, bin, dir, "crier", cfg)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if posts, _ := total(); posts >= 10 {
@@ -48,7 +37,7 @@ func TestCrashDuringFanOut(t *testing.T) {
 	if pairsAtKill >= 3*nItems {
 		t.Fatalf("every pair was delivered before the kill (%d): the test did not interrupt a fan-out", pairsAtKill)
 	}
-	cmd = start()
+	cmd = startServe(t, bin, dir, "crier-restarted", cfg)
 	// The restart has a deadline of its own: claims the killed process
 	// held lapse after a lease (the timeout and 5 s) before they are sent
 	// again, and a loaded machine (CI beside other work) may have spent
