@@ -380,8 +380,11 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	if len(changed) == 0 {
 		return nil
 	}
-	// The store's merges hold off while the documents are parsed and made.
+	// The store's merges hold off while the documents are parsed and made,
+	// and its search indexer while they are on every core.
 	defer in.Store.WillWrite()()
+	making := in.Store.Making()
+	defer making()
 	// Each document is parsed once, on every core, for its frame lines
 	// and for normalizing.
 	parsed := make([]*normalize.Parsed, len(changed))
@@ -403,7 +406,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	// has been open saveHold, and at the end: a run is stored in a few
 	// transactions, in order. The makers run at most saveAhead documents
 	// ahead of the store, which bounds the documents held in memory.
-	if err := in.saveInOrder(ctx, src, changed, parsed, frame, r); err != nil {
+	if err := in.saveInOrder(ctx, src, changed, parsed, frame, making, r); err != nil {
 		return fmt.Errorf("source %s: %w", src.ID, err)
 	}
 	if r.Added+r.Updated >= 1000 {
@@ -418,7 +421,7 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 // saveInOrder makes each of docs (parsed already) with frame, on every
 // core, and stores them in order as they are made (see store), counting
 // what became of them in r once committed.
-func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed, frame *normalize.Frame, r *Report) error {
+func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed, frame *normalize.Frame, madeAll func(), r *Report) error {
 	n := len(docs)
 	made := make([]store.Document, n)
 	done := make(chan int, n)              // indexes made
@@ -460,6 +463,7 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 		// Save).
 		runtime.Gosched()
 	})
+	madeAll() // the store's work alone is left
 	close(done)
 	return <-saved
 }

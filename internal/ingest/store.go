@@ -21,4 +21,5 @@ type Store interface {
 	RemoveDocuments(ctx context.Context, sourceID string, keys []string) (int, error)
 	SourceState(ctx context.Context, id string) (store.SourceState, error)
 	WillWrite() (done func())
+	Making() (done func())
 }

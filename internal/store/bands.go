@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -46,13 +45,8 @@ func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
 // writers that never pause the keys' merge still falls far behind: a
 // bench/scale build of a million items left 13 million keys waiting,
 // with one merger or two; README, "At a million items".)
-func (s *Store) startMerges(bands, search bool) {
-	if bands {
-		s.bandsWanted.Store(true)
-	}
-	if search && !s.pg {
-		s.searchWanted.Store(true)
-	}
+func (s *Store) startMerges() {
+	s.bandsWanted.Store(true)
 	if s.closing.Err() != nil || !s.mergeMu.TryLock() {
 		return
 	}
@@ -64,7 +58,7 @@ func (s *Store) startMerges(bands, search bool) {
 			s.mergeMu.Unlock()
 			// Asked for after the merger's last look: it goes on, unless
 			// another took the lock meanwhile.
-			if !s.bandsWanted.Load() && !s.searchWanted.Load() || s.closing.Err() != nil || !s.mergeMu.TryLock() {
+			if !s.bandsWanted.Load() || s.closing.Err() != nil || !s.mergeMu.TryLock() {
 				return
 			}
 		}
@@ -76,25 +70,17 @@ func (s *Store) startMerges(bands, search bool) {
 // benchmarks, which time them).
 func (s *Store) WaitForMerges(ctx context.Context) {
 	s.mergeMu.Lock()
-	defer s.mergeMu.Unlock()
 	s.runMerges(ctx)
+	s.mergeMu.Unlock()
+	s.waitForSearch(ctx)
 }
 
 // runMerges does the merges asked for until none is; the caller holds
 // mergeMu. An error leaves the keys or segments as they are: the next
 // commit asks again.
 func (s *Store) runMerges(ctx context.Context) {
-	for ctx.Err() == nil {
-		switch {
-		case s.bandsWanted.Swap(false):
-			s.mergeBands(ctx)
-		case s.searchWanted.Swap(false):
-			if err := s.mergeSearch(ctx); errors.Is(err, errBandsFirst) {
-				s.searchWanted.Store(true)
-			}
-		default:
-			return
-		}
+	for ctx.Err() == nil && s.bandsWanted.Swap(false) {
+		s.mergeBands(ctx)
 	}
 }
 
@@ -160,15 +146,6 @@ func (s *Store) mergeWaiting(ctx context.Context) error {
 	chunk := cmp.Or(s.mergeSize, min(minMergeChunk, mergeChunk))
 	defer func() { s.mergeSize = chunk }()
 	for len(rows) > 0 {
-		// The items stored meanwhile are indexed for search between the
-		// chunks, once betweenChunks*searchBatch wait, after giving way to
-		// writers. Under writers that never pause, this merge was due
-		// again by its end, and the search index's turn (runMerges)
-		// never came: a bench/scale build of 300,000 items left 296,000
-		// waiting, and the first search after it indexed them all, 8.3 s.
-		if err := s.indexPending(ctx, betweenChunks*searchBatch, true); err != nil {
-			return err
-		}
 		n := min(chunk, len(rows))
 		wrote, took, err := s.writeBandKeys(ctx, rows[:n])
 		if err != nil {
@@ -201,11 +178,6 @@ func (s *Store) mergeWaiting(ctx context.Context) error {
 	w.mergedUpTo(upTo)
 	return nil
 }
-
-// betweenChunks times searchBatch items waiting for the search index are
-// indexed between two chunks of the keys' merge: enough that the merge
-// is not slowed much, few enough for one short transaction.
-const betweenChunks = 4
 
 // bandsPerInsert is how many keys one statement of a merge inserts.
 const bandsPerInsert = 64

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -499,17 +498,23 @@ func TestWaitForMerges(t *testing.T) {
 	restoreAfterClose(t)
 	searchBatch = 20
 	s, _ := openTemp(t)
-	s.mergeMu.Lock() // the commit starts no merger
+	s.mergeMu.Lock()      // the commit starts no merger
+	s.searchLoopMu.Lock() // and the indexer waits
 	_, err := s.SaveDocuments(ctx, numberedDocs(0, 30))
 	s.mergeMu.Unlock()
 	if err != nil {
+		s.searchLoopMu.Unlock()
 		t.Fatal(err)
 	}
+	if waiting, err := s.SearchWaiting(ctx); err != nil || waiting != 30 {
+		t.Errorf("%d items wait for the search index with the indexer held off (%v), want 30", waiting, err)
+	}
+	s.searchLoopMu.Unlock()
 	s.WaitForMerges(ctx)
 	if waiting, err := s.SearchWaiting(ctx); err != nil || waiting != 0 {
 		t.Errorf("%d items wait for the search index after WaitForMerges (%v), want 0", waiting, err)
 	}
-	if s.searchWanted.Load() || s.bandsWanted.Load() {
+	if s.bandsWanted.Load() {
 		t.Error("a merge is still asked for after WaitForMerges")
 	}
 }
@@ -569,23 +574,24 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	// The background merge takes a level of 16 segments or more
 	// (migration 0028), under FTS5's crisis merge, at 32.
 	const commits = 20
-	s.mergeMu.Lock()
+	s.searchLoopMu.Lock()
 	for i := 0; i < commits; i++ {
 		save(i)
-		if err := s.indexPending(ctx, 1, false); err != nil {
+		if err := s.indexSearch(ctx, 1); err != nil {
+			s.searchLoopMu.Unlock()
 			t.Fatal(err)
 		}
 	}
 	before := segments()
-	s.mergeMu.Unlock()
+	chunks := s.searchMerged()
+	s.searchLoopMu.Unlock()
 	if before < commits {
 		t.Fatalf("%d segments after %d commits with the background merge held off: the commits merged them", before, commits)
 	}
-	// The next commit starts the merge.
-	chunks := s.searchMerged()
-	save(commits)
+	// The commits woke the indexer, which merges once let go.
+	s.searchSettled()
 	if s.searchMerged() == chunks {
-		t.Fatal("no merge of the search index ran after a commit that indexed an item")
+		t.Fatal("no merge of the search index ran after commits that logged items")
 	}
 	if after := segments(); after >= 4 {
 		t.Errorf("%d segments after the merge (from %d and one more commit), want fewer than 4", after, before)
@@ -601,80 +607,6 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	}
 }
 
-// TestBandsMergeBeforeSearch checks that the merger puts the near-
-// duplicate keys' merge first: a merge of the search index stops before
-// its next chunk once the keys' merge is due, and the merger then does
-// both.
-func TestBandsMergeBeforeSearch(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTemp(t) // SQLite: the search index's segments are its own
-	segments := func() int { return searchSegments(t, s) }
-	// Segments to merge: commits made while the merger is held off, as
-	// many as make a level the background merge takes (16, migration
-	// 0028).
-	s.mergeMu.Lock()
-	for i := 0; i < 20; i++ {
-		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("The harbour office registered word%d families today, as it does every week of the year.", i), fmt.Sprintf("fp%d", i))
-		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.indexPending(ctx, 1, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitKeys(t, s, 5000, 7919)
-	before := segments()
-	s.bandsWanted.Store(true)
-	if err := s.mergeSearch(ctx); !errors.Is(err, errBandsFirst) {
-		t.Fatalf("a search merge with the keys' merge due returned %v, want errBandsFirst", err)
-	}
-	if n := segments(); n != before {
-		t.Fatalf("the search merge merged (%d segments, %d before) with the keys' merge due", n, before)
-	}
-	s.searchWanted.Store(true)
-	s.runMerges(ctx)
-	s.mergeMu.Unlock()
-	if n, err := s.BandsWaiting(ctx); err != nil || n != 0 {
-		t.Errorf("%d keys waiting after the merger ran (%v), want 0", n, err)
-	}
-	if n := segments(); n >= 4 || n >= before {
-		t.Errorf("%d segments after the merger ran (from %d), want fewer than 4", n, before)
-	}
-}
-
-// TestSearchIndexedDuringKeysMerge checks that the near-duplicate keys'
-// merge indexes for search, between its chunks, the items waiting for it:
-// under writers that never pause that merge is always due again, and the
-// search index's own turn never came. SQLite only.
-func TestSearchIndexedDuringKeysMerge(t *testing.T) {
-	ctx := context.Background()
-	restoreAfterClose(t)
-	searchBatch = 5 // indexed between chunks once 20 wait
-	mergeChunk = 3  // a merge of many chunks
-	s, _ := openTemp(t)
-	s.mergeMu.Lock() // no merger of its own meanwhile
-	defer s.mergeMu.Unlock()
-	for i := 0; i < 30; i++ {
-		d := testDoc(fmt.Sprintf("k%d", i), fmt.Sprintf("The river office counted boats%d on the quay.", i), fmt.Sprintf("fp%d", i))
-		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitKeys(t, s, 60, 7919)
-	if n, err := s.SearchWaiting(ctx); err != nil || n != 30 {
-		t.Fatalf("%d items wait for the search index before the merge (%v), want 30", n, err)
-	}
-	if err := s.mergeBands(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.SearchWaiting(ctx); err != nil || n != 0 {
-		t.Errorf("%d items wait for the search index after the keys' merge (%v), want 0", n, err)
-	}
-	if w, err := s.catchUpWaiting(ctx); err != nil || w.held() != 0 {
-		t.Errorf("keys wait after the merge (%v)", err)
-	}
-}
-
 // TestSearchLevelOfSixteen checks the level the background merge takes
 // (migration 0028): fifteen segments are left as they are, and the
 // sixteenth makes the level merged. SQLite only.
@@ -687,14 +619,10 @@ func TestSearchLevelOfSixteen(t *testing.T) {
 		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
 			t.Fatal(err)
 		}
-		s.mergeMu.Lock()
-		defer s.mergeMu.Unlock()
-		if err := s.indexPending(ctx, 1, false); err != nil {
-			t.Fatal(err)
-		}
-		s.searchWanted.Store(true)
-		s.runMerges(ctx)
+		s.waitForSearch(ctx)
 	}
+	s.searchLoopMu.Lock() // the indexer waits: the test merges
+	defer s.searchLoopMu.Unlock()
 	for i := 0; i < 15; i++ {
 		segment(i)
 	}
@@ -711,10 +639,10 @@ func TestSearchLevelOfSixteen(t *testing.T) {
 	}
 }
 
-// Items stored wait for the search index (fts_pending): the store's
-// merger indexes them once searchBatch wait, and a search indexes what
-// waits first, so that it finds every item stored before it. SQLite
-// only: PostgreSQL keeps each item's search vector in its row.
+// Items stored wait for the search index (search_log): the store's
+// indexer applies the log once searchBatch entries wait, and a search
+// applies what waits first, so that it finds every item stored before
+// it. SQLite only: PostgreSQL keeps each item's search vector in its row.
 func TestSearchIndexesWhatWaits(t *testing.T) {
 	ctx := context.Background()
 	restoreAfterClose(t)
@@ -722,7 +650,7 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	s, dsn := openTemp(t)
 	waiting := func() int {
 		t.Helper()
-		s.searchMerged() // the merger started by the last commit is done
+		s.searchSettled() // the indexer woken by the last commit is done
 		n, err := s.SearchWaiting(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -933,8 +861,8 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a.searchMerged() // both processes' mergers are done
-	b.searchMerged()
+	a.searchSettled() // both processes' indexers are done
+	b.searchSettled()
 	merged := map[bandRow]bool{}
 	for _, r := range mergedKeys(t, a) {
 		merged[r] = true

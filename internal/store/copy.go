@@ -80,9 +80,6 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'bands_merged'`, merged); err != nil {
 		return out, err
 	}
-	if err := to.flushSearch(ctx, tx); err != nil {
-		return out, err
-	}
 	if to.pg {
 		// Identity columns go on from the largest id copied.
 		for _, table := range []string{"items", "deliveries", "sent_log"} {

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,17 +15,18 @@ import (
 
 // openSQLite opens (creating if needed) the SQLite database at path.
 func openSQLite(ctx context.Context, path string) (*Store, error) {
-	w, r, err := sqlite.Open(ctx, path)
+	w, r, search, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: pool{DB: w}, r: pool{DB: r}, Now: time.Now, claimer: newClaimer(), checkpointNow: make(chan chan struct{}), path: path}
+	s := &Store{w: pool{DB: w}, r: pool{DB: r}, search: search, searchWake: make(chan struct{}, 1), searchSettle: make(chan chan struct{}), Now: time.Now, claimer: newClaimer(), checkpointNow: make(chan chan struct{}), path: path}
 	s.closing, s.stop = context.WithCancel(context.Background())
-	s.background.Add(1)
+	s.background.Add(2)
 	go func() {
 		defer s.background.Done()
 		sqlite.Checkpoints(s.closing, path, w, time.Second, s.checkpointNow, s.idle)
 	}()
+	go s.searchLoop()
 	s.refreshGeneration(ctx)
 	return s, nil
 }
@@ -130,177 +129,6 @@ func (s *Store) notifyItems(ctx context.Context, tx *txn, gen uint64) error {
 // items, until ctx ends (Watch's periodic check goes on regardless).
 func (s *Store) listen(ctx context.Context) {
 	postgres.Listen(ctx, s.dsn, func() { s.refreshGeneration(ctx) })
-}
-
-// flushSearch indexes for search, in tx, every item waiting in
-// fts_pending, in one statement (SQLite; see migration 0015). PostgreSQL
-// keeps each item's search vector in its row. CROSS JOIN keeps SQLite
-// walking the few pending ids, whatever its statistics say of them.
-//
-// A transaction that stores items does not index them: FTS5 writes a
-// segment of the search index at each commit that indexes, and merging
-// segments of 50 items cost the ingest bench about 100 µs of the writer a
-// release. The merger indexes them once searchBatch wait, in a
-// transaction of its own (indexPending); a search indexes what waits
-// first, so that it finds every item stored before it.
-func (s *Store) flushSearch(ctx context.Context, tx *txn) error {
-	if s.pg {
-		return nil
-	}
-	if _, err := s.wstmt(ctx, tx, `INSERT INTO items_fts (rowid, title, body)
-		SELECT i.id, i.title, i.content_text FROM fts_pending p CROSS JOIN items i ON i.id = p.id WHERE i.retracted = ''`).ExecContext(ctx); err != nil {
-		return fmt.Errorf("index for search: %w", err)
-	}
-	_, err := s.wstmt(ctx, tx, `DELETE FROM fts_pending`).ExecContext(ctx)
-	return err
-}
-
-// The search index's segments are merged in the background, not in the
-// commits that index items (migration 0026 turned FTS5's automerge off):
-// after a commit that indexed items, the store's merger (startMerges)
-// runs mergeSearch, which merges a chunk of pages a transaction, giving
-// way to writers before each (giveWay), until FTS5 finds no level with
-// 'usermerge' (16, migration 0028) segments to merge, or the
-// near-duplicate keys' merge falls due. Writers that outrun it meet
-// FTS5's crisis merge (32 segments on a level), which bounds the segments
-// a search reads.
-//
-// A chunk is sized from the time the last one took, to hold the writer
-// about searchHold, between minSearchChunk and maxSearchChunk pages. A
-// chunk of 128 pages held it 12 ms at most in the ingest bench (a few
-// thousand releases) but up to 160 ms at a million items, where a source
-// run that came while one ran waited for it (README, "At a million
-// items").
-var (
-	searchHold     = 5 * time.Millisecond
-	minSearchChunk = 16
-	maxSearchChunk = 256
-)
-
-// searchBatch is how many items wait for the search index before the
-// merger indexes them.
-var searchBatch = 256
-
-// indexPending indexes the items waiting for the search index, in a
-// transaction of its own, if at least least wait (SQLite). The merger
-// (merging) gives way to writers first; a search does not.
-//
-// The merger's transaction takes every item that waits, one segment of
-// the index, however long it holds the writer (about 18 ms for 256 in the
-// ingest bench). Transactions sized by time (16 to 1,024 items, about 5
-// ms) spared a run that came meanwhile the wait, but made segments a
-// quarter the size and more merging: with every merge timed, the ingest
-// bench measured 6.70 × gofeed's time against 5.50 at 150 rounds.
-func (s *Store) indexPending(ctx context.Context, least int, merging bool) error {
-	waiting, err := s.SearchWaiting(ctx) // none on PostgreSQL
-	if err != nil {
-		return fmt.Errorf("index for search: %w", err)
-	}
-	if waiting < max(least, 1) {
-		return nil
-	}
-	var tx *txn
-	if merging {
-		s.giveWay(ctx)
-		tx, err = s.beginMerge(ctx)
-	} else {
-		tx, err = s.begin(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("index for search: %w", err)
-	}
-	defer tx.Rollback()
-	start := time.Now()
-	if err := s.flushSearch(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if merging {
-		s.indexed.chunkDone(time.Since(start))
-	}
-	return nil
-}
-
-// SearchWaiting counts the items stored and not yet in the search index
-// (SQLite; PostgreSQL indexes each item in its row, and has none): the
-// next search indexes them first.
-func (s *Store) SearchWaiting(ctx context.Context) (int, error) {
-	if s.pg {
-		return 0, nil
-	}
-	var n int
-	err := s.rstmt(ctx, `SELECT count(*) FROM fts_pending`).QueryRowContext(ctx).Scan(&n)
-	return n, err
-}
-
-// errBandsFirst stops a merge of the search index for the near-duplicate
-// keys' merge, which goes first.
-var errBandsFirst = errors.New("the near-duplicate keys' merge goes first")
-
-// mergeSearch merges the search index's segments, a chunk at a time,
-// until there is nothing to merge or the keys' merge is due; the caller
-// holds mergeMu.
-func (s *Store) mergeSearch(ctx context.Context) error {
-	if err := s.indexPending(ctx, searchBatch, true); err != nil {
-		return err
-	}
-	for {
-		stop := s.cutShort(s.giveWay(ctx))
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if s.bandsWanted.Load() {
-			return errBandsFirst
-		}
-		pages := cmp.Or(s.searchSize, 2*minSearchChunk)
-		tx, err := s.beginMerge(ctx)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		// minSearchChunk pages a statement. FTS5's merge command did work
-		// when it changed two rows or more.
-		done, worked := 0, true
-		for err == nil && worked && done < pages && (done == 0 || !stop()) {
-			step := min(minSearchChunk, pages-done)
-			var before, after int64
-			err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
-			if err == nil {
-				_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items_fts (items_fts, rank) VALUES ('merge', %d)`, step))
-			}
-			if err == nil {
-				err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
-			}
-			done += step
-			worked = after-before >= 2
-		}
-		if err == nil {
-			err = tx.Commit()
-		}
-		if err != nil {
-			tx.Rollback()
-			return fmt.Errorf("merge the search index: %w", err)
-		}
-		took := time.Since(start)
-		s.searched.chunkDone(took)
-		if done >= pages {
-			s.searchSize = adaptChunk(pages, took, searchHold, minSearchChunk, maxSearchChunk)
-		}
-		if !worked {
-			return nil
-		}
-	}
-}
-
-// searchMerged waits for the merges running in this process, and returns
-// how many chunks the process's merges of the search index have committed
-// (for the tests).
-func (s *Store) searchMerged() int64 {
-	s.mergeMu.Lock()
-	defer s.mergeMu.Unlock()
-	return s.searched.chunks.Load()
 }
 
 // Warm sizes the writer's page cache for the store (SQLite) and reads

@@ -260,9 +260,8 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	}
 	mergeDue := false
 	if b.changed {
-		// The items stored wait in fts_pending: the store's merger indexes
-		// them for search, and a search indexes what waits first
-		// (indexPending).
+		// The items stored wait in search_log for the search index
+		// (searchLoop), and a search applies what waits first.
 		if mergeDue, err = s.bandsDue(ctx, tx); err != nil {
 			return fmt.Errorf("save documents: %w", err)
 		}
@@ -275,8 +274,11 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 		tx.bands.stored(tx.newest)
 	}
 	s.setGeneration(gen)
-	if mergeDue || b.changed {
-		s.startMerges(mergeDue, b.changed)
+	if mergeDue {
+		s.startMerges()
+	}
+	if b.changed {
+		s.wakeSearch()
 	}
 	return nil
 }
@@ -701,7 +703,10 @@ func in[T any](col string, vals []T, args *[]any) string {
 func (s *Store) Items(ctx context.Context, q Query) ([]Item, error) {
 	if q.Search != nil {
 		// Whatever was stored before the search is found by it.
-		if err := s.indexPending(ctx, 1, false); err != nil {
+		s.searchWaiters.Add(1)
+		err := s.indexSearch(ctx, 1)
+		s.searchWaiters.Add(-1)
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -95,20 +95,32 @@ type Store struct {
 	// Work the store does in the background (SQLite's checkpoints, merges
 	// of near-duplicate keys) ends with closing, which Close cancels, and
 	// is waited for.
-	closing      context.Context
-	stop         context.CancelFunc
-	background   sync.WaitGroup
-	mergeMu      sync.Mutex  // one merger at a time in a process (startMerges)
-	bandsWanted  atomic.Bool // the near-duplicate keys' merge is due
-	searchWanted atomic.Bool // the search index has segments to merge
-	merges       mergeStats
-	mergeSize    int          // the size of a merge's next chunk, kept for the next merge (under mergeMu)
-	searchSize   int          // the pages of a search merge's next chunk (under mergeMu)
-	indexed      mergeStats   // the merger's transactions that indexed items for search
-	searched     mergeStats   // the merges of the search index
-	waiting      waitingKeys  // the near-duplicate keys not yet merged
-	writing      atomic.Int32 // write transactions open or waiting, a merge's aside
-	lastWrite    atomic.Int64 // when the last of them ended (Unix ns)
+	closing     context.Context
+	stop        context.CancelFunc
+	background  sync.WaitGroup
+	mergeMu     sync.Mutex  // one merger at a time in a process (startMerges)
+	bandsWanted atomic.Bool // the near-duplicate keys' merge is due
+	merges      mergeStats
+	mergeSize   int // the size of a merge's next chunk, kept for the next merge (under mergeMu)
+	// The search index (SQLite: a file of its own, searchindex.go): its
+	// writer, one indexer at a time in a process, the indexer's wake-up,
+	// and the last log entry it applied.
+	search        *sql.DB
+	searchMu      sync.Mutex
+	searchWake    chan struct{}
+	searchSettle  chan chan struct{} // searchSettled's requests
+	searchLoopMu  sync.Mutex         // held by a pass of the indexer (the tests hold it to hold it off)
+	searchApplied atomic.Int64
+	searchWaiters atomic.Int32 // searches waiting for the indexer: it does not yield then
+	makeMu        sync.Mutex   // Making's count of runs making releases,
+	makers        int          // and a channel closed when it falls to 0
+	made          chan struct{}
+	searchSize    int          // the pages of a search merge's next chunk (under searchMu)
+	indexed       mergeStats   // the index's transactions that applied the log or rebuilt it
+	searched      mergeStats   // the merges of the search index
+	waiting       waitingKeys  // the near-duplicate keys not yet merged
+	writing       atomic.Int32 // write transactions open or waiting, a merge's aside
+	lastWrite     atomic.Int64 // when the last of them ended (Unix ns)
 	// checkpointNow asks SQLite's checkpointer for a checkpoint at once
 	// (nil on PostgreSQL).
 	checkpointNow chan chan struct{}
@@ -327,6 +339,29 @@ func (s *Store) WillWrite() (done func()) {
 	return func() { once.Do(s.writerDone) }
 }
 
+// Making says that a source's run is making releases on every core
+// (parsing and normalizing them) until done is called: the search
+// indexer pauses between its statements meanwhile (yieldToRuns), so that
+// it takes the cores a run leaves idle (its fetch, the end of its store,
+// its record) rather than the run's.
+func (s *Store) Making() (done func()) {
+	s.makeMu.Lock()
+	if s.makers++; s.makers == 1 {
+		s.made = make(chan struct{})
+	}
+	s.makeMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.makeMu.Lock()
+			if s.makers--; s.makers == 0 {
+				close(s.made)
+			}
+			s.makeMu.Unlock()
+		})
+	}
+}
+
 // idleFor is how long after the last write the store counts as idle for
 // SQLite's checkpointer, which may then empty a WAL grown large.
 var idleFor = time.Second
@@ -388,7 +423,7 @@ func (s *Store) Close() error {
 	if s.pg {
 		return s.w.Close()
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.search.Close(), s.w.Close())
 }
 
 // CloseForExit is Close for a process that exits as soon as it returns
@@ -405,7 +440,7 @@ func (s *Store) CloseForExit() error {
 		return s.Close()
 	}
 	s.stopWork()
-	if err := s.r.Close(); err != nil {
+	if err := errors.Join(s.r.Close(), s.search.Close()); err != nil {
 		return errors.Join(err, s.w.Close())
 	}
 	// No waiting on another process's readers: it keeps the WAL then.

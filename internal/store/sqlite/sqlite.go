@@ -78,20 +78,20 @@ func dsn(path string, readOnly bool) string {
 // the migrations it lacks. It returns the writer, one connection whose
 // transactions take the write lock at begin, and a pool of read-only
 // readers.
-func Open(ctx context.Context, path string) (w, r *sql.DB, err error) {
+func Open(ctx context.Context, path string) (w, r, search *sql.DB, err error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, nil, fmt.Errorf("open database: %q is not a file; crier keeps its store in a file (its pools of connections could not share a memory database)", path)
+		return nil, nil, nil, fmt.Errorf("open database: %q is not a file; crier keeps its store in a file (its pools of connections could not share a memory database)", path)
 	}
 	// The store holds secrets (WebSub subscribers' hub.secret): readable by
 	// its owner alone. SQLite gives its -wal and -shm files the same mode.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	f.Close()
 	w, err = sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
@@ -101,21 +101,22 @@ func Open(ctx context.Context, path string) (w, r *sql.DB, err error) {
 	}
 	if err != nil {
 		w.Close()
-		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	r, err = sql.Open("sqlite", dsn(path, true))
-	if err != nil {
+	// The search index, before the readers that attach it.
+	if search, err = OpenSearch(ctx, path); err != nil {
 		w.Close()
-		return nil, nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, nil, nil, err
 	}
+	r = sql.OpenDB(readerConnector{dsn: dsn(path, true), search: SearchPath(path)})
 	r.SetMaxOpenConns(4)
 	// Fresh statistics let the planner pick the rare filter over the
 	// common one; optimize only analyzes what changed much.
 	if _, err := w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
 		err = fmt.Errorf("open database %s: %w", path, err)
-		return nil, nil, errors.Join(err, r.Close(), w.Close())
+		return nil, nil, nil, errors.Join(err, r.Close(), search.Close(), w.Close())
 	}
-	return w, r, nil
+	return w, r, search, nil
 }
 
 // Migrate applies, in order and each in its own transaction, the

@@ -115,11 +115,11 @@ func BenchmarkCommitAfterABurst(b *testing.B) {
 func openTemp(tb testing.TB) (string, *sql.DB, *sql.DB) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "crier.db")
-	w, r, err := Open(context.Background(), path)
+	w, r, search, err := Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { r.Close(); w.Close() })
+	tb.Cleanup(func() { r.Close(); search.Close(); w.Close() })
 	return path, w, r
 }
 

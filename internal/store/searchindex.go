@@ -1,0 +1,492 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// The search index of a SQLite store lives in a file of its own, written
+// by a connection of its own (sqlite.SearchPath): the store's commits only
+// log the items whose text may have changed (search_log, migration 0032),
+// and the indexer applies the log to the index in order, in the index's
+// own transactions, never holding the store's writer. The index records
+// the last entry it applied (search_state.applied) in the transaction
+// that applies it, so an entry is applied once whatever stops crier, and
+// two processes on one store take turns (the index's writer takes its
+// lock at begin). PostgreSQL keeps each item's search vector in its row
+// and has none of this.
+//
+// The indexer, a goroutine of the store (searchLoop), applies the log once
+// searchBatch entries wait, in one transaction, so that the index's
+// segments are of a few hundred items, and then merges the segments a
+// chunk at a time (mergeSearchChunk) until FTS5 finds no level with
+// 'usermerge' (16) segments to merge; writers that outrun it meet FTS5's
+// crisis merge (32 segments on a level), which bounds the segments a
+// search reads. A search first applies whatever waits (Items), so that it
+// finds every item stored before it.
+//
+// The index is made again from the items (a rebuild, rebuildChunk items a
+// transaction) when it is new, is of another store (search_epoch), or
+// lags behind what the log still holds: a file deleted, restored from
+// another day, or copied beside another store. Searches wait for a
+// rebuild to end.
+
+// searchBatch is how many log entries wait before the indexer applies
+// them.
+var searchBatch = 256
+
+// searchApply bounds the log entries one transaction of the index
+// applies.
+const searchApply = 8192
+
+// rebuildChunk is how many items one transaction of a rebuild indexes.
+var rebuildChunk = 2048
+
+// trimEvery is how many entries the index applies between two trims of
+// the store's log, each a small transaction of the store's writer.
+var trimEvery int64 = 4096
+
+// A merge's chunk is sized from the time the last one took, to hold the
+// index's writer (which a search waits for, and no one else) about
+// searchHold, between minSearchChunk and maxSearchChunk pages.
+var (
+	searchHold     = 5 * time.Millisecond
+	minSearchChunk = 16
+	maxSearchChunk = 256
+)
+
+// searchYield is the longest the indexer pauses, between two of its
+// statements, for runs making releases (Store.Making): under runs that
+// never pause it still moves a statement at a time.
+var searchYield = 20 * time.Millisecond
+
+// yieldEvery is how many items the indexer inserts between two looks at
+// the runs.
+const yieldEvery = 16
+
+// yieldToRuns waits, searchYield at most, while a source's run makes
+// releases on every core, unless a search waits for the index.
+func (s *Store) yieldToRuns(ctx context.Context) {
+	if s.searchWaiters.Load() > 0 {
+		return
+	}
+	s.makeMu.Lock()
+	n, made := s.makers, s.made
+	s.makeMu.Unlock()
+	if n == 0 {
+		return
+	}
+	t := time.NewTimer(searchYield)
+	defer t.Stop()
+	select {
+	case <-made:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// searchState is the index's row of search_state.
+type searchState struct {
+	store   string // the search_epoch of the store it is of
+	applied int64  // the last log entry applied
+	next    int64  // the first item id a rebuild has yet to index
+	upto    int64  // the last item id the rebuild under way indexes
+	rebuilt int64  // the last id the last rebuild indexed
+}
+
+// wakeSearch tells the indexer that the log grew.
+func (s *Store) wakeSearch() {
+	if s.searchWake == nil {
+		return
+	}
+	select {
+	case s.searchWake <- struct{}{}:
+	default:
+	}
+}
+
+// searchLoop is the indexer: woken by commits that logged items, it
+// applies the log once searchBatch entries wait, merges the index's
+// segments, and trims the log, until the store closes. An error leaves
+// the log as it is: the next commit wakes it again.
+func (s *Store) searchLoop() {
+	defer s.background.Done()
+	ctx := s.closing
+	var trimmed int64
+	pass := func() {
+		s.searchLoopMu.Lock()
+		defer s.searchLoopMu.Unlock()
+		if err := s.indexSearch(ctx, searchBatch); err != nil {
+			return
+		}
+		for ctx.Err() == nil {
+			worked, err := s.mergeSearchChunk(ctx)
+			if err != nil || !worked {
+				break
+			}
+		}
+		if applied := s.searchApplied.Load(); applied-trimmed >= trimEvery {
+			if err := s.trimSearchLog(ctx, applied); err == nil {
+				trimmed = applied
+			}
+		}
+	}
+	pass() // a rebuild may be due
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.searchWake:
+			pass()
+		case done := <-s.searchSettle:
+			select {
+			case <-s.searchWake:
+				pass()
+			default:
+			}
+			close(done)
+		}
+	}
+}
+
+// searchSettled returns once the indexer has done the work of every
+// wake-up sent before it (for the tests).
+func (s *Store) searchSettled() {
+	if s.search == nil {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case s.searchSettle <- done:
+		<-done
+	case <-s.closing.Done():
+	}
+}
+
+// indexSearch brings the index up to the log (a rebuild first, if one is
+// due or under way), if at least least entries wait.
+func (s *Store) indexSearch(ctx context.Context, least int) error {
+	if s.search == nil {
+		return nil
+	}
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	for {
+		more, err := s.applySearch(ctx, least)
+		if err != nil {
+			return fmt.Errorf("index for search: %w", err)
+		}
+		if !more {
+			return nil
+		}
+		least = 1
+	}
+}
+
+// applySearch does one transaction of the index: the start of a rebuild,
+// a chunk of one, or up to searchApply log entries if at least least
+// wait. more says that there is more to do.
+func (s *Store) applySearch(ctx context.Context, least int) (more bool, err error) {
+	start := time.Now()
+	tx, err := s.search.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var st searchState
+	if err := tx.QueryRowContext(ctx, `SELECT store, applied, rebuild_next, rebuild_upto, rebuilt_upto FROM search_state`).
+		Scan(&st.store, &st.applied, &st.next, &st.upto, &st.rebuilt); err != nil {
+		return false, err
+	}
+	wrote := false
+	// What the index takes is read in one snapshot of the store: the log's
+	// entries and the items' text as of the last of them.
+	err = s.snapshot(ctx, func(rt *txn) error {
+		var epoch int64
+		var lo, hi sql.NullInt64
+		if err := rt.QueryRowContext(ctx, traced(`SELECT value FROM counters WHERE name = 'search_epoch'`)).Scan(&epoch); err != nil {
+			return err
+		}
+		if err := rt.QueryRowContext(ctx, traced(`SELECT (SELECT min(seq) FROM search_log), (SELECT max(seq) FROM search_log)`)).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		if st.store != strconv.FormatInt(epoch, 10) || hi.Int64 < st.applied || lo.Valid && lo.Int64 > st.applied+1 {
+			// Start over: every item up to the newest is indexed, and the
+			// log is applied from its last entry now.
+			var newest sql.NullInt64
+			if err := rt.QueryRowContext(ctx, traced(`SELECT max(id) FROM items`)).Scan(&newest); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO items_fts (items_fts) VALUES ('delete-all')`); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE search_state SET store = ?, applied = ?, rebuild_next = 1, rebuild_upto = ?, rebuilt_upto = ?`,
+				strconv.FormatInt(epoch, 10), hi.Int64, newest.Int64, newest.Int64); err != nil {
+				return err
+			}
+			wrote, more = true, true
+			return nil
+		}
+		if st.next <= st.upto {
+			n, last, err := s.rebuildChunk(ctx, rt, tx, st)
+			if err != nil {
+				return err
+			}
+			next := last + 1
+			if n < rebuildChunk {
+				next = st.upto + 1
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE search_state SET rebuild_next = ?`, next); err != nil {
+				return err
+			}
+			wrote, more = true, true
+			return nil
+		}
+		if hi.Int64-st.applied < int64(max(least, 1)) {
+			return nil
+		}
+		last, n, err := s.applyLog(ctx, rt, tx, st)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE search_state SET applied = ?`, last); err != nil {
+			return err
+		}
+		st.applied = last
+		wrote, more = true, n == searchApply
+		return nil
+	})
+	if err != nil || !wrote {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	s.searchApplied.Store(st.applied)
+	s.indexed.chunkDone(time.Since(start))
+	return more, nil
+}
+
+// rebuildChunk indexes the items of a rebuild from st.next on, up to
+// rebuildChunk of them, and returns how many ids it read and the last.
+func (s *Store) rebuildChunk(ctx context.Context, rt *txn, tx *sql.Tx, st searchState) (n int, last int64, err error) {
+	rows, err := rt.QueryContext(ctx, traced(`SELECT id, title, content_text, retracted FROM items WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?`), st.next, st.upto, rebuildChunk)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ins.Close()
+	for rows.Next() {
+		var id int64
+		var title, body, retracted string
+		if err := rows.Scan(&id, &title, &body, &retracted); err != nil {
+			return 0, 0, err
+		}
+		n, last = n+1, id
+		if retracted != "" {
+			continue
+		}
+		if n%yieldEvery == 0 {
+			s.yieldToRuns(ctx)
+		}
+		if _, err := ins.ExecContext(ctx, id, title, body); err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, last, rows.Err()
+}
+
+// applyLog applies up to searchApply log entries after st.applied to the
+// index: each item named is indexed as it stands in the snapshot, its old
+// entries deleted first when it may have had some (an item updated or
+// deleted, or one a rebuild may have indexed). It returns the last entry
+// applied and how many.
+func (s *Store) applyLog(ctx context.Context, rt *txn, tx *sql.Tx, st searchState) (last int64, n int, err error) {
+	rows, err := rt.QueryContext(ctx, traced(`SELECT seq, item_id, changed FROM search_log WHERE seq > ? ORDER BY seq LIMIT ?`), st.applied, searchApply)
+	if err != nil {
+		return 0, 0, err
+	}
+	var order []int64
+	drop := map[int64]bool{}
+	for rows.Next() {
+		var seq, id int64
+		var changed bool
+		if err := rows.Scan(&seq, &id, &changed); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		n, last = n+1, seq
+		if _, seen := drop[id]; !seen {
+			order = append(order, id)
+			drop[id] = false
+		}
+		if changed || id <= st.rebuilt {
+			drop[id] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	type text struct{ title, body string }
+	texts := make(map[int64]text, len(order))
+	for chunk := range slices.Chunk(order, maxListed) {
+		var args []any
+		rows, err := rt.QueryContext(ctx, traced(`SELECT id, title, content_text FROM items WHERE `+inShape("id", chunk, &args)+` AND retracted = ''`), args...)
+		if err != nil {
+			return 0, 0, err
+		}
+		for rows.Next() {
+			var id int64
+			var t text
+			if err := rows.Scan(&id, &t.title, &t.body); err != nil {
+				rows.Close()
+				return 0, 0, err
+			}
+			texts[id] = t
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, 0, err
+		}
+	}
+	del, err := tx.PrepareContext(ctx, `DELETE FROM items_fts WHERE rowid = ?`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer del.Close()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ins.Close()
+	for i, id := range order {
+		if i%yieldEvery == yieldEvery-1 {
+			s.yieldToRuns(ctx)
+		}
+		if drop[id] {
+			if _, err := del.ExecContext(ctx, id); err != nil {
+				return 0, 0, err
+			}
+		}
+		if t, ok := texts[id]; ok {
+			if _, err := ins.ExecContext(ctx, id, t.title, t.body); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return last, n, nil
+}
+
+// mergeSearchChunk merges a chunk of the index's segments (FTS5's
+// 'merge', minSearchChunk pages a statement) and says whether there was
+// anything to merge.
+func (s *Store) mergeSearchChunk(ctx context.Context) (worked bool, err error) {
+	if s.search == nil {
+		return false, nil
+	}
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	pages := cmp.Or(s.searchSize, 2*minSearchChunk)
+	tx, err := s.search.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	start := time.Now()
+	done := 0
+	worked = true
+	for err == nil && worked && done < pages {
+		if done > 0 {
+			s.yieldToRuns(ctx)
+		}
+		step := min(minSearchChunk, pages-done)
+		var before, after int64
+		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO items_fts (items_fts, rank) VALUES ('merge', %d)`, step))
+		}
+		if err == nil {
+			err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
+		}
+		done += step
+		// FTS5's merge command did work when it changed two rows or more.
+		worked = after-before >= 2
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return false, fmt.Errorf("merge the search index: %w", err)
+	}
+	took := time.Since(start)
+	s.searched.chunkDone(took)
+	if done >= pages {
+		s.searchSize = adaptChunk(pages, took, searchHold, minSearchChunk, maxSearchChunk)
+	}
+	return worked, nil
+}
+
+// trimSearchLog deletes the log's entries before the last applied (that
+// one stays, so that the log's ids go on from it).
+func (s *Store) trimSearchLog(ctx context.Context, applied int64) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := s.wstmt(ctx, tx, `DELETE FROM search_log WHERE seq < ?`).ExecContext(ctx, applied); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// waitForSearch applies everything the log holds and merges the index
+// until there is nothing to merge (WaitForMerges).
+func (s *Store) waitForSearch(ctx context.Context) {
+	if s.search == nil {
+		return
+	}
+	if err := s.indexSearch(ctx, 1); err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		if worked, err := s.mergeSearchChunk(ctx); err != nil || !worked {
+			return
+		}
+	}
+}
+
+// SearchWaiting counts the log entries not yet in the search index
+// (SQLite; PostgreSQL indexes each item in its row, and has none): the
+// next search applies them first.
+func (s *Store) SearchWaiting(ctx context.Context) (int, error) {
+	if s.pg {
+		return 0, nil
+	}
+	var applied int64
+	if err := s.r.QueryRowContext(ctx, `SELECT applied FROM search.search_state`).Scan(&applied); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.rstmt(ctx, `SELECT count(*) FROM search_log WHERE seq > ?`).QueryRowContext(ctx, applied).Scan(&n)
+	return n, err
+}
+
+// searchMerged returns how many chunks this process's merges of the
+// search index have committed, once the one under way ends (for the
+// tests).
+func (s *Store) searchMerged() int64 {
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	return s.searched.chunks.Load()
+}

@@ -1,0 +1,265 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/crier-hub/crier/internal/store/sqlite"
+)
+
+// searchFixture stores 30 releases about "lantern" in a new SQLite store,
+// corrects one away from the word, retracts another, and deletes a third
+// document's source item: 27 found.
+func searchFixture(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	var docs []Document
+	for i := 0; i < 30; i++ {
+		key := fmt.Sprintf("l%d", i)
+		docs = append(docs, testDoc(key, fmt.Sprintf("The lantern of pier%d was lit at dusk.", i), "fp"+key))
+	}
+	if _, err := s.SaveDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	fixed := testDoc("l1", "The beacon of pier1 was lit at dusk.", "fpl1")
+	fixed.Raw = []byte("corrected")
+	if _, err := s.SaveDocuments(ctx, []Document{fixed}); err != nil {
+		t.Fatal(err)
+	}
+	var uid string
+	if err := s.r.QueryRowContext(ctx, `SELECT i.uid FROM documents d JOIN items i ON i.id = d.item_id WHERE d.key = 'l2'`).Scan(&uid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Retract(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RemoveDocuments(ctx, "src", []string{"l3"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// found counts the items a search finds.
+func found(t *testing.T, s *Store, q string) int {
+	t.Helper()
+	items, err := s.Items(context.Background(), Query{Search: mustSearch(t, q), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(items)
+}
+
+// indexRows counts the rows of the search index that match a word,
+// whatever the store holds: rows left behind or written twice show here.
+func indexRows(t *testing.T, s *Store, word string) int {
+	t.Helper()
+	var n int
+	if err := s.r.QueryRowContext(context.Background(), `SELECT count(*) FROM search.items_fts WHERE items_fts MATCH ?`, word).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// removeSearchFile deletes the search index of the store at path.
+func removeSearchFile(t *testing.T, path string) {
+	t.Helper()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(sqlite.SearchPath(path) + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The search index is a file that can be made again: deleted, it is
+// rebuilt from the items at the next open; beside another store, or
+// older than the store's log, it is rebuilt too; and a rebuild leaves
+// no row twice and none of an item retracted, deleted or corrected away.
+func TestSearchIndexRebuilt(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	rebuildChunk = 7 // a rebuild of several transactions
+	s, path := openTemp(t)
+	searchFixture(t, s)
+	if n := found(t, s, "lantern"); n != 27 {
+		t.Fatalf("lantern found in %d items, want 27", n)
+	}
+	if n := indexRows(t, s, "lantern"); n != 27 {
+		t.Fatalf("%d rows of the index match lantern, want 27", n)
+	}
+	s.Close()
+
+	// Deleted: made again.
+	removeSearchFile(t, path)
+	s = reopen(t, path)
+	if n := found(t, s, "lantern"); n != 27 {
+		t.Errorf("lantern found in %d items after the index was deleted, want 27", n)
+	}
+	if n, m := found(t, s, "beacon"), indexRows(t, s, "lantern"); n != 1 || m != 27 {
+		t.Errorf("after the rebuild: beacon found in %d items (want 1), %d rows match lantern (want 27)", n, m)
+	}
+	// Items stored after the rebuild are applied from the log, once each.
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("l100", "A lantern for pier100.", "fpl100")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := found(t, s, "lantern"), indexRows(t, s, "lantern"); n != 28 || m != 28 {
+		t.Errorf("after one more release: lantern found in %d items, %d index rows; want 28 and 28", n, m)
+	}
+	s.Close()
+
+	// The index of another store beside this one: made again.
+	other, otherPath := openTemp(t)
+	if _, err := other.SaveDocuments(ctx, []Document{testDoc("x", "A lantern elsewhere.", "fpx")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := found(t, other, "lantern"); n != 1 {
+		t.Fatalf("the other store found lantern in %d items, want 1", n)
+	}
+	other.Close()
+	removeSearchFile(t, path)
+	raw, err := os.ReadFile(sqlite.SearchPath(otherPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sqlite.SearchPath(path), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, path)
+	if n, m := found(t, s, "lantern"), indexRows(t, s, "lantern"); n != 28 || m != 28 {
+		t.Errorf("with another store's index beside it: lantern found in %d items, %d index rows; want 28 and 28", n, m)
+	}
+	if n := found(t, s, "elsewhere"); n != 0 {
+		t.Errorf("the other store's release found in this one (%d)", n)
+	}
+	s.Close()
+}
+
+// An index older than what the store's log still holds (a copy of the
+// file kept from before the log was trimmed past it) is rebuilt, not
+// applied from a log with entries missing.
+func TestSearchIndexBehindTheLogRebuilt(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	trimEvery, searchBatch = 5, 1
+	defer func(n int64) { trimEvery = n }(trimEvery)
+	s, path := openTemp(t)
+	if _, err := s.SaveDocuments(ctx, []Document{testDoc("a", "An early lantern.", "fpa")}); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitForMerges(ctx)
+	s.Close()
+	old, err := os.ReadFile(sqlite.SearchPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, path)
+	for i := 0; i < 20; i++ {
+		if _, err := s.SaveDocuments(ctx, []Document{testDoc(fmt.Sprintf("b%d", i), "A later lantern.", fmt.Sprintf("fpb%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+		s.searchSettled()
+	}
+	var first int64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(seq) FROM search_log`).Scan(&first); err != nil || first <= 2 {
+		t.Fatalf("the log starts at entry %d (%v): it was not trimmed", first, err)
+	}
+	s.Close()
+	removeSearchFile(t, path)
+	if err := os.WriteFile(sqlite.SearchPath(path), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, path)
+	if n, m := found(t, s, "lantern"), indexRows(t, s, "lantern"); n != 21 || m != 21 {
+		t.Errorf("with an index older than the log: lantern found in %d items, %d index rows; want 21 and 21", n, m)
+	}
+}
+
+// The index's transactions never hold the store's writer: with another
+// connection holding the index's write lock, releases are still stored,
+// and a search finds them once the lock is let go.
+func TestSearchIndexNeverHoldsTheWriter(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	s.searchLoopMu.Lock() // the indexer waits, as it would behind the lock
+	holder, err := sql.Open("sqlite", sqlite.SearchPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	conn, err := holder.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	saved := make(chan error, 1)
+	go func() {
+		for i := 0; i < 5; i++ {
+			if _, err := s.SaveDocuments(ctx, []Document{testDoc(fmt.Sprintf("h%d", i), "The harbour lantern.", fmt.Sprintf("fph%d", i))}); err != nil {
+				saved <- err
+				return
+			}
+		}
+		saved <- s.RecordRun(ctx, "src", Run{At: time.Now()})
+	}()
+	select {
+	case err := <-saved:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("storing releases waited for the search index's lock")
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	s.searchLoopMu.Unlock()
+	if n := found(t, s, "harbour"); n != 5 {
+		t.Errorf("harbour found in %d items once the lock was let go, want 5", n)
+	}
+}
+
+// The indexer pauses for a run making releases (Making) until it is done,
+// or searchYield at most, and not at all when a search waits for it.
+func TestIndexerYieldsToRuns(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	yielded := func() <-chan struct{} {
+		c := make(chan struct{})
+		go func() { s.yieldToRuns(ctx); close(c) }()
+		return c
+	}
+	select {
+	case <-yielded():
+	case <-time.After(time.Minute):
+		t.Fatal("the indexer paused with no run making releases")
+	}
+	defer func(d time.Duration) { searchYield = d }(searchYield)
+	searchYield = time.Hour
+	done := s.Making()
+	c := yielded()
+	select {
+	case <-c:
+		t.Fatal("the indexer went on while a run made releases")
+	case <-time.After(50 * time.Millisecond):
+	}
+	done()
+	select {
+	case <-c:
+	case <-time.After(time.Minute):
+		t.Fatal("the indexer stayed paused after the run was done making")
+	}
+	done = s.Making()
+	defer done()
+	s.searchWaiters.Add(1)
+	select {
+	case <-yielded():
+	case <-time.After(time.Minute):
+		t.Fatal("the indexer paused while a search waited for it")
+	}
+	s.searchWaiters.Add(-1)
+}
