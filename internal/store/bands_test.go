@@ -531,7 +531,7 @@ func searchSegments(t *testing.T, s *Store) int {
 
 // TestSearchMergedInTheBackground checks that commits indexing items for
 // search leave the index's segments to the merge in the background
-// (migration 0026, mergeSearch), and that the merge leaves every item
+// (migration 0026, mergeSearchChunk), and that the merge leaves every item
 // found. SQLite only: PostgreSQL's search index has no segments.
 func TestSearchMergedInTheBackground(t *testing.T) {
 	ctx := context.Background()
