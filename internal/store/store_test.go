@@ -370,7 +370,7 @@ func testRawDocumentsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var std bytes.Buffer
-	std.Write(rawMagic)
+	std.Write(deflateMagic)
 	w, _ := stdflate.NewWriter(&std, stdflate.BestSpeed)
 	w.Write([]byte(body))
 	w.Close()
