@@ -207,14 +207,7 @@ func cleanXMLChars(s string) string {
 			return m
 		})
 	}
-	ok := true
-	for _, r := range s {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
-			ok = false
-			break
-		}
-	}
-	if ok {
+	if !hasIllegalXMLChar(s) {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
@@ -223,6 +216,23 @@ func cleanXMLChars(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// hasIllegalXMLChar reports whether valid UTF-8 s holds a character XML
+// forbids that cleanXMLChars drops: a control character other than tab,
+// newline and carriage return (one byte below 0x20), or U+FFFE or U+FFFF
+// (EF BF BE, EF BF BF). Read a byte at a time, not a rune: a feed is
+// mostly ASCII, and decoding each rune took a third of reading it.
+func hasIllegalXMLChar(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
+			return true
+		case c == 0xEF && i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF):
+			return true
+		}
+	}
+	return false
 }
 
 // repairUTF8 keeps the valid UTF-8 of a document and reads each byte that
