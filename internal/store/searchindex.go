@@ -67,19 +67,23 @@ var searchYield = 20 * time.Millisecond
 
 // yieldEvery is how many items the indexer inserts between two looks at
 // the runs.
-const yieldEvery = 16
+const yieldEvery = 4
+
+// yieldPages is the pages one merge statement takes when it follows a
+// pause for a run: a statement is not paused.
+const yieldPages = 4
 
 // yieldToRuns waits, searchYield at most, while a source's run makes
 // releases on every core, unless a search waits for the index.
-func (s *Store) yieldToRuns(ctx context.Context) {
+func (s *Store) yieldToRuns(ctx context.Context) (paused bool) {
 	if s.searchWaiters.Load() > 0 {
-		return
+		return false
 	}
 	s.makeMu.Lock()
 	n, made := s.makers, s.made
 	s.makeMu.Unlock()
 	if n == 0 {
-		return
+		return false
 	}
 	t := time.NewTimer(searchYield)
 	defer t.Stop()
@@ -88,6 +92,7 @@ func (s *Store) yieldToRuns(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	return true
 }
 
 // searchState is the index's row of search_state.
@@ -406,10 +411,10 @@ func (s *Store) mergeSearchChunk(ctx context.Context) (worked bool, err error) {
 	done := 0
 	worked = true
 	for err == nil && worked && done < pages {
-		if done > 0 {
-			s.yieldToRuns(ctx)
-		}
 		step := min(minSearchChunk, pages-done)
+		if s.yieldToRuns(ctx) {
+			step = min(step, yieldPages) // a run may come back at any moment
+		}
 		var before, after int64
 		err = tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before)
 		if err == nil {
