@@ -197,6 +197,7 @@ func (s *Store) indexSearch(ctx context.Context, least int) error {
 // a chunk of one, or up to searchApply log entries if at least least
 // wait. more says that there is more to do.
 func (s *Store) applySearch(ctx context.Context, least int) (more bool, err error) {
+	s.yieldToRuns(ctx)
 	start := time.Now()
 	tx, err := s.search.BeginTx(ctx, nil)
 	if err != nil {
@@ -350,7 +351,10 @@ func (s *Store) applyLog(ctx context.Context, rt *txn, tx *sql.Tx, st searchStat
 		if err != nil {
 			return 0, 0, err
 		}
-		for rows.Next() {
+		for k := 0; rows.Next(); k++ {
+			if k%(4*yieldEvery) == 4*yieldEvery-1 {
+				s.yieldToRuns(ctx)
+			}
 			var id int64
 			var t text
 			if err := rows.Scan(&id, &t.title, &t.body); err != nil {
