@@ -670,6 +670,9 @@ func firstWords(s string, n int) string {
 // stray invalid bytes and control characters.
 func decode(raw []byte) string {
 	raw = bytes.TrimPrefix(raw, []byte{0xEF, 0xBB, 0xBF})
+	if utf8.Valid(raw) { // as gather leaves it: checked 8 bytes at a time, not decoded rune by rune
+		return stripControls(string(raw))
+	}
 	return stripControls(strings.ToValidUTF8(string(raw), "\uFFFD"))
 }
 

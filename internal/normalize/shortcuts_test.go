@@ -378,3 +378,21 @@ func pieceText(rng *rand.Rand, pieces []string, n int) string {
 	}
 	return b.String()
 }
+
+// decode reads valid UTF-8 as it is and drops what is not (each invalid
+// byte is read as U+FFFD, which stripControls drops), whichever way it
+// takes: a byte order mark and control characters go either way.
+func TestDecodeValidAndNot(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"\xEF\xBB\xBFGENEVA – été", "GENEVA – été"},
+		{"a\x00b\x07c", "abc"},
+		{"caf\xe9 \xff ok", "caf  ok"},
+		{"\xEF\xBB\xBFbroken \xc3", "broken "},
+		{"zero\u200bwidth \uFFFD kept?", "zero\u200bwidth  kept?"},
+	}
+	for _, c := range cases {
+		if got := decode([]byte(c.in)); got != c.want {
+			t.Errorf("decode(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
