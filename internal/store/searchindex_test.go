@@ -263,3 +263,33 @@ func TestIndexerYieldsToRuns(t *testing.T) {
 	}
 	s.searchWaiters.Add(-1)
 }
+
+// A search index that cannot be read (damaged, or of another crier's
+// version) does not stop the store from opening: it is made anew.
+func TestDamagedSearchIndexMadeAnew(t *testing.T) {
+	s, path := openTemp(t)
+	searchFixture(t, s)
+	s.Close()
+	removeSearchFile(t, path)
+	if err := os.WriteFile(sqlite.SearchPath(path), []byte("this is not a database, whatever its name says"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, path)
+	if n := found(t, s, "lantern"); n != 27 {
+		t.Errorf("lantern found in %d items after the damaged index was made anew, want 27", n)
+	}
+	s.Close()
+	// Of a later version.
+	db, err := sql.Open("sqlite", sqlite.SearchPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 9`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = reopen(t, path)
+	if n := found(t, s, "lantern"); n != 27 {
+		t.Errorf("lantern found in %d items after another version's index was made anew, want 27", n)
+	}
+}

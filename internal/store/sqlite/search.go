@@ -66,8 +66,23 @@ func searchDSN(path string) string {
 }
 
 // OpenSearch opens (creating if needed) the search index of the store at
-// path and gives it its schema: the index's writer.
+// path and gives it its schema: the index's writer. An index that cannot
+// be opened as it is (damaged, or made by a crier of another version) is
+// deleted and made anew: it holds nothing the store cannot give again.
 func OpenSearch(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := openSearch(ctx, path)
+	if err == nil || ctx.Err() != nil {
+		return db, err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if rerr := os.Remove(SearchPath(path) + suffix); rerr != nil && !os.IsNotExist(rerr) {
+			return nil, fmt.Errorf("%w; and it could not be deleted to be made anew: %w", err, rerr)
+		}
+	}
+	return openSearch(ctx, path)
+}
+
+func openSearch(ctx context.Context, path string) (*sql.DB, error) {
 	f, err := os.OpenFile(SearchPath(path), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open the search index: %w", err)
@@ -100,7 +115,7 @@ func migrateSearch(ctx context.Context, db *sql.DB) error {
 	case v == 1:
 		return nil
 	case v > 1:
-		return fmt.Errorf("the search index is of a newer crier (version %d): delete it, and this crier makes it again", v)
+		return fmt.Errorf("the search index is of another crier (version %d)", v)
 	}
 	for _, q := range searchSchema {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
