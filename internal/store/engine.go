@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"fmt"
 	"time"
 
@@ -26,6 +27,12 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		defer s.background.Done()
 		sqlite.Checkpoints(s.closing, path, w, time.Second, s.checkpointNow, s.idle)
 	}()
+	// A search index to make again starts over now, in one transaction
+	// (a new store's is then whole: it has no items to index); the
+	// indexer goes on with the items of a store that has some.
+	s.searchMu.Lock()
+	s.applySearch(ctx, math.MaxInt32)
+	s.searchMu.Unlock()
 	go s.searchLoop()
 	s.refreshGeneration(ctx)
 	return s, nil
@@ -149,6 +156,7 @@ func (s *Store) listen(ctx context.Context) {
 // since gone, again after the filter, 2 before). The waiting keys are
 // read from their items' signatures before either.
 func (s *Store) Warm(ctx context.Context) error {
+	s.wakeSearch() // the search index may need making again
 	s.wantsFilter.Store(true)
 	if _, err := s.catchUpWaiting(ctx); err != nil {
 		return fmt.Errorf("warm the near-duplicate keys: %w", err)

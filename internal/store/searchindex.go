@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"math"
 	"context"
 	"database/sql"
 	"fmt"
@@ -115,10 +116,13 @@ func (s *Store) wakeSearch() {
 	}
 }
 
-// searchLoop is the indexer: woken by commits that logged items, it
+// searchLoop is the indexer: at start it makes the index again if that
+// is due; then, woken by commits that logged items (and by Warm), it
 // applies the log once searchBatch entries wait, merges the index's
-// segments, and trims the log, until the store closes. An error leaves
-// the log as it is: the next commit wakes it again.
+// segments, and trims the log, until the store closes. A process that
+// stores no items and warms nothing (crier push) leaves the log to
+// others. An error leaves the log as it is: the next commit wakes it
+// again.
 func (s *Store) searchLoop() {
 	defer s.background.Done()
 	ctx := s.closing
@@ -141,7 +145,11 @@ func (s *Store) searchLoop() {
 			}
 		}
 	}
-	pass() // a rebuild may be due
+	// A rebuild, if one is due, starts at once; the log waits for a
+	// commit (or Warm) to wake the indexer.
+	s.searchLoopMu.Lock()
+	s.indexSearch(ctx, math.MaxInt32)
+	s.searchLoopMu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():

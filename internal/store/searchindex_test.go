@@ -182,7 +182,8 @@ func TestSearchIndexBehindTheLogRebuilt(t *testing.T) {
 func TestSearchIndexNeverHoldsTheWriter(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
-	s.searchLoopMu.Lock() // the indexer waits, as it would behind the lock
+	s.searchSettled()     // the index is made (a new store's, empty)
+	s.searchLoopMu.Lock() // and the indexer waits, as it would behind the lock
 	holder, err := sql.Open("sqlite", sqlite.SearchPath(path))
 	if err != nil {
 		t.Fatal(err)
