@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"math"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/crier-hub/crier/internal/minhash"

@@ -2,10 +2,10 @@ package store
 
 import (
 	"cmp"
-	"math"
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
