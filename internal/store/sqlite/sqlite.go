@@ -76,8 +76,9 @@ func dsn(path string, readOnly bool) string {
 
 // Open opens (creating if needed) the database file at path and applies
 // the migrations it lacks. It returns the writer, one connection whose
-// transactions take the write lock at begin, and a pool of read-only
-// readers.
+// transactions take the write lock at begin, a pool of read-only readers
+// with the search index attached, and the search index's own writer
+// (OpenSearch).
 func Open(ctx context.Context, path string) (w, r, search *sql.DB, err error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, nil, nil, fmt.Errorf("open database: %q is not a file; crier keeps its store in a file (its pools of connections could not share a memory database)", path)
