@@ -145,7 +145,7 @@ func TestAdminRoutes(t *testing.T) {
 		t.Errorf("metrics with no admin token configured: %d, want 200", code)
 	}
 	code, body = call(t, "GET", srv.URL+"/metrics", token)
-	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "crier_store_wal_bytes", "crier_outbox_owed", "crier_outbox_oldest_owed_seconds", "crier_outbox_unsettled", "crier_subscriber_failing"} {
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "crier_store_wal_bytes", "crier_search_waiting", "crier_outbox_owed", "crier_outbox_oldest_owed_seconds", "crier_outbox_unsettled", "crier_subscriber_failing"} {
 		if !strings.Contains(body, name) {
 			t.Errorf("metrics lack %s", name)
 		}

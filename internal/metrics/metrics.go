@@ -95,10 +95,11 @@ var (
 	subOwedDesc  = prometheus.NewDesc("crier_subscriber_owed", "Deliveries owed to a subscriber.", []string{"subscriber"}, nil)
 	scrapeErrors = prometheus.NewDesc("crier_store_scrape_error", "1 when the store did not answer this scrape.", nil, nil)
 	walDesc      = prometheus.NewDesc("crier_store_wal_bytes", "Size of SQLite's write-ahead log file (not on PostgreSQL).", nil, nil)
+	searchDesc   = prometheus.NewDesc("crier_search_waiting", "Items stored and not yet in the search index, a rebuild's included (SQLite; not on PostgreSQL).", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{itemsDesc, owedDesc, oldestDesc, logDesc, failingDesc, addedDesc, subFailDesc, subOwedDesc, scrapeErrors, walDesc} {
+	for _, d := range []*prometheus.Desc{itemsDesc, owedDesc, oldestDesc, logDesc, failingDesc, addedDesc, subFailDesc, subOwedDesc, scrapeErrors, walDesc, searchDesc} {
 		ch <- d
 	}
 }
@@ -151,6 +152,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n, ok := c.st.WALSize(); ok {
 		ch <- prometheus.MustNewConstMetric(walDesc, prometheus.GaugeValue, float64(n))
+	}
+	if n, ok, err := c.st.SearchBacklog(ctx); err != nil {
+		failed = 1
+	} else if ok {
+		ch <- prometheus.MustNewConstMetric(searchDesc, prometheus.GaugeValue, float64(n))
 	}
 	ch <- prometheus.MustNewConstMetric(scrapeErrors, prometheus.GaugeValue, failed)
 }

@@ -16,4 +16,5 @@ type Store interface {
 	SourceStates(ctx context.Context) (map[string]store.SourceState, error)
 	Subscribers(ctx context.Context) (map[string]store.Subscriber, error)
 	WALSize() (int64, bool)
+	SearchBacklog(ctx context.Context) (int64, bool, error)
 }

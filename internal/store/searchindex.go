@@ -499,6 +499,28 @@ func (s *Store) SearchWaiting(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// SearchBacklog is how many items wait for the search index: the log's
+// entries not yet applied, and the ids a rebuild has yet to index (at
+// most: an id whose item was deleted counts too). It is false on
+// PostgreSQL, whose items carry their search vector.
+func (s *Store) SearchBacklog(ctx context.Context) (int64, bool, error) {
+	if s.pg {
+		return 0, false, nil
+	}
+	var applied, next, upto int64
+	if err := s.r.QueryRowContext(ctx, `SELECT applied, rebuild_next, rebuild_upto FROM search.search_state`).Scan(&applied, &next, &upto); err != nil {
+		return 0, true, err
+	}
+	var n int64
+	if err := s.rstmt(ctx, `SELECT count(*) FROM search_log WHERE seq > ?`).QueryRowContext(ctx, applied).Scan(&n); err != nil {
+		return 0, true, err
+	}
+	if upto >= next {
+		n += upto - next + 1
+	}
+	return n, true, nil
+}
+
 // searchMerged returns how many chunks this process's merges of the
 // search index have committed, once the one under way ends (for the
 // tests).

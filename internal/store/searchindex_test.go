@@ -294,3 +294,70 @@ func TestDamagedSearchIndexMadeAnew(t *testing.T) {
 		t.Errorf("lantern found in %d items after another version's index was made anew, want 27", n)
 	}
 }
+
+// SearchBacklog counts the items waiting for the search index, those of
+// a rebuild under way included, and is absent on PostgreSQL.
+func TestSearchBacklog(t *testing.T) { eachEngine(t, testSearchBacklog) }
+
+func testSearchBacklog(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	backlog := func() int64 {
+		t.Helper()
+		n, ok, err := s.SearchBacklog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok == s.pg {
+			t.Fatalf("SearchBacklog's ok is %v on %s", ok, engineOf(t))
+		}
+		return n
+	}
+	s.searchSettled()
+	s.searchLoopMu.Lock()
+	_, err := s.SaveDocuments(ctx, numberedDocs(0, 30))
+	if err != nil {
+		s.searchLoopMu.Unlock()
+		t.Fatal(err)
+	}
+	want := int64(30)
+	if s.pg {
+		want = 0
+	}
+	if n := backlog(); n != want {
+		t.Errorf("backlog %d after 30 releases with the indexer held off, want %d", n, want)
+	}
+	s.searchLoopMu.Unlock()
+	s.WaitForMerges(ctx)
+	if n := backlog(); n != 0 {
+		t.Errorf("backlog %d once the indexer is done, want 0", n)
+	}
+	if s.pg {
+		return
+	}
+	// A rebuild under way counts the ids it has yet to index: ids 11 to
+	// 30 (the state a rebuild leaves after its first chunk of 10), with
+	// the indexer held off, and the state then put back.
+	s.searchLoopMu.Lock()
+	s.searchMu.Lock()
+	_, err = s.search.ExecContext(ctx, `UPDATE search_state SET rebuild_next = 11, rebuild_upto = 30`)
+	s.searchMu.Unlock()
+	if err != nil {
+		s.searchLoopMu.Unlock()
+		t.Fatal(err)
+	}
+	n := backlog()
+	s.searchMu.Lock()
+	_, err = s.search.ExecContext(ctx, `UPDATE search_state SET rebuild_next = 31`)
+	s.searchMu.Unlock()
+	s.searchLoopMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 20 {
+		t.Errorf("backlog %d with a rebuild at id 11 of 30, want 20", n)
+	}
+	if n := backlog(); n != 0 {
+		t.Errorf("backlog %d after the rebuild, want 0", n)
+	}
+}
