@@ -412,7 +412,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*target, e
 	}
 	t.f["warm the lookup indexes"] = time.Since(start)
 	if *verbose {
-		n, err := st.SearchWaiting(ctx)
+		n, _, err := st.SearchBacklog(ctx)
 		if err != nil {
 			st.Close()
 			return nil, err

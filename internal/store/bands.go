@@ -35,16 +35,12 @@ func (s *Store) bandsDue(ctx context.Context, tx *txn) (bool, error) {
 	return waiting >= max(items, minBandBatch), err
 }
 
-// startMerges asks for the background merges a commit made due (bands:
-// the near-duplicate keys'; search: the search index's segments, SQLite
-// only) and starts the process's merger unless it is running or the
-// store is closing. One merger does both, under mergeMu: the keys' merge
-// first whenever it is due, since every release stored writes to the
-// waiting level it empties, and the search index's between, so that the
-// two do not wait for the same idle moments of the writer. (Under
-// writers that never pause the keys' merge still falls far behind: a
-// bench/scale build of a million items left 13 million keys waiting,
-// with one merger or two; README, "At a million items".)
+// startMerges asks for the merge of the near-duplicate keys a commit made
+// due and starts the process's merger, under mergeMu, unless it is
+// running or the store is closing. (Under writers that never pause it
+// still falls far behind: a bench/scale build of a million items left 13
+// million keys waiting; README, "At a million items".) The search index
+// has an indexer of its own (searchindex.go).
 func (s *Store) startMerges() {
 	s.bandsWanted.Store(true)
 	if s.closing.Err() != nil || !s.mergeMu.TryLock() {
@@ -72,7 +68,7 @@ func (s *Store) WaitForMerges(ctx context.Context) {
 	s.mergeMu.Lock()
 	s.runMerges(ctx)
 	s.mergeMu.Unlock()
-	s.waitForSearch(ctx)
+	s.catchUpSearch(ctx, 1)
 }
 
 // runMerges does the merges asked for until none is; the caller holds
@@ -271,9 +267,9 @@ func (s *Store) giveWay(ctx context.Context) (forced bool) {
 	}
 }
 
-// A merge's chunk is a few statements (64 keys, or 16 pages of the search
-// index to merge), and it stops between two, committing what it did, once
-// a writer holds or waits for the writer, or a run said it will write: a
+// A merge's chunk is a few statements (64 keys each), and it stops
+// between two, committing what it did, once a writer holds or waits for
+// the writer, or a run said it will write: a
 // run that came while a chunk was under way waited for the rest of it, 7.6
 // ms on average in the ingest bench, with chunks sized to hold the writer
 // 5 ms (the merger, holding it, shares the cores with the run's makers).
@@ -317,10 +313,10 @@ type MergeActivity struct {
 	Held    time.Duration // the writer held by them, in all
 	Longest time.Duration // the longest of them
 	// Search is what the merges of the search index's segments have done
-	// (SQLite), counted the same way.
+	// (SQLite), counted the same way, on the index's own writer.
 	Search *MergeActivity
-	// Index is what the merger's transactions that index items for search
-	// have done (SQLite).
+	// Index is what the indexer's transactions that apply the log or
+	// rebuild the index have done (SQLite).
 	Index *MergeActivity
 }
 

@@ -506,12 +506,12 @@ func TestWaitForMerges(t *testing.T) {
 		s.searchLoopMu.Unlock()
 		t.Fatal(err)
 	}
-	if waiting, err := s.SearchWaiting(ctx); err != nil || waiting != 30 {
+	if waiting, _, err := s.SearchBacklog(ctx); err != nil || waiting != 30 {
 		t.Errorf("%d items wait for the search index with the indexer held off (%v), want 30", waiting, err)
 	}
 	s.searchLoopMu.Unlock()
 	s.WaitForMerges(ctx)
-	if waiting, err := s.SearchWaiting(ctx); err != nil || waiting != 0 {
+	if waiting, _, err := s.SearchBacklog(ctx); err != nil || waiting != 0 {
 		t.Errorf("%d items wait for the search index after WaitForMerges (%v), want 0", waiting, err)
 	}
 	if s.bandsWanted.Load() {
@@ -537,18 +537,6 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	segments := func() int { return searchSegments(t, s) }
-	found := func(q string) int {
-		t.Helper()
-		sq, err := ParseSearch(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items, err := s.Items(ctx, Query{Search: sq, Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(items)
-	}
 	// A commit of 40 items of 200 words each: enough index written for
 	// FTS5's automerge, whose work is in proportion to it, to merge
 	// segments in the commits if it were on.
@@ -596,13 +584,13 @@ func TestSearchMergedInTheBackground(t *testing.T) {
 	if after := segments(); after >= 4 {
 		t.Errorf("%d segments after the merge (from %d and one more commit), want fewer than 4", after, before)
 	}
-	if n := found("harbour"); n != 100 { // the limit
-		t.Errorf("harbour found in %d items, want 100", n)
+	if n := found(t, s, "harbour"); n != commits*40 {
+		t.Errorf("harbour found in %d items, want %d", n, commits*40)
 	}
-	if n := found("word7"); n != 40 {
+	if n := found(t, s, "word7"); n != 40 {
 		t.Errorf("word7 found in %d items, want 40", n)
 	}
-	if n := found("w12345"); n != 1 {
+	if n := found(t, s, "w12345"); n != 1 {
 		t.Errorf("w12345 found in %d items, want 1", n)
 	}
 }
@@ -619,7 +607,9 @@ func TestSearchLevelOfSixteen(t *testing.T) {
 		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
 			t.Fatal(err)
 		}
-		s.waitForSearch(ctx)
+		if err := s.catchUpSearch(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.searchLoopMu.Lock() // the indexer waits: the test merges
 	defer s.searchLoopMu.Unlock()
@@ -648,10 +638,10 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	restoreAfterClose(t)
 	searchBatch = 30
 	s, dsn := openTemp(t)
-	waiting := func() int {
+	waiting := func() int64 {
 		t.Helper()
 		s.searchSettled() // the indexer woken by the last commit is done
-		n, err := s.SearchWaiting(ctx)
+		n, _, err := s.SearchBacklog(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -672,18 +662,6 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	if n := waiting(); n != 10 {
 		t.Fatalf("%d items wait for the search index after a commit of 10, want 10", n)
 	}
-	search := func(s *Store, q string) int {
-		t.Helper()
-		sq, err := ParseSearch(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items, err := s.Items(ctx, Query{Search: sq})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(items)
-	}
 	// A waiting item corrected is indexed with its new text; one retracted
 	// is not indexed at all.
 	fixed := testDoc("r0-1", "The harbour master of round0 wrote again.", "fpr0-1")
@@ -700,10 +678,10 @@ func TestSearchIndexesWhatWaits(t *testing.T) {
 	}
 	// Another process's search finds what this one stored.
 	other := reopen(t, dsn)
-	if n := search(other, "lighthouse"); n != 8 {
+	if n := found(t, other, "lighthouse"); n != 8 {
 		t.Fatalf("another process's search right after the commits found %d items, want 8 (10, one corrected away, one retracted)", n)
 	}
-	if n := search(s, "harbour"); n != 1 {
+	if n := found(t, s, "harbour"); n != 1 {
 		t.Errorf("the corrected text found in %d items, want 1", n)
 	}
 	if n := waiting(); n != 0 {

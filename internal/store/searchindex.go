@@ -105,6 +105,40 @@ type searchState struct {
 	rebuilt int64  // the last id the last rebuild indexed
 }
 
+// searchStatus is the index's state and the store's log seen together.
+type searchStatus struct {
+	state  searchState
+	epoch  string        // the store's search_epoch
+	lo, hi sql.NullInt64 // the log's first and last entries
+}
+
+// stale says that the index is to be made again: it is of another store,
+// or behind what the log still holds.
+func (t searchStatus) stale() bool {
+	return t.state.store != t.epoch || t.hi.Int64 < t.state.applied || t.lo.Valid && t.lo.Int64 > t.state.applied+1
+}
+
+// waiting is how many log entries the index has yet to apply: the log's
+// ids follow each other above the last applied (only entries before it
+// are trimmed, and a rolled-back insert gives its id back).
+func (t searchStatus) waiting() int64 { return max(0, t.hi.Int64-t.state.applied) }
+
+// unbuilt is how many ids a rebuild under way has yet to index.
+func (t searchStatus) unbuilt() int64 { return max(0, t.state.upto-t.state.next+1) }
+
+// readSearchStatus reads the index's state and the store's log in one
+// statement on a reader, without the indexer's locks.
+func (s *Store) readSearchStatus(ctx context.Context) (searchStatus, error) {
+	var t searchStatus
+	var epoch int64
+	err := s.rstmt(ctx, `SELECT st.store, st.applied, st.rebuild_next, st.rebuild_upto, st.rebuilt_upto,
+		(SELECT value FROM counters WHERE name = 'search_epoch'), (SELECT min(seq) FROM search_log), (SELECT max(seq) FROM search_log)
+		FROM search.search_state st`).QueryRowContext(ctx).
+		Scan(&t.state.store, &t.state.applied, &t.state.next, &t.state.upto, &t.state.rebuilt, &epoch, &t.lo, &t.hi)
+	t.epoch = strconv.FormatInt(epoch, 10)
+	return t, err
+}
+
 // wakeSearch tells the indexer that the log grew.
 func (s *Store) wakeSearch() {
 	if s.searchWake == nil {
@@ -130,14 +164,8 @@ func (s *Store) searchLoop() {
 	pass := func() {
 		s.searchLoopMu.Lock()
 		defer s.searchLoopMu.Unlock()
-		if err := s.indexSearch(ctx, searchBatch); err != nil {
+		if err := s.catchUpSearch(ctx, searchBatch); err != nil {
 			return
-		}
-		for ctx.Err() == nil {
-			worked, err := s.mergeSearchChunk(ctx)
-			if err != nil || !worked {
-				break
-			}
 		}
 		if applied := s.searchApplied.Load(); applied-trimmed >= trimEvery {
 			if err := s.trimSearchLog(ctx, applied); err == nil {
@@ -187,6 +215,11 @@ func (s *Store) indexSearch(ctx context.Context, least int) error {
 	if s.search == nil {
 		return nil
 	}
+	// Most searches find nothing to do: they need not queue for the
+	// indexer's lock, nor begin a write of the index, to learn it.
+	if t, err := s.readSearchStatus(ctx); err == nil && !t.stale() && t.unbuilt() == 0 && t.waiting() < int64(max(least, 1)) {
+		return nil
+	}
 	s.searchMu.Lock()
 	defer s.searchMu.Unlock()
 	for {
@@ -221,15 +254,16 @@ func (s *Store) applySearch(ctx context.Context, least int) (more bool, err erro
 	// What the index takes is read in one snapshot of the store: the log's
 	// entries and the items' text as of the last of them.
 	err = s.snapshot(ctx, func(rt *txn) error {
+		t := searchStatus{state: st}
 		var epoch int64
-		var lo, hi sql.NullInt64
 		if err := rt.QueryRowContext(ctx, traced(`SELECT value FROM counters WHERE name = 'search_epoch'`)).Scan(&epoch); err != nil {
 			return err
 		}
-		if err := rt.QueryRowContext(ctx, traced(`SELECT (SELECT min(seq) FROM search_log), (SELECT max(seq) FROM search_log)`)).Scan(&lo, &hi); err != nil {
+		if err := rt.QueryRowContext(ctx, traced(`SELECT (SELECT min(seq) FROM search_log), (SELECT max(seq) FROM search_log)`)).Scan(&t.lo, &t.hi); err != nil {
 			return err
 		}
-		if st.store != strconv.FormatInt(epoch, 10) || hi.Int64 < st.applied || lo.Valid && lo.Int64 > st.applied+1 {
+		t.epoch = strconv.FormatInt(epoch, 10)
+		if t.stale() {
 			// Start over: every item up to the newest is indexed, and the
 			// log is applied from its last entry now.
 			var newest sql.NullInt64
@@ -240,13 +274,14 @@ func (s *Store) applySearch(ctx context.Context, least int) (more bool, err erro
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE search_state SET store = ?, applied = ?, rebuild_next = 1, rebuild_upto = ?, rebuilt_upto = ?`,
-				strconv.FormatInt(epoch, 10), hi.Int64, newest.Int64, newest.Int64); err != nil {
+				t.epoch, t.hi.Int64, newest.Int64, newest.Int64); err != nil {
 				return err
 			}
+			st.applied = t.hi.Int64
 			wrote, more = true, true
 			return nil
 		}
-		if st.next <= st.upto {
+		if t.unbuilt() > 0 {
 			n, last, err := s.rebuildChunk(ctx, rt, tx, st)
 			if err != nil {
 				return err
@@ -261,7 +296,7 @@ func (s *Store) applySearch(ctx context.Context, least int) (more bool, err erro
 			wrote, more = true, true
 			return nil
 		}
-		if hi.Int64-st.applied < int64(max(least, 1)) {
+		if t.waiting() < int64(max(least, 1)) {
 			return nil
 		}
 		last, n, err := s.applyLog(ctx, rt, tx, st)
@@ -467,58 +502,35 @@ func (s *Store) trimSearchLog(ctx context.Context, applied int64) error {
 	return tx.Commit()
 }
 
-// waitForSearch applies everything the log holds and merges the index
-// until there is nothing to merge (WaitForMerges).
-func (s *Store) waitForSearch(ctx context.Context) {
-	if s.search == nil {
-		return
-	}
-	if err := s.indexSearch(ctx, 1); err != nil {
-		return
+// catchUpSearch applies the log if at least least entries wait (and a
+// rebuild first, if one is due), then merges the index until there is
+// nothing to merge.
+func (s *Store) catchUpSearch(ctx context.Context, least int) error {
+	if err := s.indexSearch(ctx, least); err != nil {
+		return err
 	}
 	for ctx.Err() == nil {
 		if worked, err := s.mergeSearchChunk(ctx); err != nil || !worked {
-			return
+			return err
 		}
 	}
-}
-
-// SearchWaiting counts the log entries not yet in the search index
-// (SQLite; PostgreSQL indexes each item in its row, and has none): the
-// next search applies them first.
-func (s *Store) SearchWaiting(ctx context.Context) (int, error) {
-	if s.pg {
-		return 0, nil
-	}
-	var applied int64
-	if err := s.r.QueryRowContext(ctx, `SELECT applied FROM search.search_state`).Scan(&applied); err != nil {
-		return 0, err
-	}
-	var n int
-	err := s.rstmt(ctx, `SELECT count(*) FROM search_log WHERE seq > ?`).QueryRowContext(ctx, applied).Scan(&n)
-	return n, err
+	return ctx.Err()
 }
 
 // SearchBacklog is how many items wait for the search index: the log's
 // entries not yet applied, and the ids a rebuild has yet to index (at
-// most: an id whose item was deleted counts too). It is false on
-// PostgreSQL, whose items carry their search vector.
+// most: an id whose item was deleted counts too). The next search
+// applies them first. It is false on PostgreSQL, whose items carry their
+// search vector.
 func (s *Store) SearchBacklog(ctx context.Context) (int64, bool, error) {
 	if s.pg {
 		return 0, false, nil
 	}
-	var applied, next, upto int64
-	if err := s.r.QueryRowContext(ctx, `SELECT applied, rebuild_next, rebuild_upto FROM search.search_state`).Scan(&applied, &next, &upto); err != nil {
+	t, err := s.readSearchStatus(ctx)
+	if err != nil {
 		return 0, true, err
 	}
-	var n int64
-	if err := s.rstmt(ctx, `SELECT count(*) FROM search_log WHERE seq > ?`).QueryRowContext(ctx, applied).Scan(&n); err != nil {
-		return 0, true, err
-	}
-	if upto >= next {
-		n += upto - next + 1
-	}
-	return n, true, nil
+	return t.waiting() + t.unbuilt(), true, nil
 }
 
 // searchMerged returns how many chunks this process's merges of the

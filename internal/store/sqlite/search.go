@@ -141,12 +141,15 @@ func (c readerConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	ex := conn.(driver.ExecerContext)
-	for _, q := range []string{"ATTACH DATABASE ? AS search", "PRAGMA search.cache_size = -2048", "PRAGMA search.mmap_size = 1073741824"} {
-		var args []driver.NamedValue
-		if q == "ATTACH DATABASE ? AS search" {
-			args = []driver.NamedValue{{Ordinal: 1, Value: c.search}}
-		}
-		if _, err := ex.ExecContext(ctx, q, args); err != nil {
+	for _, st := range []struct {
+		query string
+		args  []driver.NamedValue
+	}{
+		{"ATTACH DATABASE ? AS search", []driver.NamedValue{{Ordinal: 1, Value: c.search}}},
+		{"PRAGMA search.cache_size = -2048", nil},
+		{"PRAGMA search.mmap_size = 1073741824", nil},
+	} {
+		if _, err := ex.ExecContext(ctx, st.query, st.args); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("attach the search index: %w", err)
 		}
@@ -154,4 +157,7 @@ func (c readerConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return conn, nil
 }
 
-func (c readerConnector) Driver() driver.Driver { return &msqlite.Driver{} }
+// readerDriver opens the readers' connections.
+var readerDriver = &msqlite.Driver{}
+
+func (c readerConnector) Driver() driver.Driver { return readerDriver }
