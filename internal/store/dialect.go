@@ -69,6 +69,7 @@ type txn struct {
 	stmts   map[string]*sql.Stmt // statements bound to it, or prepared on it alone (see wstmt)
 	facets  map[string]int64     // what it adds to facet_counts, written as it commits (countFacets)
 	added   int64                // the items it inserted, added to item_count as it commits
+	fresh   []freshText          // the text of the items it inserted (SQLite), for the indexer once committed
 
 	beforeCommit func() error // called once, as it commits; an error rolls it back
 	onCommit     func()       // called once it has committed, before onEnd

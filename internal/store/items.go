@@ -273,6 +273,7 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	if tx.bands != nil && tx.newest > 0 {
 		tx.bands.stored(tx.newest)
 	}
+	s.fresh.add(tx.fresh)
 	s.setGeneration(gen)
 	if mergeDue {
 		s.startMerges()
@@ -539,6 +540,9 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	tx.newest = max(tx.newest, id)
+	if s.search != nil {
+		tx.fresh = append(tx.fresh, freshText{id: id, title: it.Title, body: it.ContentText})
+	}
 	s.counting(ctx, tx)
 	tx.added++
 	if err := s.setBands(ctx, tx, id, it.Signature, false); err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -386,9 +387,17 @@ func (s *Store) applyLog(ctx context.Context, rt *txn, tx *sql.Tx, st searchStat
 	if err := rows.Err(); err != nil {
 		return 0, 0, err
 	}
-	type text struct{ title, body string }
-	texts := make(map[int64]text, len(order))
-	for chunk := range slices.Chunk(order, maxListed) {
+	// An item only inserted since the index last saw it (one entry, not
+	// changed, not a rebuild's) stands as this process inserted it, if it
+	// did: its text is taken from memory, and only the others' is read.
+	texts := s.fresh.take(order, drop)
+	var read []int64
+	for _, id := range order {
+		if _, ok := texts[id]; !ok {
+			read = append(read, id)
+		}
+	}
+	for chunk := range slices.Chunk(read, maxListed) {
 		var args []any
 		rows, err := rt.QueryContext(ctx, traced(`SELECT id, title, content_text FROM items WHERE `+inShape("id", chunk, &args)+` AND retracted = ''`), args...)
 		if err != nil {
@@ -399,7 +408,7 @@ func (s *Store) applyLog(ctx context.Context, rt *txn, tx *sql.Tx, st searchStat
 				s.yieldToRuns(ctx)
 			}
 			var id int64
-			var t text
+			var t freshText
 			if err := rows.Scan(&id, &t.title, &t.body); err != nil {
 				rows.Close()
 				return 0, 0, err
@@ -540,4 +549,77 @@ func (s *Store) searchMerged() int64 {
 	s.searchMu.Lock()
 	defer s.searchMu.Unlock()
 	return s.searched.chunks.Load()
+}
+
+// freshText is an item's indexed text as it was inserted.
+type freshText struct {
+	id          int64
+	title, body string
+}
+
+// freshTexts holds the text of the items this process inserted and
+// committed until the indexer applies their log entries, so that it need
+// not read back from the store what was just written there (in the ingest
+// bench, reading the new items' rows again took as much CPU as indexing
+// them). It is bounded in bytes: past freshLimit, items are read back as
+// before.
+type freshTexts struct {
+	mu    sync.Mutex
+	texts map[int64]freshText
+	bytes int
+	taken int // texts handed to the indexer (for the tests)
+}
+
+const freshLimit = 8 << 20
+
+// add keeps the text of items just committed.
+func (f *freshTexts) add(ts []freshText) {
+	if len(ts) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.texts == nil {
+		f.texts = map[int64]freshText{}
+	}
+	for _, t := range ts {
+		size := len(t.title) + len(t.body)
+		if f.bytes+size > freshLimit {
+			return
+		}
+		if old, ok := f.texts[t.id]; ok {
+			f.bytes -= len(old.title) + len(old.body)
+		}
+		f.texts[t.id] = t
+		f.bytes += size
+	}
+}
+
+// take returns the kept text of the items of order that drop does not
+// mark (items inserted and since neither changed nor deleted), and forgets
+// every kept item up to the largest of order: their entries are applied
+// now, or were applied by another process. Ids only grow, so a text kept
+// for an id reused after a delete is at worst read back.
+func (f *freshTexts) take(order []int64, drop map[int64]bool) map[int64]freshText {
+	out := make(map[int64]freshText, len(order))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.texts) == 0 {
+		return out
+	}
+	var top int64
+	for _, id := range order {
+		top = max(top, id)
+		if t, ok := f.texts[id]; ok && !drop[id] {
+			out[id] = t
+			f.taken++
+		}
+	}
+	for id, t := range f.texts {
+		if id <= top {
+			delete(f.texts, id)
+			f.bytes -= len(t.title) + len(t.body)
+		}
+	}
+	return out
 }

@@ -361,3 +361,51 @@ func testSearchBacklog(t *testing.T) {
 		t.Errorf("backlog %d after the rebuild, want 0", n)
 	}
 }
+
+// The indexer takes the text of items this process just inserted from
+// memory, but only where the log says the item stands as inserted: an
+// item changed or retracted before the indexer came to it is read from
+// the store.
+func TestFreshTextFollowsTheLog(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	s.searchSettled()
+	s.searchLoopMu.Lock() // the indexer waits until all is stored
+	save := func(d Document) {
+		t.Helper()
+		if _, err := s.SaveDocuments(ctx, []Document{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(testDoc("changed", "The lantern of the first pier.", "fp1"))
+	fixed := testDoc("changed", "The beacon of the first pier.", "fp1b")
+	fixed.Raw = []byte("corrected")
+	save(fixed)
+	save(testDoc("retracted", "The lantern of the second pier.", "fp2"))
+	var uid string
+	if err := s.r.QueryRowContext(ctx, `SELECT i.uid FROM documents d JOIN items i ON i.id = d.item_id WHERE d.key = 'retracted'`).Scan(&uid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Retract(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	save(testDoc("kept", "The lantern of the third pier.", "fp3"))
+	s.searchLoopMu.Unlock()
+	if n := found(t, s, "lantern"); n != 1 {
+		t.Errorf("lantern found in %d items, want 1 (the first was corrected away, the second retracted)", n)
+	}
+	if n := found(t, s, "beacon"); n != 1 {
+		t.Errorf("beacon found in %d items, want the corrected one", n)
+	}
+	if n := indexRows(t, s, "pier"); n != 2 {
+		t.Errorf("the index holds %d rows for pier, want 2", n)
+	}
+	s.fresh.mu.Lock()
+	defer s.fresh.mu.Unlock()
+	if s.fresh.taken != 1 {
+		t.Errorf("%d texts taken from memory, want 1 (the item stored and left alone)", s.fresh.taken)
+	}
+	if len(s.fresh.texts) != 0 || s.fresh.bytes != 0 {
+		t.Errorf("%d texts (%d bytes) kept after indexing, want none", len(s.fresh.texts), s.fresh.bytes)
+	}
+}

@@ -116,6 +116,7 @@ type Store struct {
 	makers        int          // and a channel closed when it falls to 0
 	made          chan struct{}
 	searchSize    int          // the pages of a search merge's next chunk (under searchMu)
+	fresh         freshTexts   // the text of items this process just inserted, for the indexer
 	indexed       mergeStats   // the index's transactions that applied the log or rebuilt it
 	searched      mergeStats   // the merges of the search index
 	waiting       waitingKeys  // the near-duplicate keys not yet merged
