@@ -62,6 +62,7 @@ func searchDSN(path string) string {
 	q.Add("_pragma", "cache_size(-16384)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
+	useVFS(q)
 	return "file:" + SearchPath(path) + "?" + q.Encode()
 }
 

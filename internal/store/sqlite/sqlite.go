@@ -71,7 +71,21 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "wal_autocheckpoint(16384)")
 		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walLimit))
 	}
+	useVFS(q)
 	return "file:" + path + "?" + q.Encode()
+}
+
+// BufferWAL says whether the store's databases are opened through the VFS
+// that writes a commit's log frames at once (walbuf.go). It is on; the
+// tests turn it off to compare.
+var BufferWAL = true
+
+// useVFS names the VFS in a DSN's query when BufferWAL is on and it could
+// be registered.
+func useVFS(q url.Values) {
+	if BufferWAL && registerVFS() == nil {
+		q.Set("vfs", vfsName)
+	}
 }
 
 // Open opens (creating if needed) the database file at path and applies
