@@ -580,8 +580,8 @@ func TestDeliverOnly(t *testing.T) {
 		}
 		return kib
 	}
-	if kib := cacheSize(); kib != -(64 << 10) {
-		t.Fatalf("writer cache_size at open: %d, want %d", kib, -(64 << 10))
+	if kib := cacheSize(); kib != -(8 << 10) {
+		t.Fatalf("writer cache_size at open: %d, want %d", kib, -(8 << 10))
 	}
 	if err := s.DeliverOnly(ctx); err != nil {
 		t.Fatal(err)
