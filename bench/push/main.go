@@ -97,14 +97,15 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work folder (releases, config, store) and print its path")
 	runs := flag.Int("runs", 3, "runs of each, on the same store as fetched; the median ratio is reported")
 	ceiling := flag.Bool("ceiling", false, "also run bench/ceiling (crier's sender and fire over an outbox in memory) in each run")
+	against := flag.String("against", "", "another crier binary (an older build, say), run in each run on the same store, before this tree's: the two compare in turns")
 	flag.Parse()
-	if err := run(*items, *partners, *maxBody, *words, *keep, max(1, *runs), *ceiling); err != nil {
+	if err := run(*items, *partners, *maxBody, *words, *keep, max(1, *runs), *ceiling, *against); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/push:", err)
 		os.Exit(1)
 	}
 }
 
-func run(items, partners int, maxBody string, nwords int, keep bool, runs int, ceiling bool) error {
+func run(items, partners int, maxBody string, nwords int, keep bool, runs int, ceiling bool, against string) error {
 	work, err := os.MkdirTemp("", "crier-bench-push-")
 	if err != nil {
 		return err
@@ -192,7 +193,18 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int, c
 	var crierRates, bareRates, ratios, fastRates, fastRatios []float64
 	var crierCPUs, bareCPUs, recvCPUs []float64 // µs of CPU a delivery
 	var ceilingRates, ceilingRatios []float64
+	var otherTimes, otherCPUs, times, cpus []float64 // -against: seconds, and seconds of CPU, of each build's push
 	for i := 0; i < runs; i++ {
+		if against != "" {
+			if err := restore(); err != nil {
+				return err
+			}
+			took, cpu, err := pushOnce(rc, against, "push", "--config", conf)
+			if err != nil {
+				return err
+			}
+			otherTimes, otherCPUs = append(otherTimes, took.Seconds()), append(otherCPUs, cpu.Seconds())
+		}
 		if err := restore(); err != nil {
 			return err
 		}
@@ -214,6 +226,7 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int, c
 		// spent on as many requests from crier.
 		bareCPU := selfCPU() - bareBefore - recvCPU
 		crierCPUs = append(crierCPUs, float64(crierCPU.Microseconds())/float64(n))
+		times, cpus = append(times, crierTook.Seconds()), append(cpus, crierCPU.Seconds())
 		bareCPUs = append(bareCPUs, float64(bareCPU.Microseconds())/float64(n))
 		recvCPUs = append(recvCPUs, float64(recvCPU.Microseconds())/float64(n))
 		fastTook, err := bareLoop(base, secret, partners, bodies, fastHTTPPost(partners))
@@ -250,6 +263,10 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int, c
 	fmt.Printf("the bare loop with fasthttp's client, which crier uses: %.0f deliveries/s, ratio %.2f (medians)\n", median(fastRates), median(fastRatios))
 	if ceiling {
 		fmt.Printf("bench/ceiling (crier's sender and fire, no store work per delivery): %.0f deliveries/s, ratio %.2f (medians)\n", median(ceilingRates), median(ceilingRatios))
+	}
+	if against != "" {
+		fmt.Printf("in turns, %s against this tree's build: %.3f s against %.3f s, %.3f s of CPU against %.3f s (medians of %d)\n",
+			against, median(otherTimes), median(times), median(otherCPUs), median(cpus), runs)
 	}
 	fmt.Printf("CPU a delivery: crier's process %.0f µs, the net/http bare loop %.0f µs (its process's, less the receiver's), the receiver %.0f µs (medians)\n", median(crierCPUs), median(bareCPUs), median(recvCPUs))
 	return nil
