@@ -80,6 +80,13 @@ func Copy(ctx context.Context, from, to *Store) ([]Copied, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'bands_merged'`, merged); err != nil {
 		return out, err
 	}
+	if !to.pg {
+		// The items copied wait for the search index, as items stored do
+		// (the store logs an item inserted as it commits, not a trigger).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO search_log (item_id, changed) SELECT id, 0 FROM items ORDER BY id`); err != nil {
+			return out, err
+		}
+	}
 	if to.pg {
 		// Identity columns go on from the largest id copied.
 		for _, table := range []string{"items", "deliveries", "sent_log"} {

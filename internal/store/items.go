@@ -540,6 +540,9 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	tx.newest = max(tx.newest, id)
+	if !s.pg {
+		tx.unlogged = append(tx.unlogged, id)
+	}
 	if s.search != nil {
 		tx.fresh = append(tx.fresh, freshText{id: id, title: it.Title, body: it.ContentText})
 	}
@@ -552,6 +555,9 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 }
 
 func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now string) error {
+	if err := s.logInserted(ctx, tx); err != nil { // before the update's own entry
+		return err
+	}
 	if it.Topics == nil {
 		it.Topics = []string{}
 	}
@@ -654,8 +660,32 @@ func (s *Store) counting(ctx context.Context, tx *txn) {
 	}
 }
 
-// writeCounts adds what tx counted to item_count and facet_counts.
+// logInserted writes to search_log the items tx inserted and has not
+// logged yet (SQLite; a trigger logs an item updated or deleted). It runs
+// as tx commits, and before any statement that logs a change of an item,
+// so that an item's insert is logged before its changes: the indexer
+// deletes an item's old entries only for a change.
+func (s *Store) logInserted(ctx context.Context, tx *txn) error {
+	if len(tx.unlogged) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(tx.unlogged))
+	for _, id := range tx.unlogged {
+		args = append(args, id, 0)
+	}
+	tx.unlogged = tx.unlogged[:0]
+	if err := s.insertMany(ctx, tx, `INSERT INTO search_log (item_id, changed) VALUES `, 2, args); err != nil {
+		return fmt.Errorf("log items for search: %w", err)
+	}
+	return nil
+}
+
+// writeCounts adds what tx counted to item_count and facet_counts, and
+// logs the items it inserted for search.
 func (s *Store) writeCounts(ctx context.Context, tx *txn) error {
+	if err := s.logInserted(ctx, tx); err != nil {
+		return err
+	}
 	if tx.added > 0 {
 		if _, err := s.wstmt(ctx, tx, `UPDATE counters SET value = value + ? WHERE name = 'item_count'`).ExecContext(ctx, tx.added); err != nil {
 			return fmt.Errorf("count items: %w", err)
@@ -1290,6 +1320,9 @@ func (s *Store) Retract(ctx context.Context, uid string) (Item, error) {
 // retract marks an item retracted: out of the facets (so out of filtered
 // feeds), out of near-duplicate matching, counted no more.
 func (s *Store) retract(ctx context.Context, tx *txn, id int64, now string, gen uint64) error {
+	if err := s.logInserted(ctx, tx); err != nil { // before the retraction's own entry
+		return err
+	}
 	res, err := s.wstmt(ctx, tx, `UPDATE items SET retracted = ?, change = ?, fingerprint = '', version = version + 1 WHERE id = ? AND retracted = ''`).
 		ExecContext(ctx, now, int64(gen), id)
 	if err != nil {

@@ -233,6 +233,9 @@ func testCopyBetweenEngines(t *testing.T) {
 	if f, _ := to.ItemFacets(ctx); f.Items != 12 || len(f.Countries) != 1 {
 		t.Errorf("facets after the copy: %+v", f)
 	}
+	if n := found(t, to, "body"); n != 12 {
+		t.Errorf("a search of the copy finds %d items, want 12", n)
+	}
 	d1, _ := from.Deliveries(ctx, "p", 10)
 	d2, _ := to.Deliveries(ctx, "p", 10)
 	if len(d2) != 2 || d1[0].WebhookID != d2[0].WebhookID || d2[1].Attempts != 1 || string(d2[0].Body) != string(d1[0].Body) {

@@ -44,7 +44,7 @@ var searchBatch = 256
 
 // searchApply bounds the log entries one transaction of the index
 // applies.
-const searchApply = 8192
+var searchApply = 8192
 
 // rebuildChunk is how many items one transaction of a rebuild indexes.
 var rebuildChunk = 2048

@@ -409,3 +409,31 @@ func TestFreshTextFollowsTheLog(t *testing.T) {
 		t.Errorf("%d texts (%d bytes) kept after indexing, want none", len(s.fresh.texts), s.fresh.bytes)
 	}
 }
+
+// An item inserted and changed in one transaction is logged in that
+// order (its insert is logged as the transaction commits, or before the
+// first change): an index that applies the log an entry at a time holds
+// the item once, as it stands.
+func TestInsertLoggedBeforeChange(t *testing.T) {
+	defer func(n int) { searchApply = n }(searchApply)
+	searchApply = 1
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	s.searchSettled()
+	first := testDoc("twice", "The lantern of the pier.", "fp1")
+	second := testDoc("twice", "The beacon of the pier.", "fp2")
+	second.Raw = []byte("changed")
+	saved, err := s.SaveDocuments(ctx, []Document{first, second, testDoc("other", "The lantern of the quay.", "fp3")})
+	if err != nil || saved[0].Status != Added || saved[1].Status != Updated {
+		t.Fatalf("saved %v (%v), want added then updated", saved, err)
+	}
+	if n := found(t, s, "beacon"); n != 1 {
+		t.Errorf("beacon found in %d items, want 1", n)
+	}
+	if n := found(t, s, "lantern"); n != 1 {
+		t.Errorf("lantern found in %d items, want the other one", n)
+	}
+	if n := indexRows(t, s, "pier"); n != 1 {
+		t.Errorf("the index holds %d rows for the item stored and changed at once, want 1", n)
+	}
+}
