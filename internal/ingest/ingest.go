@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -285,6 +286,7 @@ const frameDocs = 60
 type frameWindow struct {
 	keys  []string // oldest first
 	lines map[string]normalize.FrameLines
+	cur   *normalize.Frame // the frame last learnt from the window
 }
 
 func (w *frameWindow) add(key string, lines normalize.FrameLines) {
@@ -332,10 +334,22 @@ func (in *Ingester) learnFrame(ctx context.Context, src config.Source, docs []ga
 	for i, l := range lines {
 		w.add(docs[i].Key, l)
 	}
+	f := w.frame()
 	in.mu.Lock()
+	w.cur = f
 	in.frames[src.ID] = w
 	in.mu.Unlock()
-	return w.frame(), nil
+	return f, nil
+}
+
+// frameNow is the frame a source's last run learnt, or nil.
+func (in *Ingester) frameNow(id string) *normalize.Frame {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if w := in.frames[id]; w != nil {
+		return w.cur
+	}
+	return nil
 }
 
 func format(d gather.Doc) normalize.Format {
@@ -385,29 +399,50 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 	defer in.Store.WillWrite()()
 	making := in.Store.Making()
 	defer making()
-	// Each document is parsed once, on every core, for its frame lines
-	// and for normalizing.
 	parsed := make([]*normalize.Parsed, len(changed))
 	lines := make([]normalize.FrameLines, min(len(changed), frameDocs))
-	parallel(ctx, len(changed), nil, func(i int) {
-		parsed[i] = normalize.Parse(in.input(src, changed[i], nil))
-		if i < len(lines) {
-			lines[i] = parsed[i].Lines()
+	if old := in.frameNow(src.ID); old != nil && len(changed) <= saveChunk {
+		// The frame the source's last run learnt is taken for this run's
+		// too, so that its releases are made and stored as each is parsed,
+		// and checked once all are: see speculate.
+		frame, ok, err := in.speculate(ctx, src, changed, parsed, lines, old, making, r)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
 		}
-	})
-	frame, err := in.learnFrame(ctx, src, changed, lines)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", src.ID, err)
-	}
-	// The releases are made on every core and stored in order, each as
-	// soon as it and those before it are made: the store's work, on one
-	// core, overlaps the making, and waits for no part to be whole. They go
-	// into one transaction, committed once it holds saveChunk documents or
-	// has been open saveHold, and at the end: a run is stored in a few
-	// transactions, in order. The makers run at most saveAhead documents
-	// ahead of the store, which bounds the documents held in memory.
-	if err := in.saveInOrder(ctx, src, changed, parsed, frame, making, r); err != nil {
-		return fmt.Errorf("source %s: %w", src.ID, err)
+		if speculated != nil {
+			speculated(ok)
+		}
+		if !ok {
+			making := in.Store.Making()
+			defer making()
+			if err := in.saveInOrder(ctx, src, changed, parsed, frame, making, r); err != nil {
+				return fmt.Errorf("source %s: %w", src.ID, err)
+			}
+		}
+	} else {
+		// Each document is parsed once, on every core, for its frame
+		// lines and for normalizing.
+		parallel(ctx, len(changed), nil, func(i int) {
+			parsed[i] = normalize.Parse(in.input(src, changed[i], nil))
+			if i < len(lines) {
+				lines[i] = parsed[i].Lines()
+			}
+		})
+		frame, err := in.learnFrame(ctx, src, changed, lines)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
+		// The releases are made on every core and stored in order, each
+		// as soon as it and those before it are made: the store's work, on
+		// one core, overlaps the making, and waits for no part to be
+		// whole. They go into one transaction, committed once it holds
+		// saveChunk documents or has been open saveHold, and at the end: a
+		// run is stored in a few transactions, in order. The makers run at
+		// most saveAhead documents ahead of the store, which bounds the
+		// documents held in memory.
+		if err := in.saveInOrder(ctx, src, changed, parsed, frame, making, r); err != nil {
+			return fmt.Errorf("source %s: %w", src.ID, err)
+		}
 	}
 	if r.Added+r.Updated >= 1000 {
 		// Statistics that keep up with the store keep the planner honest.
@@ -431,7 +466,7 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 	defer stop()
 	saved := make(chan error, 1)
 	go func() {
-		err := in.storeMade(ctx, src, made, done, room, r)
+		err := in.storeMade(ctx, src, made, done, room, r, nil)
 		if err != nil {
 			stop()
 		}
@@ -468,6 +503,10 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 	return <-saved
 }
 
+// speculated, when set (by the tests), is told whether a run's releases
+// made with the frame of the source's last run were kept.
+var speculated func(ok bool)
+
 // makeHook, when set (by the tests), is called as a maker takes each
 // document, before making it.
 var makeHook func(i int)
@@ -477,7 +516,7 @@ var makeHook func(i int)
 // transaction at a time, and frees their room. Cancelled, or failing, it
 // rolls the open transaction back: nothing of it is kept, and the
 // source's validators are not recorded, so the next run reads it again.
-func (in *Ingester) storeMade(ctx context.Context, src config.Source, made []store.Document, done <-chan int, room <-chan struct{}, r *Report) error {
+func (in *Ingester) storeMade(ctx context.Context, src config.Source, made []store.Document, done <-chan int, room <-chan struct{}, r *Report, confirm func() bool) error {
 	hold := cmp.Or(in.SaveHold, saveHold)
 	part := min(saveChunk, max(savePart, (len(made)+3)/4)) // the most a Save takes
 	ready := make([]bool, len(made))
@@ -523,6 +562,9 @@ func (in *Ingester) storeMade(ctx context.Context, src config.Source, made []sto
 			if next < len(made) && batch.Len() < saveChunk && time.Since(opened) < hold {
 				continue
 			}
+			if confirm != nil && !confirm() {
+				return errFrameMoved
+			}
 			err = batch.Commit(ctx)
 			batch = nil
 			if err != nil {
@@ -549,6 +591,107 @@ func (in *Ingester) storeMade(ctx context.Context, src config.Source, made []sto
 		return cmp.Or(ctx.Err(), context.Canceled)
 	}
 	return nil
+}
+
+// errFrameMoved is storeMade's answer when the releases it stored were
+// made with a frame that, learnt again, treats them otherwise.
+var errFrameMoved = errors.New("the source's frame moved")
+
+// speculate makes this run's releases with old, the frame the source's
+// last run learnt, as each is parsed, and stores them as they are made:
+// the store's work, the longest part of a run, starts with the first
+// release rather than once every one is parsed. Once all are parsed, the
+// frame is learnt again with their lines (as store does before making
+// any); the transaction commits only if each release comes out the same
+// under the new frame as under old (normalize.Frame.SameFor), else it is
+// rolled back and ok is false: the caller makes them again with frame,
+// from parsed. It is for runs stored in one transaction (at most
+// saveChunk documents): nothing is committed before the check.
+func (in *Ingester) speculate(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed, lines []normalize.FrameLines, old *normalize.Frame, madeAll func(), r *Report) (frame *normalize.Frame, ok bool, err error) {
+	n := len(docs)
+	made := make([]store.Document, n)
+	all := make([]normalize.FrameLines, n) // every document's frame lines, for the check
+	done := make(chan int, n)
+	room := make(chan struct{}, max(saveAhead, n))
+	mctx, stop := context.WithCancel(ctx)
+	defer stop()
+	// The check, once every document is parsed: the frame learnt again,
+	// and whether each document agrees. Its answer is kept for every
+	// commit that asks.
+	var (
+		parsedN  atomic.Int32
+		allIn    = make(chan struct{})
+		verdict  = make(chan struct{})
+		same     bool
+		learnErr error
+	)
+	go func() {
+		defer close(verdict)
+		select {
+		case <-allIn:
+		case <-mctx.Done():
+			return
+		}
+		copy(lines, all)
+		if frame, learnErr = in.learnFrame(ctx, src, docs, lines); learnErr != nil {
+			return
+		}
+		same = true
+		for _, l := range all {
+			if !old.SameFor(frame, l) {
+				same = false
+				break
+			}
+		}
+	}()
+	confirm := func() bool {
+		<-verdict
+		return same && learnErr == nil
+	}
+	saved := make(chan error, 1)
+	go func() {
+		err := in.storeMade(ctx, src, made, done, room, r, confirm)
+		if err != nil {
+			stop()
+		}
+		saved <- err
+	}()
+	admit := func() bool {
+		select {
+		case room <- struct{}{}:
+			return true
+		case <-mctx.Done():
+			return false
+		}
+	}
+	parallel(mctx, n, admit, func(i int) {
+		if makeHook != nil {
+			makeHook(i)
+		}
+		if mctx.Err() == nil {
+			parsed[i] = normalize.Parse(in.input(src, docs[i], nil))
+			all[i] = parsed[i].Lines()
+			if int(parsedN.Add(1)) == n {
+				close(allIn)
+			}
+			made[i] = in.document(src, docs[i], parsed[i], old)
+		}
+		done <- i
+		runtime.Gosched()
+	})
+	madeAll()
+	close(done)
+	err = <-saved
+	<-verdict // ended: every document parsed and checked, or the run stopped
+	switch {
+	case learnErr != nil:
+		return nil, false, learnErr
+	case errors.Is(err, errFrameMoved):
+		return frame, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return frame, true, nil
 }
 
 // retractMissing retracts the releases whose files left a dir source: a

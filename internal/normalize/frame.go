@@ -21,6 +21,20 @@ func (f *Frame) Len() int {
 	return len(f.lines)
 }
 
+// SameFor says whether documents with these frame lines come out the
+// same under f and g: a block is dropped as frame when its line is a frame
+// line (dropFrame), so they do when f and g agree on each of the lines.
+func (f *Frame) SameFor(g *Frame, lines FrameLines) bool {
+	for k := range lines {
+		if f.has(k) != g.has(k) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *Frame) has(k string) bool { return f != nil && f.lines[k] }
+
 // FrameLines is what one document contributes to its source's frame: the
 // keys of the lines that may be frame. A source keeps the lines of its
 // recent documents and learns its frame from them (FrameOf) without
