@@ -457,16 +457,26 @@ func (in *Ingester) store(ctx context.Context, src config.Source, docs []gather.
 // core, and stores them in order as they are made (see store), counting
 // what became of them in r once committed.
 func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed, frame *normalize.Frame, madeAll func(), r *Report) error {
-	n := len(docs)
+	return in.makeAndStore(ctx, src, len(docs), func(i int) store.Document {
+		d := in.document(src, docs[i], parsed[i], frame)
+		parsed[i] = nil
+		return d
+	}, madeAll, nil, r)
+}
+
+// makeAndStore calls makeOne(0) … makeOne(n-1) on every core and stores
+// what they make in order, each as soon as it and those before it are
+// made (storeMade; confirm, if not nil, is asked before each commit). The
+// store failing stops the makers; madeAll is called once they are done.
+func (in *Ingester) makeAndStore(ctx context.Context, src config.Source, n int, makeOne func(i int) store.Document, madeAll func(), confirm func() bool, r *Report) error {
 	made := make([]store.Document, n)
 	done := make(chan int, n)              // indexes made
 	room := make(chan struct{}, saveAhead) // a token for each document made and not yet stored
-	// The store failing stops the makers.
 	mctx, stop := context.WithCancel(ctx)
 	defer stop()
 	saved := make(chan error, 1)
 	go func() {
-		err := in.storeMade(ctx, src, made, done, room, r, nil)
+		err := in.storeMade(ctx, src, made, done, room, r, confirm)
 		if err != nil {
 			stop()
 		}
@@ -488,8 +498,7 @@ func (in *Ingester) saveInOrder(ctx context.Context, src config.Source, docs []g
 			makeHook(i)
 		}
 		if mctx.Err() == nil {
-			made[i] = in.document(src, docs[i], parsed[i], frame)
-			parsed[i] = nil
+			made[i] = makeOne(i)
 		}
 		done <- i
 		// The store, woken by done, runs now: the makers never block,
@@ -609,12 +618,9 @@ var errFrameMoved = errors.New("the source's frame moved")
 // saveChunk documents): nothing is committed before the check.
 func (in *Ingester) speculate(ctx context.Context, src config.Source, docs []gather.Doc, parsed []*normalize.Parsed, lines []normalize.FrameLines, old *normalize.Frame, madeAll func(), r *Report) (frame *normalize.Frame, ok bool, err error) {
 	n := len(docs)
-	made := make([]store.Document, n)
 	all := make([]normalize.FrameLines, n) // every document's frame lines, for the check
-	done := make(chan int, n)
-	room := make(chan struct{}, max(saveAhead, n))
-	mctx, stop := context.WithCancel(ctx)
-	defer stop()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	// The check, once every document is parsed: the frame learnt again,
 	// and whether each document agrees. Its answer is kept for every
 	// commit that asks.
@@ -629,7 +635,7 @@ func (in *Ingester) speculate(ctx context.Context, src config.Source, docs []gat
 		defer close(verdict)
 		select {
 		case <-allIn:
-		case <-mctx.Done():
+		case <-sctx.Done():
 			return
 		}
 		copy(lines, all)
@@ -648,41 +654,16 @@ func (in *Ingester) speculate(ctx context.Context, src config.Source, docs []gat
 		<-verdict
 		return same && learnErr == nil
 	}
-	saved := make(chan error, 1)
-	go func() {
-		err := in.storeMade(ctx, src, made, done, room, r, confirm)
-		if err != nil {
-			stop()
+	err = in.makeAndStore(ctx, src, n, func(i int) store.Document {
+		parsed[i] = normalize.Parse(in.input(src, docs[i], nil))
+		all[i] = parsed[i].Lines()
+		if int(parsedN.Add(1)) == n {
+			close(allIn)
 		}
-		saved <- err
-	}()
-	admit := func() bool {
-		select {
-		case room <- struct{}{}:
-			return true
-		case <-mctx.Done():
-			return false
-		}
-	}
-	parallel(mctx, n, admit, func(i int) {
-		if makeHook != nil {
-			makeHook(i)
-		}
-		if mctx.Err() == nil {
-			parsed[i] = normalize.Parse(in.input(src, docs[i], nil))
-			all[i] = parsed[i].Lines()
-			if int(parsedN.Add(1)) == n {
-				close(allIn)
-			}
-			made[i] = in.document(src, docs[i], parsed[i], old)
-		}
-		done <- i
-		runtime.Gosched()
-	})
-	madeAll()
-	close(done)
-	err = <-saved
-	<-verdict // ended: every document parsed and checked, or the run stopped
+		return in.document(src, docs[i], parsed[i], old)
+	}, madeAll, confirm, r)
+	cancel() // a run stopped before every document was parsed is not checked
+	<-verdict
 	switch {
 	case learnErr != nil:
 		return nil, false, learnErr
