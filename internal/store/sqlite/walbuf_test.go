@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // plainReader opens the database at path through SQLite's own VFS, as
@@ -160,4 +164,83 @@ func TestLogOfSpilledTransactions(t *testing.T) {
 	}
 	writeBlobs(t, w, 1, 100)
 	check(t, plain, 207)
+}
+
+// A process killed while it commits through the VFS leaves a database
+// whose every committed transaction is whole: the child commits batches
+// of ten rows with a batch number, the parent kills it mid-stream (SIGKILL,
+// nothing flushed on the way out), and the reopened database holds whole
+// batches only, and passes SQLite's integrity check.
+func TestKilledWriterLeavesWholeCommits(t *testing.T) {
+	if path := os.Getenv("CRIER_WALBUF_CHILD"); path != "" {
+		w, _, _, err := Open(context.Background(), path)
+		if err != nil {
+			os.Exit(3)
+		}
+		blob := strings.Repeat("killed ", 700)
+		for batch := 0; ; batch++ {
+			tx, err := w.Begin()
+			if err != nil {
+				os.Exit(4)
+			}
+			for i := 0; i < 10; i++ {
+				if _, err := tx.Exec(`INSERT INTO t (batch, x) VALUES (?, ?)`, batch, blob); err != nil {
+					os.Exit(5)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				os.Exit(6)
+			}
+			if batch == 20 {
+				fmt.Println("committing") // the parent kills from here on
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "crier.db")
+	w, r, search, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(`CREATE TABLE t (batch INTEGER, x TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	search.Close()
+	w.Close()
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestKilledWriterLeavesWholeCommits$")
+		cmd.Env = append(os.Environ(), "CRIER_WALBUF_CHILD="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line := make([]byte, 64)
+		if n, _ := out.Read(line); !strings.Contains(string(line[:n]), "committing") {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the writer stopped before committing: %q", line[:n])
+		}
+		time.Sleep(time.Duration(20+30*round) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		db := plainReader(t, path)
+		var rows, batches, partial int
+		if err := db.QueryRow(`SELECT count(*), count(DISTINCT batch) FROM t`).Scan(&rows, &batches); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM (SELECT batch FROM t GROUP BY batch HAVING count(*) % 10 != 0)`).Scan(&partial); err != nil {
+			t.Fatal(err)
+		}
+		var ok string
+		if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+			t.Fatalf("after a kill: integrity_check %q, %v", ok, err)
+		}
+		if partial != 0 || rows < 21*10 {
+			t.Fatalf("after a kill: %d rows in %d batches, %d batches not whole", rows, batches, partial)
+		}
+		db.Close()
+	}
 }
