@@ -87,7 +87,7 @@ func testBandLevels(t *testing.T, warm bool) {
 		var kib, items int64
 		s.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib)
 		s.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'item_count'`).Scan(&items)
-		if want := -(8<<10 + items*5/8); kib != want {
+		if want := -(4<<10 + items*5/8); kib != want {
 			t.Errorf("writer cache_size after a merge: %d, want %d for %d items", kib, want, items)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crier-hub/crier/internal/store/sqlite"
 )
 
 func latestMigration(t *testing.T) int {
@@ -580,8 +582,15 @@ func TestDeliverOnly(t *testing.T) {
 		}
 		return kib
 	}
-	if kib := cacheSize(); kib != -(8 << 10) {
-		t.Fatalf("writer cache_size at open: %d, want %d", kib, -(8 << 10))
+	if kib := cacheSize(); kib != -(4 << 10) {
+		t.Fatalf("writer cache_size at open: %d, want %d", kib, -(4 << 10))
+	}
+	// Sized for a store of 100,000 items, as Warm would.
+	if err := sqlite.SizeWriterCache(ctx, s.w.DB, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	if kib := cacheSize(); kib != -(4<<10 + 100_000*5/8) {
+		t.Fatalf("writer cache_size for 100,000 items: %d, want %d", kib, -(4<<10 + 100_000*5/8))
 	}
 	if err := s.DeliverOnly(ctx); err != nil {
 		t.Fatal(err)
