@@ -30,6 +30,7 @@ package sqlite
 
 import (
 	"encoding/binary"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -56,9 +57,10 @@ var (
 	// (for the tests).
 	walWritesIn, walWritesOut atomic.Int64
 
-	filesMu sync.Mutex
-	files   = map[uintptr]*shimFile{} // by handle
-	nextID  uintptr
+	// The shim files open, by handle: read at every call of SQLite's into
+	// the VFS, from every connection, so without a lock of their own.
+	files  sync.Map // uintptr → *shimFile
+	nextID atomic.Uintptr
 )
 
 // A shim file is laid out as SQLite allocates it (szOsFile bytes):
@@ -71,6 +73,7 @@ type shimFile struct {
 	real    uintptr                      // the base VFS's file
 	methods *sqlite3.Tsqlite3_io_methods // its methods
 	wal     *shimFile                    // a database's log, once opened
+	db      *shimFile                    // a log's database, if opened through the VFS
 
 	// A log's buffer (C memory, allocated at its first write): n bytes
 	// meant for offset off.
@@ -87,7 +90,7 @@ func registerVFS() error {
 		defer tls.Close()
 		base := sqlite3.Xsqlite3_vfs_find(tls, 0)
 		if base == 0 {
-			registerErr = errorString("sqlite: no default VFS")
+			registerErr = errors.New("sqlite: no default VFS")
 			return
 		}
 		baseVFS = (*sqlite3.Tsqlite3_vfs)(ptr(base))
@@ -104,15 +107,11 @@ func registerVFS() error {
 		setMethods(&dbMethods, false)
 		setMethods(&walMethods, true)
 		if rc := sqlite3.Xsqlite3_vfs_register(tls, uintptr(unsafe.Pointer(&ourVFS)), 0); rc != sqlite3.SQLITE_OK {
-			registerErr = errorString("sqlite: registering the VFS failed")
+			registerErr = errors.New("sqlite: registering the VFS failed")
 		}
 	})
 	return registerErr
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 func setMethods(m *sqlite3.Tsqlite3_io_methods, wal bool) {
 	m.FiVersion = 3
@@ -142,11 +141,8 @@ func setMethods(m *sqlite3.Tsqlite3_io_methods, wal bool) {
 
 // fileOf returns the state of a shim file.
 func fileOf(pFile uintptr) *shimFile {
-	h := *(*uintptr)(ptr(pFile + 8))
-	filesMu.Lock()
-	f := files[h]
-	filesMu.Unlock()
-	return f
+	f, _ := files.Load(*(*uintptr)(ptr(pFile + 8)))
+	return f.(*shimFile)
 }
 
 func shimOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
@@ -162,20 +158,16 @@ func shimOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags 
 		return rc
 	}
 	f := &shimFile{real: real, methods: (*sqlite3.Tsqlite3_io_methods)(ptr(*(*uintptr)(ptr(real))))}
-	filesMu.Lock()
-	nextID++
-	h := nextID
-	files[h] = f
-	filesMu.Unlock()
+	h := nextID.Add(1)
+	files.Store(h, f)
 	*(*uintptr)(ptr(pFile + 8)) = h
 	if flags&sqlite3.SQLITE_OPEN_WAL != 0 {
 		*(*uintptr)(ptr(pFile)) = uintptr(unsafe.Pointer(&walMethods))
 		// The database whose log this is: its barrier and locks write
 		// what the log holds back.
 		if db := sqlite3.Xsqlite3_database_file_object(tls, zName); db != 0 && *(*uintptr)(ptr(db)) == uintptr(unsafe.Pointer(&dbMethods)) {
-			if d := fileOf(db); d != nil {
-				d.wal = f
-			}
+			d := fileOf(db)
+			d.wal, f.db = f, d
 		}
 	} else {
 		*(*uintptr)(ptr(pFile)) = uintptr(unsafe.Pointer(&dbMethods))
@@ -272,14 +264,10 @@ func shimClose(tls *libc.TLS, pFile uintptr) int32 {
 		libc.Xfree(tls, f.buf)
 		f.buf = 0
 	}
-	filesMu.Lock()
-	delete(files, h)
-	for _, other := range files {
-		if other.wal == f {
-			other.wal = nil
-		}
+	files.Delete(h)
+	if f.db != nil && f.db.wal == f {
+		f.db.wal = nil
 	}
-	filesMu.Unlock()
 	if rc2 := (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{f.methods.FxClose})))(tls, f.real); rc == sqlite3.SQLITE_OK {
 		rc = rc2
 	}
