@@ -62,15 +62,15 @@ type txn struct {
 	pg    bool
 	onEnd func() // called once, when it commits or rolls back
 
-	bands    *bandFilter          // in a transaction storing items: the filter caught up, or nil
-	waiting  *waitingKeys         // in a transaction storing items: the waiting keys caught up
-	pending  *pendingKeys         // what it did to the waiting keys, for onCommit
-	newest   int64                // the largest item id it stored
-	stmts    map[string]*sql.Stmt // statements bound to it, or prepared on it alone (see wstmt)
-	facets   map[string]int64     // what it adds to facet_counts, written as it commits (countFacets)
-	added    int64                // the items it inserted, added to item_count as it commits
-	fresh    []freshText          // the text of the items it inserted (SQLite), for the indexer once committed
-	unlogged []int64              // the items it inserted (SQLite) not yet in search_log (logInserted)
+	bands   *bandFilter          // in a transaction storing items: the filter caught up, or nil
+	waiting *waitingKeys         // in a transaction storing items: the waiting keys caught up
+	pending *pendingKeys         // what it did to the waiting keys, for onCommit
+	newest  int64                // the largest item id it stored
+	stmts   map[string]*sql.Stmt // statements bound to it, or prepared on it alone (see wstmt)
+	facets  map[string]int64     // what it adds to facet_counts, written as it commits (countFacets)
+	added   int64                // the items it inserted, added to item_count as it commits
+	fresh   []freshText          // the items it inserted (SQLite): logged for search (logInserted), their text for the indexer once committed
+	logged  int                  // how many of fresh are in search_log
 
 	beforeCommit func() error // called once, as it commits; an error rolls it back
 	onCommit     func()       // called once it has committed, before onEnd

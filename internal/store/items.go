@@ -540,9 +540,6 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	tx.newest = max(tx.newest, id)
-	if !s.pg {
-		tx.unlogged = append(tx.unlogged, id)
-	}
 	if s.search != nil {
 		tx.fresh = append(tx.fresh, freshText{id: id, title: it.Title, body: it.ContentText})
 	}
@@ -666,14 +663,15 @@ func (s *Store) counting(ctx context.Context, tx *txn) {
 // so that an item's insert is logged before its changes: the indexer
 // deletes an item's old entries only for a change.
 func (s *Store) logInserted(ctx context.Context, tx *txn) error {
-	if len(tx.unlogged) == 0 {
+	todo := tx.fresh[tx.logged:]
+	if len(todo) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(tx.unlogged))
-	for _, id := range tx.unlogged {
-		args = append(args, id, 0)
+	args := make([]any, 0, 2*len(todo))
+	for _, t := range todo {
+		args = append(args, t.id, 0)
 	}
-	tx.unlogged = tx.unlogged[:0]
+	tx.logged = len(tx.fresh)
 	if err := s.insertMany(ctx, tx, `INSERT INTO search_log (item_id, changed) VALUES `, 2, args); err != nil {
 		return fmt.Errorf("log items for search: %w", err)
 	}
