@@ -427,6 +427,11 @@ func TestInsertLoggedBeforeChange(t *testing.T) {
 	if err != nil || saved[0].Status != Added || saved[1].Status != Updated {
 		t.Fatalf("saved %v (%v), want added then updated", saved, err)
 	}
+	// The log itself: the item's insert, then its change.
+	entries, err := scanColumn[int64](s.r.QueryContext(ctx, `SELECT l.changed FROM search_log l JOIN documents d ON d.item_id = l.item_id WHERE d.key = 'twice' ORDER BY l.seq`))
+	if err != nil || fmt.Sprint(entries) != "[0 1]" {
+		t.Errorf("the log's entries for the item, in order: %v (%v), want [0 1] (inserted, then changed)", entries, err)
+	}
 	if n := found(t, s, "beacon"); n != 1 {
 		t.Errorf("beacon found in %d items, want 1", n)
 	}
