@@ -51,6 +51,15 @@ func phoneRun(s string) bool {
 	first := -1 // the first digit of the current run
 	for i := 0; i < len(s); i++ {
 		b := s[i]
+		if first < 0 {
+			// Outside a run only a digit matters: skip to the next.
+			for b-'0' > 9 {
+				if i++; i == len(s) {
+					return false
+				}
+				b = s[i]
+			}
+		}
 		switch {
 		case b >= '0' && b <= '9':
 			if first < 0 {

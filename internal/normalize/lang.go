@@ -19,30 +19,82 @@ var stopwords = map[string][]string{
 	"nl": {"het", "een", "van", "niet", "zijn", "op", "dat", "voor", "met", "ook", "wordt", "werd", "aan", "bij", "naar", "heeft", "om", "deze", "wij", "hun", "worden", "hebben"},
 }
 
-// stopLangs lists stopwords' languages in a fixed order, and stopIndex
+// stopLangs lists stopwords' languages in a fixed order, and stopTable
 // says, for each stopword, in which of them it is one (bit i for
-// stopLangs[i]): one map lookup per word of a release.
-var stopLangs, stopIndex = func() ([]string, map[string]uint32) {
+// stopLangs[i]). Every stopword is at most 8 bytes, so a word is looked up
+// as an integer (stopKey) in a small open-addressed table: one multiply
+// and a probe or two a word of a release, not a string hash.
+var stopLangs, stopTable = func() ([]string, *[stopSlots]stopSlot) {
 	var langs []string
 	for lang := range stopwords {
 		langs = append(langs, lang)
 	}
 	sort.Strings(langs)
-	index := map[string]uint32{}
+	t := new([stopSlots]stopSlot)
 	for i, lang := range langs {
 		for _, w := range stopwords[lang] {
-			index[w] |= 1 << i
+			k := stopKey(w)
+			if k == 0 {
+				panic("normalize: stopword " + w + " is longer than 8 bytes")
+			}
+			j := stopHash(k)
+			for t[j].key != 0 && t[j].key != k {
+				j = (j + 1) % stopSlots
+			}
+			t[j].key = k
+			t[j].langs |= 1 << i
 		}
 	}
-	return langs, index
+	return langs, t
 }()
+
+// stopSlots is the table's size: a power of two, over twice the
+// stopwords, so that probes are short.
+const stopSlots = 512
+
+type stopSlot struct {
+	key   uint64
+	langs uint32
+}
+
+// stopKey packs a word of one to eight bytes into an integer, its first
+// byte highest (words hold no NUL, so two words never share a key), and
+// gives 0 for a longer or empty word: no stopword.
+func stopKey(w string) uint64 {
+	if len(w) == 0 || len(w) > 8 {
+		return 0
+	}
+	var k uint64
+	for i := 0; i < len(w); i++ {
+		k = k<<8 | uint64(w[i])
+	}
+	return k
+}
+
+func stopHash(k uint64) int { return int((k * 0x9E3779B97F4A7C15) >> (64 - 9)) }
+
+// stopLangsOf says in which languages w is a stopword (stopTable's bits).
+func stopLangsOf(w string) uint32 {
+	k := stopKey(w)
+	if k == 0 {
+		return 0
+	}
+	for j := stopHash(k); ; j = (j + 1) % stopSlots {
+		switch stopTable[j].key {
+		case k:
+			return stopTable[j].langs
+		case 0:
+			return 0
+		}
+	}
+}
 
 // detectLanguage returns the language whose function words dominate the
 // folded words, or "" when the text is too short or too mixed to tell.
 func detectLanguage(ws []string) string {
 	counts := make([]int, len(stopLangs))
 	for _, w := range ws {
-		for set := stopIndex[w]; set != 0; set &= set - 1 {
+		for set := stopLangsOf(w); set != 0; set &= set - 1 {
 			counts[bits.TrailingZeros32(set)]++
 		}
 	}

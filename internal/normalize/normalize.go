@@ -651,10 +651,22 @@ func fingerprint(joined string) string {
 }
 
 func firstRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	// The first n runes' bytes, without turning the whole of s into runes.
+	i := 0
+	for k := 0; k < n; k++ {
+		if i >= len(s) {
+			return s
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	if i >= len(s) {
 		return s
 	}
-	return string([]rune(s)[:n])
+	if head := s[:i]; utf8.ValidString(head) {
+		return head
+	}
+	return string([]rune(s)[:n]) // invalid bytes come out as U+FFFD, as before
 }
 
 func firstWords(s string, n int) string {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/crier-hub/crier/internal/minhash"
 )
@@ -394,5 +395,71 @@ func TestDecodeValidAndNot(t *testing.T) {
 		if got := decode([]byte(c.in)); got != c.want {
 			t.Errorf("decode(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// stopLangsOf, a lookup by packed integer, must say for every word what a
+// plain map from each stopword to its languages says.
+func TestStopwordTableAgreesWithTheLists(t *testing.T) {
+	want := map[string]uint32{}
+	for i, lang := range stopLangs {
+		for _, w := range stopwords[lang] {
+			want[w] |= 1 << i
+		}
+	}
+	words := []string{"", "a", "th", "thee", "them", "thes", "les ", "lesx", "élé", "tambienx", "abcdefghi", "\xff\xff", "werdenxx"}
+	for w := range want {
+		words = append(words, w, w+"s", w[1:], strings.ToUpper(w))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, 1+rng.IntN(9))
+		for j := range b {
+			b[j] = "aeioudelnrst"[rng.IntN(12)]
+		}
+		words = append(words, string(b))
+	}
+	found := 0
+	for _, w := range words {
+		if got := stopLangsOf(w); got != want[w] {
+			t.Errorf("stopLangsOf(%q) = %b, want %b", w, got, want[w])
+		}
+		if want[w] != 0 {
+			found++
+		}
+	}
+	if found < len(want) {
+		t.Fatalf("only %d of the %d stopwords were looked up", found, len(want))
+	}
+}
+
+// firstRunes, which slices s, must give what converting the whole of s
+// to runes and back gives, invalid bytes and all.
+func TestFirstRunesAgreesWithRuneConversion(t *testing.T) {
+	plain := func(s string, n int) string {
+		if utf8.RuneCountInString(s) <= n {
+			return s
+		}
+		return string([]rune(s)[:n])
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []string{"a", "é", "–", "€", "𝄞", "\xff", "\xe2\x80", " ", "\ufffd"}
+	cut := 0
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for k := rng.IntN(12); k > 0; k-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s, n := b.String(), rng.IntN(10)
+		got, want := firstRunes(s, n), plain(s, n)
+		if got != want {
+			t.Fatalf("firstRunes(%q, %d) = %q, want %q", s, n, got, want)
+		}
+		if got != s {
+			cut++
+		}
+	}
+	if cut < 1000 {
+		t.Fatalf("only %d strings were cut", cut)
 	}
 }
