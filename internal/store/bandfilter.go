@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/bits"
 	"sync"
 
 	"github.com/crier-hub/crier/internal/minhash"
@@ -23,28 +22,19 @@ import (
 // writes with the item. Keys removed from the store stay in the filter,
 // which only costs a lookup.
 type bandFilter struct {
-	mu   sync.Mutex
-	bits []uint64
-	mask uint64
+	mu sync.Mutex
+	bloom
 	upTo int64 // the items up to this id have their keys in bits
 	// changed is the items generation (the counter "items") up to which
 	// the items corrected since the filter was built have their new keys
 	// in bits: a correction by another process stores new keys too.
 	changed int64
-	room    int64 // keys it holds before it answers "maybe" too often
-	n       int64 // keys added
 }
-
-// bandHashes is the number of bits each key sets: with ten bits a key,
-// about one absent key in a hundred is a "maybe".
-const bandHashes = 7
 
 // newBandFilter sizes a filter for about keys keys, with room for as many
 // again; past that room it is built anew, larger.
 func newBandFilter(keys int64) *bandFilter {
-	room := max(2*keys, 1<<16)
-	m := uint64(1) << bits.Len64(uint64(room*10)-1) // bits, a power of two
-	return &bandFilter{bits: make([]uint64, m/64), mask: m - 1, room: room}
+	return &bandFilter{bloom: newBloom(keys)}
 }
 
 func bandHash(band int, key int64) (uint64, uint64) {
@@ -56,28 +46,10 @@ func bandHash(band int, key int64) (uint64, uint64) {
 }
 
 // add records a key; the caller holds mu.
-func (f *bandFilter) add(band int, key int64) {
-	h, step := bandHash(band, key)
-	for i := 0; i < bandHashes; i++ {
-		b := h & f.mask
-		f.bits[b/64] |= 1 << (b % 64)
-		h += step
-	}
-	f.n++
-}
+func (f *bandFilter) add(band int, key int64) { f.set(bandHash(band, key)) }
 
 // has reports whether a key may be stored; the caller holds mu.
-func (f *bandFilter) has(band int, key int64) bool {
-	h, step := bandHash(band, key)
-	for i := 0; i < bandHashes; i++ {
-		b := h & f.mask
-		if f.bits[b/64]&(1<<(b%64)) == 0 {
-			return false
-		}
-		h += step
-	}
-	return true
-}
+func (f *bandFilter) has(band int, key int64) bool { return f.test(bandHash(band, key)) }
 
 // full reports whether the filter holds more keys than it has room for.
 func (f *bandFilter) full() bool {
@@ -85,9 +57,6 @@ func (f *bandFilter) full() bool {
 	defer f.mu.Unlock()
 	return f.overfull()
 }
-
-// overfull is full for a caller that holds mu.
-func (f *bandFilter) overfull() bool { return f.n > f.room }
 
 // stored notes, after a transaction that stored items committed, that
 // the filter has the keys of every item up to newest: the transaction

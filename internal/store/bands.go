@@ -101,6 +101,11 @@ func (s *Store) mergeBands(ctx context.Context) error {
 	if err := s.sizeWriterCache(ctx); err != nil {
 		return err
 	}
+	if f := s.docFilter.Load(); s.wantsFilter.Load() && (f == nil || f.full()) {
+		if err := s.buildDocFilter(ctx); err != nil {
+			return err
+		}
+	}
 	if f := s.bandFilter.Load(); s.wantsFilter.Load() && (f == nil || f.full()) {
 		return s.buildBandFilter(ctx)
 	}

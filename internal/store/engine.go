@@ -161,6 +161,9 @@ func (s *Store) Warm(ctx context.Context) error {
 	if _, err := s.catchUpWaiting(ctx); err != nil {
 		return fmt.Errorf("warm the near-duplicate keys: %w", err)
 	}
+	if err := s.buildDocFilter(ctx); err != nil {
+		return err
+	}
 	if err := s.buildBandFilter(ctx); err != nil || s.pg {
 		return err
 	}

@@ -107,9 +107,12 @@ func uidFor(sourceID, key string) string {
 
 // DocumentHashes returns the content hashes stored for those of keys the
 // source has, by key: a statement for up to 64 keys, in runs of powers of
-// two so that few statement shapes are prepared.
+// two so that few statement shapes are prepared. Keys the document filter
+// rules out are not looked up (docFilter): a document another process
+// stored since this one built its filter may be reported absent, once.
 func (s *Store) DocumentHashes(ctx context.Context, sourceID string, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
+	keys = s.docFilter.Load().mayHave(sourceID, keys)
 	args := make([]any, len(keys))
 	for i, k := range keys {
 		args[i] = k
@@ -326,6 +329,9 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	var oldHash, uid string
 	err := s.wstmt(ctx, tx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
 		WHERE d.source_id = ? AND d.key = ?`).QueryRowContext(ctx, d.SourceID, d.Key).Scan(&itemID, &oldHash, &uid)
+	// Stored already or about to be: DocumentHashes looks it up from now
+	// on (a rollback leaves a key it only looks up in vain).
+	s.docFilter.Load().learn(d.SourceID, d.Key)
 	switch {
 	case err == nil && oldHash == hash:
 		return uid, Unchanged, itemID, nil

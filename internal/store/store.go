@@ -129,6 +129,7 @@ type Store struct {
 
 	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
 	wantsFilter atomic.Bool                // Warm built one: merges keep it sized
+	docFilter   atomic.Pointer[docFilter]  // nil until Warm builds it
 
 	pendingMu sync.Mutex
 	pending   map[string]bool // writer statements to prepare when the writer is free
