@@ -973,3 +973,29 @@ func mergedKeys(t *testing.T, s *Store) []bandRow {
 	}
 	return keys
 }
+
+// A transaction's near-duplicate keys are applied to the waiting keys
+// after it commits, on a goroutine of their own (commitWaiting): whoever
+// looks at the keys next waits for them, and sees them all.
+func TestCommittedKeysSeenAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	for i := range 40 {
+		var words []string // unrelated releases: no band key shared
+		for j := range 60 {
+			words = append(words, fmt.Sprintf("t%d-%d", i, j))
+		}
+		body := strings.Join(words, " ")
+		d := testDoc(fmt.Sprintf("k%d", i), body, fmt.Sprintf("fp%d", i))
+		d.Item.Signature = minhash.Of(strings.Fields(body))
+		if saved, err := s.SaveDocuments(ctx, []Document{d}); err != nil || saved[0].Status != Added {
+			t.Fatalf("release %d: %v, %v", i, saved, err)
+		}
+		if i == 0 {
+			continue // the first transaction builds the keys from the store
+		}
+		if n := s.waiting.held(); n != int64(i+1)*minhash.Bands {
+			t.Fatalf("after %d releases stored, one a transaction: %d keys held, want %d", i+1, n, (i+1)*minhash.Bands)
+		}
+	}
+}
