@@ -224,7 +224,30 @@ func cleanXMLChars(s string) string {
 // (EF BF BE, EF BF BF). Read a byte at a time, not a rune: a feed is
 // mostly ASCII, and decoding each rune took a third of reading it.
 func hasIllegalXMLChar(s string) bool {
-	for i := 0; i < len(s); i++ {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// Eight bytes at once: whether one is below 0x20 or is 0xEF (the
+		// first byte of U+FFFE and U+FFFF), exactly (a byte's borrow
+		// reaches its own high bit only if it is below the bound). Most
+		// words of a document have neither; one that has is read a byte
+		// at a time.
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		low := (x - 0x20*ones) &^ x & highs
+		y := x ^ 0xEF*ones
+		ef := (y - ones) &^ y & highs
+		if low|ef != 0 && illegalAt(s, i, i+8) {
+			return true
+		}
+	}
+	return illegalAt(s, i, len(s))
+}
+
+// illegalAt reports whether a character XML forbids starts at one of the
+// bytes of s from i up to end.
+func illegalAt(s string, i, end int) bool {
+	for ; i < end; i++ {
 		switch c := s[i]; {
 		case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
 			return true
