@@ -98,6 +98,12 @@ type Report struct {
 	Err          error // what stopped the run, if anything
 	Took         time.Duration
 	NextRun      time.Time
+
+	// record, set while a run stores its documents, writes the run's
+	// record as a success with added items in the transaction that
+	// commits the last of them; recorded says that it did.
+	record   func(ctx context.Context, b *store.SaveBatch, added int) error
+	recorded bool
 }
 
 // RunDue runs src if it is due: not in backoff, not told to wait.
@@ -238,23 +244,36 @@ func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceS
 	for _, w := range r.Warnings {
 		in.Log.Info("source read with a warning", "source", src.ID, "warning", w)
 	}
-	if r.Err == nil {
-		r.Err = in.store(ctx, src, docs, &r)
-	}
-	if r.Err == nil && src.Kind == "dir" {
-		r.Err = in.retractMissing(ctx, src, docs, &r)
-	}
-	r.Took = in.Now().Sub(start)
-	run := store.Run{At: start, Added: r.Added, Err: r.Err, CountFailure: true}
-	if r.Err == nil {
-		run.ETag, run.LastModified = g.validators.ETag, g.validators.LastModified
+	// A successful run's record: in the transaction that stores its last
+	// document, or in one of its own.
+	success := func(added int) store.Run {
+		run := store.Run{At: start, Added: added, CountFailure: true, ETag: g.validators.ETag, LastModified: g.validators.LastModified}
 		if g.notModified && run.ETag == "" && run.LastModified == "" {
 			run.ETag, run.LastModified = st.ETag, st.LastModified
 		}
 		if g.fresh > 0 {
 			run.NextRun = start.Add(min(g.fresh, maxBackoff))
 		}
+		return run
+	}
+	if r.Err == nil {
+		if src.Kind != "dir" { // a dir source's run retracts after it stores
+			r.record = func(ctx context.Context, b *store.SaveBatch, added int) error {
+				return b.RecordRun(ctx, src.ID, success(added))
+			}
+		}
+		r.Err = in.store(ctx, src, docs, &r)
+		r.record = nil
+	}
+	if r.Err == nil && src.Kind == "dir" {
+		r.Err = in.retractMissing(ctx, src, docs, &r)
+	}
+	r.Took = in.Now().Sub(start)
+	var run store.Run
+	if r.Err == nil {
+		run = success(r.Added)
 	} else {
+		run = store.Run{At: start, Added: r.Added, Err: r.Err, CountFailure: true}
 		run.NextRun, run.CountFailure = in.afterFailure(src, st, r.Err, start)
 	}
 	in.setOffline(src.ID, r.Err)
@@ -272,8 +291,10 @@ func (in *Ingester) run(ctx context.Context, src config.Source, st store.SourceS
 		}
 	}
 	r.NextRun = run.NextRun
-	if err := in.Store.RecordRun(context.WithoutCancel(ctx), src.ID, run); err != nil {
-		r.Err = errors.Join(r.Err, err)
+	if r.Err != nil || !r.recorded {
+		if err := in.Store.RecordRun(context.WithoutCancel(ctx), src.ID, run); err != nil {
+			r.Err = errors.Join(r.Err, err)
+		}
 	}
 	return r
 }
@@ -574,11 +595,24 @@ func (in *Ingester) storeMade(ctx context.Context, src config.Source, made []sto
 			if confirm != nil && !confirm() {
 				return errFrameMoved
 			}
+			last := next == len(made) && r.record != nil
+			if last {
+				added := r.Added
+				for _, sv := range saved {
+					if sv.Status == store.Added {
+						added++
+					}
+				}
+				if err := r.record(ctx, batch, added); err != nil {
+					return err
+				}
+			}
 			err = batch.Commit(ctx)
 			batch = nil
 			if err != nil {
 				return err
 			}
+			r.recorded = last
 			for k, sv := range saved {
 				in.Log.Debug("document stored", "source", src.ID, "key", pending[k], "item", sv.UID, "status", sv.Status)
 				switch sv.Status {

@@ -430,3 +430,60 @@ func TestSlowRunKeepsItsLease(t *testing.T) {
 		t.Errorf("lease until %v after the run was recorded, want none", s.LeaseUntil)
 	}
 }
+
+// recordCounter counts the runs recorded in transactions of their own.
+type recordCounter struct {
+	Store
+	records atomic.Int32
+}
+
+func (c *recordCounter) RecordRun(ctx context.Context, id string, r store.Run) error {
+	c.records.Add(1)
+	return c.Store.RecordRun(ctx, id, r)
+}
+
+// A run that stores documents records itself in the transaction that
+// commits the last of them: validators, items added, its lease ended. A
+// run that stores nothing records itself on its own.
+func TestRunRecordedWithItsDocuments(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, rssFeed)
+	}))
+	defer srv.Close()
+	in, src := harness(t, "feed", srv.URL)
+	st := concrete(in.Store)
+	counter := &recordCounter{Store: in.Store}
+	in.Store = counter
+	ctx := context.Background()
+	start := time.Now()
+	r := in.Run(ctx, src)
+	if r.Err != nil || r.Added != 2 {
+		t.Fatalf("first run: added %d, err %v", r.Added, r.Err)
+	}
+	if n := counter.records.Load(); n != 0 {
+		t.Errorf("a run that stored documents was recorded in %d transactions of its own, want none", n)
+	}
+	s, err := st.SourceState(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ETag != `"v1"` || s.ItemsAdded != 2 || s.Failures != 0 || s.LastSuccess.Before(start.Add(-time.Second)) || !s.LeaseUntil.IsZero() {
+		t.Errorf("recorded: %+v, want ETag \"v1\", 2 items added, no failure, a success now, no lease", s)
+	}
+	if want := s.LastSuccess.Add(10 * time.Minute); !s.NextRun.Equal(want) || !r.NextRun.Equal(want) {
+		t.Errorf("next run recorded %v, reported %v, want %v (max-age)", s.NextRun, r.NextRun, want)
+	}
+	r = in.Run(ctx, src)
+	if r.Err != nil || r.Added != 0 || r.Unchanged != 2 {
+		t.Fatalf("second run: %+v, want both documents unchanged", r)
+	}
+	if n := counter.records.Load(); n != 1 {
+		t.Errorf("a run that stored nothing was recorded in %d transactions of its own, want 1", n)
+	}
+	if s, _ := st.SourceState(ctx, "src"); s.ItemsAdded != 2 || s.LastSuccess.Before(start) {
+		t.Errorf("after the second run: %+v", s)
+	}
+}
