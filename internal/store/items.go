@@ -221,8 +221,15 @@ func (b *SaveBatch) Save(ctx context.Context, docs []Document) ([]Saved, error) 
 	}
 	docs = packAll(docs) // those not packed by their maker
 	out := make([]Saved, len(docs))
+	// A document's statements are short: ctx is looked at between
+	// documents, not watched by the driver through each statement (a
+	// goroutine a statement, seven a release).
+	sctx := context.WithoutCancel(ctx)
 	for i, d := range docs {
-		uid, status, id, err := b.s.saveDocument(ctx, b.tx, d, b.now)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("save documents: %w", err)
+		}
+		uid, status, id, err := b.s.saveDocument(sctx, b.tx, d, b.now)
 		if err != nil {
 			return nil, fmt.Errorf("save document %s/%s: %w", d.SourceID, d.Key, err)
 		}

@@ -430,17 +430,23 @@ func (s *Store) applyLog(ctx context.Context, rt *txn, tx *sql.Tx, st searchStat
 		return 0, 0, err
 	}
 	defer ins.Close()
+	// An item's statements are short: ctx is looked at between items, not
+	// watched by the driver through each statement (a goroutine each).
+	sctx := context.WithoutCancel(ctx)
 	for i, id := range order {
 		if i%yieldEvery == yieldEvery-1 {
 			s.yieldToRuns(ctx)
 		}
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
 		if drop[id] {
-			if _, err := del.ExecContext(ctx, id); err != nil {
+			if _, err := del.ExecContext(sctx, id); err != nil {
 				return 0, 0, err
 			}
 		}
 		if t, ok := texts[id]; ok {
-			if _, err := ins.ExecContext(ctx, id, t.title, t.body); err != nil {
+			if _, err := ins.ExecContext(sctx, id, t.title, t.body); err != nil {
 				return 0, 0, err
 			}
 		}

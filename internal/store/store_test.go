@@ -5,6 +5,7 @@ import (
 	stdflate "compress/flate"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -691,5 +692,28 @@ func testWALSize(t *testing.T) {
 	}
 	if !ok || n == 0 {
 		t.Errorf("WALSize after a write: %d, %v; want some bytes, true", n, ok)
+	}
+}
+
+// A batch's statements are not watched by the driver one by one: Save
+// looks at its context between documents, and a cancelled one stops it
+// before the next, its transaction then rolled back.
+func TestSaveStopsWhenCancelled(t *testing.T) { eachEngine(t, testSaveStopsWhenCancelled) }
+
+func testSaveStopsWhenCancelled(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	b, err := s.BeginSave(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := b.Save(cancelled, []Document{testDoc("a", "body a", "fp-a"), testDoc("b", "body b", "fp-b")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Save with a cancelled context: %v, want it cancelled", err)
+	}
+	b.Rollback()
+	if h, err := s.DocumentHashes(ctx, "src", []string{"a", "b"}); err != nil || len(h) != 0 {
+		t.Errorf("after a cancelled Save: %v stored (%v), want none", h, err)
 	}
 }
