@@ -32,9 +32,13 @@ type bandFilter struct {
 }
 
 // newBandFilter sizes a filter for about keys keys, with room for as many
-// again; past that room it is built anew, larger.
+// again; past that room it is built anew, larger. A small store's filter
+// has room for a million keys (62,500 releases, 2 MiB): a store that
+// grows from nothing would otherwise outgrow it at its first merge of
+// keys (minBandBatch, 65,536), and look every release's keys up
+// in the database until that merge built it anew.
 func newBandFilter(keys int64) *bandFilter {
-	return &bandFilter{bloom: newBloom(keys)}
+	return &bandFilter{bloom: newBloom(keys, 1<<20)}
 }
 
 func bandHash(band int, key int64) (uint64, uint64) {

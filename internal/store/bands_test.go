@@ -999,3 +999,22 @@ func TestCommittedKeysSeenAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A store that grows from nothing keeps its near-duplicate filter through
+// its first merges of keys: the filter Warm builds for an empty store has
+// room for many times the keys a merge waits for, and is not outgrown
+// (then dropped, every release's keys looked up in item_bands until the
+// next merge built it anew) at the first.
+func TestBandFilterOutlastsTheFirstMerges(t *testing.T) {
+	s, _ := openTemp(t)
+	if err := s.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f := s.bandFilter.Load()
+	if f == nil {
+		t.Fatal("Warm built no near-duplicate filter")
+	}
+	if f.room < 8*minBandBatch {
+		t.Errorf("an empty store's filter has room for %d keys; a merge waits for %d: outgrown after %d merges", f.room, minBandBatch, f.room/minBandBatch)
+	}
+}

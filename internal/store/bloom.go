@@ -18,9 +18,9 @@ type bloom struct {
 const bloomHashes = 7
 
 // newBloom sizes a filter for about n values, with room for as many
-// again.
-func newBloom(n int64) bloom {
-	room := max(2*n, 1<<16)
+// again and for least values at the least.
+func newBloom(n, least int64) bloom {
+	room := max(2*n, least)
 	m := uint64(1) << bits.Len64(uint64(room*10)-1) // bits, a power of two
 	return bloom{bits: make([]uint64, m/64), mask: m - 1, room: room}
 }

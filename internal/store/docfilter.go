@@ -86,7 +86,7 @@ func (s *Store) buildDocFilter(ctx context.Context) error {
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM documents`).Scan(&n); err != nil {
 		return fmt.Errorf("document filter: %w", err)
 	}
-	f := &docFilter{bloom: newBloom(n)}
+	f := &docFilter{bloom: newBloom(n, 1<<16)}
 	s.docFilter.Store(f)
 	err := s.snapshot(ctx, func(tx *txn) error {
 		rows, err := tx.QueryContext(ctx, `SELECT source_id, key FROM documents`)
