@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // cleanXMLChars drops what XML forbids (controls but tab, newline and
@@ -26,7 +27,7 @@ func TestCleanXMLChars(t *testing.T) {
 }
 
 // Whatever bytes and label it is given, toUTF8 gives valid UTF-8 without
-// the characters XML forbids: ParseFeed's fast reader (scanRSS) takes its
+// the characters XML forbids: ParseFeed's fast reader (fastRSS) takes its
 // text as plain without reading it again.
 func TestToUTF8GivesPlainText(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -68,4 +69,13 @@ func TestHasIllegalXMLCharAgreesByteByByte(t *testing.T) {
 	if found < 5000 {
 		t.Fatalf("only %d of the strings had a forbidden character", found)
 	}
+}
+
+// plainText says the text is valid UTF-8 holding only characters XML
+// allows, and no byte order mark: what fastRSS takes its text to be.
+func plainText(s string) bool {
+	if !utf8.ValidString(s) || strings.HasPrefix(s, "\uFEFF") {
+		return false
+	}
+	return !illegalAt(s, 0, len(s))
 }

@@ -5,7 +5,6 @@ import (
 	"html"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mmcdole/gofeed"
 )
@@ -20,19 +19,11 @@ import (
 // other than RFC 822's with a numeric zone or GMT, an element twice in an
 // item, and any element of Dublin Core, Atom or iTunes that gofeed would
 // read into a field crier keeps. TestFastRSSAgrees and, over the shared
-// corpora, TestFastRSSAgreesOnCorpus hold it to the general path.
+// corpora, TestFastRSSAgreesOnCorpus hold it to the general path. Its
+// text is toUTF8's: valid UTF-8 without the characters XML forbids
+// (TestToUTF8GivesPlainText), which it does not read the document again
+// to learn (twice over, a sixth of parsing a feed of 50 releases).
 func fastRSS(s, base string) (Parsed, bool) {
-	if !plainText(s) {
-		return Parsed{}, false
-	}
-	return scanRSS(s, base)
-}
-
-// scanRSS is fastRSS for text known plain: toUTF8's, valid UTF-8 without
-// the characters XML forbids (cleanXMLChars), so that the whole document
-// is not read twice more to learn it (a sixth of parsing a feed of 50
-// releases).
-func scanRSS(s, base string) (Parsed, bool) {
 	if strings.HasPrefix(s, "\uFEFF") {
 		return Parsed{}, false
 	}
@@ -52,23 +43,6 @@ func scanRSS(s, base string) (Parsed, bool) {
 		p.Docs = append(p.Docs, itemDoc(&r.items[i], base))
 	}
 	return p, true
-}
-
-// plainText says the text is valid UTF-8 holding only characters XML
-// allows, and no byte order mark.
-func plainText(s string) bool {
-	if !utf8.ValidString(s) || strings.HasPrefix(s, "\uFEFF") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b < 0x20 && b != '\t' && b != '\n' && b != '\r':
-			return false
-		case b == 0xEF && i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF):
-			return false // U+FFFE, U+FFFF
-		}
-	}
-	return true
 }
 
 // What an open element is to the reader.

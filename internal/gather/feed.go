@@ -42,7 +42,7 @@ func ParseFeed(body []byte, contentType, base string) (Parsed, error) {
 		return parseJSONFeed(trimmed, base)
 	}
 	text, warnings := toUTF8(body, contentType)
-	if p, ok := scanRSS(text, base); ok {
+	if p, ok := fastRSS(text, base); ok {
 		p.Warnings = warnings
 		return p, nil
 	}
