@@ -63,6 +63,8 @@ type txn struct {
 	onEnd func() // called once, when it commits or rolls back
 
 	bands   *bandFilter          // in a transaction storing items: the filter caught up, or nil
+	docs    *docFilter           // in a transaction storing items: the document filter it learns into, or nil
+	exact   bool                 // docs holds every document and fingerprint stored (docFilter.exact)
 	waiting *waitingKeys         // in a transaction storing items: the waiting keys caught up
 	pending *pendingKeys         // what it did to the waiting keys, for onCommit
 	newest  int64                // the largest item id it stored

@@ -5,26 +5,55 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"time"
 )
 
 // docFilter is a Bloom filter over the documents stored, by source and
-// key: a source's run asks which of its documents are stored already
-// (DocumentHashes), and those the filter rules out, every one in a run of
-// new releases, are not looked up (half a millisecond a run of 50 in the
-// ingest bench, before the run could make its first release).
+// key, and over the items' fingerprints: a source's run asks which of its
+// documents are stored already (DocumentHashes), and those the filter
+// rules out, every one in a run of new releases, are not looked up (half
+// a millisecond a run of 50 in the ingest bench, before the run could
+// make its first release).
 //
-// It is a hint, never a rule: a document it wrongly calls absent is made
-// again and found unchanged by the store's own lookup as it is saved,
-// which does not ask the filter. It learns each document this process
-// saves or finds stored (saveDocument), so a document another process
-// stored after it was built costs that one extra making. It is built by
-// Warm, learning meanwhile, and used once built; one that outgrows its
-// room is dropped, and the next merge builds it anew, larger.
+// To DocumentHashes it is a hint: a document it wrongly calls absent is
+// made again and found unchanged as it is saved. It learns each document
+// and fingerprint this process saves (saveDocument, insertItem,
+// updateItem), so a document another process stored after it was built
+// costs that one extra making. It is built by Warm, learning meanwhile,
+// and used once built; one that outgrows its room is dropped, and the
+// next merge builds it anew, larger.
+//
+// To the save itself it is a rule while it is exact: while it holds every
+// document and fingerprint of the store as of the items generation (the
+// counter every transaction that stores or changes items moves by one,
+// under the store's write lock or, on PostgreSQL, the items lock), a key
+// or fingerprint it rules out is new, and saveDocument does not look it
+// up (two statements a new release, about 14 µs of the store's goroutine).
+// It is exact as of the generation its build read in its snapshot, and
+// then of each later generation this process's own commits made, if they
+// learnt into it (committed): a transaction binds the filter it learns
+// into as it begins. A generation it did not see made (another process's
+// commit) leaves it a hint until it is built again (stale).
 type docFilter struct {
 	mu    sync.Mutex
-	built bool // every document of the snapshot it was built from is in it
-	bloom
+	built bool  // every document of the snapshot it was built from is in it
+	bloom       // documents, by source and key
+	fps   bloom // items' fingerprints
+
+	// exactAt is the generation as of which it holds everything, -1
+	// while it is not built; ahead are the generations this process's
+	// commits made that it learnt, beyond exactAt.
+	exactAt int64
+	ahead   map[int64]bool
+	// misses counts the transactions in a row that found it behind the
+	// store; past staleAfter the next merge builds it again.
+	misses int
 }
+
+// staleAfter is how many saving transactions in a row find the filter
+// behind the store's generation before it is built again: one may, when
+// another goroutine's commit has not told the filter yet.
+const staleAfter = 3
 
 // docSeed seeds the filter's hashes; the filter lives in memory only.
 var docSeed = maphash.MakeSeed()
@@ -39,6 +68,11 @@ func docHash(source, key string) (uint64, uint64) {
 	return x, (x>>32 | x<<32) | 1
 }
 
+func fingerprintHash(fp string) (uint64, uint64) {
+	x := maphash.String(docSeed, fp)
+	return x, (x>>32 | x<<32) | 1
+}
+
 // learn adds a document; a nil filter learns nothing.
 func (f *docFilter) learn(source, key string) {
 	if f == nil {
@@ -47,6 +81,98 @@ func (f *docFilter) learn(source, key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.set(docHash(source, key))
+}
+
+// learnFingerprint adds an item's fingerprint; a nil filter learns
+// nothing.
+func (f *docFilter) learnFingerprint(fp string) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fps.set(fingerprintHash(fp))
+}
+
+// exact reports whether the filter holds every document and fingerprint
+// stored as of generation gen, the store's now: its "no" is then sure. A
+// transaction that finds it behind counts a miss (stale).
+func (f *docFilter) exact(gen int64) bool {
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.built || f.overfull() || f.fps.overfull() || f.exactAt != gen {
+		if f.built {
+			f.misses++
+		}
+		return false
+	}
+	f.misses = 0
+	return true
+}
+
+// ruledOut reports whether the filter rules out the document; the caller
+// knows it exact.
+func (f *docFilter) ruledOut(source, key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.test(docHash(source, key))
+}
+
+// fingerprintRuledOut reports whether the filter rules out an item of
+// the fingerprint; the caller knows it exact. The empty fingerprint (of
+// retracted items) is never ruled out.
+func (f *docFilter) fingerprintRuledOut(fp string) bool {
+	if fp == "" {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.fps.test(fingerprintHash(fp))
+}
+
+// committed tells the filter that a commit of this process made
+// generation gen, having learnt into it what it stored: the filter is
+// then exact as of gen if it was as of the generation before (or becomes
+// so once it is). A nil filter is told nothing.
+func (f *docFilter) committed(gen int64) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ahead == nil {
+		f.ahead = map[int64]bool{}
+	}
+	f.ahead[gen] = true
+	f.advance()
+}
+
+// advance moves exactAt over the generations ahead that follow it; the
+// caller holds mu. Those left beyond a generation it did not see are
+// dropped once there are many: the filter is stale then anyway.
+func (f *docFilter) advance() {
+	if f.exactAt < 0 {
+		return
+	}
+	for f.ahead[f.exactAt+1] {
+		delete(f.ahead, f.exactAt+1)
+		f.exactAt++
+	}
+	if len(f.ahead) > 1024 {
+		clear(f.ahead)
+	}
+}
+
+// stale reports whether saving transactions keep finding the filter
+// behind the store: another process stored or changed items since it was
+// built, and only a new build makes it exact again.
+func (f *docFilter) stale() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.misses >= staleAfter
 }
 
 // mayHave returns those of keys of source the filter cannot rule out: all
@@ -69,26 +195,32 @@ func (f *docFilter) mayHave(source string, keys []string) []string {
 	return out
 }
 
-// full reports whether the filter holds more documents than it has room
-// for.
+// full reports whether the filter holds more documents or fingerprints
+// than it has room for.
 func (f *docFilter) full() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.overfull()
+	return f.overfull() || f.fps.overfull()
 }
 
-// buildDocFilter puts a new filter, sized for the documents stored, to
-// use at once, reads every document's source and key into it in one
-// snapshot, and then lets DocumentHashes consult it: what this process
-// saves meanwhile, after the snapshot or not, is learnt by saveDocument.
+// buildDocFilter puts a new filter, sized for the documents and items
+// stored, to use at once, reads every document's source and key and every
+// item's fingerprint into it in one snapshot, and then lets DocumentHashes
+// and the saves consult it: what this process saves meanwhile, after the
+// snapshot or not, is learnt by saveDocument, and the commits that made
+// the generations after the snapshot's are told to it (committed).
 func (s *Store) buildDocFilter(ctx context.Context) error {
-	var n int64
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM documents`).Scan(&n); err != nil {
+	var docs, items int64
+	if err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM items)`).Scan(&docs, &items); err != nil {
 		return fmt.Errorf("document filter: %w", err)
 	}
-	f := &docFilter{bloom: newBloom(n, 1<<16)}
+	f := &docFilter{bloom: newBloom(docs, 1<<16), fps: newBloom(items, 1<<16), exactAt: -1}
 	s.docFilter.Store(f)
+	var gen int64
 	err := s.snapshot(ctx, func(tx *txn) error {
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'items'`).Scan(&gen); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT source_id, key FROM documents`)
 		if err != nil {
 			return err
@@ -101,6 +233,21 @@ func (s *Store) buildDocFilter(ctx context.Context) error {
 			}
 			f.learn(source, key)
 		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT fingerprint FROM items`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var fp string
+		for rows.Next() {
+			if err := rows.Scan(&fp); err != nil {
+				return err
+			}
+			f.learnFingerprint(fp)
+		}
 		return rows.Err()
 	})
 	if err != nil {
@@ -109,6 +256,32 @@ func (s *Store) buildDocFilter(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	f.built = true
+	f.exactAt = gen
+	f.advance()
 	f.mu.Unlock()
 	return nil
+}
+
+// docRebuildEvery spaces the builds startDocFilter starts (a variable
+// for the tests).
+var docRebuildEvery = 5 * time.Minute
+
+// startDocFilter builds the document filter again in the background, one
+// build at a time and one every docRebuildEvery at most: another process
+// stored or changed items, and until the filter is exact again every
+// document saved is looked up. (Under processes that keep writing beside
+// each other it is seldom exact for long, and the saves look up as they
+// did before it was a rule.)
+func (s *Store) startDocFilter() {
+	now := time.Now().UnixNano()
+	if now-s.docRebuild.Load() < int64(docRebuildEvery) || s.closing.Err() != nil || !s.docBuilding.CompareAndSwap(false, true) {
+		return
+	}
+	s.docRebuild.Store(now)
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer s.docBuilding.Store(false)
+		s.buildDocFilter(s.closing) // one that fails leaves none: the next merge builds it
+	}()
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // The document filter rules out keys never stored, and never a key this
@@ -84,5 +87,115 @@ func testDocFilter(t *testing.T) {
 	}
 	if got := stored(a, theirs); !slices.Equal(got, theirs) {
 		t.Errorf("after saving them, DocumentHashes found %d of the %d documents another process stored", len(got), len(theirs))
+	}
+}
+
+// While the document filter is exact, the save of a new document looks
+// up neither its key nor its fingerprint; once another process stores or
+// changes items it is not exact, and every document is looked up again
+// (theirs are found, not stored twice), until the filter is built again.
+func TestDocFilterExact(t *testing.T) { eachEngine(t, testDocFilterExact) }
+
+func testDocFilterExact(t *testing.T) {
+	ctx := context.Background()
+	defer func(was time.Duration) { docRebuildEvery = was }(docRebuildEvery)
+	docRebuildEvery = 0
+	a, dsn := openTemp(t)
+	b := reopen(t, dsn) // another process
+	// lookups counts the two lookups of a document a's saves make.
+	var mu sync.Mutex
+	byKey, byFingerprint := 0, 0
+	setTraceSQL(func(q string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.Contains(q, "FROM documents d JOIN items i ON i.id = d.item_id"):
+			byKey++
+		case strings.Contains(q, "FROM items WHERE fingerprint = ?"):
+			byFingerprint++
+		}
+	})
+	defer setTraceSQL(nil)
+	save := func(s *Store, docs ...Document) (statuses []SaveStatus, keys, fps int) {
+		t.Helper()
+		mu.Lock()
+		byKey, byFingerprint = 0, 0
+		mu.Unlock()
+		saved, err := s.SaveDocuments(ctx, docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sv := range saved {
+			statuses = append(statuses, sv.Status)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return statuses, byKey, byFingerprint
+	}
+	doc := func(key, fp string) Document { return testDoc(key, "body of "+key, fp) }
+	want := func(what string, got []SaveStatus, st SaveStatus) {
+		t.Helper()
+		for i, g := range got {
+			if g != st {
+				t.Fatalf("%s: document %d saved as %v, want %v", what, i, g, st)
+			}
+		}
+	}
+
+	save(a, doc("old-1", "fp-old-1"), doc("old-2", "fp-old-2"))
+	if err := a.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// New documents: neither looked up.
+	st, keys, fps := save(a, doc("new-1", "fp-new-1"), doc("new-2", "fp-new-2"), doc("new-3", "fp-new-3"))
+	want("new documents", st, Added)
+	if keys != 0 || fps != 0 {
+		t.Errorf("new documents under an exact filter: %d lookups by key and %d by fingerprint, want none", keys, fps)
+	}
+	// And after that commit, which the filter saw made.
+	st, keys, fps = save(a, doc("new-4", "fp-new-4"))
+	want("a new document after a commit", st, Added)
+	if keys != 0 || fps != 0 {
+		t.Errorf("a new document after this process's commit: %d lookups by key and %d by fingerprint, want none", keys, fps)
+	}
+	// Stored ones, before the build and after, are looked up and found.
+	st, keys, _ = save(a, testDoc("old-1", "changed", "fp-old-1b"), testDoc("new-1", "changed", "fp-new-1b"))
+	want("changed documents", st, Updated)
+	if keys != 2 {
+		t.Errorf("changed documents: %d lookups by key, want 2", keys)
+	}
+	// Copies of stored items, made before the build, after it, or by a
+	// correction, are found by fingerprint and merged.
+	st, _, fps = save(a, doc("copy-1", "fp-old-2"), doc("copy-2", "fp-new-2"), doc("copy-3", "fp-new-1b"))
+	want("copies", st, Merged)
+	if fps != 3 {
+		t.Errorf("copies: %d lookups by fingerprint, want 3", fps)
+	}
+
+	// Another process stores documents and a correction: a's filter is
+	// behind, and a looks every document up.
+	save(b, doc("theirs-1", "fp-theirs-1"), testDoc("old-2", "corrected", "fp-theirs-2"))
+	st, keys, fps = save(a, doc("theirs-1", "fp-theirs-1"))
+	want("another process's document", st, Unchanged)
+	if keys != 1 {
+		t.Errorf("another process's document: %d lookups by key, want 1", keys)
+	}
+	st, _, fps = save(a, doc("copy-4", "fp-theirs-2"))
+	want("a copy of another process's correction", st, Merged)
+	if fps != 1 {
+		t.Errorf("a copy of another process's correction: %d lookups by fingerprint, want 1", fps)
+	}
+	// Saves that keep finding it behind have it built again; then new
+	// documents go without lookups again.
+	for i := 0; ; i++ {
+		st, keys, fps = save(a, doc(fmt.Sprintf("later-%d", i), fmt.Sprintf("fp-later-%d", i)))
+		want("a later document", st, Added)
+		if keys == 0 && fps == 0 {
+			break
+		}
+		if i == 50 {
+			t.Fatal("the document filter was not made exact again after another process wrote")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -207,7 +207,30 @@ func (s *Store) BeginSave(ctx context.Context) (*SaveBatch, error) {
 		b.Rollback()
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
+	if err := s.bindDocFilter(ctx, tx); err != nil {
+		b.Rollback()
+		return nil, fmt.Errorf("save documents: %w", err)
+	}
 	return b, nil
+}
+
+// bindDocFilter gives tx, a transaction storing items that holds the
+// store's write lock (and the items lock), the document filter it learns
+// into, and whether that filter is exact as of the generation now.
+func (s *Store) bindDocFilter(ctx context.Context, tx *txn) error {
+	f := s.docFilter.Load()
+	if f == nil {
+		return nil
+	}
+	var gen int64
+	if err := s.wstmt(ctx, tx, `SELECT value FROM counters WHERE name = 'items'`).QueryRowContext(ctx).Scan(&gen); err != nil {
+		return err
+	}
+	tx.docs, tx.exact = f, f.exact(gen)
+	if !tx.exact && f.stale() {
+		s.startDocFilter()
+	}
+	return nil
 }
 
 // Len is how many documents the batch has saved so far.
@@ -285,6 +308,9 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	}
 	s.fresh.add(tx.fresh)
 	s.setGeneration(gen)
+	if b.changed {
+		tx.docs.committed(int64(gen))
+	}
 	if mergeDue {
 		s.startMerges()
 	}
@@ -334,11 +360,15 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	hash := d.hash // Save packs every document
 	var itemID int64
 	var oldHash, uid string
-	err := s.wstmt(ctx, tx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
+	// A document the exact filter rules out is new: it is not looked up.
+	err := sql.ErrNoRows
+	if !tx.exact || !tx.docs.ruledOut(d.SourceID, d.Key) {
+		err = s.wstmt(ctx, tx, `SELECT d.item_id, d.content_hash, i.uid FROM documents d JOIN items i ON i.id = d.item_id
 		WHERE d.source_id = ? AND d.key = ?`).QueryRowContext(ctx, d.SourceID, d.Key).Scan(&itemID, &oldHash, &uid)
+	}
 	// Stored already or about to be: DocumentHashes looks it up from now
 	// on (a rollback leaves a key it only looks up in vain).
-	s.docFilter.Load().learn(d.SourceID, d.Key)
+	tx.docs.learn(d.SourceID, d.Key)
 	switch {
 	case err == nil && oldHash == hash:
 		return uid, Unchanged, itemID, nil
@@ -355,7 +385,11 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 		return "", 0, 0, err
 	}
 	status := Merged
-	err = s.wstmt(ctx, tx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`).QueryRowContext(ctx, d.Item.Fingerprint).Scan(&itemID, &uid)
+	if tx.exact && tx.docs.fingerprintRuledOut(d.Item.Fingerprint) {
+		err = sql.ErrNoRows // no item has it
+	} else {
+		err = s.wstmt(ctx, tx, `SELECT id, uid FROM items WHERE fingerprint = ? ORDER BY id LIMIT 1`).QueryRowContext(ctx, d.Item.Fingerprint).Scan(&itemID, &uid)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		itemID, uid, err = s.nearDuplicate(ctx, tx, d.Item.Signature)
 	}
@@ -553,6 +587,7 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	tx.newest = max(tx.newest, id)
+	tx.docs.learnFingerprint(it.Fingerprint)
 	if s.search != nil {
 		tx.fresh = append(tx.fresh, freshText{id: id, title: it.Title, body: it.ContentText})
 	}
@@ -585,6 +620,7 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
+	tx.docs.learnFingerprint(it.Fingerprint)
 	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
 		return err
 	}
@@ -1286,6 +1322,9 @@ func (s *Store) RemoveDocuments(ctx context.Context, sourceID string, keys []str
 		return 0, err
 	}
 	s.setGeneration(gen)
+	// It stored no document or fingerprint ('', a retracted item's, is
+	// never ruled out): the document filter holds what it held.
+	s.docFilter.Load().committed(int64(gen))
 	return retracted, nil
 }
 
@@ -1324,6 +1363,7 @@ func (s *Store) Retract(ctx context.Context, uid string) (Item, error) {
 			return Item{}, err
 		}
 		s.setGeneration(gen)
+		s.docFilter.Load().committed(int64(gen)) // as RemoveDocuments
 	}
 	return s.Item(ctx, uid)
 }

@@ -130,6 +130,8 @@ type Store struct {
 	bandFilter  atomic.Pointer[bandFilter] // nil until Warm builds it
 	wantsFilter atomic.Bool                // Warm built one: merges keep it sized
 	docFilter   atomic.Pointer[docFilter]  // nil until Warm builds it
+	docRebuild  atomic.Int64               // when startDocFilter last started a build (Unix ns)
+	docBuilding atomic.Bool                // startDocFilter's build is running
 
 	pendingMu sync.Mutex
 	pending   map[string]bool // writer statements to prepare when the writer is free
