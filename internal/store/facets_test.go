@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -187,5 +189,88 @@ func checkFacetCounts(t *testing.T, s *Store) {
 	}
 	if got, err := s.ItemCount(ctx); err != nil || got != standing || standing == 0 {
 		t.Errorf("ItemCount: %d (%v), want the %d items standing", got, err, standing)
+	}
+}
+
+// Migration 34 rebuilds item_facets without its foreign key: a store whose
+// table still has it keeps every facet row, filters by them as before, and
+// counts a deleted row down (its trigger made again).
+func TestFacetsLoseTheirForeignKey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "crier.db")
+	s, err := Open(ctx, "sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		doc := testDoc(fmt.Sprintf("d%d", i), fmt.Sprintf("body %d", i), fmt.Sprintf("fp%d", i))
+		if i%3 == 0 {
+			doc.Item.Country = "FR"
+		}
+		if _, err := s.SaveDocuments(ctx, []Document{doc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM item_facets`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// The table as migration 33 left it, and the store at 33.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`CREATE TABLE item_facets_old (
+		facet   TEXT NOT NULL,
+		item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+		PRIMARY KEY (facet, item_id)
+	) WITHOUT ROWID;
+	INSERT INTO item_facets_old SELECT facet, item_id FROM item_facets;
+	DROP TABLE item_facets;
+	ALTER TABLE item_facets_old RENAME TO item_facets;
+	CREATE INDEX item_facets_item ON item_facets(item_id);
+	CREATE TRIGGER item_facets_uncounted AFTER DELETE ON item_facets BEGIN
+		UPDATE facet_counts SET n = n - 1 WHERE facet = old.facet;
+	END;
+	PRAGMA user_version = 33`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(ctx, "sqlite", path)
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	defer s.Close()
+	var after int
+	var ddl string
+	if err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM item_facets), (SELECT sql FROM sqlite_schema WHERE name = 'item_facets')`).Scan(&after, &ddl); err != nil {
+		t.Fatal(err)
+	}
+	if after != before || before == 0 {
+		t.Errorf("facet rows: %d after the migration, %d before", after, before)
+	}
+	if strings.Contains(ddl, "REFERENCES") {
+		t.Errorf("item_facets still has a foreign key: %s", ddl)
+	}
+	fr, err := s.Items(ctx, Query{Countries: []string{"FR"}, Topics: []string{"refugees"}})
+	if err != nil || len(fr) != 10 {
+		t.Fatalf("items of FR on refugees after the migration: %d, %v; want 10", len(fr), err)
+	}
+	n := func() (n int) {
+		t.Helper()
+		if err := s.r.QueryRowContext(ctx, `SELECT n FROM facet_counts WHERE facet = 'c:FR'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	was := n()
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM item_facets WHERE facet = 'c:FR' AND item_id = (SELECT min(item_id) FROM item_facets WHERE facet = 'c:FR')`); err != nil {
+		t.Fatal(err)
+	}
+	if got := n(); got != was-1 {
+		t.Errorf("a deleted facet row left c:FR counted %d, want %d", got, was-1)
 	}
 }
