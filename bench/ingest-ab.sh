@@ -5,7 +5,9 @@
 # drifts by tens of percent within an hour, so two runs taken minutes
 # apart do not compare), and prints each side's medians. A commit older
 # than Store.WaitForMerges (6a81c56) is measured without the work its
-# merges leave at the end, which flatters it.
+# merges leave at the end, which flatters it. The process's CPU time a
+# round while crier ran drifts less with the machine than the times, and
+# is printed too.
 # Usage: bash bench/ingest-ab.sh OLD NEW [rounds, default 40] [turns, default 6]
 # OLD and NEW are commits (NEW may be "." for the work tree as it is).
 set -euo pipefail
@@ -31,7 +33,7 @@ build "$new" "$work/new"
 for i in $(seq "$turns"); do
 	for side in old new; do
 		(cd internal/ingest && "$work/$side" -test.run '^$' -test.bench FeedIngest -test.benchtime "${rounds}x") |
-			awk -v side="$side" '/ns\/op/ { print side, $5, $7, $9 }' >> "$work/runs"
+			awk -v side="$side" '/ns\/op/ { for (i = 4; i < NF; i++) v[$(i + 1)] = $i; print side, v["crier_items/s"], v["gofeed_items/s"], v["x_gofeed_time"], v["crier_cpu_ms/round"] }' >> "$work/runs"
 	done
 done
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -39,10 +41,11 @@ for side in old new; do
 	rev=$old
 	[ "$side" = new ] && rev=$new
 	grep "^$side " "$work/runs" > "$work/$side.runs"
-	printf '%s (%s), %d rounds, %d runs: crier %s items/s, gofeed %s items/s, %s x gofeed'"'"'s time (median); each run: %s\n' \
+	printf '%s (%s), %d rounds, %d runs: crier %s items/s, gofeed %s items/s, %s x gofeed'"'"'s time, crier %s ms of CPU a round (medians); each run: %s\n' \
 		"$side" "$rev" "$rounds" "$turns" \
 		"$(cut -d' ' -f2 "$work/$side.runs" | median)" \
 		"$(cut -d' ' -f3 "$work/$side.runs" | median)" \
 		"$(cut -d' ' -f4 "$work/$side.runs" | median)" \
+		"$(cut -d' ' -f5 "$work/$side.runs" | median)" \
 		"$(cut -d' ' -f4 "$work/$side.runs" | tr '\n' ' ')"
 done
