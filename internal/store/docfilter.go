@@ -46,7 +46,7 @@ type docFilter struct {
 	exactAt int64
 	ahead   map[int64]bool
 	// misses counts the transactions in a row that found it behind the
-	// store; past staleAfter the next merge builds it again.
+	// store; at staleAfter it is built again (startDocFilter).
 	misses int
 }
 
