@@ -97,12 +97,20 @@ func testDocFilter(t *testing.T) {
 // (theirs are found, not stored twice), until the filter is built again.
 func TestDocFilterExact(t *testing.T) { eachEngine(t, testDocFilterExact) }
 
+// rebuildingTwo opens a store and the same store again, as another
+// process would, with the document filter's builds not spaced out.
+func rebuildingTwo(t *testing.T) (a, b *Store) {
+	t.Helper()
+	was := docRebuildEvery
+	docRebuildEvery = 0
+	t.Cleanup(func() { docRebuildEvery = was })
+	a, dsn := openTemp(t)
+	return a, reopen(t, dsn)
+}
+
 func testDocFilterExact(t *testing.T) {
 	ctx := context.Background()
-	defer func(was time.Duration) { docRebuildEvery = was }(docRebuildEvery)
-	docRebuildEvery = 0
-	a, dsn := openTemp(t)
-	b := reopen(t, dsn) // another process
+	a, b := rebuildingTwo(t) // b: another process
 	// lookups counts the two lookups of a document a's saves make.
 	var mu sync.Mutex
 	byKey, byFingerprint := 0, 0
@@ -209,10 +217,7 @@ func TestDocFilterTwoWriters(t *testing.T) { eachEngine(t, testDocFilterTwoWrite
 
 func testDocFilterTwoWriters(t *testing.T) {
 	ctx := context.Background()
-	defer func(was time.Duration) { docRebuildEvery = was }(docRebuildEvery)
-	docRebuildEvery = 0
-	a, dsn := openTemp(t)
-	b := reopen(t, dsn)
+	a, b := rebuildingTwo(t)
 	for _, s := range []*Store{a, b} {
 		if err := s.Warm(ctx); err != nil {
 			t.Fatal(err)
