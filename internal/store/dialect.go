@@ -65,6 +65,7 @@ type txn struct {
 	bands   *bandFilter          // in a transaction storing items: the filter caught up, or nil
 	docs    *docFilter           // in a transaction storing items: the document filter it learns into, or nil
 	exact   bool                 // docs holds every document and fingerprint stored (docFilter.exact)
+	learnt  docsLearnt           // what it taught docs, for a filter built meanwhile (Store.docsCommitted)
 	waiting *waitingKeys         // in a transaction storing items: the waiting keys caught up
 	pending *pendingKeys         // what it did to the waiting keys, for onCommit
 	newest  int64                // the largest item id it stored

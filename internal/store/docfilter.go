@@ -262,6 +262,49 @@ func (s *Store) buildDocFilter(ctx context.Context) error {
 	return nil
 }
 
+// docsLearnt is what a transaction taught its document filter.
+type docsLearnt struct {
+	keys [][2]string // source, key
+	fps  []string
+}
+
+// learnDocument teaches the transaction's filter, if it has one, a
+// document, and keeps it for docsCommitted in any case: a filter put in
+// use while the transaction ran may need it.
+func (t *txn) learnDocument(source, key string) {
+	t.docs.learn(source, key)
+	t.learnt.keys = append(t.learnt.keys, [2]string{source, key})
+}
+
+// learnFingerprint teaches the transaction's filter, if it has one, an
+// item's fingerprint, and keeps it for docsCommitted.
+func (t *txn) learnFingerprint(fp string) {
+	t.docs.learnFingerprint(fp)
+	t.learnt.fps = append(t.learnt.fps, fp)
+}
+
+// docsCommitted tells the document filters that tx, which stored
+// documents or items, committed as generation gen: the filter it learnt
+// into (if any), and the filter in use now if it is another one (built
+// meanwhile, or the first), which learns what tx stored first. A build's snapshot began after its filter
+// was put in use; a transaction that committed before that snapshot is
+// in it, and one that committed after it finds the new filter here (it
+// looks after its commit). Without this, the transaction that found the
+// old filter stale, and started the build, committed into the old one
+// after the new one's snapshot, and the new one was never exact.
+func (s *Store) docsCommitted(tx *txn, gen int64) {
+	tx.docs.committed(gen)
+	if now := s.docFilter.Load(); now != nil && now != tx.docs {
+		for _, k := range tx.learnt.keys {
+			now.learn(k[0], k[1])
+		}
+		for _, fp := range tx.learnt.fps {
+			now.learnFingerprint(fp)
+		}
+		now.committed(gen)
+	}
+}
+
 // docRebuildEvery spaces the builds startDocFilter starts (a variable
 // for the tests).
 var docRebuildEvery = 5 * time.Minute

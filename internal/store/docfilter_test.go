@@ -207,6 +207,33 @@ func testDocFilterExact(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+
+	// A filter built while a save is open (as a save that finds the
+	// filter stale starts a build): the save learnt into the old filter
+	// and commits after the new one's snapshot. The new one learns what
+	// it stored, and is exact.
+	batch, err := a.BeginSave(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := batch.Save(ctx, []Document{doc("during", "fp-during")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.buildDocFilter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, keys, fps = save(a, doc("after-build", "fp-after-build"))
+	want("a new document after a build during a save", st, Added)
+	if keys != 0 || fps != 0 {
+		t.Errorf("after a filter was built during a save: %d lookups by key and %d by fingerprint, want none", keys, fps)
+	}
+	st, _, _ = save(a, doc("during", "fp-during"))
+	want("the document saved during the build", st, Unchanged)
+	st, _, _ = save(a, doc("copy-during", "fp-during"))
+	want("a copy of the item saved during the build", st, Merged)
 }
 
 // Two processes saving the same documents at once, each with a filter

@@ -309,7 +309,7 @@ func (b *SaveBatch) Commit(ctx context.Context) error {
 	s.fresh.add(tx.fresh)
 	s.setGeneration(gen)
 	if b.changed {
-		tx.docs.committed(int64(gen))
+		s.docsCommitted(tx, int64(gen))
 	}
 	if mergeDue {
 		s.startMerges()
@@ -368,7 +368,7 @@ func (s *Store) saveDocument(ctx context.Context, tx *txn, d Document, now strin
 	}
 	// Stored already or about to be: DocumentHashes looks it up from now
 	// on (a rollback leaves a key it only looks up in vain).
-	tx.docs.learn(d.SourceID, d.Key)
+	tx.learnDocument(d.SourceID, d.Key)
 	switch {
 	case err == nil && oldHash == hash:
 		return uid, Unchanged, itemID, nil
@@ -587,7 +587,7 @@ func (s *Store) insertItem(ctx context.Context, tx *txn, uid string, it Item, no
 		return 0, fmt.Errorf("insert item: %w", err)
 	}
 	tx.newest = max(tx.newest, id)
-	tx.docs.learnFingerprint(it.Fingerprint)
+	tx.learnFingerprint(it.Fingerprint)
 	if s.search != nil {
 		tx.fresh = append(tx.fresh, freshText{id: id, title: it.Title, body: it.ContentText})
 	}
@@ -620,7 +620,7 @@ func (s *Store) updateItem(ctx context.Context, tx *txn, id int64, it Item, now 
 	if err != nil {
 		return fmt.Errorf("update item: %w", err)
 	}
-	tx.docs.learnFingerprint(it.Fingerprint)
+	tx.learnFingerprint(it.Fingerprint)
 	if err := s.setBands(ctx, tx, id, it.Signature, true); err != nil {
 		return err
 	}
