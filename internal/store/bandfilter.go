@@ -158,9 +158,9 @@ func (s *Store) buildBandFilter(ctx context.Context) error {
 }
 
 // filterFor returns the filter to consult in tx, a transaction that
-// stores items (it holds the items lock), caught up with the items other
-// processes stored since; nil when there is none, or it is full.
-func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
+// stores items (it holds the items lock), caught up to now with the items
+// other processes stored since; nil when there is none, or it is full.
+func (s *Store) filterFor(ctx context.Context, tx *txn, now itemsNow) (*bandFilter, error) {
 	f := s.bandFilter.Load()
 	if f == nil {
 		return nil, nil
@@ -174,21 +174,17 @@ func (s *Store) filterFor(ctx context.Context, tx *txn) (*bandFilter, error) {
 	// Items this process stored or corrected are in already (learn); the
 	// rest came from other processes: items stored since, and items
 	// corrected since (their change is the generation of the correction).
-	var last, gen int64
-	if err := s.wstmt(ctx, tx, `SELECT coalesce(max(id), 0), (SELECT value FROM counters WHERE name = 'items') FROM items`).QueryRowContext(ctx).Scan(&last, &gen); err != nil {
-		return nil, err
-	}
-	if last > f.upTo {
+	if now.last > f.upTo {
 		if err := f.learnRows(s.wstmt(ctx, tx, `SELECT signature FROM items WHERE id > ?`).QueryContext(ctx, f.upTo)); err != nil {
 			return nil, err
 		}
-		f.upTo = last
+		f.upTo = now.last
 	}
-	if gen > f.changed {
+	if now.gen > f.changed {
 		if err := f.learnRows(s.wstmt(ctx, tx, `SELECT signature FROM items WHERE change > 0 AND change > ?`).QueryContext(ctx, f.changed)); err != nil {
 			return nil, err
 		}
-		f.changed = gen
+		f.changed = now.gen
 	}
 	return f, nil
 }

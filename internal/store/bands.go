@@ -123,7 +123,11 @@ func (s *Store) catchUpWaiting(ctx context.Context) (*waitingKeys, error) {
 	if err := s.lockItems(ctx, tx); err != nil {
 		return nil, err
 	}
-	return s.waitingFor(ctx, tx)
+	now, err := s.readItemsNow(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return s.waitingFor(ctx, tx, now)
 }
 
 // mergeWaiting writes the keys waiting now into item_bands and moves the

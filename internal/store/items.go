@@ -199,38 +199,49 @@ func (s *Store) BeginSave(ctx context.Context) (*SaveBatch, error) {
 		b.Rollback()
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
-	if tx.bands, err = s.filterFor(ctx, tx); err != nil {
+	now, err := s.readItemsNow(ctx, tx)
+	if err == nil {
+		tx.bands, err = s.filterFor(ctx, tx, now)
+	}
+	if err == nil {
+		tx.waiting, err = s.waitingFor(ctx, tx, now)
+	}
+	if err != nil {
 		b.Rollback()
 		return nil, fmt.Errorf("save documents: %w", err)
 	}
-	if tx.waiting, err = s.waitingFor(ctx, tx); err != nil {
-		b.Rollback()
-		return nil, fmt.Errorf("save documents: %w", err)
-	}
-	if err := s.bindDocFilter(ctx, tx); err != nil {
-		b.Rollback()
-		return nil, fmt.Errorf("save documents: %w", err)
-	}
+	s.bindDocFilter(tx, now.gen)
 	return b, nil
+}
+
+// itemsNow is what the filters and the waiting keys of a transaction
+// storing items are caught up to, read once as it begins (it holds the
+// items lock, so none of it moves but by its own hand).
+type itemsNow struct {
+	last   int64 // the largest item id
+	gen    int64 // the items generation (the counter "items")
+	merged int64 // the items whose keys are in item_bands (the counter "bands_merged")
+}
+
+func (s *Store) readItemsNow(ctx context.Context, tx *txn) (itemsNow, error) {
+	var n itemsNow
+	err := s.wstmt(ctx, tx, `SELECT (SELECT coalesce(max(id), 0) FROM items), (SELECT value FROM counters WHERE name = 'items'),
+		(SELECT value FROM counters WHERE name = 'bands_merged')`).QueryRowContext(ctx).Scan(&n.last, &n.gen, &n.merged)
+	return n, err
 }
 
 // bindDocFilter gives tx, a transaction storing items that holds the
 // store's write lock (and the items lock), the document filter it learns
-// into, and whether that filter is exact as of the generation now.
-func (s *Store) bindDocFilter(ctx context.Context, tx *txn) error {
+// into, and whether that filter is exact as of gen, the generation now.
+func (s *Store) bindDocFilter(tx *txn, gen int64) {
 	f := s.docFilter.Load()
 	if f == nil {
-		return nil
-	}
-	var gen int64
-	if err := s.wstmt(ctx, tx, `SELECT value FROM counters WHERE name = 'items'`).QueryRowContext(ctx).Scan(&gen); err != nil {
-		return err
+		return
 	}
 	tx.docs, tx.exact = f, f.exact(gen)
 	if !tx.exact && f.stale() {
 		s.startDocFilter()
 	}
-	return nil
 }
 
 // Len is how many documents the batch has saved so far.

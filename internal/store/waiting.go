@@ -248,25 +248,20 @@ type pendingKeys struct {
 	newest  int64     // the largest item id it stored
 }
 
-// waitingFor returns the process's waiting keys caught up in tx, a
-// transaction that holds the items lock: built from the signatures
+// waitingFor returns the process's waiting keys caught up to now in tx,
+// a transaction that holds the items lock: built from the signatures
 // above the watermark the first time, rebuilt if another process merged
 // meanwhile, then with the keys of the items other processes stored
 // since.
-func (s *Store) waitingFor(ctx context.Context, tx *txn) (*waitingKeys, error) {
+func (s *Store) waitingFor(ctx context.Context, tx *txn, now itemsNow) (*waitingKeys, error) {
 	w := &s.waiting
-	var merged, last int64
-	if err := s.wstmt(ctx, tx, `SELECT (SELECT value FROM counters WHERE name = 'bands_merged'), (SELECT coalesce(max(id), 0) FROM items)`).
-		QueryRowContext(ctx).Scan(&merged, &last); err != nil {
-		return nil, err
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.built || merged > w.merged {
-		w.reset(merged)
+	if !w.built || now.merged > w.merged {
+		w.reset(now.merged)
 		w.built = true
 	}
-	if last > w.upTo {
+	if now.last > w.upTo {
 		rows, err := s.wstmt(ctx, tx, `SELECT id, signature FROM items WHERE id > ? AND retracted = ''`).QueryContext(ctx, w.upTo)
 		if err != nil {
 			return nil, err
@@ -285,7 +280,7 @@ func (s *Store) waitingFor(ctx context.Context, tx *txn) (*waitingKeys, error) {
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		w.upTo = last
+		w.upTo = now.last
 	}
 	return w, nil
 }
