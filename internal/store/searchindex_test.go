@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -440,5 +441,50 @@ func TestInsertLoggedBeforeChange(t *testing.T) {
 	}
 	if n := indexRows(t, s, "pier"); n != 1 {
 		t.Errorf("the index holds %d rows for the item stored and changed at once, want 1", n)
+	}
+}
+
+// A search index made by a crier whose index held every word's positions
+// (version 1) is made anew without them, and phrases are still found:
+// checked on each item the index gives.
+func TestSearchIndexOfVersionOneMadeAnew(t *testing.T) {
+	s, path := openTemp(t)
+	searchFixture(t, s)
+	s.Close()
+	db, err := sql.Open("sqlite", sqlite.SearchPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP TABLE items_fts`,
+		`CREATE VIRTUAL TABLE items_fts USING fts5(title, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s = reopen(t, path)
+	var def string
+	if err := s.r.QueryRow(`SELECT sql FROM search.sqlite_master WHERE name = 'items_fts'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(def, "detail=none") {
+		t.Errorf("the index of version 1 is kept: %s", def)
+	}
+	for q, want := range map[string]int{
+		"lantern":                   27,
+		`"lantern of pier7"`:        1,
+		`"lantern of pier"`:         0,  // pier7 is one word
+		`"lit at dusk"`:             28, // the corrected one too
+		`"dusk at lit"`:             0,
+		`lantern -"of pier7 was"`:   26,
+		`"the beacon" "pier1 was"`:  1,
+		`"the beacon" -"pier1 was"`: 0,
+	} {
+		if n := found(t, s, q); n != want {
+			t.Errorf("%s found in %d items, want %d", q, n, want)
+		}
 	}
 }

@@ -29,9 +29,14 @@ func SearchPath(path string) string { return path + "-search" }
 // (the store's migrations are the store file's). automerge is off: the
 // store merges the segments in the background, sixteen a level, before
 // FTS5's crisis merge at 32 (the store's migrations 0026 and 0028 made
-// these settings when the index lived in the store's file).
+// these settings when the index lived in the store's file). The index
+// keeps which items hold each word, not where (detail=none): a phrase is
+// checked on each item the index gives for its words (crier_phrase).
+// Version 1, with every word's positions, took a third more CPU to build
+// (README, "Search index without positions"); an index of version 1 is
+// made anew.
 var searchSchema = []string{
-	`CREATE VIRTUAL TABLE items_fts USING fts5(title, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
+	`CREATE VIRTUAL TABLE items_fts USING fts5(title, body, content='', contentless_delete=1, detail=none, tokenize='unicode61 remove_diacritics 2')`,
 	`INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 0)`,
 	`INSERT INTO items_fts (items_fts, rank) VALUES ('usermerge', 16)`,
 	`INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 32)`,
@@ -102,6 +107,10 @@ func openSearch(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// searchVersion is the search index's schema version (its file's
+// user_version).
+const searchVersion = 2
+
 func migrateSearch(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -113,17 +122,19 @@ func migrateSearch(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	switch {
-	case v == 1:
+	case v == searchVersion:
 		return nil
-	case v > 1:
-		return fmt.Errorf("the search index is of another crier (version %d)", v)
+	case v != 0:
+		// Of an older crier (1: with positions) or a newer one: made anew
+		// by OpenSearch, and rebuilt from the store's items.
+		return fmt.Errorf("the search index is of another crier (version %d, this one's is %d)", v, searchVersion)
 	}
 	for _, q := range searchSchema {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = 1"); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", searchVersion)); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -160,5 +171,24 @@ func (c readerConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 // readerDriver opens the readers' connections.
 var readerDriver = &msqlite.Driver{}
+
+// ReaderFunction gives the readers' connections opened after it a
+// deterministic SQL function of n arguments, each a string (NULL reads as
+// ”), that returns a number: the store's queries call the store's Go
+// code this way (crier_phrase).
+func ReaderFunction(name string, n int32, fn func(args []string) int64) {
+	readerDriver.MustRegisterDeterministicScalarFunction(name, n, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		strs := make([]string, len(args))
+		for i, a := range args {
+			switch v := a.(type) {
+			case string:
+				strs[i] = v
+			case []byte:
+				strs[i] = string(v)
+			}
+		}
+		return fn(strs), nil
+	})
+}
 
 func (c readerConnector) Driver() driver.Driver { return readerDriver }
