@@ -484,6 +484,9 @@ func measure(ctx context.Context, targets []*target, reps int, rounds *atomic.In
 		{"search ?q=climate (3%)", "/feeds/all.atom?q=climate"},
 		{"search ?q=migrants (common word)", "/feeds/all.atom?q=migrants"},
 		{"search ?q=refugies+migrants&country=fr", "/feeds/all.atom?q=r%C3%A9fugi%C3%A9s+migrants&country=fr"},
+		// A phrase (the French releases'), checked on each item that holds
+		// its words (the SQLite index keeps no positions).
+		{`search ?q="refugies de la region" (15%)`, "/feeds/all.atom?q=%22r%C3%A9fugi%C3%A9s+de+la+r%C3%A9gion%22"},
 	}
 	client := &http.Client{}
 	for _, r := range routes {
