@@ -1018,3 +1018,62 @@ func TestBandFilterOutlastsTheFirstMerges(t *testing.T) {
 		t.Errorf("an empty store's filter has room for %d keys; a merge waits for %d: outgrown after %d merges", f.room, minBandBatch, f.room/minBandBatch)
 	}
 }
+
+// The keys a running merge took do not count towards the next: items
+// stored during a merge, fewer keys than a merge waits for, wait for
+// later commits instead of being merged right after it.
+func TestKeysUnderMergeAskForNoOther(t *testing.T) { eachEngine(t, testKeysUnderMergeAskForNoOther) }
+
+func testKeysUnderMergeAskForNoOther(t *testing.T) {
+	ctx := context.Background()
+	restoreAfterClose(t)
+	minBandBatch = 100
+	s, _ := openTemp(t)
+	doc := func(i int) Document {
+		rng := rand.New(rand.NewPCG(uint64(i), 5))
+		var w []string
+		for range 120 {
+			w = append(w, fmt.Sprintf("w%d", rng.IntN(100000)))
+		}
+		d := testDoc(fmt.Sprintf("m%d", i), strings.Join(w, " "), fmt.Sprintf("fp-m%d", i))
+		d.Item.Signature = minhash.Of(w)
+		return d
+	}
+	docs := func(from, to int) (ds []Document) {
+		for i := from; i < to; i++ {
+			ds = append(ds, doc(i))
+		}
+		return ds
+	}
+	s.mergeMu.Lock() // no merger starts: the test is the merge
+	defer s.mergeMu.Unlock()
+	if _, err := s.SaveDocuments(ctx, docs(0, 7)); err != nil { // 112 keys
+		t.Fatal(err)
+	}
+	if !s.bandsWanted.Swap(false) {
+		t.Fatal("112 keys waiting, a merge waits for 100: none asked for")
+	}
+	// A merge takes them, and while it writes them two items are stored.
+	w, err := s.catchUpWaiting(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	taken, _ := w.take()
+	w.mu.Unlock()
+	if taken.n != 112 {
+		t.Fatalf("the merge took %d keys, want 112", taken.n)
+	}
+	if _, err := s.SaveDocuments(ctx, docs(7, 9)); err != nil { // 32 keys
+		t.Fatal(err)
+	}
+	if s.bandsWanted.Load() {
+		t.Error("32 keys stored during a merge of 112 asked for another merge; a merge waits for 100")
+	}
+	if _, err := s.SaveDocuments(ctx, docs(9, 14)); err != nil { // 112 keys wait
+		t.Fatal(err)
+	}
+	if !s.bandsWanted.Load() {
+		t.Error("112 keys stored since the merge took its own, none asked for the next merge")
+	}
+}

@@ -229,6 +229,14 @@ func (w *keySet) forgetUpTo(id int64) {
 	}
 }
 
+// untaken counts the keys w holds that no merge has taken: those that
+// wait for the next.
+func (w *waitingKeys) untaken() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
 // held counts the keys w holds, a running merge's among them.
 func (w *waitingKeys) held() int64 {
 	w.mu.Lock()
