@@ -43,9 +43,7 @@ func testBandLevels(t *testing.T, warm bool) {
 		return strings.Join(w, " ")
 	}
 	doc := func(key, body string) Document {
-		d := testDoc(key, body, "fp-"+key) // distinct fingerprints: only bands can match
-		d.Item.Signature = minhash.Of(strings.Fields(body))
-		return d
+		return signedDoc(key, body, "fp-"+key) // distinct fingerprints: only bands can match
 	}
 	count := func(table string) int {
 		t.Helper()
@@ -193,9 +191,7 @@ func testBandFilterSeesOtherProcesses(t *testing.T) {
 		return strings.Join(w, " ")
 	}
 	doc := func(key, text string) Document {
-		d := testDoc(key, text, "fp-"+key)
-		d.Item.Signature = minhash.Of(strings.Fields(text))
-		return d
+		return signedDoc(key, text, "fp-"+key)
 	}
 	save := func(s *Store, d Document) (string, SaveStatus) {
 		t.Helper()
@@ -789,9 +785,7 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 		return strings.Join(w, " ")
 	}
 	doc := func(key string, seed int) Document {
-		d := testDoc(key, body(seed), fmt.Sprintf("fp-%s-%d", key, seed))
-		d.Item.Signature = minhash.Of(strings.Fields(body(seed)))
-		return d
+		return signedDoc(key, body(seed), fmt.Sprintf("fp-%s-%d", key, seed))
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -898,6 +892,13 @@ func testWaitingKeysUnderConcurrentWork(t *testing.T) {
 	}
 }
 
+// signedDoc is testDoc with the near-duplicate signature of its body.
+func signedDoc(key, body, fingerprint string) Document {
+	d := testDoc(key, body, fingerprint)
+	d.Item.Signature = minhash.Of(strings.Fields(body))
+	return d
+}
+
 // restoreAfterClose puts the merges' settings back once the test's stores
 // are closed: called before the test opens them, its cleanup runs after
 // theirs (cleanups run last first), when no merger can read the settings
@@ -920,9 +921,7 @@ func testMergeStoppedHalfway(t *testing.T) {
 	var docs []Document
 	for i := 0; i < 30; i++ {
 		text := fmt.Sprintf("release %d of the stopped merge test, with words of its own: %s", i, strings.Repeat(fmt.Sprintf("w%d ", i), 40))
-		d := testDoc(fmt.Sprintf("m%d", i), text, fmt.Sprintf("fpm%d", i))
-		d.Item.Signature = minhash.Of(strings.Fields(text))
-		docs = append(docs, d)
+		docs = append(docs, signedDoc(fmt.Sprintf("m%d", i), text, fmt.Sprintf("fpm%d", i)))
 	}
 	s.mergeMu.Lock() // no merge starts by itself
 	if _, err := s.SaveDocuments(ctx, docs); err != nil {
@@ -986,8 +985,7 @@ func TestCommittedKeysSeenAtOnce(t *testing.T) {
 			words = append(words, fmt.Sprintf("t%d-%d", i, j))
 		}
 		body := strings.Join(words, " ")
-		d := testDoc(fmt.Sprintf("k%d", i), body, fmt.Sprintf("fp%d", i))
-		d.Item.Signature = minhash.Of(strings.Fields(body))
+		d := signedDoc(fmt.Sprintf("k%d", i), body, fmt.Sprintf("fp%d", i))
 		if saved, err := s.SaveDocuments(ctx, []Document{d}); err != nil || saved[0].Status != Added {
 			t.Fatalf("release %d: %v, %v", i, saved, err)
 		}
@@ -1035,9 +1033,7 @@ func testKeysUnderMergeAskForNoOther(t *testing.T) {
 		for range 120 {
 			w = append(w, fmt.Sprintf("w%d", rng.IntN(100000)))
 		}
-		d := testDoc(fmt.Sprintf("m%d", i), strings.Join(w, " "), fmt.Sprintf("fp-m%d", i))
-		d.Item.Signature = minhash.Of(w)
-		return d
+		return signedDoc(fmt.Sprintf("m%d", i), strings.Join(w, " "), fmt.Sprintf("fp-m%d", i))
 	}
 	docs := func(from, to int) (ds []Document) {
 		for i := from; i < to; i++ {
