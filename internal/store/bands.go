@@ -25,7 +25,7 @@ var minBandBatch int64 = 1 << 16
 // minBandBatch. (Four for each item made merges cheaper by a tenth a key,
 // but the waiting level, then a table, four times as large cost more on
 // every release stored.) The keys a running merge took are not counted:
-// until 2026-12-08 they were, so that every commit during a merge asked
+// until 2026-12-07 they were, so that every commit during a merge asked
 // for another, and the keys stored meanwhile were merged right after it,
 // however few (in the ingest bench at 150 rounds, 54,000 keys after
 // 65,536, 100 ms alone at the end of the runs), each page of item_bands
