@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -36,10 +37,23 @@ func init() {
 // phrase in a column.
 func PhraseIn(title, body, phrase string) bool {
 	words := strings.Fields(phrase)
-	if len(words) == 0 || len(words) > 64 {
+	switch {
+	case len(words) == 0:
 		return false
+	case len(words) > 64: // longer than the state's bits: folded whole
+		return phraseInWords(searchWords(title), words) || phraseInWords(searchWords(body), words)
 	}
 	return phraseInText(title, words) || phraseInText(body, words)
+}
+
+// phraseInWords reports whether words follow one another in ws.
+func phraseInWords(ws, words []string) bool {
+	for i := 0; i+len(words) <= len(ws); i++ {
+		if slices.Equal(ws[i:i+len(words)], words) {
+			return true
+		}
+	}
+	return false
 }
 
 // phraseInText matches words against text's folded words as it folds
