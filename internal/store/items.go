@@ -995,14 +995,6 @@ func searchSQL(cols string, q Query, groups [][]string, order string, bounds fun
 		*args = append(*args, q.Search.fts5())
 		branch += bounds("items_fts.rowid")
 		branch += facetChecks(groups, "items_fts.rowid", args)
-		for _, p := range q.Search.phrases() {
-			want := "1"
-			if p.Negated {
-				want = "0"
-			}
-			branch += " AND (SELECT crier_phrase(p.title, p.content_text, ?) FROM items p WHERE p.id = items_fts.rowid) = " + want
-			*args = append(*args, strings.Join(p.Words, " "))
-		}
 		branch += " ORDER BY items_fts.rowid " + order + limit()
 	}
 	query := "SELECT " + cols + " FROM (" + branch + ") u CROSS JOIN items i WHERE i.id = u.item_id ORDER BY u.item_id " + order + limit()

@@ -78,20 +78,16 @@ func searchWords(s string) []string {
 	return strings.FieldsFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
 }
 
-// fts5 writes the query for SQLite's FTS5, whose index knows which items
-// hold a word but not where (PhraseIn): quoted words joined by AND, a
-// phrase's words among them, and the words excluded after NOT. An
-// excluded phrase is not in it: an item may hold its words apart.
+// fts5 writes the query for SQLite's FTS5: quoted tokens and phrases
+// joined by AND, exclusions after NOT.
 func (s *Search) fts5() string {
 	var pos, neg []string
 	for _, t := range s.Terms {
-		switch {
-		case !t.Negated:
-			for _, w := range t.Words {
-				pos = append(pos, `"`+w+`"`)
-			}
-		case len(t.Words) == 1:
-			neg = append(neg, `"`+t.Words[0]+`"`)
+		p := `"` + strings.Join(t.Words, " ") + `"`
+		if t.Negated {
+			neg = append(neg, p)
+		} else {
+			pos = append(pos, p)
 		}
 	}
 	q := "(" + strings.Join(pos, " AND ") + ")"
@@ -99,18 +95,6 @@ func (s *Search) fts5() string {
 		q += " NOT " + n
 	}
 	return q
-}
-
-// phrases are the terms of more than one word, which SQLite's search
-// checks on each item its index gives (PhraseIn).
-func (s *Search) phrases() []Term {
-	var ps []Term
-	for _, t := range s.Terms {
-		if len(t.Words) > 1 {
-			ps = append(ps, t)
-		}
-	}
-	return ps
 }
 
 // websearch writes the query for PostgreSQL's websearch_to_tsquery.
