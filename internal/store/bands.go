@@ -145,6 +145,11 @@ func (s *Store) mergeWaiting(ctx context.Context) error {
 	w.mu.Lock()
 	taken, upTo := w.take()
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.ended()
+		w.mu.Unlock()
+	}()
 	rows := taken.rows() // no one writes what a merge took
 	sortRows(rows)
 	if len(rows) == 0 {

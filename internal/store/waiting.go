@@ -39,6 +39,10 @@ type waitingKeys struct {
 	upTo   int64   // those above merged up to this id have theirs here
 	keySet         // the keys held, but a running merge's
 	taken  *keySet // the keys a merge took and has not yet written, read-only; nil when none
+	// merging says a merge is writing what it took (take to ended). Keys
+	// taken by a merge that failed wait for the next, and count towards
+	// it (untaken).
+	merging bool
 }
 
 // keySet is a set of items' band keys.
@@ -164,8 +168,13 @@ func (w *waitingKeys) take() (*keySet, int64) {
 		w.each(w.taken.addKey)
 	}
 	w.keySet = newKeySet()
+	w.merging = true
 	return w.taken, w.upTo
 }
+
+// ended says the merge that took keys is over, done or failed; the
+// caller holds mu.
+func (w *waitingKeys) ended() { w.merging = false }
 
 // rows returns every key of the set, in no order.
 func (w *keySet) rows() []bandRow {
@@ -229,12 +238,16 @@ func (w *keySet) forgetUpTo(id int64) {
 	}
 }
 
-// untaken counts the keys w holds that no merge has taken: those that
-// wait for the next.
+// untaken counts the keys w holds that no running merge has taken: those
+// that wait for the next merge (a failed merge's among them).
 func (w *waitingKeys) untaken() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.n
+	n := w.n
+	if w.taken != nil && !w.merging {
+		n += w.taken.n
+	}
+	return n
 }
 
 // held counts the keys w holds, a running merge's among them.
