@@ -34,7 +34,7 @@ func SearchPath(path string) string { return path + "-search" }
 // (detail=none, built with a third less CPU) left a phrase to be checked
 // on each item holding its words, and a phrase of common words found
 // together in few items took 1.5 s at a million items (15.6 s with a
-// cold cache) against 47 ms (README, "Search index without positions").
+// cold cache) against 47 ms (README, "Figures": the eighteenth session).
 var searchSchema = []string{
 	`CREATE VIRTUAL TABLE items_fts USING fts5(title, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`,
 	`INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 0)`,
