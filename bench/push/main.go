@@ -46,11 +46,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/crier-hub/crier/internal/testenv"
 	"github.com/crier-hub/crier/webhooks"
 )
 
@@ -208,23 +208,23 @@ func run(items, partners int, maxBody string, nwords int, keep bool, runs int, c
 		if err := restore(); err != nil {
 			return err
 		}
-		recvBefore := testenv.ProcessCPU()
+		recvBefore := selfCPU()
 		crierTook, crierCPU, err := pushOnce(rc, bin, "push", "--config", conf)
 		if err != nil {
 			return err
 		}
-		recvCPU := testenv.ProcessCPU() - recvBefore // this process's: the receiver's, for crier's requests
+		recvCPU := selfCPU() - recvBefore // this process's: the receiver's, for crier's requests
 		if got := int(rc.count.Load()); got != n {
 			return fmt.Errorf("run %d delivered %d, the untimed run %d", i+1, got, n)
 		}
-		bareBefore := testenv.ProcessCPU()
+		bareBefore := selfCPU()
 		bareTook, err := bareLoop(base, secret, partners, bodies, netHTTPPost(partners))
 		if err != nil {
 			return err
 		}
 		// The loop's own CPU: this process's, less what the receiver
 		// spent on as many requests from crier.
-		bareCPU := testenv.ProcessCPU() - bareBefore - recvCPU
+		bareCPU := selfCPU() - bareBefore - recvCPU
 		crierCPUs = append(crierCPUs, float64(crierCPU.Microseconds())/float64(n))
 		times, cpus = append(times, crierTook.Seconds()), append(cpus, crierCPU.Seconds())
 		bareCPUs = append(bareCPUs, float64(bareCPU.Microseconds())/float64(n))
@@ -402,4 +402,11 @@ func writeReleases(dir string, n, nwords int) error {
 		}
 	}
 	return nil
+}
+
+// selfCPU is the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,9 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 	"unicode"
 
 	"github.com/crier-hub/crier/internal/config"
@@ -67,15 +65,4 @@ func SampleWords(dir string) ([]string, error) {
 		return nil, fmt.Errorf("the sample releases in %s gave %d words, want 1,000 or more", filepath.Join(dir, "testdata", "releases"), len(words))
 	}
 	return words, nil
-}
-
-// ProcessCPU is the CPU time (user and system) this process has used so
-// far, for the benchmarks that report CPU beside wall time: it drifts
-// less with the machine's hour.
-func ProcessCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
