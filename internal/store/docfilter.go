@@ -286,12 +286,13 @@ func (t *txn) learnFingerprint(fp string) {
 // docsCommitted tells the document filters that tx, which stored
 // documents or items, committed as generation gen: the filter it learnt
 // into (if any), and the filter in use now if it is another one (built
-// meanwhile, or the first), which learns what tx stored first. A build's snapshot began after its filter
-// was put in use; a transaction that committed before that snapshot is
-// in it, and one that committed after it finds the new filter here (it
-// looks after its commit). Without this, the transaction that found the
-// old filter stale, and started the build, committed into the old one
-// after the new one's snapshot, and the new one was never exact.
+// meanwhile, or the first), which learns what tx stored first. A build's
+// snapshot began after its filter was put in use; a transaction that
+// committed before that snapshot is in it, and one that committed after
+// it finds the new filter here (it looks after its commit). Without
+// this, the transaction that found the old filter stale, and started the
+// build, committed into the old one after the new one's snapshot, and
+// the new one was never exact.
 func (s *Store) docsCommitted(tx *txn, gen int64) {
 	tx.docs.committed(gen)
 	if now := s.docFilter.Load(); now != nil && now != tx.docs {
